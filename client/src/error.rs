@@ -1,0 +1,1 @@
+//! Errors of the client library (being written).
