@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+
 /// @title IUsageEscrow
 /// @notice "Payable AI": payers deposit, sign EIP-712 usage receipts off-chain, and anyone settles them in
 ///         batches. Each fee is split over the model's owner, the node that ran it, the treasury and the
@@ -9,7 +11,8 @@ pragma solidity ^0.8.24;
 ///         and pulled with `claim`.
 /// @dev Accounting invariant, to the wei:
 ///      token.balanceOf(this) == Σ deposits + Σ credited balances + Σ pool accruals − Σ pool claims.
-interface IUsageEscrow {
+///      The EIP-712 domain is exposed through EIP-5267 `eip712Domain()` (IERC5267).
+interface IUsageEscrow is IERC5267 {
     /// @notice What a payer signs for one use of a model (EIP-712 primary type).
     /// @param payer The account charged; signs the receipt (EOA or EIP-1271 contract).
     /// @param modelId The model used.
