@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {DatanetRegistry} from "../../src/DatanetRegistry.sol";
+import {ModelRegistry} from "../../src/ModelRegistry.sol";
+import {SoilToken} from "../../src/SoilToken.sol";
+import {UsageEscrow} from "../../src/UsageEscrow.sol";
+import {IDatanetRegistry} from "../../src/interfaces/IDatanetRegistry.sol";
+import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
+import {IUsageEscrow} from "../../src/interfaces/IUsageEscrow.sol";
+import {Test} from "forge-std/Test.sol";
+
+/// @notice The deployed protocol with one datanet of four accepted contributions, one release, one model
+///         and a funded payer; helpers that build and sign receipts with an independently computed digest.
+abstract contract Base is Test {
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant RECEIPT_TYPEHASH = keccak256(
+        "UsageReceipt(address payer,uint64 modelId,address node,bytes32 promptHash,bytes32 outputHash,uint32 inputTokens,uint32 outputTokens,uint256 fee,uint256 nonce,uint64 deadline,bytes32 attributionHash)"
+    );
+    uint96 internal constant PRICE = 2e18; // per 1,000 tokens
+    uint96 internal constant MIN_STAKE = 10e18;
+    uint256 internal constant DEPOSIT = 1000e18;
+
+    SoilToken internal token;
+    DatanetRegistry internal datanets;
+    ModelRegistry internal models;
+    UsageEscrow internal escrow;
+
+    address internal owner = makeAddr("owner");
+    address internal treasury = makeAddr("treasury");
+    address internal curator = makeAddr("curator");
+    address internal modelOwner = makeAddr("modelOwner");
+    address internal node = makeAddr("node");
+    address internal payer;
+    uint256 internal payerKey;
+    address[4] internal contributors;
+
+    uint64 internal datanetId;
+    uint64[] internal contributionIds;
+    uint64 internal releaseId;
+    uint64 internal modelId;
+
+    function setUp() public virtual {
+        vm.warp(1_700_000_000);
+        (payer, payerKey) = makeAddrAndKey("payer");
+        for (uint256 k; k < 4; ++k) {
+            contributors[k] = makeAddr(string.concat("contributor", vm.toString(k)));
+        }
+        vm.startPrank(owner);
+        token = new SoilToken(owner);
+        datanets = new DatanetRegistry(address(token), treasury, owner);
+        models = new ModelRegistry(address(datanets));
+        escrow = new UsageEscrow(address(token), address(models), address(datanets), treasury, owner);
+        vm.stopPrank();
+
+        datanetId = _createDatanet(curator);
+        for (uint256 k; k < 4; ++k) {
+            uint64 id = _contribute(contributors[k], datanetId, uint32(100 * (k + 1)));
+            vm.prank(curator);
+            datanets.review(id, true);
+            contributionIds.push(id);
+        }
+        releaseId = _publish(datanetId);
+        uint64[] memory releases = new uint64[](1);
+        releases[0] = releaseId;
+        modelId = _registerModel(releases, PRICE, _split(3000, 5000, 1500, 500));
+        _fund(payer, DEPOSIT);
+    }
+
+    // ------------------------------------------------------------- registries
+
+    function _createDatanet(address curator_) internal returns (uint64 id) {
+        address[] memory curators = new address[](1);
+        curators[0] = curator_;
+        vm.prank(makeAddr("datanetOwner"));
+        id = datanets.createDatanet("ipfs://datanet", MIN_STAKE, curators);
+    }
+
+    function _contribute(address who, uint64 datanet, uint32 tokenCount) internal returns (uint64 id) {
+        vm.prank(owner);
+        token.mint(who, MIN_STAKE);
+        vm.startPrank(who);
+        token.approve(address(datanets), MIN_STAKE);
+        id = datanets.contribute(
+            datanet,
+            keccak256(abi.encode(who, datanet, datanets.contributionCount())),
+            tokenCount,
+            "file://doc",
+            MIN_STAKE
+        );
+        vm.stopPrank();
+    }
+
+    function _publish(uint64 datanet) internal returns (uint64 id) {
+        uint32 count = datanets.getDatanet(datanet).acceptedCount;
+        vm.prank(curator);
+        id = datanets.publishRelease(datanet, keccak256(abi.encode("root", datanet, count)), count);
+    }
+
+    function _registerModel(uint64[] memory releases, uint96 price, IModelRegistry.Split memory split)
+        internal
+        returns (uint64 id)
+    {
+        vm.prank(modelOwner);
+        id = models.registerModel(keccak256("weights"), "file://model.gguf", releases, price, split);
+    }
+
+    function _split(uint16 ownerBps, uint16 dataBps, uint16 nodeBps, uint16 treasuryBps)
+        internal
+        pure
+        returns (IModelRegistry.Split memory)
+    {
+        return IModelRegistry.Split({
+            ownerBps: ownerBps, dataBps: dataBps, nodeBps: nodeBps, treasuryBps: treasuryBps
+        });
+    }
+
+    function _fund(address who, uint256 amount) internal {
+        vm.prank(owner);
+        token.mint(who, amount);
+        vm.startPrank(who);
+        token.approve(address(escrow), amount);
+        escrow.deposit(amount);
+        vm.stopPrank();
+    }
+
+    // --------------------------------------------------------------- receipts
+
+    function _attribution(uint64[] memory ids, uint32[] memory weights)
+        internal
+        pure
+        returns (IUsageEscrow.Attribution memory)
+    {
+        return IUsageEscrow.Attribution({contributionIds: ids, weightsPpm: weights});
+    }
+
+    /// @dev Contributions 1 and 2 of the fixture at 500k and 250k ppm.
+    function _defaultAttribution() internal view returns (IUsageEscrow.Attribution memory) {
+        uint64[] memory ids = new uint64[](2);
+        uint32[] memory weights = new uint32[](2);
+        (ids[0], ids[1]) = (contributionIds[0], contributionIds[1]);
+        (weights[0], weights[1]) = (500_000, 250_000);
+        return _attribution(ids, weights);
+    }
+
+    function _receipt(address payer_, uint256 nonce, IUsageEscrow.Attribution memory a)
+        internal
+        view
+        returns (IUsageEscrow.UsageReceipt memory r)
+    {
+        r = IUsageEscrow.UsageReceipt({
+            payer: payer_,
+            modelId: modelId,
+            node: node,
+            promptHash: keccak256("prompt"),
+            outputHash: keccak256(abi.encode("output", nonce)),
+            inputTokens: 300,
+            outputTokens: 200,
+            fee: uint256(PRICE) * 500 / 1000,
+            nonce: nonce,
+            deadline: uint64(block.timestamp + 1 hours),
+            attributionHash: keccak256(abi.encode(a.contributionIds, a.weightsPpm))
+        });
+    }
+
+    /// @dev The EIP-712 digest computed from the type strings, without asking the escrow.
+    function _digest(IUsageEscrow.UsageReceipt memory r, uint256 chainId, address verifyingContract)
+        internal
+        pure
+        returns (bytes32)
+    {
+        bytes32 domain = keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("Soil UsageEscrow"), keccak256("1"), chainId, verifyingContract
+            )
+        );
+        // Every UsageReceipt member is a static type, so EIP-712 encodeData is the typehash followed by the
+        // eleven members as 32-byte words: exactly abi.encode of the typehash and the (static) struct.
+        bytes32 structHash = keccak256(abi.encode(RECEIPT_TYPEHASH, r));
+        return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
+    }
+
+    function _digest(IUsageEscrow.UsageReceipt memory r) internal view returns (bytes32) {
+        return _digest(r, block.chainid, address(escrow));
+    }
+
+    function _sign(uint256 key, IUsageEscrow.UsageReceipt memory r) internal view returns (bytes memory) {
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(key, _digest(r));
+        return abi.encodePacked(rr, s, v);
+    }
+
+    function _signCompact(uint256 key, IUsageEscrow.UsageReceipt memory r)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (bytes32 rr, bytes32 vs) = vm.signCompact(key, _digest(r));
+        return abi.encodePacked(rr, vs);
+    }
+
+    function _settle(IUsageEscrow.UsageReceipt memory r, IUsageEscrow.Attribution memory a, bytes memory sig)
+        internal
+    {
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _one(r, a, sig);
+        escrow.settle(rs, as_, sigs, new string[](0));
+    }
+
+    function _one(IUsageEscrow.UsageReceipt memory r, IUsageEscrow.Attribution memory a, bytes memory sig)
+        internal
+        pure
+        returns (
+            IUsageEscrow.UsageReceipt[] memory rs,
+            IUsageEscrow.Attribution[] memory as_,
+            bytes[] memory sigs
+        )
+    {
+        rs = new IUsageEscrow.UsageReceipt[](1);
+        as_ = new IUsageEscrow.Attribution[](1);
+        sigs = new bytes[](1);
+        (rs[0], as_[0], sigs[0]) = (r, a, sig);
+    }
+
+    /// @dev The escrow's accounting invariant.
+    function _assertSolvent() internal view {
+        assertEq(
+            token.balanceOf(address(escrow)),
+            escrow.totalDeposits() + escrow.totalCredited() + escrow.unclaimedPoolRewards(),
+            "escrow balance != deposits + credited + unclaimed pool rewards"
+        );
+    }
+}
