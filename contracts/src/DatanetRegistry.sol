@@ -263,13 +263,23 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         contributors = new address[](n);
         datanetIds = new uint64[](n);
         acceptedSeqs = new uint32[](n);
+        uint256 mappingSlot;
+        assembly ("memory-safe") {
+            mappingSlot := _contributions.slot
+        }
         for (uint256 i; i < n; ++i) {
-            StoredContribution storage c = _contributions[contributionIds[i]];
-            // One SLOAD: the three fields share slot 0.
-            (address contributor, uint64 datanetId, uint32 seq) = (c.contributor, c.datanetId, c.acceptedSeq);
-            contributors[i] = contributor;
-            datanetIds[i] = datanetId;
-            acceptedSeqs[i] = seq;
+            uint64 id = contributionIds[i];
+            // One SLOAD: slot 0 of StoredContribution packs contributor (bits 0-159), datanetId (160-223)
+            // and acceptedSeq (224-255).
+            assembly ("memory-safe") {
+                mstore(0x00, id)
+                mstore(0x20, mappingSlot)
+                let word := sload(keccak256(0x00, 0x40))
+                let offset := shl(5, add(i, 1))
+                mstore(add(contributors, offset), and(word, 0xffffffffffffffffffffffffffffffffffffffff))
+                mstore(add(datanetIds, offset), and(shr(160, word), 0xffffffffffffffff))
+                mstore(add(acceptedSeqs, offset), shr(224, word))
+            }
         }
     }
 

@@ -38,6 +38,9 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     );
 
     uint256 private constant BPS = 10_000;
+
+    /// @notice The DatanetRegistry's `settlementInfo` answer did not hold one entry per id asked.
+    error MalformedSettlementInfo();
     uint256 private constant SCALE = 1e18;
 
     /// @dev A pending withdrawal.
@@ -70,9 +73,10 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint256 modelsLoaded;
         uint64 knownModels;
         uint64 latestDeadline;
-        address[] contributors;
-        uint64[] datanetIds;
-        uint32[] acceptedSeqs;
+        // Memory pointers to the first element of each array `settlementInfo` returned (left in place).
+        uint256 contributors;
+        uint256 datanetIds;
+        uint256 acceptedSeqs;
         uint256 cursor;
         uint256 toTreasury;
     }
@@ -198,7 +202,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         Batch memory b = _openBatch(attributions, n);
         for (uint256 i; i < n; ++i) {
             bytes32 digest = _settleReceipt(b, i, receipts[i], attributions[i], signatures[i]);
-            _emitSettled(digest, receipts[i], attributions[i], outputURIs, i);
+            _emitSettled(digest, receipts[i], attributions[i], _outputURI(outputURIs, i));
         }
         uint256 pooled = _accruePools(b);
         _closeBatch(b, pooled);
@@ -354,7 +358,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
                 ids[cursor++] = batchIds[k];
             }
         }
-        if (total != 0) (b.contributors, b.datanetIds, b.acceptedSeqs) = _datanets.settlementInfo(ids);
+        if (total != 0) (b.contributors, b.datanetIds, b.acceptedSeqs) = _lookUpContributions(ids);
         // Per receipt: its contributors, the model owner and the node; plus the treasury once.
         b.credits = AmountMap.create(total + 2 * n + 1);
         b.charges = AmountMap.create(n);
@@ -380,9 +384,9 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint256 fee = r.fee;
         uint256 expected = m.price * (uint256(r.inputTokens) + r.outputTokens) / 1000;
         if (fee != expected) revert FeeMismatch(i, expected, fee);
-        if (_hashAttribution(a) != r.attributionHash) revert AttributionHashMismatch(i);
+        if (_hashAttributionCalldata(a) != r.attributionHash) revert AttributionHashMismatch(i);
         _useNonce(i, payer, r.nonce);
-        digest = _hashTypedDataV4(_hashReceiptStruct(r));
+        digest = _hashTypedDataV4(_hashReceiptCalldata(r));
         if (!_isValidSignature(payer, digest, signature)) revert InvalidSignature(i, payer);
 
         _book(b, i, m, r, a);
@@ -400,7 +404,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint256 ownerShare = fee * m.ownerBps / BPS;
         uint256 nodeShare = fee * m.nodeBps / BPS;
         uint256 dataShare = fee * m.dataBps / BPS;
-        uint256 attributed = _creditContributors(b, i, m, a, dataShare);
+        uint256 attributed = _creditContributors(b, i, m, a.contributionIds, a.weightsPpm, dataShare);
         if (fee != 0) b.charges.add(r.payer, fee);
         if (ownerShare != 0) b.credits.add(m.owner, ownerShare);
         if (nodeShare != 0) b.credits.add(r.node, nodeShare);
@@ -414,26 +418,101 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         Batch memory b,
         uint256 i,
         ModelTerms memory m,
-        Attribution calldata a,
+        uint64[] calldata ids,
+        uint32[] calldata weights,
         uint256 dataShare
     ) private pure returns (uint256 attributed) {
-        uint256 len = a.contributionIds.length;
         uint256 base = b.cursor;
-        b.cursor = base + len;
+        uint256 n = ids.length;
         uint256 sum;
-        for (uint256 k; k < len; ++k) {
-            uint256 weight = a.weightsPpm[k];
-            sum += weight;
-            if (!_inModelReleases(m, b.datanetIds[base + k], b.acceptedSeqs[base + k])) {
-                revert ContributionNotInModelReleases(i, a.contributionIds[k]);
-            }
-            uint256 amount = dataShare * weight / PPM;
-            if (amount != 0) {
-                b.credits.add(b.contributors[base + k], amount);
-                attributed += amount;
+        // Unchecked: n ≤ MAX_ATTRIBUTIONS, weights < 2^32, dataShare < 2^130 (price < 2^96, tokens < 2^33), and
+        // Σ amounts ≤ dataShare since Σ weights is checked ≤ PPM below before anything is used.
+        unchecked {
+            b.cursor = base + n;
+            for (uint256 k; k < n; ++k) {
+                uint256 weight = weights[k];
+                sum += weight;
+                attributed += _creditContributor(b, m, i, ids[k], base + k, dataShare * weight / PPM);
             }
         }
         if (sum > PPM) revert WeightsExceedOneMillion(i, sum);
+    }
+
+    /// @dev Checks the contribution at `index` of the batch's lookups is an accepted member of one of the
+    ///      model's releases and books `amount` for its contributor.
+    function _creditContributor(
+        Batch memory b,
+        ModelTerms memory m,
+        uint256 i,
+        uint64 contributionId,
+        uint256 index,
+        uint256 amount
+    ) private pure returns (uint256) {
+        (address contributor, uint64 datanetId, uint32 acceptedSeq) = _lookup(b, index);
+        if (!_inModelReleases(m, datanetId, acceptedSeq)) {
+            revert ContributionNotInModelReleases(i, contributionId);
+        }
+        if (amount != 0) b.credits.add(contributor, amount);
+        return amount;
+    }
+
+    /// @dev The `index`-th result of the batch's `settlementInfo` lookup (`index` < the ids looked up).
+    function _lookup(Batch memory b, uint256 index)
+        private
+        pure
+        returns (address contributor, uint64 datanetId, uint32 acceptedSeq)
+    {
+        uint256 contributors = b.contributors;
+        uint256 datanetIds = b.datanetIds;
+        uint256 acceptedSeqs = b.acceptedSeqs;
+        assembly ("memory-safe") {
+            let offset := shl(5, index)
+            contributor := and(mload(add(contributors, offset)), 0xffffffffffffffffffffffffffffffffffffffff)
+            datanetId := and(mload(add(datanetIds, offset)), 0xffffffffffffffff)
+            acceptedSeq := and(mload(add(acceptedSeqs, offset)), 0xffffffff)
+        }
+    }
+
+    /// @dev One `settlementInfo` call for the whole batch. Its return data is used where it lies (no
+    ///      decoding copy): returns pointers to the first element of each of the three arrays, after checking
+    ///      each holds `ids.length` elements inside the return data.
+    function _lookUpContributions(uint64[] memory ids)
+        private
+        view
+        returns (uint256 contributors, uint256 datanetIds, uint256 acceptedSeqs)
+    {
+        (bool ok, bytes memory ret) =
+            address(_datanets).staticcall(abi.encodeCall(IDatanetRegistry.settlementInfo, (ids)));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        contributors = _returnedArray(ret, 0, ids.length);
+        datanetIds = _returnedArray(ret, 1, ids.length);
+        acceptedSeqs = _returnedArray(ret, 2, ids.length);
+    }
+
+    /// @dev Pointer to the first element of the `index`-th dynamic array in ABI-encoded `ret`, which must hold
+    ///      exactly `length` elements within `ret`.
+    function _returnedArray(bytes memory ret, uint256 index, uint256 length)
+        private
+        pure
+        returns (uint256 ptr)
+    {
+        uint256 size = ret.length;
+        if (size < 0x60) revert MalformedSettlementInfo();
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := mload(add(ret, add(0x20, shl(5, index))))
+        }
+        if (offset > size || (size - offset) / 32 < length + 1) revert MalformedSettlementInfo();
+        uint256 encodedLength;
+        assembly ("memory-safe") {
+            encodedLength := mload(add(add(ret, 0x20), offset))
+            ptr := add(add(ret, 0x40), offset)
+        }
+        if (encodedLength != length) revert MalformedSettlementInfo();
     }
 
     /// @dev Spreads each model's unattributed data share over its releases pro rata by token count through
@@ -546,42 +625,95 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         return SignatureChecker.isValidERC1271SignatureNow(payer, digest, signature);
     }
 
+    /// @dev Emits `ReceiptSettled`, ABI-encoding its data in scratch memory past the free pointer (nothing
+    ///      is allocated per receipt). Every field of `r` it copies was read, hence validated, by
+    ///      `_settleReceipt` first. The attribution is packed 12 bytes per entry: id (uint64) then weight
+    ///      (uint32), big-endian.
     function _emitSettled(
         bytes32 digest,
         UsageReceipt calldata r,
         Attribution calldata a,
-        string[] calldata outputURIs,
-        uint256 i
+        string calldata uri
     ) private {
-        string calldata uri = outputURIs.length == 0 ? _emptyString() : outputURIs[i];
-        // ABI-encoded as `emit ReceiptSettled(..)` would, assembled in two steps to keep the stack shallow.
-        bytes memory data = abi.encode(
-            r.node, r.nonce, r.fee, r.inputTokens, r.outputTokens, r.outputHash, _packAttribution(a), uri
-        );
+        (uint256 ptr, uint256 uriHead) = _encodeSettledHead(r, a);
         bytes32 topic0 = ReceiptSettled.selector;
         address payer = r.payer;
         uint64 modelId = r.modelId;
         assembly ("memory-safe") {
-            log4(add(data, 0x20), mload(data), topic0, digest, payer, modelId)
+            let uriLength := uri.length
+            let uriPadded := and(add(uriLength, 31), not(31))
+            mstore(uriHead, uriLength)
+            if uriLength { mstore(add(uriHead, uriPadded), 0)} // zero the last word's padding
+            calldatacopy(add(uriHead, 0x20), uri.offset, uriLength)
+            log4(ptr, sub(add(add(uriHead, 0x20), uriPadded), ptr), topic0, digest, payer, modelId)
         }
     }
 
-    function _emptyString() private pure returns (string calldata s) {
+    /// @dev Writes `ReceiptSettled`'s static fields and packed attribution at the free pointer (without
+    ///      moving it); returns where the data starts and where `outputURI` goes.
+    function _encodeSettledHead(UsageReceipt calldata r, Attribution calldata a)
+        private
+        pure
+        returns (uint256 ptr, uint256 uriHead)
+    {
+        uint64[] calldata ids = a.contributionIds;
+        uint32[] calldata weights = a.weightsPpm;
+        uint256 n = ids.length;
+        uint256 attributionPadded = (n * 12 + 31) & ~uint256(31);
         assembly ("memory-safe") {
-            s.offset := 0
-            s.length := 0
+            ptr := mload(0x40)
+            mstore(ptr, calldataload(add(r, 0x40))) // node
+            mstore(add(ptr, 0x20), calldataload(add(r, 0x100))) // nonce
+            mstore(add(ptr, 0x40), calldataload(add(r, 0xe0))) // fee
+            mstore(add(ptr, 0x60), calldataload(add(r, 0xa0))) // inputTokens
+            mstore(add(ptr, 0x80), calldataload(add(r, 0xc0))) // outputTokens
+            mstore(add(ptr, 0xa0), calldataload(add(r, 0x80))) // outputHash
+            mstore(add(ptr, 0xc0), 0x100) // offset of `attribution`
+            mstore(add(ptr, 0xe0), add(0x120, attributionPadded)) // offset of `outputURI`
+            mstore(add(ptr, 0x100), mul(n, 12))
+            if n { mstore(add(ptr, add(0x100, attributionPadded)), 0)} // zero the last word's padding
+            uriHead := add(add(ptr, 0x120), attributionPadded)
+        }
+        unchecked {
+            for (uint256 k; k < n; ++k) {
+                uint256 word = (uint256(ids[k]) << 192) | (uint256(weights[k]) << 160);
+                assembly ("memory-safe") {
+                    mstore(add(add(ptr, 0x120), mul(k, 12)), word)
+                }
+            }
         }
     }
 
-    /// @dev Each entry as 12 bytes: contribution id (uint64) then weight (uint32), big-endian.
-    function _packAttribution(Attribution calldata a) private pure returns (bytes memory packed) {
-        uint256 len = a.contributionIds.length;
-        packed = new bytes(len * 12);
-        for (uint256 k; k < len; ++k) {
-            uint256 word = (uint256(a.contributionIds[k]) << 192) | (uint256(a.weightsPpm[k]) << 160);
-            assembly ("memory-safe") {
-                mstore(add(add(packed, 0x20), mul(k, 12)), word)
-            }
+    /// @dev Receipt `i`'s output URI, or the empty string when the batch carries none.
+    function _outputURI(string[] calldata outputURIs, uint256 i) private pure returns (string calldata uri) {
+        if (outputURIs.length != 0) return outputURIs[i];
+        assembly ("memory-safe") {
+            uri.offset := 0
+            uri.length := 0
+        }
+    }
+
+    /// @dev The EIP-712 struct hash of a receipt whose fields `_settleReceipt` already read (so validated):
+    ///      all eleven members are static, so encodeData is their 32-byte words as laid out in calldata.
+    function _hashReceiptCalldata(UsageReceipt calldata r) private pure returns (bytes32 h) {
+        bytes32 typehash = RECEIPT_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), r, 0x160)
+            h := keccak256(ptr, 0x180)
+        }
+    }
+
+    /// @dev keccak256 of the attribution's calldata encoding. Equal to keccak256(abi.encode(ids, weights))
+    ///      exactly when that encoding is canonical, and a non-canonical one cannot match a hash the payer
+    ///      signed over the canonical encoding (its offsets and lengths are part of the hashed bytes).
+    function _hashAttributionCalldata(Attribution calldata a) private pure returns (bytes32 h) {
+        uint256 length = 0x80 + 32 * (a.contributionIds.length + a.weightsPpm.length);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, a, length)
+            h := keccak256(ptr, length)
         }
     }
 
@@ -623,8 +755,10 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         returns (bool)
     {
         if (acceptedSeq == 0) return false;
-        for (uint256 r; r < m.releaseIds.length; ++r) {
-            if (m.releaseDatanets[r] == datanetId && acceptedSeq <= m.releaseCounts[r]) return true;
+        uint64[] memory releaseDatanets = m.releaseDatanets;
+        uint32[] memory releaseCounts = m.releaseCounts;
+        for (uint256 r; r < releaseDatanets.length; ++r) {
+            if (releaseDatanets[r] == datanetId && acceptedSeq <= releaseCounts[r]) return true;
         }
         return false;
     }

@@ -4,18 +4,22 @@ pragma solidity 0.8.30;
 /// @title AmountMap
 /// @notice An in-memory map from nonzero addresses to amounts, used to aggregate a settlement batch's
 ///         charges and credits so that each distinct account's storage is written once per batch.
-/// @dev Open addressing with linear probing over a power-of-two table sized for the batch's worst case at
-///      a load factor of at most 2/3; `used` lists the occupied slots in insertion order so the final pass
-///      visits only them. Lives in memory only: its cost is bounded by the caller's own batch.
+/// @dev Open addressing with linear probing over a power-of-two table of (key, amount) pairs, sized for the
+///      caller's stated worst case (`maxEntries` distinct keys) at a load factor of at most 2/3, so a probe
+///      always finds the key or an empty pair. `used` lists the occupied pairs in insertion order so the
+///      final pass visits only them. Lives in memory only: its cost is bounded by the caller's own batch.
 library AmountMap {
-    /// @notice The map. `keys[i] == address(0)` marks an empty slot.
+    /// @notice The map: memory pointers to the pair table and the insertion list, and their sizes.
     struct Map {
-        address[] keys;
-        uint256[] amounts;
-        uint256[] used;
-        uint256 size;
+        uint256 table;
         uint256 mask;
+        uint256 used;
+        uint256 size;
+        uint256 maxEntries;
     }
+
+    /// @notice More distinct keys were added than the map was created for.
+    error AmountMapFull();
 
     /// @notice A map able to hold `maxEntries` distinct accounts.
     function create(uint256 maxEntries) internal pure returns (Map memory map) {
@@ -23,44 +27,66 @@ library AmountMap {
         while (capacity * 2 < maxEntries * 3) {
             capacity <<= 1;
         }
-        map.keys = new address[](capacity);
-        map.amounts = new uint256[](capacity);
-        map.used = new uint256[](maxEntries);
         map.mask = capacity - 1;
+        map.maxEntries = maxEntries;
+        uint256 tableBytes = capacity * 64;
+        uint256 table;
+        uint256 used;
+        assembly ("memory-safe") {
+            table := mload(0x40)
+            // Memory past the free pointer may be dirty: zero the table (copying from past calldata's end).
+            calldatacopy(table, calldatasize(), tableBytes)
+            used := add(table, tableBytes)
+            mstore(0x40, add(used, shl(5, maxEntries)))
+        }
+        map.table = table;
+        map.used = used;
     }
 
     /// @notice Adds `amount` to `account`'s entry (`account` must be nonzero).
     function add(Map memory map, address account, uint256 amount) internal pure {
-        uint256 i = _slot(map, account);
-        map.amounts[i] += amount;
-    }
-
-    /// @notice The `k`-th distinct account added (0-based, insertion order) and its amount.
-    function entry(Map memory map, uint256 k) internal pure returns (address account, uint256 amount) {
-        uint256 i = map.used[k];
-        return (map.keys[i], map.amounts[i]);
-    }
-
-    function _slot(Map memory map, address account) private pure returns (uint256 i) {
+        uint256 table = map.table;
         uint256 mask = map.mask;
-        i = _hash(account) & mask;
-        address[] memory keys = map.keys;
-        while (true) {
-            address key = keys[i];
-            if (key == account) return i;
-            if (key == address(0)) {
-                keys[i] = account;
-                map.used[map.size++] = i;
-                return i;
+        bool inserted;
+        uint256 pair;
+        assembly ("memory-safe") {
+            mstore(0x00, account)
+            let i := and(keccak256(0x00, 0x20), mask)
+            for {} 1 {} {
+                pair := add(table, shl(6, i))
+                let key := mload(pair)
+                if eq(key, account) {
+                    // Cannot overflow: amounts are fee shares, each below 2^130.
+                    mstore(add(pair, 0x20), add(mload(add(pair, 0x20)), amount))
+                    break
+                }
+                if iszero(key) {
+                    mstore(pair, account)
+                    mstore(add(pair, 0x20), amount)
+                    inserted := 1
+                    break
+                }
+                i := and(add(i, 1), mask)
             }
-            i = (i + 1) & mask;
+        }
+        if (inserted) {
+            uint256 size = map.size;
+            if (size == map.maxEntries) revert AmountMapFull();
+            uint256 used = map.used;
+            assembly ("memory-safe") {
+                mstore(add(used, shl(5, size)), pair)
+            }
+            map.size = size + 1;
         }
     }
 
-    function _hash(address account) private pure returns (uint256 h) {
+    /// @notice The `k`-th distinct account added (0-based, insertion order; `k < size`) and its amount.
+    function entry(Map memory map, uint256 k) internal pure returns (address account, uint256 amount) {
+        uint256 used = map.used;
         assembly ("memory-safe") {
-            mstore(0x00, account)
-            h := keccak256(0x00, 0x20)
+            let pair := mload(add(used, shl(5, k)))
+            account := mload(pair)
+            amount := mload(add(pair, 0x20))
         }
     }
 }

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IUsageEscrow} from "../../src/interfaces/IUsageEscrow.sol";
+import {Base} from "../utils/Base.t.sol";
+
+/// @notice Gas of the hot paths, written to contracts/snapshots/*.json by `make snapshot`.
+/// @dev Isolated: every external call from a test is its own transaction, so storage starts cold as on a
+///      real chain. The figures are execution gas of the call (no 21,000 base or calldata cost); the ERC-20
+///      transfer is measured the same way as the reference.
+/// forge-config: default.isolate = true
+contract Gas_Test is Base {
+    uint256 internal constant PAYERS = 10;
+    uint256 internal constant RECEIPTS_PER_PAYER = 5;
+    uint256 internal constant BATCH = PAYERS * RECEIPTS_PER_PAYER;
+    uint256 internal constant CONTRIBUTIONS = 100;
+    uint256 internal constant PER_RECEIPT = 8;
+
+    uint64 internal bigModel;
+    uint64[] internal pool; // the 100 accepted contributions, 50 in each of 2 datanets
+    address[] internal payers;
+    uint256[] internal keys;
+
+    function setUp() public override {
+        super.setUp();
+        uint64[] memory releases = new uint64[](2);
+        for (uint256 d; d < 2; ++d) {
+            uint64 dn = _createDatanet(curator);
+            for (uint256 k; k < CONTRIBUTIONS / 2; ++k) {
+                address author = makeAddr(string.concat("author", vm.toString(d * 50 + k)));
+                uint64 id = _contribute(author, dn, uint32(200 + k));
+                vm.prank(curator);
+                datanets.review(id, true);
+                pool.push(id);
+            }
+            releases[d] = _publish(dn);
+        }
+        bigModel = _registerModel(releases, PRICE, _split(3000, 5000, 1500, 500));
+        for (uint256 p; p < PAYERS; ++p) {
+            (address who, uint256 key) = makeAddrAndKey(string.concat("gasPayer", vm.toString(p)));
+            payers.push(who);
+            keys.push(key);
+            _fund(who, 100e18);
+        }
+    }
+
+    /// @dev 50 receipts, 5 per payer, each attributing 8 of the 100 contributions (pseudo-random); the 100
+    ///      contributions have 100 distinct contributors (the worst case for credits).
+    function _batch(uint256 salt)
+        internal
+        view
+        returns (
+            IUsageEscrow.UsageReceipt[] memory rs,
+            IUsageEscrow.Attribution[] memory as_,
+            bytes[] memory sigs
+        )
+    {
+        rs = new IUsageEscrow.UsageReceipt[](BATCH);
+        as_ = new IUsageEscrow.Attribution[](BATCH);
+        sigs = new bytes[](BATCH);
+        for (uint256 i; i < BATCH; ++i) {
+            uint256 p = i % PAYERS;
+            uint64[] memory ids = new uint64[](PER_RECEIPT);
+            uint32[] memory weights = new uint32[](PER_RECEIPT);
+            uint256 start = uint256(keccak256(abi.encode(salt, i))) % CONTRIBUTIONS;
+            for (uint256 k; k < PER_RECEIPT; ++k) {
+                ids[k] = pool[(start + k * 13) % CONTRIBUTIONS];
+                weights[k] = uint32(100_000 + k * 1000);
+            }
+            as_[i] = _attribution(ids, weights);
+            // Sequential nonces per payer, as a client hands them out: they share a bitmap word.
+            rs[i] = _receipt(payers[p], salt * RECEIPTS_PER_PAYER + i / PAYERS, as_[i]);
+            rs[i].modelId = bigModel;
+            sigs[i] = _sign(keys[p], rs[i]);
+        }
+    }
+
+    function _eight() internal view returns (IUsageEscrow.Attribution memory) {
+        uint64[] memory ids = new uint64[](PER_RECEIPT);
+        uint32[] memory weights = new uint32[](PER_RECEIPT);
+        for (uint256 k; k < PER_RECEIPT; ++k) {
+            (ids[k], weights[k]) = (pool[k * 12], uint32(100_000 + k * 1000));
+        }
+        return _attribution(ids, weights);
+    }
+
+    function test_Gas_SettleOneReceipt_EightAttributions() external {
+        IUsageEscrow.Attribution memory a = _eight();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payers[0], 1, a);
+        r.modelId = bigModel;
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _one(r, a, _sign(keys[0], r));
+        escrow.settle(rs, as_, sigs, new string[](0));
+        vm.snapshotGasLastCall("UsageEscrow", "settle_1_receipt_8_attributions");
+        assertTrue(escrow.isNonceUsed(payers[0], 1));
+    }
+
+    function test_Gas_SettleBatch50_ColdRecipients() external {
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _batch(1);
+        escrow.settle(rs, as_, sigs, new string[](0));
+        uint256 gasUsed = vm.snapshotGasLastCall("UsageEscrow", "settle_batch50_cold_recipients");
+        vm.snapshotValue("UsageEscrow", "settle_batch50_cold_recipients_per_receipt", gasUsed / BATCH);
+        _assertSolvent();
+    }
+
+    function test_Gas_SettleBatch50_CreditedRecipients() external {
+        // A first batch credits the model owner, the node, the treasury and every contributor it names;
+        // every account of the measured batch already holds a balance.
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _batch(1);
+        escrow.settle(rs, as_, sigs, new string[](0));
+        _creditEveryContributor();
+        (rs, as_, sigs) = _batch(2);
+        escrow.settle(rs, as_, sigs, new string[](0));
+        uint256 gasUsed = vm.snapshotGasLastCall("UsageEscrow", "settle_batch50_credited_recipients");
+        vm.snapshotValue("UsageEscrow", "settle_batch50_credited_recipients_per_receipt", gasUsed / BATCH);
+        _assertSolvent();
+    }
+
+    /// @dev Claims every contribution's pool reward, which credits each contributor.
+    function _creditEveryContributor() internal {
+        uint64[] memory half = new uint64[](CONTRIBUTIONS / 2);
+        for (uint256 d; d < 2; ++d) {
+            for (uint256 k; k < CONTRIBUTIONS / 2; ++k) {
+                half[k] = pool[d * 50 + k];
+            }
+            escrow.claimPoolRewards(models.getModel(bigModel).releaseIds[d], half);
+        }
+    }
+
+    function test_Gas_Claim() external {
+        IUsageEscrow.Attribution memory a = _eight();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payers[0], 1, a);
+        r.modelId = bigModel;
+        _settle(r, a, _sign(keys[0], r));
+        vm.prank(node);
+        escrow.claim(node);
+        vm.snapshotGasLastCall("UsageEscrow", "claim");
+    }
+
+    function test_Gas_Contribute() external {
+        address author = makeAddr("gasAuthor");
+        vm.prank(owner);
+        token.mint(author, MIN_STAKE);
+        vm.prank(author);
+        token.approve(address(datanets), MIN_STAKE);
+        vm.prank(author);
+        datanets.contribute(datanetId, keccak256("gas doc"), 512, "file:///data/doc-0001.txt", MIN_STAKE);
+        vm.snapshotGasLastCall("DatanetRegistry", "contribute");
+    }
+
+    function test_Gas_Review() external {
+        uint64 id = _contribute(makeAddr("gasAuthor"), datanetId, 512);
+        vm.prank(curator);
+        datanets.review(id, true);
+        vm.snapshotGasLastCall("DatanetRegistry", "review_accept");
+    }
+
+    function test_Gas_Erc20Transfer_Reference() external {
+        vm.prank(owner);
+        token.mint(payers[0], 10e18);
+        vm.prank(payers[0]);
+        token.transfer(makeAddr("fresh recipient"), 1e18);
+        vm.snapshotGasLastCall("Reference", "erc20_transfer_to_new_holder");
+        vm.prank(payers[0]);
+        token.transfer(makeAddr("fresh recipient"), 1e18);
+        vm.snapshotGasLastCall("Reference", "erc20_transfer_to_existing_holder");
+    }
+}
