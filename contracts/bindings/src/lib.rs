@@ -12,6 +12,8 @@ pub mod deployment;
 pub mod error;
 pub mod receipt;
 pub mod revert;
+#[cfg(feature = "testnet")]
+pub mod testnet;
 
 pub use deployment::Deployment;
 pub use error::BindingsError;

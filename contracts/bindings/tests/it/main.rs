@@ -1,0 +1,3 @@
+//! Integration tests of the bindings against a real anvil with the contracts deployed.
+
+mod digest;
