@@ -254,24 +254,34 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
     }
 
     /// @inheritdoc IDatanetRegistry
+    /// @dev Encodes its answer directly: one SLOAD per id (slot 0 of a contribution packs contributor in bits
+    ///      0-159, datanetId in 160-223 and acceptedSeq in 224-255) written into the three ABI-encoded arrays,
+    ///      without intermediate copies. Unknown ids answer zeros.
     function settlementInfo(uint64[] calldata contributionIds)
         external
         view
-        returns (address[] memory contributors, uint64[] memory datanetIds, uint32[] memory acceptedSeqs)
+        returns (address[] memory, uint64[] memory, uint32[] memory)
     {
         uint256 n = contributionIds.length;
-        contributors = new address[](n);
-        datanetIds = new uint64[](n);
-        acceptedSeqs = new uint32[](n);
         uint256 mappingSlot;
         assembly ("memory-safe") {
             mappingSlot := _contributions.slot
         }
-        for (uint256 i; i < n; ++i) {
-            uint64 id = contributionIds[i];
-            // One SLOAD: slot 0 of StoredContribution packs contributor (bits 0-159), datanetId (160-223)
-            // and acceptedSeq (224-255).
-            assembly ("memory-safe") {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let arrayBytes := shl(5, add(n, 1))
+            let contributors := add(ptr, 0x60)
+            let datanetIds := add(contributors, arrayBytes)
+            let acceptedSeqs := add(datanetIds, arrayBytes)
+            mstore(ptr, 0x60)
+            mstore(add(ptr, 0x20), add(0x60, arrayBytes))
+            mstore(add(ptr, 0x40), add(0x60, shl(1, arrayBytes)))
+            mstore(contributors, n)
+            mstore(datanetIds, n)
+            mstore(acceptedSeqs, n)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let id := calldataload(add(contributionIds.offset, shl(5, i)))
+                if gt(id, 0xffffffffffffffff) { revert(0, 0) } // not a uint64: malformed calldata
                 mstore(0x00, id)
                 mstore(0x20, mappingSlot)
                 let word := sload(keccak256(0x00, 0x40))
@@ -280,6 +290,7 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
                 mstore(add(datanetIds, offset), and(shr(160, word), 0xffffffffffffffff))
                 mstore(add(acceptedSeqs, offset), shr(224, word))
             }
+            return(ptr, add(0x60, mul(3, arrayBytes)))
         }
     }
 

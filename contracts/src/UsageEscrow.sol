@@ -354,9 +354,12 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint256 cursor;
         for (uint256 i; i < n; ++i) {
             uint64[] calldata batchIds = attributions[i].contributionIds;
-            for (uint256 k; k < batchIds.length; ++k) {
-                ids[cursor++] = batchIds[k];
+            // A word that is not a clean uint64 makes `settlementInfo` revert (and could never match a signed
+            // attribution hash).
+            assembly ("memory-safe") {
+                calldatacopy(add(ids, shl(5, add(cursor, 1))), batchIds.offset, shl(5, batchIds.length))
             }
+            cursor += batchIds.length;
         }
         if (total != 0) (b.contributors, b.datanetIds, b.acceptedSeqs) = _lookUpContributions(ids);
         // Per receipt: its contributors, the model owner and the node; plus the treasury once.
@@ -430,7 +433,11 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         unchecked {
             b.cursor = base + n;
             for (uint256 k; k < n; ++k) {
-                uint256 weight = weights[k];
+                uint256 weight;
+                // Raw read: the attribution's calldata matched the signed hash of its canonical encoding.
+                assembly ("memory-safe") {
+                    weight := calldataload(add(weights.offset, shl(5, k)))
+                }
                 sum += weight;
                 attributed += _creditContributor(b, m, i, ids[k], base + k, dataShare * weight / PPM);
             }
@@ -674,12 +681,14 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             if n { mstore(add(ptr, add(0x100, attributionPadded)), 0)} // zero the last word's padding
             uriHead := add(add(ptr, 0x120), attributionPadded)
         }
-        unchecked {
-            for (uint256 k; k < n; ++k) {
-                uint256 word = (uint256(ids[k]) << 192) | (uint256(weights[k]) << 160);
-                assembly ("memory-safe") {
-                    mstore(add(add(ptr, 0x120), mul(k, 12)), word)
-                }
+        // The attribution's calldata hashed to the signed `attributionHash` of its canonical encoding, so its
+        // words are clean uint64 / uint32 values: read them raw.
+        assembly ("memory-safe") {
+            let out := add(ptr, 0x120)
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let id := calldataload(add(ids.offset, shl(5, k)))
+                let weight := calldataload(add(weights.offset, shl(5, k)))
+                mstore(add(out, mul(k, 12)), or(shl(192, id), shl(160, weight)))
             }
         }
     }
@@ -752,14 +761,23 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     function _inModelReleases(ModelTerms memory m, uint64 datanetId, uint32 acceptedSeq)
         private
         pure
-        returns (bool)
+        returns (bool found)
     {
         if (acceptedSeq == 0) return false;
         uint64[] memory releaseDatanets = m.releaseDatanets;
-        uint32[] memory releaseCounts = m.releaseCounts;
-        for (uint256 r; r < releaseDatanets.length; ++r) {
-            if (releaseDatanets[r] == datanetId && acceptedSeq <= releaseCounts[r]) return true;
+        uint32[] memory releaseCounts = m.releaseCounts; // same length, built together in `_modelTerms`
+        assembly ("memory-safe") {
+            let count := mload(releaseDatanets)
+            for { let r := 0 } lt(r, count) { r := add(r, 1) } {
+                let offset := shl(5, add(r, 1))
+                if and(
+                    eq(mload(add(releaseDatanets, offset)), datanetId),
+                    iszero(gt(acceptedSeq, mload(add(releaseCounts, offset))))
+                ) {
+                    found := 1
+                    break
+                }
+            }
         }
-        return false;
     }
 }

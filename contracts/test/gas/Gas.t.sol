@@ -8,8 +8,7 @@ import {Base} from "../utils/Base.t.sol";
 /// @dev Isolated: every external call from a test is its own transaction, so storage starts cold as on a
 ///      real chain. The figures are execution gas of the call (no 21,000 base or calldata cost); the ERC-20
 ///      transfer is measured the same way as the reference.
-/// forge-config: default.isolate = true
-contract Gas_Test is Base {
+abstract contract GasFixture is Base {
     uint256 internal constant PAYERS = 10;
     uint256 internal constant RECEIPTS_PER_PAYER = 5;
     uint256 internal constant BATCH = PAYERS * RECEIPTS_PER_PAYER;
@@ -21,13 +20,16 @@ contract Gas_Test is Base {
     address[] internal payers;
     uint256[] internal keys;
 
+    /// @dev How many distinct contributors the 100 contributions come from.
+    function _authors() internal pure virtual returns (uint256);
+
     function setUp() public override {
         super.setUp();
         uint64[] memory releases = new uint64[](2);
         for (uint256 d; d < 2; ++d) {
             uint64 dn = _createDatanet(curator);
             for (uint256 k; k < CONTRIBUTIONS / 2; ++k) {
-                address author = makeAddr(string.concat("author", vm.toString(d * 50 + k)));
+                address author = makeAddr(string.concat("author", vm.toString((d * 50 + k) % _authors())));
                 uint64 id = _contribute(author, dn, uint32(200 + k));
                 vm.prank(curator);
                 datanets.review(id, true);
@@ -44,8 +46,7 @@ contract Gas_Test is Base {
         }
     }
 
-    /// @dev 50 receipts, 5 per payer, each attributing 8 of the 100 contributions (pseudo-random); the 100
-    ///      contributions have 100 distinct contributors (the worst case for credits).
+    /// @dev 50 receipts, 5 per payer, each attributing 8 of the 100 contributions (pseudo-random).
     function _batch(uint256 salt)
         internal
         view
@@ -84,6 +85,48 @@ contract Gas_Test is Base {
         return _attribution(ids, weights);
     }
 
+    /// @dev Claims every contribution's pool reward, which credits each contributor.
+    function _creditEveryContributor() internal {
+        uint64[] memory half = new uint64[](CONTRIBUTIONS / 2);
+        for (uint256 d; d < 2; ++d) {
+            for (uint256 k; k < CONTRIBUTIONS / 2; ++k) {
+                half[k] = pool[d * 50 + k];
+            }
+            escrow.claimPoolRewards(models.getModel(bigModel).releaseIds[d], half);
+        }
+    }
+
+    function _settleBatch50Cold(string memory group) internal {
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _batch(1);
+        escrow.settle(rs, as_, sigs, new string[](0));
+        uint256 gasUsed = vm.snapshotGasLastCall(group, "settle_batch50_cold_recipients");
+        vm.snapshotValue(group, "settle_batch50_cold_recipients_per_receipt", gasUsed / BATCH);
+        _assertSolvent();
+    }
+
+    function _settleBatch50Credited(string memory group) internal {
+        // A first batch credits the model owner, the node and the treasury; claiming every pool reward then
+        // credits every contributor, so every account of the measured batch already holds a balance.
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _batch(1);
+        escrow.settle(rs, as_, sigs, new string[](0));
+        _creditEveryContributor();
+        (rs, as_, sigs) = _batch(2);
+        escrow.settle(rs, as_, sigs, new string[](0));
+        uint256 gasUsed = vm.snapshotGasLastCall(group, "settle_batch50_credited_recipients");
+        vm.snapshotValue(group, "settle_batch50_credited_recipients_per_receipt", gasUsed / BATCH);
+        _assertSolvent();
+    }
+}
+
+/// @notice The 100 contributions come from 100 distinct contributors: the worst case for credits.
+/// forge-config: default.isolate = true
+contract Gas_Test is GasFixture {
+    function _authors() internal pure override returns (uint256) {
+        return 100;
+    }
+
     function test_Gas_SettleOneReceipt_EightAttributions() external {
         IUsageEscrow.Attribution memory a = _eight();
         IUsageEscrow.UsageReceipt memory r = _receipt(payers[0], 1, a);
@@ -96,37 +139,11 @@ contract Gas_Test is Base {
     }
 
     function test_Gas_SettleBatch50_ColdRecipients() external {
-        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
-            _batch(1);
-        escrow.settle(rs, as_, sigs, new string[](0));
-        uint256 gasUsed = vm.snapshotGasLastCall("UsageEscrow", "settle_batch50_cold_recipients");
-        vm.snapshotValue("UsageEscrow", "settle_batch50_cold_recipients_per_receipt", gasUsed / BATCH);
-        _assertSolvent();
+        _settleBatch50Cold("UsageEscrow");
     }
 
     function test_Gas_SettleBatch50_CreditedRecipients() external {
-        // A first batch credits the model owner, the node, the treasury and every contributor it names;
-        // every account of the measured batch already holds a balance.
-        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
-            _batch(1);
-        escrow.settle(rs, as_, sigs, new string[](0));
-        _creditEveryContributor();
-        (rs, as_, sigs) = _batch(2);
-        escrow.settle(rs, as_, sigs, new string[](0));
-        uint256 gasUsed = vm.snapshotGasLastCall("UsageEscrow", "settle_batch50_credited_recipients");
-        vm.snapshotValue("UsageEscrow", "settle_batch50_credited_recipients_per_receipt", gasUsed / BATCH);
-        _assertSolvent();
-    }
-
-    /// @dev Claims every contribution's pool reward, which credits each contributor.
-    function _creditEveryContributor() internal {
-        uint64[] memory half = new uint64[](CONTRIBUTIONS / 2);
-        for (uint256 d; d < 2; ++d) {
-            for (uint256 k; k < CONTRIBUTIONS / 2; ++k) {
-                half[k] = pool[d * 50 + k];
-            }
-            escrow.claimPoolRewards(models.getModel(bigModel).releaseIds[d], half);
-        }
+        _settleBatch50Credited("UsageEscrow");
     }
 
     function test_Gas_Claim() external {
@@ -166,5 +183,21 @@ contract Gas_Test is Base {
         vm.prank(payers[0]);
         token.transfer(makeAddr("fresh recipient"), 1e18);
         vm.snapshotGasLastCall("Reference", "erc20_transfer_to_existing_holder");
+    }
+}
+
+/// @notice The same batches when the 100 contributions come from 20 contributors (5 documents each).
+/// forge-config: default.isolate = true
+contract Gas20Contributors_Test is GasFixture {
+    function _authors() internal pure override returns (uint256) {
+        return 20;
+    }
+
+    function test_Gas_SettleBatch50_ColdRecipients() external {
+        _settleBatch50Cold("UsageEscrow20Contributors");
+    }
+
+    function test_Gas_SettleBatch50_CreditedRecipients() external {
+        _settleBatch50Credited("UsageEscrow20Contributors");
     }
 }
