@@ -45,6 +45,8 @@ contract ModelRegistry is IModelRegistry {
             for (uint256 j; j < i; ++j) {
                 if (releaseIds[j] == releaseId) revert DuplicateRelease(releaseId);
             }
+            // Called for its `UnknownRelease` revert: the release's content is not needed here.
+            // slither-disable-next-line unused-return
             _datanets.getRelease(releaseId);
         }
         modelId = ++modelCount;

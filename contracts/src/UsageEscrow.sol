@@ -212,7 +212,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     function claimPoolRewards(uint64 releaseId, uint64[] calldata contributionIds) external {
         IDatanetRegistry.Release memory release = _datanets.getRelease(releaseId);
         uint256 rpt = rewardPerToken[releaseId];
-        uint256 paidOut;
+        uint256 paidOut = 0;
         for (uint256 k; k < contributionIds.length; ++k) {
             uint64 id = contributionIds[k];
             IDatanetRegistry.Contribution memory c = _datanets.getContribution(id);
@@ -530,15 +530,19 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             ModelTerms memory m = b.models[j];
             uint256 pool = m.pool;
             if (pool == 0) continue;
-            uint256 distributed;
+            uint256 distributed = 0;
             for (uint256 r; r < m.releaseIds.length; ++r) {
                 uint256 tokens = m.releaseTokens[r];
                 uint256 share = pool * tokens / m.totalTokens;
                 if (share == 0) continue;
                 uint64 releaseId = m.releaseIds[r];
                 uint256 before = rewardPerToken[releaseId];
+                // slither-disable-next-line divide-before-multiply
                 uint256 next = before + share * SCALE / tokens;
-                // Telescoping: Σ accrued == releaseTokens × rewardPerToken / 1e18 ≥ Σ members' claims.
+                // Telescoping: Σ accrued == releaseTokens × rewardPerToken / 1e18 ≥ Σ members' claims. Rounding
+                // `next` down first is the point (divide-before-multiply is intended): the accumulator can
+                // only promise what it represents, and the rest goes to the treasury.
+                // slither-disable-next-line divide-before-multiply
                 uint256 accrued = next * tokens / SCALE - before * tokens / SCALE;
                 rewardPerToken[releaseId] = next;
                 distributed += accrued;
@@ -552,7 +556,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     /// @dev Writes each distinct payer's deposit and each distinct recipient's balance once.
     function _closeBatch(Batch memory b, uint256 pooled) private {
         if (b.toTreasury != 0) b.credits.add(treasury, b.toTreasury);
-        uint256 charged;
+        uint256 charged = 0;
         for (uint256 k; k < b.charges.size; ++k) {
             (address payer, uint256 amount) = b.charges.entry(k);
             uint256 available = depositOf[payer];
@@ -560,7 +564,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             depositOf[payer] = available - amount;
             charged += amount;
         }
-        uint256 credited;
+        uint256 credited = 0;
         for (uint256 k; k < b.credits.size; ++k) {
             (address account, uint256 amount) = b.credits.entry(k);
             balanceOf[account] += amount;
@@ -618,13 +622,15 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         view
         returns (bool)
     {
-        address recovered;
+        address recovered = address(0);
         ECDSA.RecoverError err = ECDSA.RecoverError.InvalidSignatureLength;
         if (signature.length == 65) {
+            // slither-disable-next-line unused-return
             (recovered, err,) = ECDSA.tryRecover(
                 digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
             );
         } else if (signature.length == 64) {
+            // slither-disable-next-line unused-return
             (recovered, err,) = ECDSA.tryRecover(digest, bytes32(signature[0:32]), bytes32(signature[32:64]));
         }
         if (err == ECDSA.RecoverError.NoError && recovered == payer) return true;
@@ -694,6 +700,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @dev Receipt `i`'s output URI, or the empty string when the batch carries none.
+    // slither-disable-next-line write-after-write
     function _outputURI(string[] calldata outputURIs, uint256 i) private pure returns (string calldata uri) {
         if (outputURIs.length != 0) return outputURIs[i];
         assembly ("memory-safe") {
