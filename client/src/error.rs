@@ -1,1 +1,160 @@
-//! Errors of the client library (being written).
+//! Errors of the client library. Every variant names what went wrong in words a user can act on; the
+//! binary's edge (`src/main.rs`) prints them through `anyhow`.
+
+use std::path::PathBuf;
+
+use alloy::primitives::B256;
+
+/// What can go wrong in the client library.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Neither a keystore nor a raw key was given.
+    #[error(
+        "no wallet: pass --keystore PATH (password from a prompt or SOIL_KEYSTORE_PASSWORD) or set SOIL_PRIVATE_KEY"
+    )]
+    NoWallet,
+    /// The keystore could not be decrypted with the password given.
+    #[error("cannot open keystore {path}: wrong password (or the file is not a valid keystore)")]
+    KeystorePassword {
+        /// The keystore file.
+        path: PathBuf,
+    },
+    /// The keystore file could not be read, written or parsed.
+    #[error("keystore {path}: {reason}")]
+    Keystore {
+        /// The keystore file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Creating a keystore would overwrite an existing file.
+    #[error("keystore {0} already exists; refusing to overwrite it")]
+    KeystoreExists(PathBuf),
+    /// `SOIL_PRIVATE_KEY` is not a private key.
+    #[error("SOIL_PRIVATE_KEY is not a 32-byte hex private key")]
+    InvalidPrivateKey,
+    /// The password could not be read from the terminal.
+    #[error("cannot read the keystore password: {0}")]
+    PasswordPrompt(std::io::Error),
+    /// The two passwords typed for a new keystore differ.
+    #[error("the passwords do not match")]
+    PasswordMismatch,
+    /// The RPC endpoint is not a URL.
+    #[error("invalid RPC URL {url}: {reason}")]
+    RpcUrl {
+        /// The URL given.
+        url: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A JSON-RPC request failed (transport error, node down, bad response).
+    #[error("RPC request failed while {action}: {reason}")]
+    Rpc {
+        /// What the client was doing.
+        action: String,
+        /// The transport's error.
+        reason: String,
+    },
+    /// A contract call or transaction reverted.
+    #[error("{action} reverted: {reason}")]
+    Reverted {
+        /// What the client was doing.
+        action: String,
+        /// The decoded custom error, or the raw revert data.
+        reason: String,
+    },
+    /// A transaction was mined but failed.
+    #[error("{action}: transaction {tx} was mined but reverted")]
+    TransactionFailed {
+        /// What the client was doing.
+        action: String,
+        /// The transaction hash.
+        tx: B256,
+    },
+    /// The deployment file is missing, malformed or for another chain; or a receipt could not be built.
+    #[error(transparent)]
+    Bindings(#[from] soil_bindings::BindingsError),
+    /// A release does not exist on chain.
+    #[error("release {0} does not exist")]
+    UnknownRelease(u64),
+    /// A model does not exist on chain.
+    #[error("model {0} does not exist")]
+    UnknownModel(u64),
+    /// A datanet does not exist on chain.
+    #[error("datanet {0} does not exist")]
+    UnknownDatanet(u64),
+    /// A contribution's `ContributionSubmitted` event (which carries its URI) was not found.
+    #[error(
+        "no ContributionSubmitted event for contribution {0} since the deployment's start block"
+    )]
+    MissingContributionEvent(u64),
+    /// The release's recomputed Merkle root differs from the one published on chain.
+    #[error(
+        "release {release}: the fetched documents give root {computed}, but the chain says {published}"
+    )]
+    ReleaseRootMismatch {
+        /// The release.
+        release: u64,
+        /// The root recomputed from the fetched documents.
+        computed: B256,
+        /// The root on chain.
+        published: B256,
+    },
+    /// A value does not fit the on-chain field it goes into.
+    #[error("{what} is out of range: {value}")]
+    OutOfRange {
+        /// The field.
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// The local outbox database failed.
+    #[error("receipt outbox {path}: {source}")]
+    Outbox {
+        /// The database file.
+        path: PathBuf,
+        /// The database error.
+        source: sqlx::Error,
+    },
+    /// The outbox schema could not be migrated.
+    #[error("receipt outbox {path}: migration failed: {source}")]
+    OutboxMigration {
+        /// The database file.
+        path: PathBuf,
+        /// The migration error.
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A row of the outbox cannot be decoded (the file was edited or corrupted).
+    #[error("receipt outbox row {id} is corrupt: {reason}")]
+    CorruptOutboxRow {
+        /// The row id.
+        id: i64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The model failed to load, tokenize or generate (or its file does not match the registered hash).
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// Fetching, verifying or indexing a release's documents failed.
+    #[error(transparent)]
+    Attribution(#[from] crate::attribution::AttributionError),
+    /// The OpenAI-compatible server could not start.
+    #[error("cannot serve on {addr}: {source}")]
+    Serve {
+        /// The listen address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The client library's result type.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;

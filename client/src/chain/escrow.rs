@@ -1,0 +1,156 @@
+//! `UsageEscrow`: deposits, withdrawals, claims and settlement of signed receipts.
+
+use alloy::{
+    consensus::TxEnvelope,
+    primitives::{Address, B256, Bytes, U256},
+};
+use soil_bindings::contracts::IUsageEscrow::{self, IUsageEscrowInstance};
+
+use super::{Chain, Revert, tx::contract_error};
+use crate::error::Result;
+
+/// A batch of signed receipts, in the order `settle` takes them.
+#[derive(Debug, Clone, Default)]
+pub struct SettleBatch {
+    /// The receipts.
+    pub receipts: Vec<IUsageEscrow::UsageReceipt>,
+    /// One attribution per receipt.
+    pub attributions: Vec<IUsageEscrow::Attribution>,
+    /// One signature per receipt.
+    pub signatures: Vec<Bytes>,
+    /// One output URI per receipt (may be empty strings).
+    pub output_uris: Vec<String>,
+}
+
+/// A settlement transaction signed and ready to broadcast, or the revert it would hit.
+pub type SettlePreparation = std::result::Result<TxEnvelope, Revert>;
+
+impl Chain {
+    fn escrow(&self) -> IUsageEscrowInstance<&alloy::providers::DynProvider> {
+        IUsageEscrow::new(self.deployment.usage_escrow, &self.provider)
+    }
+
+    /// Deposits `amount` for the wallet, approving the escrow first if needed.
+    pub async fn deposit(&self, amount: U256) -> Result<()> {
+        self.ensure_allowance(self.deployment.usage_escrow, amount)
+            .await?;
+        let tx = self.escrow().deposit(amount).into_transaction_request();
+        self.send("depositing", tx).await.map(drop)
+    }
+
+    /// Starts a withdrawal of `amount` (executable after the escrow's withdrawal delay).
+    pub async fn request_withdrawal(&self, amount: U256) -> Result<()> {
+        let tx = self
+            .escrow()
+            .requestWithdrawal(amount)
+            .into_transaction_request();
+        self.send("requesting a withdrawal", tx).await.map(drop)
+    }
+
+    /// Executes the wallet's unlocked withdrawal.
+    pub async fn withdraw(&self) -> Result<()> {
+        let tx = self.escrow().withdraw().into_transaction_request();
+        self.send("withdrawing", tx).await.map(drop)
+    }
+
+    /// The wallet's pending withdrawal: amount and unlock time.
+    pub async fn pending_withdrawal(&self, payer: Address) -> Result<(U256, u64)> {
+        let pending = self
+            .escrow()
+            .pendingWithdrawal(payer)
+            .call()
+            .await
+            .map_err(|err| contract_error("reading the pending withdrawal", &err))?;
+        Ok((pending.amount, pending.unlockAt))
+    }
+
+    /// A payer's deposit.
+    pub async fn deposit_of(&self, payer: Address) -> Result<U256> {
+        self.escrow()
+            .depositOf(payer)
+            .call()
+            .await
+            .map_err(|err| contract_error("reading the deposit", &err))
+    }
+
+    /// An account's claimable balance.
+    pub async fn claimable(&self, account: Address) -> Result<U256> {
+        self.escrow()
+            .balanceOf(account)
+            .call()
+            .await
+            .map_err(|err| contract_error("reading the claimable balance", &err))
+    }
+
+    /// The longest lifetime a receipt may have, in seconds.
+    pub async fn max_receipt_validity(&self) -> Result<u64> {
+        self.escrow()
+            .maxReceiptValidity()
+            .call()
+            .await
+            .map_err(|err| contract_error("reading maxReceiptValidity", &err))
+    }
+
+    /// Whether a payer's nonce is used (settled) or cancelled.
+    pub async fn is_nonce_used(&self, payer: Address, nonce: U256) -> Result<bool> {
+        self.escrow()
+            .isNonceUsed(payer, nonce)
+            .call()
+            .await
+            .map_err(|err| contract_error("reading the nonce bitmap", &err))
+    }
+
+    /// A contribution's unclaimed pool reward in a release.
+    pub async fn pool_reward_of(&self, release_id: u64, contribution_id: u64) -> Result<U256> {
+        self.escrow()
+            .poolRewardOf(release_id, contribution_id)
+            .call()
+            .await
+            .map_err(|err| contract_error("reading a pool reward", &err))
+    }
+
+    /// Moves the pool rewards of `contribution_ids` in a release to their contributors' balances.
+    pub async fn claim_pool_rewards(
+        &self,
+        release_id: u64,
+        contribution_ids: Vec<u64>,
+    ) -> Result<()> {
+        let tx = self
+            .escrow()
+            .claimPoolRewards(release_id, contribution_ids)
+            .into_transaction_request();
+        self.send(
+            &format!("claiming pool rewards of release {release_id}"),
+            tx,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Pays the wallet's whole claimable balance to `to`; returns the transaction hash.
+    pub async fn claim(&self, to: Address) -> Result<B256> {
+        let tx = self.escrow().claim(to).into_transaction_request();
+        self.send("claiming", tx)
+            .await
+            .map(|receipt| receipt.transaction_hash)
+    }
+
+    /// Signs (without sending) a `settle` transaction for `batch`, or returns the revert it would hit.
+    pub async fn prepare_settlement(&self, batch: &SettleBatch) -> Result<SettlePreparation> {
+        let tx = self
+            .escrow()
+            .settle(
+                batch.receipts.clone(),
+                batch.attributions.clone(),
+                batch.signatures.clone(),
+                batch.output_uris.clone(),
+            )
+            .into_transaction_request();
+        self.sign_offline("settling receipts", tx).await
+    }
+
+    /// Broadcasts a settlement signed by [`Chain::prepare_settlement`].
+    pub async fn broadcast_settlement(&self, envelope: TxEnvelope) -> Result<B256> {
+        self.broadcast("broadcasting a settlement", envelope).await
+    }
+}

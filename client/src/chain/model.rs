@@ -1,0 +1,78 @@
+//! `ModelRegistry`: registering models and reading them back.
+
+use alloy::primitives::{B256, aliases::U96};
+use soil_bindings::contracts::IModelRegistry::{self, IModelRegistryInstance};
+
+use super::{Chain, tx::contract_error};
+use crate::error::{ClientError, Result};
+
+impl Chain {
+    fn models(&self) -> IModelRegistryInstance<&alloy::providers::DynProvider> {
+        IModelRegistry::new(self.deployment.model_registry, &self.provider)
+    }
+
+    /// Registers a model; returns its id.
+    pub async fn register_model(
+        &self,
+        weights_hash: B256,
+        uri: &str,
+        release_ids: Vec<u64>,
+        price_per_kilo_token: U96,
+        split: IModelRegistry::Split,
+    ) -> Result<u64> {
+        let action = "registering the model";
+        let tx = self
+            .models()
+            .registerModel(
+                weights_hash,
+                uri.to_owned(),
+                release_ids,
+                price_per_kilo_token,
+                split,
+            )
+            .into_transaction_request();
+        let receipt = self.send(action, tx).await?;
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| log.log_decode::<IModelRegistry::ModelRegistered>().ok())
+            .map(|decoded| decoded.inner.data.modelId)
+            .ok_or_else(|| ClientError::Rpc {
+                action: action.to_owned(),
+                reason: "the transaction emitted no ModelRegistered event".to_owned(),
+            })
+    }
+
+    /// A model by id.
+    pub async fn model(&self, model_id: u64) -> Result<IModelRegistry::Model> {
+        let model = self
+            .models()
+            .getModel(model_id)
+            .call()
+            .await
+            .map_err(|err| {
+                if err
+                    .as_decoded_error::<IModelRegistry::UnknownModel>()
+                    .is_some()
+                {
+                    ClientError::UnknownModel(model_id)
+                } else {
+                    contract_error(&format!("reading model {model_id}"), &err)
+                }
+            })?;
+        if model.owner == alloy::primitives::Address::ZERO {
+            return Err(ClientError::UnknownModel(model_id));
+        }
+        Ok(model)
+    }
+
+    /// Number of models registered.
+    pub async fn model_count(&self) -> Result<u64> {
+        self.models()
+            .modelCount()
+            .call()
+            .await
+            .map_err(|err| contract_error("counting models", &err))
+    }
+}

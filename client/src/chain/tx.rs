@@ -1,0 +1,207 @@
+//! Sending wallet-signed transactions and turning failures into words.
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    primitives::{B256, Bytes},
+    providers::Provider,
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    transports::{RpcError, TransportErrorKind},
+};
+
+use super::Chain;
+use crate::error::{ClientError, Result};
+
+/// A revert: its raw data (when the node returned it) and a readable reason.
+#[derive(Debug, Clone)]
+pub struct Revert {
+    /// The ABI-encoded custom error, if the node returned one.
+    pub data: Option<Bytes>,
+    /// The decoded error in words (or the node's message).
+    pub reason: String,
+}
+
+impl Revert {
+    fn from_data(data: Option<Bytes>, fallback: String) -> Self {
+        let reason = data
+            .as_ref()
+            .and_then(soil_bindings::revert::describe)
+            .or_else(|| {
+                data.as_ref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!("revert data {d}"))
+            })
+            .unwrap_or(fallback);
+        Self { data, reason }
+    }
+}
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    /// The node does not know it (never broadcast, or dropped).
+    Unknown,
+    /// In the mempool, not mined.
+    Pending,
+    /// Mined successfully in this block.
+    Succeeded(u64),
+    /// Mined and reverted in this block.
+    Failed(u64),
+}
+
+/// An RPC failure as a [`ClientError`].
+pub(crate) fn rpc_error(action: &str, err: &RpcError<TransportErrorKind>) -> ClientError {
+    ClientError::Rpc {
+        action: action.to_owned(),
+        reason: err.to_string(),
+    }
+}
+
+/// A contract error as a [`ClientError`]: reverts decoded, transport errors kept.
+pub(crate) fn contract_error(action: &str, err: &alloy::contract::Error) -> ClientError {
+    match err.as_revert_data() {
+        Some(data) => ClientError::Reverted {
+            action: action.to_owned(),
+            reason: Revert::from_data(Some(data), err.to_string()).reason,
+        },
+        None if err.to_string().contains("revert") => ClientError::Reverted {
+            action: action.to_owned(),
+            reason: err.to_string(),
+        },
+        None => ClientError::Rpc {
+            action: action.to_owned(),
+            reason: err.to_string(),
+        },
+    }
+}
+
+impl Chain {
+    /// Sends a transaction built by a contract call, waits until it is mined and checks it succeeded.
+    pub(crate) async fn send(
+        &self,
+        action: &str,
+        tx: TransactionRequest,
+    ) -> Result<TransactionReceipt> {
+        let pending = self
+            .provider
+            .send_transaction(tx.from(self.account))
+            .await
+            .map_err(
+                |err| match err.as_error_resp().and_then(|resp| resp.as_revert_data()) {
+                    Some(data) => ClientError::Reverted {
+                        action: action.to_owned(),
+                        reason: Revert::from_data(Some(data), err.to_string()).reason,
+                    },
+                    None => rpc_error(action, &err),
+                },
+            )?;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|err| ClientError::Rpc {
+                action: action.to_owned(),
+                reason: err.to_string(),
+            })?;
+        if !receipt.status() {
+            return Err(ClientError::TransactionFailed {
+                action: action.to_owned(),
+                tx: receipt.transaction_hash,
+            });
+        }
+        tracing::debug!(action, tx = %receipt.transaction_hash, gas = receipt.gas_used, "transaction mined");
+        Ok(receipt)
+    }
+
+    /// Fills and signs `tx` without broadcasting it, so its hash can be recorded first. Returns the
+    /// revert when gas estimation shows the transaction would fail.
+    pub(crate) async fn sign_offline(
+        &self,
+        action: &str,
+        tx: TransactionRequest,
+    ) -> Result<std::result::Result<alloy::consensus::TxEnvelope, Revert>> {
+        let mut tx = tx
+            .from(self.account)
+            .with_chain_id(self.deployment.chain_id);
+        let gas = match self.provider.estimate_gas(tx.clone()).await {
+            Ok(gas) => gas,
+            Err(err) => {
+                if let Some(resp) = err.as_error_resp()
+                    && (resp.as_revert_data().is_some() || resp.message.contains("revert"))
+                {
+                    return Ok(Err(Revert::from_data(
+                        resp.as_revert_data(),
+                        resp.message.to_string(),
+                    )));
+                }
+                return Err(rpc_error(action, &err));
+            }
+        };
+        let nonce = self
+            .provider
+            .get_transaction_count(self.account)
+            .pending()
+            .await
+            .map_err(|err| rpc_error(action, &err))?;
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|err| rpc_error(action, &err))?;
+        // 20 % headroom over the estimate: the batch's storage writes can vary with the block's state.
+        tx.set_gas_limit(gas + gas / 5);
+        tx.set_nonce(nonce);
+        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
+        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let envelope =
+            <TransactionRequest as TransactionBuilder<alloy::network::Ethereum>>::build::<
+                EthereumWallet,
+            >(tx, &self.wallet)
+            .await
+            .map_err(|err| ClientError::Rpc {
+                action: action.to_owned(),
+                reason: format!("signing: {err}"),
+            })?;
+        Ok(Ok(envelope))
+    }
+
+    /// Broadcasts a transaction signed by [`Chain::sign_offline`]. A node that already has it is not an error.
+    pub(crate) async fn broadcast(
+        &self,
+        action: &str,
+        envelope: alloy::consensus::TxEnvelope,
+    ) -> Result<B256> {
+        let hash = *envelope.tx_hash();
+        match self.provider.send_tx_envelope(envelope).await {
+            Ok(_) => Ok(hash),
+            Err(err) if err.to_string().to_lowercase().contains("already") => Ok(hash),
+            Err(err) => Err(rpc_error(action, &err)),
+        }
+    }
+
+    /// Where transaction `hash` stands.
+    pub async fn tx_status(&self, hash: B256) -> Result<TxStatus> {
+        let action = "checking a settlement transaction";
+        if let Some(receipt) = self
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|err| rpc_error(action, &err))?
+        {
+            let block = receipt.block_number.unwrap_or_default();
+            return Ok(if receipt.status() {
+                TxStatus::Succeeded(block)
+            } else {
+                TxStatus::Failed(block)
+            });
+        }
+        let known = self
+            .provider
+            .get_transaction_by_hash(hash)
+            .await
+            .map_err(|err| rpc_error(action, &err))?;
+        Ok(if known.is_some() {
+            TxStatus::Pending
+        } else {
+            TxStatus::Unknown
+        })
+    }
+}

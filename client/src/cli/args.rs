@@ -1,0 +1,201 @@
+//! Options every subcommand shares, and parsers for amounts.
+
+use std::path::PathBuf;
+
+use alloy::primitives::{U256, aliases::U96};
+use anyhow::Context as _;
+use soil_client::{
+    chain::{Chain, DEFAULT_RPC_URL},
+    outbox::Outbox,
+    wallet::WalletSource,
+};
+
+/// Global options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Global {
+    /// JSON-RPC endpoint of the chain.
+    #[arg(long, global = true, env = "SOIL_RPC_URL", default_value = DEFAULT_RPC_URL)]
+    pub(crate) rpc_url: String,
+    /// Encrypted keystore file (password from SOIL_KEYSTORE_PASSWORD or a prompt). Without it the raw
+    /// key in SOIL_PRIVATE_KEY is used (local chains only).
+    #[arg(long, global = true, env = "SOIL_KEYSTORE")]
+    pub(crate) keystore: Option<PathBuf>,
+    /// Deployment file [default: deployments/<chainId>.json].
+    #[arg(long, global = true, env = "SOIL_DEPLOYMENT")]
+    pub(crate) deployment: Option<PathBuf>,
+    /// The receipt outbox database [default: $SOIL_HOME/outbox.sqlite, SOIL_HOME defaulting to ~/.soil].
+    #[arg(long, global = true, env = "SOIL_OUTBOX")]
+    pub(crate) outbox: Option<PathBuf>,
+    /// Where release indexes are cached [default: $SOIL_HOME/index].
+    #[arg(long, global = true, env = "SOIL_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+impl Global {
+    /// `$SOIL_HOME`, defaulting to `~/.soil`.
+    fn home() -> PathBuf {
+        std::env::var_os("SOIL_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::var_os("HOME").map_or_else(
+                    || PathBuf::from(".soil"),
+                    |home| PathBuf::from(home).join(".soil"),
+                )
+            })
+    }
+
+    /// The wallet source the options name.
+    pub(crate) fn wallet(&self) -> WalletSource {
+        WalletSource {
+            keystore: self.keystore.clone(),
+        }
+    }
+
+    /// Opens the wallet and connects to the chain.
+    pub(crate) async fn chain(&self) -> anyhow::Result<Chain> {
+        let signer = self.wallet().open()?;
+        Ok(Chain::connect(&self.rpc_url, signer, self.deployment.as_deref()).await?)
+    }
+
+    /// Opens the receipt outbox.
+    pub(crate) async fn outbox(&self) -> anyhow::Result<Outbox> {
+        let path = self
+            .outbox
+            .clone()
+            .unwrap_or_else(|| Self::home().join("outbox.sqlite"));
+        Ok(Outbox::open(&path).await?)
+    }
+
+    /// The release index cache directory.
+    pub(crate) fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| Self::home().join("index"))
+    }
+}
+
+/// Parses an amount in the token's base units (a non-negative integer).
+pub(crate) fn parse_amount(text: &str) -> anyhow::Result<U256> {
+    text.parse::<U256>()
+        .with_context(|| format!("amount {text:?} is not a non-negative integer in base units"))
+}
+
+/// Parses an amount that must fit a uint96 (stakes, prices).
+pub(crate) fn parse_u96(text: &str) -> anyhow::Result<U96> {
+    let amount = parse_amount(text)?;
+    U96::checked_from_limbs_slice(amount.as_limbs())
+        .with_context(|| format!("amount {text} does not fit in 96 bits"))
+}
+
+/// llama.cpp settings.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ModelArgs {
+    /// CPU threads [default: all cores].
+    #[arg(long)]
+    pub(crate) threads: Option<u32>,
+    /// Context size in tokens.
+    #[arg(long, default_value_t = 2048)]
+    pub(crate) ctx_size: u32,
+}
+
+impl ModelArgs {
+    pub(crate) fn options(&self) -> soil_client::model::ModelOptions {
+        let defaults = soil_client::model::ModelOptions::default();
+        soil_client::model::ModelOptions {
+            threads: self.threads.unwrap_or(defaults.threads),
+            context_size: self.ctx_size,
+            ..defaults
+        }
+    }
+}
+
+/// Sampling settings.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SamplingArgs {
+    /// Softmax temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.7)]
+    pub(crate) temperature: f32,
+    /// Nucleus sampling threshold.
+    #[arg(long, default_value_t = 0.9)]
+    pub(crate) top_p: f32,
+    /// Seed of the random draw.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u32,
+    /// The most tokens to generate.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) max_tokens: u32,
+}
+
+impl SamplingArgs {
+    pub(crate) fn sampling(&self) -> soil_client::model::Sampling {
+        soil_client::model::Sampling {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.seed,
+            max_tokens: self.max_tokens,
+        }
+    }
+}
+
+/// Attribution settings.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AttributionArgs {
+    /// Shortest span (tokens) that counts as a match.
+    #[arg(long, default_value_t = soil_client::attribution::AttributionParams::default().min_span)]
+    pub(crate) min_span: usize,
+    /// Most contributions credited (≤ 16).
+    #[arg(long, default_value_t = soil_client::attribution::AttributionParams::default().top_k)]
+    pub(crate) top_k: usize,
+}
+
+impl AttributionArgs {
+    pub(crate) fn params(&self) -> soil_client::attribution::AttributionParams {
+        soil_client::attribution::AttributionParams {
+            min_span: self.min_span,
+            top_k: self.top_k,
+            ..soil_client::attribution::AttributionParams::default()
+        }
+    }
+}
+
+/// Prints an attribution as a table: contribution, weight (ppm and percent).
+pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribution) {
+    if attribution.weights.is_empty() {
+        println!("attribution: no span of the output was found in the release");
+        return;
+    }
+    let rows: Vec<Vec<String>> = attribution
+        .weights
+        .iter()
+        .map(|&(id, ppm)| {
+            vec![
+                id.to_string(),
+                ppm.to_string(),
+                format!("{:.2}%", f64::from(ppm) / 10_000.0),
+            ]
+        })
+        .collect();
+    super::output::table(&["CONTRIBUTION", "WEIGHT (PPM)", "SHARE"], &rows);
+    println!(
+        "{} of {} output tokens covered by {} matched spans",
+        attribution.covered_tokens,
+        attribution.output_tokens,
+        attribution.spans.len()
+    );
+}
+
+/// An attribution as JSON.
+pub(crate) fn attribution_json(
+    attribution: &soil_client::attribution::Attribution,
+) -> serde_json::Value {
+    serde_json::json!({
+        "weights": attribution.weights.iter().map(|&(id, ppm)| serde_json::json!({ "contributionId": id, "weightPpm": ppm })).collect::<Vec<_>>(),
+        "coveredTokens": attribution.covered_tokens,
+        "outputTokens": attribution.output_tokens,
+        "spans": attribution.spans.len(),
+        "hash": attribution.to_receipt().hash(),
+    })
+}

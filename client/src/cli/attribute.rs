@@ -1,0 +1,67 @@
+//! `soil attribute`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use soil_client::{
+    attribution::IndexCache,
+    serve::session::{load_model, sync_releases},
+};
+
+use super::{
+    Global,
+    args::{AttributionArgs, ModelArgs, attribution_json, print_attribution},
+    output,
+};
+
+/// Attributes a text to the contributions of a release (the audit of a receipt: the same text and
+/// release give the same attribution and hash anywhere).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Attribute {
+    /// The release.
+    #[arg(long)]
+    release: u64,
+    /// The text to attribute.
+    #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+    text: Option<String>,
+    /// A file holding the text to attribute.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// GGUF model whose tokenizer to use.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    #[command(flatten)]
+    attribution: AttributionArgs,
+}
+
+impl Attribute {
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let text = match (&self.text, &self.file) {
+            (Some(text), _) => text.clone().into_bytes(),
+            (None, Some(file)) => {
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+            }
+            (None, None) => bail!("give --text or --file"),
+        };
+        let chain = global.chain().await?;
+        chain.release(self.release).await?;
+        let worker = load_model(self.model.clone(), None, self.model_args.options()).await?;
+        let index = sync_releases(
+            &chain,
+            &worker,
+            &IndexCache::new(global.cache_dir()),
+            &[self.release],
+        )
+        .await?;
+        let tokens = worker.tokenize(&text).await?;
+        let attribution = index.attribute(&tokens, &self.attribution.params())?;
+        if global.json {
+            return output::json(&attribution_json(&attribution));
+        }
+        print_attribution(&attribution);
+        println!("attribution hash {}", attribution.to_receipt().hash());
+        Ok(())
+    }
+}

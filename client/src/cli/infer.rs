@@ -1,0 +1,138 @@
+//! `soil infer`.
+
+use std::{io::Write as _, path::PathBuf};
+
+use alloy::primitives::Address;
+use soil_client::{
+    model::{ChatMessage, GenerationRequest, Prompt, Role},
+    outbox::Settler,
+    serve::{Session, SessionConfig},
+};
+
+use super::{
+    Global,
+    args::{AttributionArgs, ModelArgs, SamplingArgs, attribution_json, print_attribution},
+    output,
+    settle::SettleOptions,
+};
+
+/// Runs the registered model on PROMPT: checks the file against the registered weights hash, syncs the
+/// model's releases, streams the answer, attributes it, signs the usage receipt and stores it in the
+/// outbox (and settles it with --settle).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Infer {
+    /// The prompt (a user chat message; with --raw, fed to the model as is).
+    prompt: String,
+    /// The registered model's id.
+    #[arg(long)]
+    model_id: u64,
+    /// The model's GGUF file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Feed the prompt as raw text instead of through the model's chat template.
+    #[arg(long)]
+    raw: bool,
+    /// The node credited with the node share [default: the wallet].
+    #[arg(long)]
+    node: Option<Address>,
+    /// Receipt lifetime in seconds [default: the escrow's maxReceiptValidity].
+    #[arg(long)]
+    receipt_validity: Option<u64>,
+    /// Settle the outbox right after signing.
+    #[arg(long)]
+    settle: bool,
+    #[command(flatten)]
+    settle_options: SettleOptions,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    #[command(flatten)]
+    attribution: AttributionArgs,
+}
+
+impl Infer {
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let signer = global.wallet().open()?;
+        let chain = soil_client::chain::Chain::connect(
+            &global.rpc_url,
+            signer.clone(),
+            global.deployment.as_deref(),
+        )
+        .await?;
+        let outbox = global.outbox().await?;
+        let config = SessionConfig {
+            model_id: self.model_id,
+            model_path: self.model.clone(),
+            model_options: self.model_args.options(),
+            cache_dir: global.cache_dir(),
+            node: self.node,
+            receipt_validity: self.receipt_validity,
+            attribution: self.attribution.params(),
+        };
+        let session = Session::open(chain, signer, outbox, config).await?;
+        let prompt = if self.raw {
+            Prompt::Raw(self.prompt.clone())
+        } else {
+            Prompt::Chat(vec![ChatMessage::new(Role::User, self.prompt.clone())])
+        };
+        let request = GenerationRequest {
+            prompt,
+            sampling: self.sampling.sampling(),
+        };
+        let stream = !global.json;
+        let completion = session
+            .complete(request, |piece| {
+                if stream {
+                    print!("{piece}");
+                    let _ = std::io::stdout().flush();
+                }
+            })
+            .await?;
+        let report = if self.settle {
+            let config = self
+                .settle_options
+                .config(session.chain().deployment().chain_id);
+            Some(
+                Settler::new(session.chain(), session.outbox(), config)
+                    .run_once()
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let receipt = &completion.receipt.receipt;
+        if global.json {
+            return output::json(&serde_json::json!({
+                "text": completion.text,
+                "promptTokens": completion.stats.prompt_tokens,
+                "outputTokens": completion.stats.output_tokens,
+                "receipt": completion.digest,
+                "outboxId": completion.outbox_id,
+                "fee": receipt.fee.to_string(),
+                "nonce": receipt.nonce.to_string(),
+                "deadline": receipt.deadline,
+                "attribution": attribution_json(&completion.attribution),
+                "settlement": report,
+            }));
+        }
+        println!();
+        println!();
+        print_attribution(&completion.attribution);
+        println!(
+            "receipt {} (fee {}, {} + {} tokens) stored in the outbox as #{}",
+            completion.digest,
+            receipt.fee,
+            receipt.inputTokens,
+            receipt.outputTokens,
+            completion.outbox_id
+        );
+        if let Some(report) = report {
+            println!(
+                "settled {} receipt(s) ({} already settled, {} failed)",
+                report.settled, report.already_settled, report.failed
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! `soil model register`.
+
+use std::path::PathBuf;
+
+use alloy::primitives::aliases::U96;
+use anyhow::{Context as _, bail};
+use soil_bindings::contracts::IModelRegistry::Split;
+use soil_client::model::ModelFile;
+
+use crate::cli::{Global, args::parse_u96, output};
+
+/// Parses `owner,data,node,treasury` basis points.
+fn parse_split(text: &str) -> anyhow::Result<Split> {
+    let parts: Vec<u16> = text
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u16>()
+                .with_context(|| format!("split part {p:?} is not a number of basis points"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let [owner, data, node, treasury] = parts[..] else {
+        bail!(
+            "--split takes four basis-point parts: owner,data,node,treasury (e.g. 3000,5000,1500,500)"
+        );
+    };
+    let sum = u32::from(owner) + u32::from(data) + u32::from(node) + u32::from(treasury);
+    if sum != 10_000 {
+        bail!("--split parts sum to {sum} basis points; they must sum to 10000");
+    }
+    Ok(Split {
+        ownerBps: owner,
+        dataBps: data,
+        nodeBps: node,
+        treasuryBps: treasury,
+    })
+}
+
+/// Registers a model.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Register {
+    /// The GGUF file (its SHA-256 becomes the weights hash).
+    #[arg(long)]
+    file: PathBuf,
+    /// Where the weights can be fetched.
+    #[arg(long, default_value = "")]
+    uri: String,
+    /// A release the model was trained on (repeatable).
+    #[arg(long = "release", required = true)]
+    releases: Vec<u64>,
+    /// Price per 1,000 tokens, in base units.
+    #[arg(long, value_parser = parse_u96)]
+    price: U96,
+    /// Revenue split in basis points: owner,data,node,treasury.
+    #[arg(long, value_parser = parse_split)]
+    split: Split,
+}
+
+impl Register {
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let path = self.file.clone();
+        let file = tokio::task::spawn_blocking(move || ModelFile::open(path, None)).await??;
+        let chain = global.chain().await?;
+        let id = chain
+            .register_model(
+                file.sha256(),
+                &self.uri,
+                self.releases.clone(),
+                self.price,
+                self.split,
+            )
+            .await?;
+        output::record(
+            global.json,
+            &serde_json::json!({ "modelId": id, "weightsHash": file.sha256(), "releases": self.releases }),
+            &[
+                ("model", id.to_string()),
+                ("weights hash", file.sha256().to_string()),
+            ],
+        )
+    }
+}

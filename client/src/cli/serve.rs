@@ -1,0 +1,93 @@
+//! `soil serve`.
+
+use std::{io::Write as _, path::PathBuf, sync::Arc, time::Duration};
+
+use alloy::primitives::Address;
+use soil_client::serve::{AppState, Session, SessionConfig, bind, serve, spawn_settlement};
+
+use super::{
+    Global,
+    args::{AttributionArgs, ModelArgs, SamplingArgs},
+    settle::SettleOptions,
+};
+
+/// Serves the registered model over an OpenAI-compatible API. The server's wallet pays: every
+/// completion leaves a signed receipt in the outbox, settled in the background every --interval.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Serve {
+    /// The registered model's id.
+    #[arg(long)]
+    model_id: u64,
+    /// The model's GGUF file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The name clients give as `model` [default: soil-<model id>].
+    #[arg(long)]
+    model_name: Option<String>,
+    /// The node credited with the node share [default: the wallet].
+    #[arg(long)]
+    node: Option<Address>,
+    /// Receipt lifetime in seconds [default: the escrow's maxReceiptValidity].
+    #[arg(long)]
+    receipt_validity: Option<u64>,
+    /// Seconds between background settlement rounds.
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    #[command(flatten)]
+    settle_options: SettleOptions,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    #[command(flatten)]
+    attribution: AttributionArgs,
+}
+
+impl Serve {
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let signer = global.wallet().open()?;
+        let chain = soil_client::chain::Chain::connect(
+            &global.rpc_url,
+            signer.clone(),
+            global.deployment.as_deref(),
+        )
+        .await?;
+        let chain_id = chain.deployment().chain_id;
+        let outbox = global.outbox().await?;
+        let config = SessionConfig {
+            model_id: self.model_id,
+            model_path: self.model.clone(),
+            model_options: self.model_args.options(),
+            cache_dir: global.cache_dir(),
+            node: self.node,
+            receipt_validity: self.receipt_validity,
+            attribution: self.attribution.params(),
+        };
+        let session = Arc::new(Session::open(chain, signer, outbox, config).await?);
+        let listener = bind(&format!("{}:{}", self.host, self.port)).await?;
+        let local = listener.local_addr()?;
+        let settlement = spawn_settlement(
+            Arc::clone(&session),
+            self.settle_options.config(chain_id),
+            Duration::from_secs(self.interval.max(1)),
+        );
+        let state = AppState {
+            session,
+            model_name: self
+                .model_name
+                .unwrap_or_else(|| format!("soil-{}", self.model_id)),
+            defaults: self.sampling.sampling(),
+        };
+        println!("listening on http://{local}");
+        std::io::stdout().flush()?;
+        let result = serve(listener, state).await;
+        settlement.abort();
+        Ok(result?)
+    }
+}

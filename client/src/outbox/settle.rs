@@ -1,0 +1,399 @@
+//! Settling the outbox: batches of pending receipts sent to `UsageEscrow.settle`, in-flight ones
+//! reconciled against the chain, reverts isolated to the receipt that caused them.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use alloy::{
+    primitives::{B256, U256},
+    sol_types::SolInterface,
+};
+use soil_bindings::contracts::IUsageEscrow::IUsageEscrowErrors;
+
+use super::{Entry, Outbox};
+use crate::{
+    chain::{Chain, Revert, SettleBatch, TxStatus},
+    error::Result,
+};
+
+/// A point at which settlement aborts the process, to prove crash safety in tests
+/// (`SOIL_FAIL_AFTER_SIGN=1`, `SOIL_FAIL_AFTER_SEND=1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailPoint {
+    /// Right after the batch is marked in flight with its signed transaction's hash, before broadcast.
+    AfterSign,
+    /// Right after the transaction is broadcast, before its receipt is awaited.
+    AfterSend,
+}
+
+impl FailPoint {
+    /// The fail point named by the environment, if any.
+    pub fn from_env() -> Option<Self> {
+        let set = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
+        if set("SOIL_FAIL_AFTER_SIGN") {
+            Some(Self::AfterSign)
+        } else if set("SOIL_FAIL_AFTER_SEND") {
+            Some(Self::AfterSend)
+        } else {
+            None
+        }
+    }
+}
+
+/// How the outbox is settled.
+#[derive(Debug, Clone, Copy)]
+pub struct SettleConfig {
+    /// Most receipts per `settle` transaction.
+    pub batch_size: usize,
+    /// Blocks on top of the settlement's block before its receipts are deleted (0 on anvil).
+    pub confirmations: u64,
+    /// How long to wait for a sent settlement to become final before leaving it for the next round.
+    pub finality_timeout: Duration,
+    /// Where to abort, for crash tests.
+    pub fail_point: Option<FailPoint>,
+}
+
+impl Default for SettleConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            confirmations: 0,
+            finality_timeout: Duration::from_secs(120),
+            fail_point: None,
+        }
+    }
+}
+
+/// What one round of settlement did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SettleReport {
+    /// Receipts settled by this client's transactions and removed.
+    pub settled: usize,
+    /// Receipts found already settled on chain (after a crash) and removed.
+    pub already_settled: usize,
+    /// Receipts set aside as failed.
+    pub failed: usize,
+    /// Receipts put back for a later attempt.
+    pub deferred: usize,
+    /// Settlement transactions sent.
+    pub transactions: Vec<B256>,
+}
+
+/// Capped exponential backoff: 2 s, 4 s, 8 s … at most 5 minutes.
+pub fn backoff(attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 9)).unwrap_or(9);
+    Duration::from_secs((1u64 << exponent).min(300))
+}
+
+/// Settles one outbox on one chain.
+#[derive(Debug)]
+pub struct Settler<'a> {
+    chain: &'a Chain,
+    outbox: &'a Outbox,
+    config: SettleConfig,
+}
+
+/// What to do with a batch whose simulation reverted.
+enum Verdict {
+    /// Receipt `index` of the batch is bad for good.
+    Reject(usize, String),
+    /// Receipt `index`'s nonce is used: it was settled (or cancelled) already.
+    AlreadyUsed(usize),
+    /// The batch fails as a whole for a reason that may pass (e.g. the deposit is short).
+    Transient(String),
+    /// The revert does not say which receipt: split the batch.
+    Unattributed(String),
+}
+
+fn verdict(revert: &Revert) -> Verdict {
+    let reason = revert.reason.clone();
+    let Some(decoded) = revert
+        .data
+        .as_ref()
+        .and_then(|data| IUsageEscrowErrors::abi_decode(data).ok())
+    else {
+        return Verdict::Unattributed(reason);
+    };
+    let at = |index: U256| usize::try_from(index).unwrap_or(usize::MAX);
+    match decoded {
+        IUsageEscrowErrors::NonceAlreadyUsed(e) => Verdict::AlreadyUsed(at(e.index)),
+        IUsageEscrowErrors::ReceiptExpired(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::ReceiptDeadlineTooFar(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::InvalidSignature(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::FeeMismatch(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::AttributionHashMismatch(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::InvalidAttribution(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::WeightsExceedOneMillion(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::ContributionNotInModelReleases(e) => {
+            Verdict::Reject(at(e.index), reason)
+        }
+        IUsageEscrowErrors::UnknownModel(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::InvalidParty(e) => Verdict::Reject(at(e.index), reason),
+        IUsageEscrowErrors::InsufficientDeposit(_) => Verdict::Transient(reason),
+        _ => Verdict::Unattributed(reason),
+    }
+}
+
+fn batch_of(entries: &[Entry]) -> SettleBatch {
+    SettleBatch {
+        receipts: entries.iter().map(|e| e.signed.receipt.clone()).collect(),
+        attributions: entries
+            .iter()
+            .map(|e| e.signed.attribution.to_sol())
+            .collect(),
+        signatures: entries.iter().map(|e| e.signed.signature.clone()).collect(),
+        output_uris: entries.iter().map(|e| e.output_uri.clone()).collect(),
+    }
+}
+
+fn ids(entries: &[Entry]) -> Vec<i64> {
+    entries.iter().map(|e| e.id).collect()
+}
+
+impl<'a> Settler<'a> {
+    /// A settler for `outbox` on `chain`.
+    pub fn new(chain: &'a Chain, outbox: &'a Outbox, config: SettleConfig) -> Self {
+        Self {
+            chain,
+            outbox,
+            config,
+        }
+    }
+
+    /// One round: reconciles in-flight receipts, then sends every due receipt in batches and waits for
+    /// each batch to become final.
+    pub async fn run_once(&self) -> Result<SettleReport> {
+        let mut report = SettleReport::default();
+        self.reconcile(&mut report).await?;
+        loop {
+            let due = self.outbox.due(self.config.batch_size).await?;
+            if due.is_empty() {
+                break;
+            }
+            self.settle_batch(due, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Resolves in-flight receipts (left by a crash or an unfinished wait): final ⇒ removed; reverted,
+    /// dropped or never broadcast ⇒ removed if their nonce is used on chain, else pending again.
+    pub async fn reconcile(&self, report: &mut SettleReport) -> Result<()> {
+        let mut by_tx: BTreeMap<Option<B256>, Vec<Entry>> = BTreeMap::new();
+        for entry in self.outbox.in_flight().await? {
+            by_tx.entry(entry.tx_hash).or_default().push(entry);
+        }
+        for (tx, entries) in by_tx {
+            let status = match tx {
+                Some(hash) => self.chain.tx_status(hash).await?,
+                None => TxStatus::Unknown,
+            };
+            match status {
+                TxStatus::Succeeded(block) => {
+                    if self.is_final(block).await? {
+                        self.outbox.remove(&ids(&entries)).await?;
+                        report.already_settled += entries.len();
+                    }
+                }
+                TxStatus::Pending => {}
+                TxStatus::Failed(_) | TxStatus::Unknown => {
+                    self.resolve_by_nonce(entries, report).await?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn resolve_by_nonce(&self, entries: Vec<Entry>, report: &mut SettleReport) -> Result<()> {
+        let mut resend = Vec::new();
+        for entry in entries {
+            let receipt = &entry.signed.receipt;
+            if self
+                .chain
+                .is_nonce_used(receipt.payer, receipt.nonce)
+                .await?
+            {
+                self.outbox.remove(&[entry.id]).await?;
+                report.already_settled += 1;
+            } else {
+                resend.push(entry.id);
+            }
+        }
+        if !resend.is_empty() {
+            tracing::info!(
+                count = resend.len(),
+                "in-flight receipts were not settled; resending"
+            );
+            // Resend at once: the previous attempt did not reach the chain, there is nothing to back off from.
+            self.outbox
+                .retry_later(&resend, "settlement did not reach the chain", |_| {
+                    Duration::ZERO
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn is_final(&self, block: u64) -> Result<bool> {
+        if self.config.confirmations == 0 {
+            return Ok(true);
+        }
+        let (head, _) = self.chain.head().await?;
+        Ok(head >= block + self.config.confirmations)
+    }
+
+    /// Sends one batch. A revert naming a receipt sets that receipt aside (or removes it if its nonce
+    /// is used) and leaves the rest pending for the next pass; a revert naming none splits the batch.
+    fn settle_batch<'b>(
+        &'b self,
+        entries: Vec<Entry>,
+        report: &'b mut SettleReport,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'b>> {
+        Box::pin(async move {
+            let revert = match self.chain.prepare_settlement(&batch_of(&entries)).await? {
+                Ok(envelope) => return self.send(entries, envelope, report).await,
+                Err(revert) => revert,
+            };
+            match verdict(&revert) {
+                Verdict::Reject(index, reason) if index < entries.len() => {
+                    tracing::warn!(id = entries[index].id, %reason, "receipt rejected by the escrow");
+                    self.outbox.fail(entries[index].id, &reason).await?;
+                    report.failed += 1;
+                }
+                Verdict::AlreadyUsed(index) if index < entries.len() => {
+                    self.outbox.remove(&[entries[index].id]).await?;
+                    report.already_settled += 1;
+                }
+                Verdict::Transient(reason) => {
+                    tracing::warn!(%reason, "settlement deferred");
+                    self.outbox
+                        .retry_later(&ids(&entries), &reason, backoff)
+                        .await?;
+                    report.deferred += entries.len();
+                }
+                Verdict::AlreadyUsed(_) => {
+                    // The index is out of range: the revert does not say which receipt.
+                    self.split_or_fail(entries, revert.reason.clone(), report)
+                        .await?;
+                }
+                Verdict::Reject(_, reason) | Verdict::Unattributed(reason) => {
+                    self.split_or_fail(entries, reason, report).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Fails a lone receipt with `reason`, or splits a larger batch in two and settles each half.
+    async fn split_or_fail(
+        &self,
+        entries: Vec<Entry>,
+        reason: String,
+        report: &mut SettleReport,
+    ) -> Result<()> {
+        if entries.len() == 1 {
+            self.outbox.fail(entries[0].id, &reason).await?;
+            report.failed += 1;
+        } else {
+            let mut first = entries;
+            let second = first.split_off(first.len() / 2);
+            self.settle_batch(first, report).await?;
+            self.settle_batch(second, report).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        entries: Vec<Entry>,
+        envelope: alloy::consensus::TxEnvelope,
+        report: &mut SettleReport,
+    ) -> Result<()> {
+        let batch_ids = ids(&entries);
+        let hash = *envelope.tx_hash();
+        self.outbox.mark_in_flight(&batch_ids, hash).await?;
+        if self.config.fail_point == Some(FailPoint::AfterSign) {
+            std::process::abort();
+        }
+        self.chain.broadcast_settlement(envelope).await?;
+        report.transactions.push(hash);
+        if self.config.fail_point == Some(FailPoint::AfterSend) {
+            std::process::abort();
+        }
+        let deadline = tokio::time::Instant::now() + self.config.finality_timeout;
+        loop {
+            match self.chain.tx_status(hash).await? {
+                TxStatus::Succeeded(block) if self.is_final(block).await? => {
+                    self.outbox.remove(&batch_ids).await?;
+                    report.settled += entries.len();
+                    tracing::info!(tx = %hash, receipts = entries.len(), "settled");
+                    return Ok(());
+                }
+                TxStatus::Failed(_) => {
+                    tracing::warn!(tx = %hash, "settlement transaction reverted on chain");
+                    let before = report.already_settled;
+                    self.resolve_by_nonce(entries, report).await?;
+                    report.deferred += batch_ids.len() - (report.already_settled - before);
+                    return Ok(());
+                }
+                TxStatus::Unknown | TxStatus::Pending | TxStatus::Succeeded(_) => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                // Left in flight; the next round's reconciliation picks it up.
+                tracing::warn!(tx = %hash, "settlement not final yet; will reconcile later");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::sol_types::SolError;
+    use soil_bindings::contracts::IUsageEscrow;
+
+    fn revert(data: Vec<u8>) -> Revert {
+        Revert {
+            data: Some(data.into()),
+            reason: "r".to_owned(),
+        }
+    }
+
+    #[test]
+    fn verdict_names_the_bad_receipt() {
+        let expired = IUsageEscrow::ReceiptExpired {
+            index: U256::from(2u8),
+            deadline: 5,
+        }
+        .abi_encode();
+        assert!(matches!(verdict(&revert(expired)), Verdict::Reject(2, _)));
+        let used = IUsageEscrow::NonceAlreadyUsed {
+            index: U256::from(1u8),
+            payer: alloy::primitives::Address::ZERO,
+            nonce: U256::from(9u8),
+        }
+        .abi_encode();
+        assert!(matches!(verdict(&revert(used)), Verdict::AlreadyUsed(1)));
+        let short = IUsageEscrow::InsufficientDeposit {
+            payer: alloy::primitives::Address::ZERO,
+            needed: U256::from(2u8),
+            available: U256::from(1u8),
+        }
+        .abi_encode();
+        assert!(matches!(verdict(&revert(short)), Verdict::Transient(_)));
+        assert!(matches!(
+            verdict(&Revert {
+                data: None,
+                reason: "x".into()
+            }),
+            Verdict::Unattributed(_)
+        ));
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(50), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,32 @@
+//! The route registry: one handler per endpoint.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use super::{Session, handlers};
+use crate::model::Sampling;
+
+/// What every handler sees.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The paid session.
+    pub session: Arc<Session>,
+    /// The name clients use in `model` (listed by `/v1/models`).
+    pub model_name: String,
+    /// Sampling used where a request leaves a field out.
+    pub defaults: Sampling,
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/models", get(handlers::models::list))
+        .route("/v1/chat/completions", post(handlers::chat::complete))
+        .route("/v1/completions", post(handlers::completions::complete))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

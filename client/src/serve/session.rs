@@ -1,0 +1,302 @@
+//! A paid session with one registered model: the GGUF file checked against the model's registered
+//! weights hash, every release of the model synced and indexed (cached by root), and each finished
+//! generation attributed, turned into a signed usage receipt and written to the outbox before anything
+//! else happens with it.
+
+use std::{path::PathBuf, sync::Arc};
+
+use alloy::{
+    primitives::{Address, B256, U256, keccak256},
+    signers::local::PrivateKeySigner,
+};
+use tokio::sync::mpsc;
+
+use crate::{
+    attribution::{self, AttributionParams, DocumentFetcher, Index, IndexCache, TokenizedDocument},
+    chain::Chain,
+    error::{ClientError, Result},
+    model::{
+        GenerationRequest, GenerationStats, ModelError, ModelFile, ModelOptions, ModelWorker,
+        Prompt, TokenEvent,
+    },
+    outbox::Outbox,
+    receipt::{ReceiptTerms, SignedReceipt, Usage, sign_usage},
+};
+
+/// How a session is opened.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The registered model's id.
+    pub model_id: u64,
+    /// The local GGUF file (checked against the registered weights hash).
+    pub model_path: PathBuf,
+    /// llama.cpp settings.
+    pub model_options: ModelOptions,
+    /// Where release indexes are cached.
+    pub cache_dir: PathBuf,
+    /// The node receiving the node share [default: the payer's wallet].
+    pub node: Option<Address>,
+    /// Receipt lifetime in seconds [default and maximum: the escrow's `maxReceiptValidity`].
+    pub receipt_validity: Option<u64>,
+    /// Attribution settings.
+    pub attribution: AttributionParams,
+}
+
+/// A finished, paid use of the model.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The generated text.
+    pub text: String,
+    /// Token counts and ids.
+    pub stats: GenerationStats,
+    /// The output's attribution.
+    pub attribution: attribution::Attribution,
+    /// The signed receipt, already in the outbox.
+    pub receipt: SignedReceipt,
+    /// Its EIP-712 digest.
+    pub digest: B256,
+    /// Its outbox row.
+    pub outbox_id: i64,
+}
+
+/// An open session.
+#[derive(Debug)]
+pub struct Session {
+    chain: Chain,
+    signer: PrivateKeySigner,
+    outbox: Outbox,
+    worker: ModelWorker,
+    index: Index,
+    release_ids: Vec<u64>,
+    terms: ReceiptTerms,
+    validity: u64,
+    params: AttributionParams,
+}
+
+/// The bytes a receipt's `promptHash` commits to: a raw prompt's UTF-8 text, or for chat the JSON array
+/// of `{"role","content"}` messages as serde_json writes it (compact, fields in that order).
+pub fn prompt_bytes(prompt: &Prompt) -> Vec<u8> {
+    match prompt {
+        Prompt::Raw(text) => text.as_bytes().to_vec(),
+        Prompt::Chat(messages) => serde_json::to_vec(messages).unwrap_or_default(),
+    }
+}
+
+/// The cache key of the attribution index over several releases: the release root itself for one
+/// release, else keccak256 of the roots concatenated in the model's order.
+pub fn releases_key(roots: &[B256]) -> B256 {
+    match roots {
+        [root] => *root,
+        _ => keccak256(roots.iter().flat_map(|r| r.0).collect::<Vec<u8>>()),
+    }
+}
+
+/// Fetches, verifies, tokenizes and indexes `release_ids` (documents of several releases merged, each
+/// contribution once), or loads the cached index.
+pub async fn sync_releases(
+    chain: &Chain,
+    worker: &ModelWorker,
+    cache: &IndexCache,
+    release_ids: &[u64],
+) -> Result<Index> {
+    let fetcher = DocumentFetcher::new(std::time::Duration::from_secs(60))?;
+    let mut roots = Vec::with_capacity(release_ids.len());
+    for &id in release_ids {
+        roots.push(chain.release(id).await?.root);
+    }
+    let key = releases_key(&roots);
+    let vocabulary = worker.info().vocabulary();
+    if let Ok(Some(index)) = cache.load(key)
+        && index.vocabulary() == vocabulary
+    {
+        return Ok(index);
+    }
+    let mut documents = std::collections::BTreeMap::new();
+    for &id in release_ids {
+        for document in chain.fetch_release(id, &fetcher).await?.documents {
+            documents
+                .entry(document.contribution_id)
+                .or_insert(document.bytes);
+        }
+    }
+    let ids: Vec<u64> = documents.keys().copied().collect();
+    let tokens = worker
+        .tokenize_many(documents.into_values().collect())
+        .await?;
+    let tokenized: Vec<TokenizedDocument> = ids
+        .into_iter()
+        .zip(tokens)
+        .map(|(contribution_id, tokens)| TokenizedDocument {
+            contribution_id,
+            tokens,
+        })
+        .collect();
+    let cache = cache.clone();
+    let index =
+        tokio::task::spawn_blocking(move || cache.load_or_build(key, vocabulary, || Ok(tokenized)))
+            .await
+            .map_err(|err| ClientError::Rpc {
+                action: "indexing releases".to_owned(),
+                reason: err.to_string(),
+            })??;
+    Ok(index)
+}
+
+/// Loads the GGUF at `path` after checking its SHA-256 against `expected` (if given), on a blocking thread.
+pub async fn load_model(
+    path: PathBuf,
+    expected: Option<B256>,
+    options: ModelOptions,
+) -> Result<ModelWorker> {
+    tokio::task::spawn_blocking(move || {
+        let file = ModelFile::open(&path, expected)?;
+        ModelWorker::spawn(&file, &options)
+    })
+    .await
+    .map_err(|_| ClientError::Model(ModelError::WorkerGone))?
+    .map_err(ClientError::from)
+}
+
+impl Session {
+    /// Opens a session: reads the model on chain, checks and loads the file, syncs its releases.
+    pub async fn open(
+        chain: Chain,
+        signer: PrivateKeySigner,
+        outbox: Outbox,
+        config: SessionConfig,
+    ) -> Result<Self> {
+        let model = chain.model(config.model_id).await?;
+        let worker = load_model(
+            config.model_path.clone(),
+            Some(model.weightsHash),
+            config.model_options.clone(),
+        )
+        .await?;
+        let cache = IndexCache::new(config.cache_dir.clone());
+        let index = sync_releases(&chain, &worker, &cache, &model.releaseIds).await?;
+        let max_validity = chain.max_receipt_validity().await?;
+        let validity = config.receipt_validity.unwrap_or(max_validity);
+        if validity == 0 || validity > max_validity {
+            return Err(ClientError::OutOfRange {
+                what: "receipt validity (seconds, between 1 and the escrow's maxReceiptValidity)",
+                value: format!("{validity} (max {max_validity})"),
+            });
+        }
+        let terms = ReceiptTerms {
+            model_id: config.model_id,
+            node: config.node.unwrap_or_else(|| signer.address()),
+            price_per_kilo_token: U256::from(model.pricePerKiloToken),
+            deadline: 0,
+        };
+        Ok(Self {
+            chain,
+            signer,
+            outbox,
+            worker,
+            index,
+            release_ids: model.releaseIds,
+            terms,
+            validity,
+            params: config.attribution,
+        })
+    }
+
+    /// The chain connection.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The outbox receipts go to.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// The model.
+    pub fn worker(&self) -> &ModelWorker {
+        &self.worker
+    }
+
+    /// The registered model's id.
+    pub fn model_id(&self) -> u64 {
+        self.terms.model_id
+    }
+
+    /// The releases the model is bound to.
+    pub fn release_ids(&self) -> &[u64] {
+        &self.release_ids
+    }
+
+    /// Starts a generation (see [`ModelWorker::generate`]); pass its end to [`Session::record`].
+    pub fn generate(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>> {
+        Ok(self.worker.generate(request)?)
+    }
+
+    /// Attributes a finished generation, signs its receipt and writes it to the outbox.
+    pub async fn record(
+        &self,
+        prompt: &Prompt,
+        text: String,
+        stats: GenerationStats,
+        output_uri: &str,
+    ) -> Result<Completion> {
+        let attribution = self
+            .index
+            .attribute(&stats.output_token_ids, &self.params)?;
+        let (_, now) = self.chain.head().await?;
+        let terms = ReceiptTerms {
+            deadline: now + self.validity,
+            ..self.terms
+        };
+        let usage = Usage {
+            prompt: &prompt_bytes(prompt),
+            output: text.as_bytes(),
+            input_tokens: stats.prompt_tokens as usize,
+            output_tokens: stats.output_tokens as usize,
+        };
+        let domain = self.chain.receipt_domain();
+        let receipt = sign_usage(
+            &domain,
+            &self.signer,
+            &terms,
+            &usage,
+            attribution.to_receipt(),
+        )
+        .await?;
+        let outbox_id = self.outbox.push(&domain, &receipt, output_uri).await?;
+        Ok(Completion {
+            digest: receipt.digest(&domain),
+            text,
+            stats,
+            attribution,
+            receipt,
+            outbox_id,
+        })
+    }
+
+    /// Generates to the end, calling `on_piece` with each piece of text, then records the use.
+    pub async fn complete(
+        &self,
+        request: GenerationRequest,
+        mut on_piece: impl FnMut(&str),
+    ) -> Result<Completion> {
+        let prompt = request.prompt.clone();
+        let mut events = self.generate(request)?;
+        let mut text = String::new();
+        while let Some(event) = events.recv().await {
+            match event? {
+                TokenEvent::Token(piece) => {
+                    on_piece(&piece);
+                    text.push_str(&piece);
+                }
+                TokenEvent::Done(stats) => return self.record(&prompt, text, stats, "").await,
+            }
+        }
+        Err(ModelError::WorkerGone.into())
+    }
+}
+
+/// A session shared by the HTTP handlers.
+pub type SharedSession = Arc<Session>;

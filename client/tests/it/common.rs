@@ -1,0 +1,331 @@
+//! Shared test plumbing: a local chain, the `soil` binary run as a given dev account, and a small
+//! market (datanet, contributions, release, model) to run inferences against.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use serde_json::Value;
+use soil_bindings::testnet::{LocalChain, repo_root};
+use tempfile::TempDir;
+
+/// The default model file.
+pub(crate) fn model_path() -> PathBuf {
+    std::env::var_os("SOIL_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+}
+
+/// Real text for the datanet: three short documents.
+pub(crate) const DOCUMENTS: [&str; 3] = [
+    "The honey bee is a eusocial flying insect within the genus Apis of the bee clade. Honey bees are known \
+     for their construction of perennial colonial nests from wax, the large size of their colonies, and \
+     their surplus production and storage of honey.",
+    "Compost is a mixture of ingredients used as plant fertilizer and to improve soil's physical, chemical, \
+     and biological properties. It is commonly prepared by decomposing plant and food waste, recycling \
+     organic materials, and manure.",
+    "Buy cheap watches now!!! Best prices, click here, limited offer, free shipping worldwide today only.",
+];
+
+/// A local chain plus a scratch directory; `soil` runs get their own home per account.
+pub(crate) struct Env {
+    pub(crate) chain: LocalChain,
+    pub(crate) dir: TempDir,
+    deployment: PathBuf,
+}
+
+impl Env {
+    pub(crate) async fn start() -> Self {
+        let chain = LocalChain::start()
+            .await
+            .expect("local chain with the contracts deployed");
+        let dir = tempfile::tempdir().unwrap();
+        let deployment = dir.path().join("deployment.json");
+        std::fs::write(
+            &deployment,
+            serde_json::to_string(&chain.deployment).unwrap(),
+        )
+        .unwrap();
+        Self {
+            chain,
+            dir,
+            deployment,
+        }
+    }
+
+    pub(crate) fn signer(&self, account: usize) -> &PrivateKeySigner {
+        &self.chain.signers[account]
+    }
+
+    pub(crate) fn address(&self, account: usize) -> Address {
+        self.signer(account).address()
+    }
+
+    /// `SOIL_HOME` of `account` (its outbox lives there).
+    pub(crate) fn home(&self, account: usize) -> PathBuf {
+        self.dir.path().join(format!("home-{account}"))
+    }
+
+    /// The `soil` binary, acting as dev account `account`.
+    pub(crate) fn soil(&self, account: usize) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_soil"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(
+                "SOIL_PRIVATE_KEY",
+                format!("0x{}", alloy::hex::encode(self.signer(account).to_bytes())),
+            )
+            .env("SOIL_RPC_URL", self.chain.rpc_url())
+            .env("SOIL_DEPLOYMENT", &self.deployment)
+            .env("SOIL_HOME", self.home(account))
+            .env("SOIL_CACHE_DIR", self.dir.path().join("index"))
+            .env("SOIL_LOG", "warn");
+        command
+    }
+
+    /// Runs `soil --json ARGS` as `account`, asserts success, returns the JSON it printed.
+    pub(crate) fn json(&self, account: usize, args: &[&str]) -> Value {
+        let output = self
+            .soil(account)
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_success(&output, args);
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+            panic!(
+                "soil {args:?} printed no JSON ({err}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    /// Runs `soil ARGS` as `account`, asserts it fails, returns its stderr.
+    pub(crate) fn fails(&self, account: usize, args: &[&str]) -> String {
+        let output = self.soil(account).args(args).output().unwrap();
+        assert!(
+            !output.status.success(),
+            "soil {args:?} should fail; stdout: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// A provider on the chain (reads and anvil cheats).
+    pub(crate) fn provider(&self) -> impl Provider {
+        ProviderBuilder::new().connect_http(self.chain.rpc_url().parse().unwrap())
+    }
+
+    /// Moves the chain's clock forward and mines a block.
+    pub(crate) async fn advance_time(&self, seconds: u64) {
+        let provider = self.provider();
+        let _: Value = provider
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .unwrap();
+        let _: Value = provider
+            .raw_request("evm_mine".into(), serde_json::json!([]))
+            .await
+            .unwrap();
+    }
+
+    /// The escrow, for reads.
+    pub(crate) fn escrow(
+        &self,
+    ) -> soil_bindings::contracts::IUsageEscrow::IUsageEscrowInstance<impl Provider> {
+        soil_bindings::contracts::IUsageEscrow::new(
+            self.chain.deployment.usage_escrow,
+            self.provider(),
+        )
+    }
+
+    /// The payment token, for reads.
+    pub(crate) fn token(
+        &self,
+    ) -> soil_bindings::contracts::IPaymentToken::IPaymentTokenInstance<impl Provider> {
+        soil_bindings::contracts::IPaymentToken::new(self.chain.deployment.token, self.provider())
+    }
+}
+
+pub(crate) fn assert_success(output: &Output, args: &[&str]) {
+    assert!(
+        output.status.success(),
+        "soil {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub(crate) fn u256(value: &Value) -> U256 {
+    value.as_str().expect("a decimal string").parse().unwrap()
+}
+
+/// Accounts of the small market.
+pub(crate) const CURATOR: usize = 1;
+pub(crate) const ALICE: usize = 2;
+pub(crate) const BOB: usize = 3;
+pub(crate) const PAYER: usize = 4;
+pub(crate) const NODE: usize = 5;
+pub(crate) const MODEL_OWNER: usize = 6;
+pub(crate) const TREASURY: usize = 0;
+
+/// Price per 1,000 tokens and split (owner, data, node, treasury) of the market's model.
+pub(crate) const PRICE: u64 = 1_000_000_000_000;
+pub(crate) const SPLIT: [u64; 4] = [3000, 5000, 1500, 500];
+pub(crate) const STAKE: u64 = 1_000;
+
+/// What [`market`] set up.
+pub(crate) struct Market {
+    /// (contribution id, token count) of Alice's two accepted documents.
+    pub(crate) accepted: Vec<(u64, u64)>,
+    pub(crate) rejected: u64,
+    pub(crate) release: u64,
+    pub(crate) model: u64,
+}
+
+/// Creates a datanet with the curator, Alice contributes two documents and Bob one; the first two are
+/// accepted and Bob's rejected; a release is published and the model registered with the real model
+/// file's hash; the payer deposits.
+pub(crate) async fn market(env: &Env) -> Market {
+    for account in [ALICE, BOB, PAYER] {
+        env.chain
+            .fund(
+                env.address(account),
+                U256::from(10u64).pow(U256::from(21u64)),
+            )
+            .await
+            .unwrap();
+    }
+    let curator = env.address(CURATOR).to_string();
+    let created = env.json(
+        CURATOR,
+        &[
+            "datanet",
+            "create",
+            "--min-stake",
+            "100",
+            "--curator",
+            &curator,
+        ],
+    );
+    let datanet = created["datanetId"].as_u64().unwrap();
+    let model = model_path();
+    let model = model.to_str().unwrap();
+    let mut contributions = Vec::new();
+    for (i, text) in DOCUMENTS.iter().enumerate() {
+        let file = env.dir.path().join(format!("doc-{i}.txt"));
+        std::fs::write(&file, text).unwrap();
+        let who = if i < 2 { ALICE } else { BOB };
+        let out = env.json(
+            who,
+            &[
+                "datanet",
+                "contribute",
+                "--datanet",
+                &datanet.to_string(),
+                "--file",
+                file.to_str().unwrap(),
+                "--stake",
+                &STAKE.to_string(),
+                "--model",
+                model,
+            ],
+        );
+        contributions.push((
+            out["contributionId"].as_u64().unwrap(),
+            out["tokenCount"].as_u64().unwrap(),
+        ));
+    }
+    for (i, &(id, _)) in contributions.iter().enumerate() {
+        let verdict = if i < 2 { "--accept" } else { "--reject" };
+        env.json(
+            CURATOR,
+            &[
+                "datanet",
+                "review",
+                "--contribution",
+                &id.to_string(),
+                verdict,
+            ],
+        );
+    }
+    let release = env.json(
+        CURATOR,
+        &["datanet", "release", "--datanet", &datanet.to_string()],
+    );
+    let release = release["releaseId"].as_u64().unwrap();
+    let split = SPLIT.map(|p| p.to_string()).join(",");
+    let registered = env.json(
+        MODEL_OWNER,
+        &[
+            "model",
+            "register",
+            "--file",
+            model,
+            "--release",
+            &release.to_string(),
+            "--price",
+            &PRICE.to_string(),
+            "--split",
+            &split,
+        ],
+    );
+    let model = registered["modelId"].as_u64().unwrap();
+    env.json(PAYER, &["deposit", "1000000000000000000"]);
+    Market {
+        accepted: contributions[..2].to_vec(),
+        rejected: contributions[2].0,
+        release,
+        model,
+    }
+}
+
+/// `soil infer` as the payer with small, deterministic settings; returns its JSON.
+pub(crate) fn infer(env: &Env, market: &Market, prompt: &str, extra: &[&str]) -> Value {
+    let model = model_path();
+    let model_id = market.model.to_string();
+    let node = env.address(NODE).to_string();
+    let mut args = vec![
+        "infer",
+        "--model-id",
+        &model_id,
+        "--model",
+        model.to_str().unwrap(),
+        "--node",
+        &node,
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "24",
+        "--threads",
+        "2",
+        "--ctx-size",
+        "512",
+    ];
+    args.extend_from_slice(extra);
+    args.push(prompt);
+    env.json(PAYER, &args)
+}
+
+/// The outbox counts `soil status` reports for `account`.
+pub(crate) fn outbox_counts(env: &Env, account: usize) -> (u64, u64, u64) {
+    let status = env.json(account, &["status"]);
+    let o = &status["outbox"];
+    (
+        o["pending"].as_u64().unwrap(),
+        o["in_flight"].as_u64().unwrap(),
+        o["failed"].as_u64().unwrap(),
+    )
+}
+
+pub(crate) fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}

@@ -1,0 +1,12 @@
+//! The client's integration tests: one binary, one module per area. They run the real `soil` binary
+//! against a real anvil with the contracts deployed (`soil_bindings::testnet::LocalChain`) and the real
+//! default model (`SOIL_MODEL`, else `models/SmolLM2-135M-Instruct.Q4_1.gguf`).
+
+mod attribution;
+mod common;
+mod errors;
+mod model;
+mod outbox;
+mod round_trip;
+mod serve;
+mod wallet;

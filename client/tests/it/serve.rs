@@ -1,0 +1,179 @@
+//! The OpenAI-compatible server: models, a plain and a streamed chat completion, a text completion, an
+//! OpenAI-style error, and a receipt in the outbox for each completion.
+
+use std::io::{BufRead, BufReader};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_api_answers_and_leaves_receipts() {
+    let env = Env::start().await;
+    let market = market(&env).await;
+    let model = model_path();
+    let mut child = env
+        .soil(PAYER)
+        .args([
+            "serve",
+            "--model-id",
+            &market.model.to_string(),
+            "--model",
+            path_str(&model),
+            "--port",
+            "0",
+            "--interval",
+            "3600",
+            "--threads",
+            "2",
+            "--ctx-size",
+            "512",
+            "--max-tokens",
+            "24",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+
+    let models: Value = http
+        .get(format!("{base}/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let name = models["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(models["object"], "list");
+
+    let body = json!({ "model": name, "messages": [{ "role": "user", "content": "What do bees make?" }],
+                       "max_tokens": 16, "temperature": 0 });
+    let response = http
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let chat: Value = response.json().await.unwrap();
+    assert_eq!(chat["object"], "chat.completion");
+    assert_eq!(chat["choices"][0]["message"]["role"], "assistant");
+    assert!(
+        !chat["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    let usage = &chat["usage"];
+    assert!(usage["completion_tokens"].as_u64().unwrap() <= 16);
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+
+    // Streamed: SSE chunks then [DONE]; the pieces add up to the text, the last chunk carries usage.
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let response = http
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = response.text().await.unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(
+        content,
+        chat["choices"][0]["message"]["content"].as_str().unwrap(),
+        "greedy: same text streamed"
+    );
+    let last = chunks.last().unwrap();
+    assert_eq!(last["usage"], chat["usage"]);
+    assert!(last["choices"][0]["finish_reason"].is_string());
+
+    let completion: Value = http
+        .post(format!("{base}/v1/completions"))
+        .json(&json!({ "model": name, "prompt": "Honey bees are", "max_tokens": 8, "temperature": 0 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(completion["object"], "text_completion");
+    assert!(completion["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
+
+    // Bad requests: OpenAI-style errors.
+    let bad = http
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({ "model": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["type"], "invalid_request_error");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages"),
+        "{bad}"
+    );
+    let unknown = http
+        .post(format!("{base}/v1/completions"))
+        .json(&json!({ "model": "gpt-4", "prompt": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    // Three completions, three signed receipts waiting in the server wallet's outbox.
+    assert_eq!(outbox_counts(&env, PAYER), (3, 0, 0));
+    drop(server);
+    let settled = env.json(PAYER, &["settle"]);
+    assert_eq!(settled["report"]["settled"].as_u64(), Some(3), "{settled}");
+}
