@@ -1,0 +1,185 @@
+//! `soil-indexer run`: sync and serve.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State as Extract;
+use axum::http::StatusCode;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use soil_bindings::Deployment;
+
+use crate::cli::DatabaseArgs;
+use crate::config::{RpcConfig, SyncConfig};
+use crate::error::{IndexerError, Result};
+use crate::store::Store;
+use crate::sync::Syncer;
+use crate::sync::rpc::Rpc;
+use crate::sync::status::SyncStatus;
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// JSON-RPC endpoint: `http(s)://…`, or `ws(s)://…` to be told of new heads.
+    #[arg(long, env = "SOIL_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    pub rpc_url: String,
+    /// The deployment file (`deployments/<chainId>.json`) naming the contracts and their start block.
+    #[arg(
+        long,
+        env = "SOIL_DEPLOYMENT",
+        default_value = "deployments/31337.json"
+    )]
+    pub deployment: PathBuf,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address for GraphQL, the explorer, /metrics, /health and /ready.
+    #[arg(long, env = "SOIL_INDEXER_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Blocks below head − depth are final; a deeper reorg stops the indexer.
+    #[arg(long, default_value_t = 64)]
+    pub finality_depth: u64,
+    /// First eth_getLogs block range.
+    #[arg(long, default_value_t = 500)]
+    pub initial_range: u64,
+    /// Largest eth_getLogs block range.
+    #[arg(long, default_value_t = 50_000)]
+    pub max_range: u64,
+    /// Most RPC requests in flight (halved on HTTP 429).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Timeout of one RPC call, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub rpc_timeout_ms: u64,
+    /// How often to poll for new blocks, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub poll_interval_ms: u64,
+    /// Exit once caught up with the chain head instead of following it.
+    #[arg(long)]
+    pub exit_when_caught_up: bool,
+    /// Do not serve HTTP (sync only).
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+impl RunArgs {
+    /// The RPC settings.
+    pub fn rpc_config(&self) -> RpcConfig {
+        RpcConfig {
+            timeout: Duration::from_millis(self.rpc_timeout_ms),
+            concurrency: self.concurrency,
+            ..RpcConfig::default()
+        }
+    }
+
+    /// The sync settings.
+    pub fn sync_config(&self) -> SyncConfig {
+        SyncConfig {
+            finality_depth: self.finality_depth,
+            initial_range: self.initial_range,
+            max_range: self.max_range,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            exit_when_caught_up: self.exit_when_caught_up,
+            ..SyncConfig::default()
+        }
+    }
+}
+
+/// The operational endpoints: `/metrics`, `/health`, `/ready`.
+pub fn ops_router(metrics: PrometheusHandle, status: Arc<SyncStatus>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
+        .route("/health", get(|| std::future::ready("ok")))
+        .route("/ready", get(ready))
+        .with_state(status)
+}
+
+async fn ready(Extract(status): Extract<Arc<SyncStatus>>) -> (StatusCode, String) {
+    let text = format!("checkpoint {} head {}", status.checkpoint(), status.head());
+    if status.ready() {
+        (StatusCode::OK, format!("ready: {text}"))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("syncing: {text}"))
+    }
+}
+
+/// Runs `run` until a fatal error, Ctrl-C/SIGTERM, or (with `--exit-when-caught-up`) the head.
+pub async fn run(args: RunArgs) -> Result<()> {
+    let metrics = crate::metrics::install()?;
+    let deployment = Deployment::load(&args.deployment)?;
+    let store = Store::open(&args.database.database_url).await?;
+    let rpc = Arc::new(Rpc::connect(&args.rpc_url, args.rpc_config()).await?);
+    let status = Arc::new(SyncStatus::default());
+    let mut syncer = Syncer::new(
+        rpc,
+        store.clone(),
+        deployment,
+        &args.deployment,
+        args.sync_config(),
+        status.clone(),
+    )
+    .await?;
+    tracing::info!(
+        chain_id = deployment.chain_id,
+        from_block = syncer.checkpoint().block_number + 1,
+        database = store.backend_name(),
+        "indexing"
+    );
+    let server = if args.no_serve {
+        None
+    } else {
+        let app = ops_router(metrics, status.clone())
+            .merge(crate::api::router(&store, crate::api::ApiConfig::default()));
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|source| IndexerError::Listen {
+                addr: args.listen.to_string(),
+                source,
+            })?;
+        tracing::info!(listen = %args.listen, "serving /graphql, /graphiql, /, /metrics, /health, /ready");
+        Some(tokio::spawn(
+            async move { axum::serve(listener, app).await },
+        ))
+    };
+    let outcome = tokio::select! {
+        outcome = syncer.run() => outcome,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    };
+    if let Some(server) = server {
+        server.abort();
+    }
+    store.close().await;
+    outcome
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

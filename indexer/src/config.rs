@@ -1,0 +1,64 @@
+//! Tuning of the RPC client and the sync loop (set from the command line, see `cli/run.rs`).
+
+use std::time::Duration;
+
+/// The RPC client's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct RpcConfig {
+    /// Longest wait for one call.
+    pub timeout: Duration,
+    /// First retry delay.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_cap: Duration,
+    /// Most requests in flight (halved on HTTP 429).
+    pub concurrency: usize,
+    /// Attempts per call before its failure is reported.
+    pub attempts: u32,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(30),
+            concurrency: 4,
+            attempts: 8,
+        }
+    }
+}
+
+/// The sync loop's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncConfig {
+    /// Blocks below `head - finality_depth` are final: fetched in ranges and never journalled. A reorg
+    /// deeper than this stops the indexer.
+    pub finality_depth: u64,
+    /// First `eth_getLogs` range, in blocks.
+    pub initial_range: u64,
+    /// Largest `eth_getLogs` range.
+    pub max_range: u64,
+    /// A range returning fewer logs than this grows the next one.
+    pub target_logs: usize,
+    /// How often to look for new blocks when not subscribed (or as a fallback when subscribed).
+    pub poll_interval: Duration,
+    /// How often backfill progress is logged.
+    pub progress_interval: Duration,
+    /// Stop (successfully) once caught up with the head instead of following it.
+    pub exit_when_caught_up: bool,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            finality_depth: 64,
+            initial_range: 500,
+            max_range: 50_000,
+            target_logs: 5_000,
+            poll_interval: Duration::from_millis(1_000),
+            progress_interval: Duration::from_secs(5),
+            exit_when_caught_up: false,
+        }
+    }
+}

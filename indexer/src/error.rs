@@ -1,0 +1,193 @@
+//! The indexer's error type.
+//!
+//! Library code returns [`IndexerError`]; the binary turns it into an `anyhow` report at its edge. Each
+//! variant says what went wrong in words an operator can act on.
+
+use std::path::PathBuf;
+
+use alloy::primitives::{Address, B256};
+
+/// Everything that can stop the indexer.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    /// The `--database-url` is neither `sqlite://…` nor `postgres://…`.
+    #[error(
+        "unsupported database URL `{0}`: expected sqlite://<path> or postgres://<user>@<host>/<db>"
+    )]
+    UnsupportedDatabaseUrl(String),
+
+    /// A database operation failed.
+    #[error("database error while {context}: {source}")]
+    Database {
+        /// What the indexer was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The schema migrations could not be applied.
+    #[error("could not apply the database migrations: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+
+    /// A stored row could not be read back (the database was edited by hand or by another program).
+    #[error("corrupt row in table `{table}`: {reason}")]
+    CorruptRow {
+        /// The table.
+        table: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The deployment file could not be read.
+    #[error(transparent)]
+    Deployment(#[from] soil_bindings::BindingsError),
+
+    /// The RPC endpoint serves another chain than the deployment is for.
+    #[error(
+        "the deployment file {path} is for chain {expected}, but the RPC endpoint serves chain {found}"
+    )]
+    WrongChain {
+        /// The deployment file.
+        path: PathBuf,
+        /// The deployment's chain id.
+        expected: u64,
+        /// The RPC's chain id.
+        found: u64,
+    },
+
+    /// The database was filled from another chain.
+    #[error(
+        "the database holds chain {stored}, but the RPC endpoint serves chain {found}; use another --database-url"
+    )]
+    DatabaseChainMismatch {
+        /// The chain id in `sync_state`.
+        stored: u64,
+        /// The RPC's chain id.
+        found: u64,
+    },
+
+    /// There is no contract code at a deployment address.
+    #[error(
+        "no contract code at {address} ({contract}) on chain {chain_id}: wrong deployment file or RPC endpoint?"
+    )]
+    MissingContract {
+        /// Which contract.
+        contract: &'static str,
+        /// The address from the deployment file.
+        address: Address,
+        /// The chain asked.
+        chain_id: u64,
+    },
+
+    /// An RPC call failed in a way retrying cannot fix, or kept failing past the retry budget.
+    #[error("RPC call {method} failed: {message}")]
+    Rpc {
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// The last error.
+        message: String,
+    },
+
+    /// A log from one of the contracts has a known event signature but does not decode.
+    #[error("cannot decode {contract} log {log_index} in block {block_number}: {reason}")]
+    Decode {
+        /// Which contract emitted it.
+        contract: &'static str,
+        /// The block.
+        block_number: u64,
+        /// The log's index in the block.
+        log_index: u64,
+        /// The decoder's message.
+        reason: String,
+    },
+
+    /// A log came without the block/transaction fields a mined log has.
+    #[error("log without {0} (pending logs are not indexed)")]
+    IncompleteLog(&'static str),
+
+    /// A stored raw event's JSON does not parse (during `rebuild`).
+    #[error("raw event at block {block_number} log {log_index} has unreadable data: {source}")]
+    RawEvent {
+        /// The block.
+        block_number: u64,
+        /// The log index.
+        log_index: u64,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// An event refers to an entity the indexer never saw created (logs are missing or out of order).
+    #[error("{event} at block {block_number} refers to unknown {entity} {id}")]
+    UnknownEntity {
+        /// The event name.
+        event: &'static str,
+        /// The block.
+        block_number: u64,
+        /// The kind of entity.
+        entity: &'static str,
+        /// Its id.
+        id: String,
+    },
+
+    /// An amount went negative or overflowed: the projection disagrees with the contracts.
+    #[error("amount arithmetic out of range in {0}")]
+    AmountOutOfRange(&'static str),
+
+    /// A number does not fit the database's signed 64-bit integers.
+    #[error("{what} = {value} does not fit a 64-bit database integer")]
+    IntegerOutOfRange {
+        /// What the number is.
+        what: &'static str,
+        /// Its value.
+        value: String,
+    },
+
+    /// The chain reorganised deeper than the finality depth: the stored state cannot be trusted.
+    #[error(
+        "reorg deeper than the finality depth: block {block_number} (hash {stored_hash}) is no longer on the chain \
+         and no common ancestor was found within {finality_depth} blocks; re-index from scratch or raise --finality-depth"
+    )]
+    DeepReorg {
+        /// The stored block that is orphaned.
+        block_number: u64,
+        /// Its stored hash.
+        stored_hash: B256,
+        /// The configured finality depth.
+        finality_depth: u64,
+    },
+
+    /// The HTTP server could not start.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The metrics recorder could not be installed.
+    #[error("cannot install the metrics recorder: {0}")]
+    Metrics(String),
+}
+
+impl IndexerError {
+    /// Whether retrying from the checkpoint may succeed (RPC and database outages); every other
+    /// error means the data or the configuration is wrong and the indexer must stop.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Rpc { .. } | Self::Database { .. } | Self::IncompleteLog(_)
+        )
+    }
+
+    /// Wraps a database error with what the indexer was doing.
+    pub fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database { context, source }
+    }
+}
+
+/// Result alias for the indexer.
+pub type Result<T, E = IndexerError> = std::result::Result<T, E>;

@@ -1,0 +1,848 @@
+//! Applies one event to the projections and aggregates: the only place that knows what each event
+//! means for the tables.
+
+use alloy::primitives::{Address, U256};
+
+use crate::error::{IndexerError, Result};
+use crate::projection::event::{Contract, RawEvent, SoilEvent};
+use crate::projection::split::split_fee;
+use crate::projection::state::State;
+use crate::store::batch::Batch;
+use crate::store::entity::{
+    Account, Contribution, Curator, Datanet, Model, Parameter, Release, Totals,
+};
+use crate::store::value::{Column, Val, hex0x, int};
+
+/// `a += b`, failing loudly on overflow.
+fn add(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
+    *a = a
+        .checked_add(b)
+        .ok_or(IndexerError::AmountOutOfRange(what))?;
+    Ok(())
+}
+
+/// `a -= b`, failing loudly if it would go negative (the projection disagrees with the contract).
+fn sub(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
+    *a = a
+        .checked_sub(b)
+        .ok_or(IndexerError::AmountOutOfRange(what))?;
+    Ok(())
+}
+
+/// The fixed position columns of a fact row: block number, log index, transaction.
+fn at(ev: &RawEvent) -> Result<Vec<Val>> {
+    Ok(vec![
+        Val::Int(int("block number", ev.block_number)?),
+        Val::Int(int("log index", ev.log_index)?),
+        ev.tx_hash.to_val(),
+    ])
+}
+
+fn with(mut head: Vec<Val>, rest: impl IntoIterator<Item = Val>) -> Vec<Val> {
+    head.extend(rest);
+    head
+}
+
+fn unknown(ev: &RawEvent, entity: &'static str, id: impl ToString) -> IndexerError {
+    IndexerError::UnknownEntity {
+        event: ev.event.name(),
+        block_number: ev.block_number,
+        entity,
+        id: id.to_string(),
+    }
+}
+
+async fn account<R>(
+    state: &mut State,
+    address: Address,
+    change: impl FnOnce(&mut Account) -> Result<R>,
+) -> Result<R> {
+    let block = int("block number", state.block())?;
+    state
+        .upsert::<Account, R>((address,), || Account::new(block), change)
+        .await
+}
+
+async fn totals(state: &mut State, change: impl FnOnce(&mut Totals) -> Result<()>) -> Result<()> {
+    state
+        .upsert::<Totals, ()>((1,), Totals::default, change)
+        .await
+}
+
+async fn parameter(state: &mut State, contract: Contract, name: &str, value: String) -> Result<()> {
+    let block = int("block number", state.block())?;
+    let row = Parameter {
+        value,
+        updated_block: block,
+    };
+    state
+        .upsert::<Parameter, ()>(
+            (contract.name().to_owned(), name.to_owned()),
+            || row.clone(),
+            |p| {
+                *p = row.clone();
+                Ok(())
+            },
+        )
+        .await
+}
+
+/// Adds `ev` to the batch's `raw_events` rows as `chain_id`'s.
+pub fn record(batch: &mut Batch, chain_id: u64, ev: &RawEvent) -> Result<()> {
+    let data = serde_json::to_string(&ev.event).map_err(|e| IndexerError::CorruptRow {
+        table: "raw_events",
+        reason: e.to_string(),
+    })?;
+    batch.raw_events.push(vec![
+        Val::Int(int("chain id", chain_id)?),
+        Val::Int(int("block number", ev.block_number)?),
+        ev.block_hash.to_val(),
+        ev.block_timestamp
+            .map(|t| int("timestamp", t))
+            .transpose()?
+            .to_val(),
+        ev.tx_hash.to_val(),
+        Val::Int(int("transaction index", ev.tx_index)?),
+        Val::Int(int("log index", ev.log_index)?),
+        Val::Text(ev.contract.name().to_owned()),
+        ev.address.to_val(),
+        Val::Text(ev.event.name().to_owned()),
+        Val::Text(data),
+    ]);
+    Ok(())
+}
+
+/// Applies `ev` to the projections and aggregates held by `state`, adding fact rows to `batch`.
+/// The caller has called [`State::begin_block`] for the event's block.
+pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<()> {
+    batch.event_count += 1;
+    totals(state, |t| {
+        t.event_count += 1;
+        Ok(())
+    })
+    .await?;
+    let block = int("block number", ev.block_number)?;
+    match &ev.event {
+        SoilEvent::DatanetCreated {
+            datanet_id,
+            owner,
+            min_stake,
+            metadata_uri,
+        } => {
+            let id = int("datanet id", *datanet_id)?;
+            let row = Datanet {
+                owner: *owner,
+                min_stake: *min_stake,
+                metadata_uri: metadata_uri.clone(),
+                created_block: block,
+                created_tx: ev.tx_hash,
+                curator_count: 0,
+                contribution_count: 0,
+                accepted_count: 0,
+                rejected_count: 0,
+                accepted_tokens: 0,
+                slashed: U256::ZERO,
+                release_count: 0,
+                attributed_revenue: U256::ZERO,
+                pool_revenue: U256::ZERO,
+                revenue: U256::ZERO,
+            };
+            state.create::<Datanet>((id,), row).await?;
+            account(state, *owner, |a| {
+                a.is_datanet_owner = true;
+                Ok(())
+            })
+            .await?;
+            totals(state, |t| {
+                t.datanet_count += 1;
+                Ok(())
+            })
+            .await?;
+        }
+        SoilEvent::CuratorSet {
+            datanet_id,
+            curator,
+            enabled,
+        } => {
+            let id = int("datanet id", *datanet_id)?;
+            let was = state
+                .upsert::<Curator, bool>(
+                    (id, *curator),
+                    || Curator {
+                        enabled: false,
+                        accepted_reviews: 0,
+                        rejected_reviews: 0,
+                        updated_block: block,
+                    },
+                    |c| {
+                        let was = c.enabled;
+                        c.enabled = *enabled;
+                        c.updated_block = block;
+                        Ok(was)
+                    },
+                )
+                .await?;
+            if was != *enabled {
+                state
+                    .modify::<Datanet, ()>(&(id,), |d| {
+                        d.curator_count += if *enabled { 1 } else { -1 };
+                        Ok(())
+                    })
+                    .await?
+                    .ok_or_else(|| unknown(ev, "datanet", datanet_id))?;
+            }
+            if *enabled {
+                account(state, *curator, |a| {
+                    a.is_curator = true;
+                    Ok(())
+                })
+                .await?;
+            }
+        }
+        SoilEvent::ContributionSubmitted {
+            contribution_id,
+            datanet_id,
+            contributor,
+            content_hash,
+            token_count,
+            stake,
+            uri,
+        } => {
+            let id = int("contribution id", *contribution_id)?;
+            let datanet = int("datanet id", *datanet_id)?;
+            let row = Contribution {
+                datanet_id: datanet,
+                contributor: *contributor,
+                content_hash: *content_hash,
+                token_count: int("token count", *token_count)?,
+                stake: *stake,
+                uri: uri.clone(),
+                status: "pending".to_owned(),
+                accepted_seq: 0,
+                reviewer: None,
+                slashed: U256::ZERO,
+                stake_returned: false,
+                submitted_block: block,
+                submitted_tx: ev.tx_hash,
+                reviewed_block: None,
+                attribution_count: 0,
+                attributed_earnings: U256::ZERO,
+                pool_earnings: U256::ZERO,
+                earnings: U256::ZERO,
+            };
+            state.create::<Contribution>((id,), row).await?;
+            state
+                .modify::<Datanet, ()>(&(datanet,), |d| {
+                    d.contribution_count += 1;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "datanet", datanet_id))?;
+            account(state, *contributor, |a| {
+                a.is_contributor = true;
+                a.contribution_count += 1;
+                Ok(())
+            })
+            .await?;
+            totals(state, |t| {
+                t.contribution_count += 1;
+                Ok(())
+            })
+            .await?;
+        }
+        SoilEvent::ContributionReviewed {
+            contribution_id,
+            datanet_id,
+            curator,
+            accepted,
+            accepted_seq,
+            slashed,
+        } => {
+            let id = int("contribution id", *contribution_id)?;
+            let datanet = int("datanet id", *datanet_id)?;
+            let seq = int("accepted seq", *accepted_seq)?;
+            let (contributor, tokens) = state
+                .modify::<Contribution, _>(&(id,), |c| {
+                    c.status = if *accepted { "accepted" } else { "rejected" }.to_owned();
+                    c.accepted_seq = seq;
+                    c.reviewer = Some(*curator);
+                    c.slashed = *slashed;
+                    c.reviewed_block = Some(block);
+                    Ok((c.contributor, c.token_count))
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
+            state
+                .modify::<Datanet, ()>(&(datanet,), |d| {
+                    if *accepted {
+                        d.accepted_count += 1;
+                        d.accepted_tokens += tokens;
+                    } else {
+                        d.rejected_count += 1;
+                        add(&mut d.slashed, *slashed, "datanet slashed")?;
+                    }
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "datanet", datanet_id))?;
+            state
+                .upsert::<Curator, ()>(
+                    (datanet, *curator),
+                    || Curator {
+                        enabled: true,
+                        accepted_reviews: 0,
+                        rejected_reviews: 0,
+                        updated_block: block,
+                    },
+                    |c| {
+                        if *accepted {
+                            c.accepted_reviews += 1;
+                        } else {
+                            c.rejected_reviews += 1;
+                        }
+                        Ok(())
+                    },
+                )
+                .await?;
+            account(state, contributor, |a| {
+                if *accepted {
+                    a.accepted_count += 1;
+                    a.accepted_tokens += tokens;
+                } else {
+                    a.rejected_count += 1;
+                    add(&mut a.slashed, *slashed, "account slashed")?;
+                }
+                Ok(())
+            })
+            .await?;
+            totals(state, |t| {
+                if *accepted {
+                    t.accepted_count += 1;
+                } else {
+                    t.rejected_count += 1;
+                    add(&mut t.slashed, *slashed, "total slashed")?;
+                }
+                Ok(())
+            })
+            .await?;
+            batch.facts.reviews.push(with(
+                at(ev)?,
+                [
+                    Val::Int(id),
+                    Val::Int(datanet),
+                    curator.to_val(),
+                    accepted.to_val(),
+                    Val::Int(seq),
+                    slashed.to_val(),
+                ],
+            ));
+        }
+        SoilEvent::StakeReturned {
+            contribution_id,
+            contributor,
+            amount,
+        } => {
+            let id = int("contribution id", *contribution_id)?;
+            state
+                .modify::<Contribution, ()>(&(id,), |c| {
+                    c.stake_returned = true;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
+            account(state, *contributor, |a| {
+                add(&mut a.stake_returned, *amount, "stake returned")
+            })
+            .await?;
+            batch.facts.stake_returns.push(with(
+                at(ev)?,
+                [Val::Int(id), contributor.to_val(), amount.to_val()],
+            ));
+        }
+        SoilEvent::ReleasePublished {
+            release_id,
+            datanet_id,
+            root,
+            contribution_count,
+            token_count,
+        } => {
+            let id = int("release id", *release_id)?;
+            let datanet = int("datanet id", *datanet_id)?;
+            let row = Release {
+                datanet_id: datanet,
+                root: *root,
+                contribution_count: int("contribution count", *contribution_count)?,
+                token_count: int("token count", *token_count)?,
+                published_block: block,
+                published_tx: ev.tx_hash,
+                reward_per_token: U256::ZERO,
+                pool_accrued: U256::ZERO,
+                pool_claimed: U256::ZERO,
+            };
+            state.create::<Release>((id,), row).await?;
+            state
+                .modify::<Datanet, ()>(&(datanet,), |d| {
+                    d.release_count += 1;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "datanet", datanet_id))?;
+            totals(state, |t| {
+                t.release_count += 1;
+                Ok(())
+            })
+            .await?;
+        }
+        SoilEvent::StakeLockPeriodSet { period } => {
+            parameter(state, ev.contract, "stakeLockPeriod", period.to_string()).await?;
+        }
+        SoilEvent::TreasurySet { treasury } => {
+            parameter(state, ev.contract, "treasury", hex0x(treasury.as_slice())).await?;
+        }
+        SoilEvent::WithdrawalDelaySet { delay } => {
+            parameter(state, ev.contract, "withdrawalDelay", delay.to_string()).await?;
+        }
+        SoilEvent::MaxReceiptValiditySet { validity } => {
+            parameter(
+                state,
+                ev.contract,
+                "maxReceiptValidity",
+                validity.to_string(),
+            )
+            .await?;
+        }
+        SoilEvent::Eip712DomainChanged {} => {}
+        SoilEvent::ModelRegistered {
+            model_id,
+            owner,
+            weights_hash,
+            price_per_kilo_token,
+            owner_bps,
+            data_bps,
+            node_bps,
+            treasury_bps,
+            release_ids,
+            uri,
+        } => {
+            let id = int("model id", *model_id)?;
+            let row = Model {
+                owner: *owner,
+                weights_hash: *weights_hash,
+                uri: uri.clone(),
+                price_per_kilo_token: *price_per_kilo_token,
+                owner_bps: int("bps", *owner_bps)?,
+                data_bps: int("bps", *data_bps)?,
+                node_bps: int("bps", *node_bps)?,
+                treasury_bps: int("bps", *treasury_bps)?,
+                registered_block: block,
+                registered_tx: ev.tx_hash,
+                receipt_count: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                revenue: U256::ZERO,
+                owner_revenue: U256::ZERO,
+                data_revenue: U256::ZERO,
+                node_revenue: U256::ZERO,
+                treasury_revenue: U256::ZERO,
+                attributed_revenue: U256::ZERO,
+                pool_revenue: U256::ZERO,
+            };
+            state.create::<Model>((id,), row).await?;
+            for (position, release) in release_ids.iter().enumerate() {
+                batch.facts.model_releases.push(vec![
+                    Val::Int(id),
+                    Val::Int(int("release id", *release)?),
+                    Val::Int(int("position", position as u64)?),
+                    Val::Int(block),
+                ]);
+            }
+            account(state, *owner, |a| {
+                a.is_model_owner = true;
+                Ok(())
+            })
+            .await?;
+            totals(state, |t| {
+                t.model_count += 1;
+                Ok(())
+            })
+            .await?;
+        }
+        SoilEvent::ModelPriceSet {
+            model_id,
+            price_per_kilo_token,
+        } => {
+            state
+                .modify::<Model, ()>(&(int("model id", *model_id)?,), |m| {
+                    m.price_per_kilo_token = *price_per_kilo_token;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "model", model_id))?;
+        }
+        SoilEvent::ModelOwnerSet { model_id, owner } => {
+            state
+                .modify::<Model, ()>(&(int("model id", *model_id)?,), |m| {
+                    m.owner = *owner;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "model", model_id))?;
+            account(state, *owner, |a| {
+                a.is_model_owner = true;
+                Ok(())
+            })
+            .await?;
+        }
+        SoilEvent::Deposited {
+            payer,
+            from,
+            amount,
+        } => {
+            account(state, *payer, |a| {
+                a.is_payer = true;
+                add(&mut a.deposited, *amount, "deposited")?;
+                add(&mut a.deposit_balance, *amount, "deposit balance")
+            })
+            .await?;
+            totals(state, |t| add(&mut t.deposited, *amount, "total deposited")).await?;
+            batch.facts.deposits.push(with(
+                at(ev)?,
+                [payer.to_val(), from.to_val(), amount.to_val()],
+            ));
+        }
+        SoilEvent::WithdrawalRequested {
+            payer,
+            amount,
+            unlock_at,
+        } => {
+            account(state, *payer, |a| {
+                a.is_payer = true;
+                Ok(())
+            })
+            .await?;
+            batch.facts.withdrawals.push(with(
+                at(ev)?,
+                [
+                    payer.to_val(),
+                    Val::Text("requested".to_owned()),
+                    amount.to_val(),
+                    Val::Int(int("unlock time", *unlock_at)?),
+                ],
+            ));
+        }
+        SoilEvent::Withdrawn { payer, amount } => {
+            account(state, *payer, |a| {
+                add(&mut a.withdrawn, *amount, "withdrawn")?;
+                sub(&mut a.deposit_balance, *amount, "deposit balance")
+            })
+            .await?;
+            totals(state, |t| add(&mut t.withdrawn, *amount, "total withdrawn")).await?;
+            batch.facts.withdrawals.push(with(
+                at(ev)?,
+                [
+                    payer.to_val(),
+                    Val::Text("executed".to_owned()),
+                    amount.to_val(),
+                    Val::NullInt,
+                ],
+            ));
+        }
+        SoilEvent::ReceiptSettled { .. } => settle(state, batch, ev).await?,
+        SoilEvent::Credited {
+            account: who,
+            amount,
+        } => {
+            account(state, *who, |a| add(&mut a.credited, *amount, "credited")).await?;
+            totals(state, |t| add(&mut t.credited, *amount, "total credited")).await?;
+            batch
+                .facts
+                .credits
+                .push(with(at(ev)?, [who.to_val(), amount.to_val()]));
+        }
+        SoilEvent::PoolAccrued {
+            release_id,
+            model_id,
+            amount,
+            reward_per_token,
+        } => {
+            let release = int("release id", *release_id)?;
+            let model = int("model id", *model_id)?;
+            let datanet = state
+                .modify::<Release, i64>(&(release,), |r| {
+                    r.reward_per_token = *reward_per_token;
+                    add(&mut r.pool_accrued, *amount, "pool accrued")?;
+                    Ok(r.datanet_id)
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "release", release_id))?;
+            state
+                .modify::<Datanet, ()>(&(datanet,), |d| {
+                    add(&mut d.pool_revenue, *amount, "datanet pool revenue")?;
+                    add(&mut d.revenue, *amount, "datanet revenue")
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "datanet", datanet))?;
+            state
+                .modify::<Model, ()>(&(model,), |m| {
+                    add(&mut m.pool_revenue, *amount, "model pool revenue")
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "model", model_id))?;
+            totals(state, |t| {
+                add(&mut t.pool_accrued, *amount, "total pool accrued")
+            })
+            .await?;
+            batch.facts.pool_accruals.push(with(
+                at(ev)?,
+                [
+                    Val::Int(release),
+                    Val::Int(model),
+                    amount.to_val(),
+                    reward_per_token.to_val(),
+                ],
+            ));
+        }
+        SoilEvent::PoolRewardClaimed {
+            release_id,
+            contribution_id,
+            contributor,
+            amount,
+        } => {
+            let release = int("release id", *release_id)?;
+            let contribution = int("contribution id", *contribution_id)?;
+            state
+                .modify::<Release, ()>(&(release,), |r| {
+                    add(&mut r.pool_claimed, *amount, "pool claimed")
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "release", release_id))?;
+            state
+                .modify::<Contribution, ()>(&(contribution,), |c| {
+                    add(&mut c.pool_earnings, *amount, "contribution pool earnings")?;
+                    add(&mut c.earnings, *amount, "contribution earnings")
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
+            account(state, *contributor, |a| {
+                add(&mut a.pool_earnings, *amount, "pool earnings")?;
+                add(&mut a.earnings, *amount, "earnings")
+            })
+            .await?;
+            totals(state, |t| {
+                add(&mut t.pool_claimed, *amount, "total pool claimed")
+            })
+            .await?;
+            batch.facts.pool_claims.push(with(
+                at(ev)?,
+                [
+                    Val::Int(release),
+                    Val::Int(contribution),
+                    contributor.to_val(),
+                    amount.to_val(),
+                ],
+            ));
+        }
+        SoilEvent::Claimed {
+            account: who,
+            to,
+            amount,
+        } => {
+            account(state, *who, |a| add(&mut a.claimed, *amount, "claimed")).await?;
+            totals(state, |t| add(&mut t.claimed, *amount, "total claimed")).await?;
+            batch
+                .facts
+                .claims
+                .push(with(at(ev)?, [who.to_val(), to.to_val(), amount.to_val()]));
+        }
+        SoilEvent::NoncesInvalidated {
+            payer,
+            word_pos,
+            mask,
+        } => {
+            batch.facts.nonce_invalidations.push(with(
+                at(ev)?,
+                [payer.to_val(), word_pos.to_val(), mask.to_val()],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `ReceiptSettled`: the receipt, its attribution edges, and every aggregate the fee reaches.
+async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<()> {
+    let SoilEvent::ReceiptSettled {
+        digest,
+        payer,
+        model_id,
+        node,
+        nonce,
+        fee,
+        input_tokens,
+        output_tokens,
+        output_hash,
+        attribution,
+        output_uri,
+    } = &ev.event
+    else {
+        return Ok(());
+    };
+    let block = int("block number", ev.block_number)?;
+    let model_key = int("model id", *model_id)?;
+    let model = state
+        .get::<Model>(&(model_key,))
+        .await?
+        .ok_or_else(|| unknown(ev, "model", model_id))?;
+    let entries = soil_bindings::Attribution::from_packed(attribution)
+        .map_err(|e| IndexerError::Decode {
+            contract: "UsageEscrow",
+            block_number: ev.block_number,
+            log_index: ev.log_index,
+            reason: format!("attribution of receipt {digest}: {e}"),
+        })?
+        .entries;
+    let weights: Vec<u32> = entries.iter().map(|(_, w)| *w).collect();
+    let bps = |v: i64| u64::try_from(v).unwrap_or(0);
+    let split = split_fee(
+        *fee,
+        bps(model.owner_bps),
+        bps(model.data_bps),
+        bps(model.node_bps),
+        &weights,
+    );
+    let (input, output) = (
+        int("input tokens", *input_tokens)?,
+        int("output tokens", *output_tokens)?,
+    );
+
+    for (position, ((contribution_id, weight), amount)) in
+        entries.iter().zip(&split.contributors).enumerate()
+    {
+        let id = int("contribution id", *contribution_id)?;
+        let (contributor, datanet) = state
+            .modify::<Contribution, _>(&(id,), |c| {
+                c.attribution_count += 1;
+                add(
+                    &mut c.attributed_earnings,
+                    *amount,
+                    "contribution attributed earnings",
+                )?;
+                add(&mut c.earnings, *amount, "contribution earnings")?;
+                Ok((c.contributor, c.datanet_id))
+            })
+            .await?
+            .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
+        account(state, contributor, |a| {
+            add(&mut a.attributed_earnings, *amount, "attributed earnings")?;
+            add(&mut a.earnings, *amount, "earnings")
+        })
+        .await?;
+        state
+            .modify::<Datanet, ()>(&(datanet,), |d| {
+                add(
+                    &mut d.attributed_revenue,
+                    *amount,
+                    "datanet attributed revenue",
+                )?;
+                add(&mut d.revenue, *amount, "datanet revenue")
+            })
+            .await?
+            .ok_or_else(|| unknown(ev, "datanet", datanet))?;
+        batch.facts.attribution_edges.push(vec![
+            digest.to_val(),
+            Val::Int(int("position", position as u64)?),
+            Val::Int(id),
+            contributor.to_val(),
+            Val::Int(datanet),
+            Val::Int(model_key),
+            Val::Int(i64::from(*weight)),
+            amount.to_val(),
+            Val::Int(block),
+        ]);
+    }
+
+    state
+        .modify::<Model, ()>(&(model_key,), |m| {
+            m.receipt_count += 1;
+            m.input_tokens += input;
+            m.output_tokens += output;
+            add(&mut m.revenue, *fee, "model revenue")?;
+            add(&mut m.owner_revenue, split.owner, "model owner revenue")?;
+            add(&mut m.data_revenue, split.data, "model data revenue")?;
+            add(&mut m.node_revenue, split.node, "model node revenue")?;
+            add(
+                &mut m.treasury_revenue,
+                split.treasury,
+                "model treasury revenue",
+            )?;
+            add(
+                &mut m.attributed_revenue,
+                split.attributed,
+                "model attributed revenue",
+            )
+        })
+        .await?;
+    account(state, *payer, |a| {
+        a.is_payer = true;
+        a.receipts_paid += 1;
+        add(&mut a.spent, *fee, "spent")?;
+        sub(&mut a.deposit_balance, *fee, "deposit balance")
+    })
+    .await?;
+    account(state, *node, |a| {
+        a.is_node = true;
+        a.receipts_served += 1;
+        add(&mut a.node_earnings, split.node, "node earnings")
+    })
+    .await?;
+    account(state, model.owner, |a| {
+        add(&mut a.owner_earnings, split.owner, "owner earnings")
+    })
+    .await?;
+    totals(state, |t| {
+        t.receipt_count += 1;
+        t.input_tokens += input;
+        t.output_tokens += output;
+        add(&mut t.fees, *fee, "total fees")?;
+        add(&mut t.owner_revenue, split.owner, "total owner revenue")?;
+        add(&mut t.data_revenue, split.data, "total data revenue")?;
+        add(&mut t.node_revenue, split.node, "total node revenue")?;
+        add(
+            &mut t.treasury_revenue,
+            split.treasury,
+            "total treasury revenue",
+        )?;
+        add(
+            &mut t.attributed_revenue,
+            split.attributed,
+            "total attributed revenue",
+        )
+    })
+    .await?;
+    batch.facts.receipts.push(vec![
+        digest.to_val(),
+        payer.to_val(),
+        Val::Int(model_key),
+        node.to_val(),
+        nonce.to_val(),
+        fee.to_val(),
+        Val::Int(input),
+        Val::Int(output),
+        output_hash.to_val(),
+        Val::Text(output_uri.clone()),
+        Val::Text(hex0x(attribution)),
+        split.owner.to_val(),
+        split.data.to_val(),
+        split.node.to_val(),
+        split.treasury.to_val(),
+        split.attributed.to_val(),
+        split.unattributed.to_val(),
+        Val::Int(block),
+        ev.block_timestamp
+            .map(|t| int("timestamp", t))
+            .transpose()?
+            .to_val(),
+        ev.tx_hash.to_val(),
+        Val::Int(int("log index", ev.log_index)?),
+    ]);
+    Ok(())
+}

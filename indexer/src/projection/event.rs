@@ -1,0 +1,221 @@
+//! The contracts' events as the projections consume them, and as `raw_events.data` stores them (JSON,
+//! tagged with the event name), so that `soil-indexer rebuild` re-derives everything without the RPC.
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use serde::{Deserialize, Serialize};
+
+/// Which contract emitted an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Contract {
+    /// `DatanetRegistry`.
+    DatanetRegistry,
+    /// `ModelRegistry`.
+    ModelRegistry,
+    /// `UsageEscrow`.
+    UsageEscrow,
+}
+
+impl Contract {
+    /// The contract's name as stored in `raw_events.contract` and `parameters.contract`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DatanetRegistry => "DatanetRegistry",
+            Self::ModelRegistry => "ModelRegistry",
+            Self::UsageEscrow => "UsageEscrow",
+        }
+    }
+}
+
+/// One decoded event of Soil's contracts. Field names follow the Solidity events (camelCase in JSON).
+#[allow(missing_docs)] // the fields are the Solidity events' parameters, documented in the interfaces
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all_fields = "camelCase")]
+pub enum SoilEvent {
+    // DatanetRegistry
+    DatanetCreated {
+        datanet_id: u64,
+        owner: Address,
+        min_stake: U256,
+        metadata_uri: String,
+    },
+    CuratorSet {
+        datanet_id: u64,
+        curator: Address,
+        enabled: bool,
+    },
+    ContributionSubmitted {
+        contribution_id: u64,
+        datanet_id: u64,
+        contributor: Address,
+        content_hash: B256,
+        token_count: u64,
+        stake: U256,
+        uri: String,
+    },
+    ContributionReviewed {
+        contribution_id: u64,
+        datanet_id: u64,
+        curator: Address,
+        accepted: bool,
+        accepted_seq: u64,
+        slashed: U256,
+    },
+    StakeReturned {
+        contribution_id: u64,
+        contributor: Address,
+        amount: U256,
+    },
+    ReleasePublished {
+        release_id: u64,
+        datanet_id: u64,
+        root: B256,
+        contribution_count: u64,
+        token_count: u64,
+    },
+    StakeLockPeriodSet {
+        period: u64,
+    },
+    /// `TreasurySet` of either registry or the escrow (see [`RawEvent::contract`]).
+    TreasurySet {
+        treasury: Address,
+    },
+    // ModelRegistry
+    ModelRegistered {
+        model_id: u64,
+        owner: Address,
+        weights_hash: B256,
+        price_per_kilo_token: U256,
+        owner_bps: u64,
+        data_bps: u64,
+        node_bps: u64,
+        treasury_bps: u64,
+        release_ids: Vec<u64>,
+        uri: String,
+    },
+    ModelPriceSet {
+        model_id: u64,
+        price_per_kilo_token: U256,
+    },
+    ModelOwnerSet {
+        model_id: u64,
+        owner: Address,
+    },
+    // UsageEscrow
+    Deposited {
+        payer: Address,
+        from: Address,
+        amount: U256,
+    },
+    WithdrawalRequested {
+        payer: Address,
+        amount: U256,
+        unlock_at: u64,
+    },
+    Withdrawn {
+        payer: Address,
+        amount: U256,
+    },
+    ReceiptSettled {
+        digest: B256,
+        payer: Address,
+        model_id: u64,
+        node: Address,
+        nonce: U256,
+        fee: U256,
+        input_tokens: u64,
+        output_tokens: u64,
+        output_hash: B256,
+        attribution: Bytes,
+        #[serde(rename = "outputURI")]
+        output_uri: String,
+    },
+    Credited {
+        account: Address,
+        amount: U256,
+    },
+    PoolAccrued {
+        release_id: u64,
+        model_id: u64,
+        amount: U256,
+        reward_per_token: U256,
+    },
+    PoolRewardClaimed {
+        release_id: u64,
+        contribution_id: u64,
+        contributor: Address,
+        amount: U256,
+    },
+    Claimed {
+        account: Address,
+        to: Address,
+        amount: U256,
+    },
+    NoncesInvalidated {
+        payer: Address,
+        word_pos: U256,
+        mask: U256,
+    },
+    WithdrawalDelaySet {
+        delay: u64,
+    },
+    MaxReceiptValiditySet {
+        validity: u64,
+    },
+    /// EIP-5267: the escrow's EIP-712 domain changed.
+    #[serde(rename = "EIP712DomainChanged")]
+    Eip712DomainChanged {},
+}
+
+impl SoilEvent {
+    /// The Solidity event name (`raw_events.event`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::DatanetCreated { .. } => "DatanetCreated",
+            Self::CuratorSet { .. } => "CuratorSet",
+            Self::ContributionSubmitted { .. } => "ContributionSubmitted",
+            Self::ContributionReviewed { .. } => "ContributionReviewed",
+            Self::StakeReturned { .. } => "StakeReturned",
+            Self::ReleasePublished { .. } => "ReleasePublished",
+            Self::StakeLockPeriodSet { .. } => "StakeLockPeriodSet",
+            Self::TreasurySet { .. } => "TreasurySet",
+            Self::ModelRegistered { .. } => "ModelRegistered",
+            Self::ModelPriceSet { .. } => "ModelPriceSet",
+            Self::ModelOwnerSet { .. } => "ModelOwnerSet",
+            Self::Deposited { .. } => "Deposited",
+            Self::WithdrawalRequested { .. } => "WithdrawalRequested",
+            Self::Withdrawn { .. } => "Withdrawn",
+            Self::ReceiptSettled { .. } => "ReceiptSettled",
+            Self::Credited { .. } => "Credited",
+            Self::PoolAccrued { .. } => "PoolAccrued",
+            Self::PoolRewardClaimed { .. } => "PoolRewardClaimed",
+            Self::Claimed { .. } => "Claimed",
+            Self::NoncesInvalidated { .. } => "NoncesInvalidated",
+            Self::WithdrawalDelaySet { .. } => "WithdrawalDelaySet",
+            Self::MaxReceiptValiditySet { .. } => "MaxReceiptValiditySet",
+            Self::Eip712DomainChanged {} => "EIP712DomainChanged",
+        }
+    }
+}
+
+/// A decoded event with its position on the chain: one row of `raw_events`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    /// The block it was mined in.
+    pub block_number: u64,
+    /// That block's hash.
+    pub block_hash: B256,
+    /// That block's timestamp, when the RPC returned it with the log.
+    pub block_timestamp: Option<u64>,
+    /// The transaction.
+    pub tx_hash: B256,
+    /// The transaction's index in the block.
+    pub tx_index: u64,
+    /// The log's index in the block.
+    pub log_index: u64,
+    /// Which contract emitted it.
+    pub contract: Contract,
+    /// The emitting address.
+    pub address: Address,
+    /// The event.
+    pub event: SoilEvent,
+}

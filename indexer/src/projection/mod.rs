@@ -1,0 +1,12 @@
+//! From decoded events to the attribution graph: what each event means for the tables
+//! ([`apply`]), how a fee splits ([`split`]), and the cached working set that journals changes to
+//! unfinalised blocks ([`state`]).
+
+pub mod apply;
+pub mod event;
+pub mod rebuild;
+pub mod split;
+pub mod state;
+
+pub use event::{Contract, RawEvent, SoilEvent};
+pub use state::State;

@@ -1,0 +1,287 @@
+//! The projection's working set: entity rows cached in memory across batches (the indexer is the
+//! only writer, so the cache is authoritative), the rows a batch changed, and the undo journal of
+//! unfinalised blocks (the before-image of each row at the first change in each block).
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::AnyPool;
+
+use crate::error::{IndexerError, Result};
+use crate::store::batch::Batch;
+use crate::store::entity::{
+    Account, Contribution, Curator, Datanet, Entity, Model, Parameter, Release, Totals,
+};
+use crate::store::rows::RowSet;
+use crate::store::value::Val;
+
+/// Cached rows of one entity table.
+#[derive(Debug)]
+pub struct Table<E: Entity> {
+    rows: HashMap<E::Key, Option<E>>,
+    dirty: HashSet<E::Key>,
+    journaled: HashMap<E::Key, u64>,
+}
+
+impl<E: Entity> Default for Table<E> {
+    fn default() -> Self {
+        Self {
+            rows: HashMap::new(),
+            dirty: HashSet::new(),
+            journaled: HashMap::new(),
+        }
+    }
+}
+
+impl<E: Entity> Table<E> {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.dirty.clear();
+        self.journaled.clear();
+    }
+
+    fn flush(&mut self) -> Option<RowSet> {
+        if self.dirty.is_empty() {
+            return None;
+        }
+        let mut set = RowSet {
+            table: E::TABLE,
+            columns: E::KEY_COLUMNS.iter().chain(E::COLUMNS).copied().collect(),
+            upsert_key: Some(E::KEY_COLUMNS.len()),
+            rows: Vec::with_capacity(self.dirty.len()),
+        };
+        for key in self.dirty.drain() {
+            if let Some(Some(row)) = self.rows.get(&key) {
+                set.rows.push(
+                    E::key_values(&key)
+                        .into_iter()
+                        .chain(row.values())
+                        .collect(),
+                );
+            }
+        }
+        Some(set)
+    }
+}
+
+/// The tables an entity type is cached in.
+pub trait Cached: Entity {
+    /// Its cache.
+    fn table(tables: &mut Tables) -> &mut Table<Self>;
+}
+
+macro_rules! tables {
+    ($($field:ident: $E:ty),+ $(,)?) => {
+        /// One cache per entity table.
+        #[derive(Debug, Default)]
+        #[allow(missing_docs)]
+        pub struct Tables { $(pub $field: Table<$E>,)+ }
+
+        impl Tables {
+            fn clear(&mut self) { $(self.$field.clear();)+ }
+            fn len(&self) -> usize { 0 $(+ self.$field.rows.len())+ }
+            fn flush(&mut self, out: &mut Vec<RowSet>) { $(out.extend(self.$field.flush());)+ }
+        }
+
+        $(impl Cached for $E {
+            fn table(tables: &mut Tables) -> &mut Table<Self> { &mut tables.$field }
+        })+
+    };
+}
+
+tables! {
+    datanets: Datanet,
+    curators: Curator,
+    contributions: Contribution,
+    releases: Release,
+    models: Model,
+    accounts: Account,
+    totals: Totals,
+    parameters: Parameter,
+}
+
+/// Above this many cached rows the cache is dropped after a flush (and refilled on demand).
+const CACHE_LIMIT: usize = 2_000_000;
+
+/// The projection's working set. See the module docs.
+#[derive(Debug)]
+pub struct State {
+    pool: AnyPool,
+    tables: Tables,
+    block: u64,
+    journaling: bool,
+    seq: i64,
+    journal: Vec<Vec<Val>>,
+    store_is_empty: bool,
+}
+
+impl State {
+    /// An empty working set reading missing rows from `pool`.
+    pub fn new(pool: AnyPool) -> Self {
+        Self {
+            pool,
+            tables: Tables::default(),
+            block: 0,
+            journaling: false,
+            seq: 0,
+            journal: Vec::new(),
+            store_is_empty: false,
+        }
+    }
+
+    /// A working set for a rebuild into emptied tables inside one transaction: rows not in the cache
+    /// do not exist, and the cache is never dropped.
+    pub fn for_rebuild(pool: AnyPool) -> Self {
+        Self {
+            store_is_empty: true,
+            ..Self::new(pool)
+        }
+    }
+
+    /// Starts applying block `number`; `journal` says whether it is unfinalised (its changes must be
+    /// undoable).
+    pub fn begin_block(&mut self, number: u64, journal: bool) {
+        if number != self.block {
+            self.seq = 0;
+        }
+        self.block = number;
+        self.journaling = journal;
+    }
+
+    /// The block being applied.
+    pub fn block(&self) -> u64 {
+        self.block
+    }
+
+    /// Forgets every cached row (after a revert, or when a batch failed to commit).
+    pub fn clear(&mut self) {
+        self.tables.clear();
+        self.journal.clear();
+    }
+
+    async fn ensure<E: Cached>(&mut self, key: &E::Key) -> Result<()> {
+        if E::table(&mut self.tables).rows.contains_key(key) {
+            return Ok(());
+        }
+        if self.store_is_empty {
+            E::table(&mut self.tables).rows.insert(key.clone(), None);
+            return Ok(());
+        }
+        let conditions: Vec<String> = E::KEY_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            E::COLUMNS.join(", "),
+            E::TABLE,
+            conditions.join(" AND ")
+        );
+        let mut query = sqlx::query(&sql);
+        for value in E::key_values(key) {
+            query = value.bind(query);
+        }
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(IndexerError::db("loading a row"))?;
+        let row = row.as_ref().map(E::from_row).transpose()?;
+        E::table(&mut self.tables).rows.insert(key.clone(), row);
+        Ok(())
+    }
+
+    /// Records the row's before-image if this block has not changed it yet.
+    fn journal<E: Cached>(&mut self, key: &E::Key) -> Result<()> {
+        if !self.journaling {
+            return Ok(());
+        }
+        let block = self.block;
+        let table = E::table(&mut self.tables);
+        if table.journaled.get(key) == Some(&block) {
+            return Ok(());
+        }
+        table.journaled.insert(key.clone(), block);
+        let before = match table.rows.get(key) {
+            Some(Some(row)) => Some(serde_json::to_string(row)),
+            _ => None,
+        };
+        let key_json = serde_json::to_string(key);
+        let (key_json, before) = match (key_json, before.transpose()) {
+            (Ok(k), Ok(b)) => (k, b),
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(IndexerError::CorruptRow {
+                    table: E::TABLE,
+                    reason: format!("not serialisable: {e}"),
+                });
+            }
+        };
+        self.seq += 1;
+        self.journal.push(vec![
+            Val::Int(crate::store::value::int("block number", block)?),
+            Val::Int(self.seq),
+            Val::Text(E::TABLE.to_owned()),
+            Val::Text(key_json),
+            before.map_or(Val::NullText, Val::Text),
+        ]);
+        Ok(())
+    }
+
+    /// A copy of the row, if it exists.
+    pub async fn get<E: Cached>(&mut self, key: &E::Key) -> Result<Option<E>> {
+        self.ensure::<E>(key).await?;
+        Ok(E::table(&mut self.tables).rows.get(key).cloned().flatten())
+    }
+
+    /// Inserts a new row (an entity's creation event).
+    pub async fn create<E: Cached>(&mut self, key: E::Key, row: E) -> Result<()> {
+        self.ensure::<E>(&key).await?;
+        self.journal::<E>(&key)?;
+        let table = E::table(&mut self.tables);
+        table.dirty.insert(key.clone());
+        table.rows.insert(key, Some(row));
+        Ok(())
+    }
+
+    /// Changes an existing row; `None` if there is no such row.
+    pub async fn modify<E: Cached, R>(
+        &mut self,
+        key: &E::Key,
+        change: impl FnOnce(&mut E) -> Result<R>,
+    ) -> Result<Option<R>> {
+        self.ensure::<E>(key).await?;
+        if !matches!(E::table(&mut self.tables).rows.get(key), Some(Some(_))) {
+            return Ok(None);
+        }
+        self.journal::<E>(key)?;
+        let table = E::table(&mut self.tables);
+        table.dirty.insert(key.clone());
+        match table.rows.get_mut(key) {
+            Some(Some(row)) => change(row).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Changes a row, creating it from `default` first if it does not exist.
+    pub async fn upsert<E: Cached, R>(
+        &mut self,
+        key: E::Key,
+        default: impl FnOnce() -> E,
+        change: impl FnOnce(&mut E) -> Result<R>,
+    ) -> Result<R> {
+        self.ensure::<E>(&key).await?;
+        self.journal::<E>(&key)?;
+        let table = E::table(&mut self.tables);
+        table.dirty.insert(key.clone());
+        let slot = table.rows.entry(key).or_insert(None);
+        change(slot.get_or_insert_with(default))
+    }
+
+    /// Moves the changed rows and journal entries into `batch`.
+    pub fn flush(&mut self, batch: &mut Batch) {
+        self.tables.flush(&mut batch.entities);
+        batch.journal.rows.append(&mut self.journal);
+        if !self.store_is_empty && self.tables.len() > CACHE_LIMIT {
+            self.tables.clear();
+        }
+    }
+}

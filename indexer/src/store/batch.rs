@@ -1,0 +1,234 @@
+//! One transaction of the store contract: the raw events, projection rows, aggregate rows and undo
+//! journal of a run of blocks, together with the checkpoint that says they were applied.
+
+use alloy::primitives::B256;
+use sqlx::Row;
+
+use crate::error::{IndexerError, Result};
+use crate::store::Store;
+use crate::store::fact::{Facts, RAW_EVENT_COLUMNS};
+use crate::store::rows::RowSet;
+use crate::store::value::{Column, Val, int};
+
+/// Where the indexer stands: the last block applied and how far reverts may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The chain indexed.
+    pub chain_id: u64,
+    /// The last block fully applied.
+    pub block_number: u64,
+    /// Its hash.
+    pub block_hash: B256,
+    /// The highest block applied without an undo journal: reverts cannot go below it.
+    pub finalized_block: u64,
+    /// The chain head when the checkpoint was written.
+    pub head_block: u64,
+}
+
+/// A recent block's identity, for reorg detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+    /// Its parent's hash.
+    pub parent_hash: B256,
+}
+
+/// Everything one transaction writes.
+#[derive(Debug)]
+pub struct Batch {
+    /// `raw_events` rows.
+    pub raw_events: RowSet,
+    /// Fact rows.
+    pub facts: Facts,
+    /// Entity rows to upsert (filled by the projection state's flush).
+    pub entities: Vec<RowSet>,
+    /// `undo_journal` rows.
+    pub journal: RowSet,
+    /// `block_hashes` rows.
+    pub blocks: RowSet,
+    /// Events in the batch.
+    pub event_count: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Self {
+            raw_events: RowSet::insert("raw_events", RAW_EVENT_COLUMNS),
+            facts: Facts::default(),
+            entities: Vec::new(),
+            journal: RowSet::insert(
+                "undo_journal",
+                &[
+                    "block_number",
+                    "seq",
+                    "table_name",
+                    "row_key",
+                    "before_image",
+                ],
+            ),
+            blocks: RowSet {
+                table: "block_hashes",
+                columns: vec!["block_number", "block_hash", "parent_hash"],
+                upsert_key: Some(1),
+                rows: Vec::new(),
+            },
+            event_count: 0,
+        }
+    }
+}
+
+impl Batch {
+    /// Writes every row through `conn` (inside the caller's transaction).
+    pub async fn write(self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        self.raw_events.write(conn).await?;
+        for set in self.facts.into_sets() {
+            set.write(conn).await?;
+        }
+        for set in self.entities {
+            set.write(conn).await?;
+        }
+        self.journal.write(conn).await?;
+        self.blocks.write(conn).await
+    }
+
+    /// Records a block's identity for reorg detection.
+    pub fn block(&mut self, block: BlockRef) -> Result<()> {
+        self.blocks.push(vec![
+            Val::Int(int("block number", block.number)?),
+            block.hash.to_val(),
+            block.parent_hash.to_val(),
+        ]);
+        Ok(())
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Store {
+    /// Commits `batch` and `checkpoint` in one transaction, and prunes the undo journal and block
+    /// window at or below the new finalized block.
+    pub async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(IndexerError::db("starting a batch"))?;
+        batch.write(&mut tx).await?;
+        write_checkpoint(&mut tx, checkpoint).await?;
+        let finalized = int("finalized block", checkpoint.finalized_block)?;
+        sqlx::query("DELETE FROM undo_journal WHERE block_number <= $1")
+            .bind(finalized)
+            .execute(&mut *tx)
+            .await
+            .map_err(IndexerError::db("pruning the undo journal"))?;
+        sqlx::query("DELETE FROM block_hashes WHERE block_number < $1")
+            .bind(finalized)
+            .execute(&mut *tx)
+            .await
+            .map_err(IndexerError::db("pruning the block window"))?;
+        tx.commit()
+            .await
+            .map_err(IndexerError::db("committing a batch"))
+    }
+
+    /// The checkpoint, or `None` before the first batch.
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>> {
+        let row = sqlx::query(
+            "SELECT chain_id, block_number, block_hash, finalized_block, head_block FROM sync_state WHERE id = 1",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(IndexerError::db("reading the checkpoint"))?;
+        let Some(row) = row else { return Ok(None) };
+        let number = |name: &str| -> Result<u64> {
+            let v = i64::decode(&row, name, "sync_state")?;
+            u64::try_from(v).map_err(|_| IndexerError::CorruptRow {
+                table: "sync_state",
+                reason: format!("{name} = {v}"),
+            })
+        };
+        Ok(Some(Checkpoint {
+            chain_id: number("chain_id")?,
+            block_number: number("block_number")?,
+            block_hash: B256::decode(&row, "block_hash", "sync_state")?,
+            finalized_block: number("finalized_block")?,
+            head_block: number("head_block")?,
+        }))
+    }
+
+    /// The stored hash of block `number`, if it is in the recent window.
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        let row = sqlx::query("SELECT block_hash FROM block_hashes WHERE block_number = $1")
+            .bind(int("block number", number)?)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(IndexerError::db("reading the block window"))?;
+        row.map(|row| B256::decode(&row, "block_hash", "block_hashes"))
+            .transpose()
+    }
+
+    /// The stored block numbers of the recent window in `[from, to]`, highest first.
+    pub async fn window(&self, from: u64, to: u64) -> Result<Vec<(u64, B256)>> {
+        let rows = sqlx::query(
+            "SELECT block_number, block_hash FROM block_hashes WHERE block_number >= $1 AND block_number <= $2 \
+             ORDER BY block_number DESC",
+        )
+        .bind(int("block number", from)?)
+        .bind(int("block number", to)?)
+        .fetch_all(self.pool())
+        .await
+        .map_err(IndexerError::db("reading the block window"))?;
+        rows.iter()
+            .map(|row| {
+                let n = i64::decode(row, "block_number", "block_hashes")?;
+                let n = u64::try_from(n).map_err(|_| IndexerError::CorruptRow {
+                    table: "block_hashes",
+                    reason: format!("block {n}"),
+                })?;
+                Ok((n, B256::decode(row, "block_hash", "block_hashes")?))
+            })
+            .collect()
+    }
+}
+
+/// Upserts the single `sync_state` row.
+pub(crate) async fn write_checkpoint(
+    conn: &mut sqlx::AnyConnection,
+    checkpoint: Checkpoint,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_state (id, chain_id, block_number, block_hash, finalized_block, head_block, updated_at) \
+         VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET chain_id = excluded.chain_id, \
+         block_number = excluded.block_number, block_hash = excluded.block_hash, \
+         finalized_block = excluded.finalized_block, head_block = excluded.head_block, updated_at = excluded.updated_at",
+    )
+    .bind(int("chain id", checkpoint.chain_id)?)
+    .bind(int("block number", checkpoint.block_number)?)
+    .bind(crate::store::value::hex0x(checkpoint.block_hash.as_slice()))
+    .bind(int("finalized block", checkpoint.finalized_block)?)
+    .bind(int("head block", checkpoint.head_block)?)
+    .bind(unix_now())
+    .execute(&mut *conn)
+    .await
+    .map_err(IndexerError::db("writing the checkpoint"))?;
+    Ok(())
+}
+
+/// Reads an integer column as `u64`.
+pub(crate) fn row_u64(row: &sqlx::any::AnyRow, name: &str, table: &'static str) -> Result<u64> {
+    let v: i64 = row.try_get(name).map_err(|e| IndexerError::CorruptRow {
+        table,
+        reason: format!("{name}: {e}"),
+    })?;
+    u64::try_from(v).map_err(|_| IndexerError::CorruptRow {
+        table,
+        reason: format!("{name} = {v}"),
+    })
+}

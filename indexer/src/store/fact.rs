@@ -1,0 +1,159 @@
+//! The insert-only tables: one row per event (or per part of one), each with its `block_number`, so a
+//! revert deletes the rows above the common ancestor.
+
+use crate::store::rows::RowSet;
+
+/// The fact tables, for reverts and rebuilds.
+pub const FACT_TABLES: &[&str] = &[
+    "model_releases",
+    "receipts",
+    "attribution_edges",
+    "pool_accruals",
+    "pool_claims",
+    "credits",
+    "claims",
+    "deposits",
+    "withdrawals",
+    "stake_returns",
+    "reviews",
+    "nonce_invalidations",
+];
+
+/// Columns of `raw_events`.
+pub const RAW_EVENT_COLUMNS: &[&str] = &[
+    "chain_id",
+    "block_number",
+    "block_hash",
+    "block_timestamp",
+    "tx_hash",
+    "tx_index",
+    "log_index",
+    "contract",
+    "address",
+    "event",
+    "data",
+];
+
+/// The fact rows of one batch, one set per table.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)] // each field is the table of the same name, see SCHEMA.md
+pub struct Facts {
+    pub model_releases: RowSet,
+    pub receipts: RowSet,
+    pub attribution_edges: RowSet,
+    pub pool_accruals: RowSet,
+    pub pool_claims: RowSet,
+    pub credits: RowSet,
+    pub claims: RowSet,
+    pub deposits: RowSet,
+    pub withdrawals: RowSet,
+    pub stake_returns: RowSet,
+    pub reviews: RowSet,
+    pub nonce_invalidations: RowSet,
+}
+
+const EVENT: [&str; 3] = ["block_number", "log_index", "tx_hash"];
+
+fn event_set(table: &'static str, rest: &[&'static str]) -> RowSet {
+    let columns: Vec<&'static str> = EVENT.iter().chain(rest).copied().collect();
+    RowSet::insert(table, &columns)
+}
+
+impl Default for Facts {
+    fn default() -> Self {
+        Self {
+            model_releases: RowSet::insert(
+                "model_releases",
+                &["model_id", "release_id", "position", "block_number"],
+            ),
+            receipts: RowSet::insert(
+                "receipts",
+                &[
+                    "digest",
+                    "payer",
+                    "model_id",
+                    "node",
+                    "nonce",
+                    "fee",
+                    "input_tokens",
+                    "output_tokens",
+                    "output_hash",
+                    "output_uri",
+                    "attribution",
+                    "owner_amount",
+                    "data_amount",
+                    "node_amount",
+                    "treasury_amount",
+                    "attributed_amount",
+                    "unattributed_amount",
+                    "block_number",
+                    "block_timestamp",
+                    "tx_hash",
+                    "log_index",
+                ],
+            ),
+            attribution_edges: RowSet::insert(
+                "attribution_edges",
+                &[
+                    "digest",
+                    "position",
+                    "contribution_id",
+                    "contributor",
+                    "datanet_id",
+                    "model_id",
+                    "weight_ppm",
+                    "amount",
+                    "block_number",
+                ],
+            ),
+            pool_accruals: event_set(
+                "pool_accruals",
+                &["release_id", "model_id", "amount", "reward_per_token"],
+            ),
+            pool_claims: event_set(
+                "pool_claims",
+                &["release_id", "contribution_id", "contributor", "amount"],
+            ),
+            credits: event_set("credits", &["account", "amount"]),
+            claims: event_set("claims", &["account", "recipient", "amount"]),
+            deposits: event_set("deposits", &["payer", "sender", "amount"]),
+            withdrawals: event_set("withdrawals", &["payer", "kind", "amount", "unlock_at"]),
+            stake_returns: event_set(
+                "stake_returns",
+                &["contribution_id", "contributor", "amount"],
+            ),
+            reviews: event_set(
+                "reviews",
+                &[
+                    "contribution_id",
+                    "datanet_id",
+                    "curator",
+                    "accepted",
+                    "accepted_seq",
+                    "slashed",
+                ],
+            ),
+            nonce_invalidations: event_set("nonce_invalidations", &["payer", "word_pos", "mask"]),
+        }
+    }
+}
+
+impl Facts {
+    /// Every set, to write.
+    pub fn into_sets(self) -> [RowSet; 12] {
+        [
+            self.model_releases,
+            self.receipts,
+            self.attribution_edges,
+            self.pool_accruals,
+            self.pool_claims,
+            self.credits,
+            self.claims,
+            self.deposits,
+            self.withdrawals,
+            self.stake_returns,
+            self.reviews,
+            self.nonce_invalidations,
+        ]
+    }
+}

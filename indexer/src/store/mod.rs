@@ -1,0 +1,128 @@
+//! The database: one schema on SQLite (embedded default) or PostgreSQL, reached through sqlx's `Any`
+//! driver so the same SQL runs on both (placeholders are written `$1, $2, …`).
+//!
+//! The tables are described in `SCHEMA.md` next to this file. The indexer is their only writer: a
+//! block's rows, their effect on the aggregates and the checkpoint are committed in one transaction
+//! ([`batch`]), and a reorg reverts to a parent block in one transaction ([`revert`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{IndexerError, Result};
+
+pub mod batch;
+pub mod entity;
+pub mod fact;
+pub mod revert;
+pub mod rows;
+pub mod value;
+
+pub use batch::{Batch, BlockRef, Checkpoint};
+
+/// The two supported databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, WAL mode.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a `--database-url` names.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(IndexerError::UnsupportedDatabaseUrl(url.to_owned()))
+        }
+    }
+}
+
+/// A handle on the indexer's database (cheap to clone). Readers use [`Store::pool`].
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database at `url` (creating a SQLite file if missing) and applies the migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(IndexerError::db("parsing the database URL"))?;
+        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        pool = match backend {
+            Backend::Sqlite => pool.max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                         PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => pool.max_connections(8),
+        };
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(IndexerError::db("connecting to the database"))?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection pool, for read-only queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// `sqlite` or `postgres`, for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

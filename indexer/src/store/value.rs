@@ -1,0 +1,159 @@
+//! How Rust values map to the schema's column types (see `SCHEMA.md`): integers as `BIGINT`, amounts as
+//! decimal `TEXT`, addresses and hashes as lowercase `0x` hex `TEXT`, flags as 0/1.
+
+use alloy::primitives::{Address, B256, U256};
+use sqlx::Row;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+
+use crate::error::{IndexerError, Result};
+
+/// A value bound into a statement. Nulls carry their column's type (PostgreSQL checks it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    /// A `BIGINT`.
+    Int(i64),
+    /// A `TEXT`.
+    Text(String),
+    /// A `BIGINT` NULL.
+    NullInt,
+    /// A `TEXT` NULL.
+    NullText,
+}
+
+impl Val {
+    /// Binds the value as the next parameter of `query`.
+    pub fn bind<'q>(
+        self,
+        query: Query<'q, sqlx::Any, AnyArguments<'q>>,
+    ) -> Query<'q, sqlx::Any, AnyArguments<'q>> {
+        match self {
+            Self::Int(v) => query.bind(v),
+            Self::Text(v) => query.bind(v),
+            Self::NullInt => query.bind(None::<i64>),
+            Self::NullText => query.bind(None::<String>),
+        }
+    }
+}
+
+/// `0x` + lowercase hex of `bytes`.
+pub fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// A `u64` from the chain as a database integer.
+pub fn int(what: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| IndexerError::IntegerOutOfRange {
+        what,
+        value: value.to_string(),
+    })
+}
+
+/// A Rust type stored in one column.
+pub trait Column: Sized {
+    /// The value to bind.
+    fn to_val(&self) -> Val;
+    /// Reads the column `name` of `row` (of `table`, for the error message).
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self>;
+}
+
+fn corrupt(table: &'static str, name: &str, reason: impl std::fmt::Display) -> IndexerError {
+    IndexerError::CorruptRow {
+        table,
+        reason: format!("column {name}: {reason}"),
+    }
+}
+
+fn text(row: &AnyRow, name: &str, table: &'static str) -> Result<String> {
+    row.try_get::<String, _>(name)
+        .map_err(|e| corrupt(table, name, e))
+}
+
+impl Column for i64 {
+    fn to_val(&self) -> Val {
+        Val::Int(*self)
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        row.try_get::<i64, _>(name)
+            .map_err(|e| corrupt(table, name, e))
+    }
+}
+
+impl Column for Option<i64> {
+    fn to_val(&self) -> Val {
+        self.map_or(Val::NullInt, Val::Int)
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        row.try_get::<Option<i64>, _>(name)
+            .map_err(|e| corrupt(table, name, e))
+    }
+}
+
+impl Column for bool {
+    fn to_val(&self) -> Val {
+        Val::Int(i64::from(*self))
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        Ok(i64::decode(row, name, table)? != 0)
+    }
+}
+
+impl Column for String {
+    fn to_val(&self) -> Val {
+        Val::Text(self.clone())
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        text(row, name, table)
+    }
+}
+
+impl Column for U256 {
+    fn to_val(&self) -> Val {
+        Val::Text(self.to_string())
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        let s = text(row, name, table)?;
+        s.parse::<U256>()
+            .map_err(|e| corrupt(table, name, format!("`{s}` is not a decimal amount: {e}")))
+    }
+}
+
+impl Column for Address {
+    fn to_val(&self) -> Val {
+        Val::Text(hex0x(self.as_slice()))
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        let s = text(row, name, table)?;
+        s.parse::<Address>()
+            .map_err(|e| corrupt(table, name, format!("`{s}` is not an address: {e}")))
+    }
+}
+
+impl Column for Option<Address> {
+    fn to_val(&self) -> Val {
+        self.as_ref().map_or(Val::NullText, Column::to_val)
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        match row
+            .try_get::<Option<String>, _>(name)
+            .map_err(|e| corrupt(table, name, e))?
+        {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<Address>()
+                .map(Some)
+                .map_err(|e| corrupt(table, name, e)),
+        }
+    }
+}
+
+impl Column for B256 {
+    fn to_val(&self) -> Val {
+        Val::Text(hex0x(self.as_slice()))
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        let s = text(row, name, table)?;
+        s.parse::<B256>()
+            .map_err(|e| corrupt(table, name, format!("`{s}` is not a 32-byte hash: {e}")))
+    }
+}
