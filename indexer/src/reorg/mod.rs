@@ -43,7 +43,7 @@ pub async fn find_ancestor(
         }
     }
     Err(IndexerError::DeepReorg {
-        block_number: checkpoint.finalized_block,
+        block_number: checkpoint.block_number,
         stored_hash: checkpoint.block_hash,
         finality_depth,
     })

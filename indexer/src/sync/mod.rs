@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::consensus::BlockHeader;
-use alloy::primitives::B256;
 use alloy::providers::Provider;
 use alloy::pubsub::Subscription;
 use alloy::rpc::types::Header;
@@ -87,12 +86,10 @@ impl Syncer {
             }
             Some(stored) => stored,
             None => {
+                // The block before the first one to index (genesis when the deployment starts at 0:
+                // a genesis block holds no logs).
                 let before = deployment.start_block.saturating_sub(1);
-                let hash = if deployment.start_block == 0 {
-                    B256::ZERO
-                } else {
-                    rpc.header(before).await?.hash
-                };
+                let hash = rpc.header(before).await?.hash;
                 Checkpoint {
                     chain_id,
                     block_number: before,

@@ -1,0 +1,10 @@
+//! The indexer's integration suite: a real anvil with the contracts deployed, the real store
+//! (SQLite, and PostgreSQL in a throwaway cluster), the real binary for the crash test.
+
+mod api;
+mod crash;
+mod explorer;
+mod postgres;
+mod reorg;
+mod support;
+mod sync;

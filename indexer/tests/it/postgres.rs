@@ -1,0 +1,44 @@
+//! The same suite on PostgreSQL (a throwaway cluster): exact aggregates against the chain, reorg
+//! rollback and replay, and the same graph as SQLite holds.
+
+use soil_bindings::testnet::LocalChain;
+use soil_indexer::projection::rebuild::{dump, rebuild};
+use soil_indexer::store::Store;
+
+use crate::reorg::reorg_replays_to_a_clean_state;
+use crate::support::{
+    Actors, PgCluster, TestResult, index, setup_graph, sqlite, sync_config, use_graph,
+};
+use crate::sync::check_against_chain;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_holds_the_same_exact_graph_and_survives_reorgs() -> TestResult {
+    assert!(
+        PgCluster::available(),
+        "PostgreSQL 15 server binaries are missing: run `make setup`"
+    );
+    let cluster = PgCluster::start()?;
+
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    setup_graph(&chain, &actors).await?;
+    use_graph(&chain, &actors).await?;
+    let pg = Store::open(&cluster.database("synced")?).await?;
+    index(&chain, &pg, sync_config(3)).await?;
+    check_against_chain(&chain, &actors, &pg).await?;
+    let dir = tempfile::tempdir()?;
+    let (lite, _) = sqlite(dir.path(), "same.db").await?;
+    index(&chain, &lite, sync_config(3)).await?;
+    let graph = dump(&pg).await?;
+    assert_eq!(
+        graph,
+        dump(&lite).await?,
+        "PostgreSQL and SQLite hold the same graph"
+    );
+    rebuild(&pg).await?;
+    assert_eq!(dump(&pg).await?, graph, "rebuild on PostgreSQL");
+
+    let followed = Store::open(&cluster.database("followed")?).await?;
+    let clean = Store::open(&cluster.database("clean")?).await?;
+    reorg_replays_to_a_clean_state(&followed, &clean).await
+}

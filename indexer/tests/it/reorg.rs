@@ -1,0 +1,142 @@
+//! Reorgs: orphaned blocks' rows and their effect on the aggregates are undone and the new branch
+//! replayed, to exactly the state of a clean run; a reorg deeper than the finality depth stops the
+//! indexer with a clear error.
+
+use alloy::primitives::U256;
+use alloy::providers::Provider;
+use soil_bindings::contracts::IUsageEscrow;
+use soil_bindings::testnet::LocalChain;
+use soil_indexer::IndexerError;
+use soil_indexer::projection::rebuild::dump;
+use soil_indexer::store::Store;
+use sqlx::Row;
+
+use crate::support::{
+    Actors, PRICE, TestResult, index, reader, send, settle, setup_graph, sqlite, sync_config,
+    use_graph, wallet,
+};
+
+/// The branch that replaces the orphaned one: a different settlement and a claim.
+pub(crate) async fn alternative_history(chain: &LocalChain, actors: &Actors) -> TestResult {
+    settle(
+        chain,
+        actors,
+        &actors.node,
+        PRICE,
+        100,
+        &[(40, 60, vec![(2, 250_000), (3, 250_000)])],
+    )
+    .await?;
+    let escrow = IUsageEscrow::new(chain.deployment.usage_escrow, wallet(chain, &actors.bob));
+    send!(escrow.claim(actors.bob.address()));
+    Ok(())
+}
+
+async fn snapshot(chain: &LocalChain) -> TestResult<U256> {
+    Ok(reader(chain).raw_request("evm_snapshot".into(), ()).await?)
+}
+
+async fn revert(chain: &LocalChain, id: U256) -> TestResult {
+    let reverted: bool = reader(chain)
+        .raw_request("evm_revert".into(), (id,))
+        .await?;
+    assert!(reverted, "evm_revert failed");
+    Ok(())
+}
+
+async fn count(store: &Store, table: &str) -> TestResult<i64> {
+    Ok(sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(store.pool())
+        .await?
+        .try_get(0)?)
+}
+
+/// Indexes a graph, a branch that is then orphaned, and its replacement into `followed`; indexes the
+/// final chain from scratch into `clean`; the two must hold the same graph.
+pub(crate) async fn reorg_replays_to_a_clean_state(followed: &Store, clean: &Store) -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    setup_graph(&chain, &actors).await?;
+    index(&chain, followed, sync_config(64)).await?;
+    let fork = snapshot(&chain).await?;
+    use_graph(&chain, &actors).await?;
+    let orphaned_head = reader(&chain).get_block_number().await?;
+    index(&chain, followed, sync_config(64)).await?;
+    assert_eq!(count(followed, "receipts").await?, 3);
+    assert!(
+        count(followed, "undo_journal").await? > 0,
+        "unfinalised blocks are journalled"
+    );
+
+    revert(&chain, fork).await?;
+    alternative_history(&chain, &actors).await?;
+    assert!(
+        reader(&chain).get_block_number().await? < orphaned_head,
+        "the new branch is shorter"
+    );
+    let syncer = index(&chain, followed, sync_config(64)).await?;
+    assert_eq!(
+        syncer.checkpoint().block_number,
+        reader(&chain).get_block_number().await?
+    );
+    assert_eq!(
+        count(followed, "receipts").await?,
+        1,
+        "the orphaned settlements are gone"
+    );
+
+    index(&chain, clean, sync_config(64)).await?;
+    assert_eq!(
+        dump(followed).await?,
+        dump(clean).await?,
+        "reverted + replayed == clean run"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_is_rolled_back_and_replayed_to_the_clean_state() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (followed, _) = sqlite(dir.path(), "followed.db").await?;
+    let (clean, _) = sqlite(dir.path(), "clean.db").await?;
+    reorg_replays_to_a_clean_state(&followed, &clean).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_deeper_than_finality_stops_the_indexer() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    let fork = snapshot(&chain).await?;
+    setup_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = sqlite(dir.path(), "deep.db").await?;
+    index(&chain, &store, sync_config(2)).await?;
+    revert(&chain, fork).await?;
+    for _ in 0..40 {
+        reader(&chain)
+            .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+            .await?;
+    }
+    let err = index(&chain, &store, sync_config(2))
+        .await
+        .expect_err("a deep reorg must stop the indexer");
+    let err = err
+        .downcast::<IndexerError>()
+        .map_err(|e| format!("unexpected error: {e}"))?;
+    assert!(
+        matches!(
+            *err,
+            IndexerError::DeepReorg {
+                finality_depth: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("reorg deeper than the finality depth"),
+        "{err}"
+    );
+    Ok(())
+}

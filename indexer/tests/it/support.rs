@@ -1,0 +1,439 @@
+//! Shared test machinery: the chain, a scenario that emits every event kind, the indexer run
+//! in-process, canonical dumps, and a throwaway PostgreSQL cluster.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256, aliases::U96, keccak256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use soil_bindings::contracts::IModelRegistry::{self, Split};
+use soil_bindings::contracts::IUsageEscrow::{self, UsageReceipt};
+use soil_bindings::contracts::{IDatanetRegistry, IPaymentToken};
+use soil_bindings::testnet::LocalChain;
+use soil_bindings::{Attribution, ReceiptDomain};
+use soil_indexer::config::{RpcConfig, SyncConfig};
+use soil_indexer::store::Store;
+use soil_indexer::sync::Syncer;
+use soil_indexer::sync::rpc::Rpc;
+use soil_indexer::sync::status::SyncStatus;
+
+/// Test result.
+pub(crate) type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A provider that signs with `signer`.
+pub(crate) fn wallet(chain: &LocalChain, signer: &PrivateKeySigner) -> DynProvider {
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(chain.rpc_url().parse().expect("anvil URL"))
+        .erased()
+}
+
+/// A read-only provider.
+pub(crate) fn reader(chain: &LocalChain) -> DynProvider {
+    ProviderBuilder::new()
+        .connect_http(chain.rpc_url().parse().expect("anvil URL"))
+        .erased()
+}
+
+macro_rules! send {
+    ($call:expr) => {{
+        let receipt = $call.send().await?.get_receipt().await?;
+        assert!(receipt.status(), "transaction reverted: {receipt:?}");
+        receipt
+    }};
+}
+pub(crate) use send;
+
+/// The accounts of the scenario (anvil's dev keys).
+#[derive(Debug, Clone)]
+pub(crate) struct Actors {
+    pub(crate) owner: PrivateKeySigner,
+    pub(crate) datanet_owner: PrivateKeySigner,
+    pub(crate) curator: PrivateKeySigner,
+    pub(crate) alice: PrivateKeySigner,
+    pub(crate) bob: PrivateKeySigner,
+    pub(crate) model_owner: PrivateKeySigner,
+    pub(crate) payer: PrivateKeySigner,
+    pub(crate) node: PrivateKeySigner,
+    pub(crate) relayer: PrivateKeySigner,
+}
+
+impl Actors {
+    pub(crate) fn of(chain: &LocalChain) -> Self {
+        let s = &chain.signers;
+        Self {
+            owner: s[0].clone(),
+            datanet_owner: s[1].clone(),
+            curator: s[2].clone(),
+            alice: s[3].clone(),
+            bob: s[4].clone(),
+            model_owner: s[5].clone(),
+            payer: s[6].clone(),
+            node: s[7].clone(),
+            relayer: s[8].clone(),
+        }
+    }
+
+    pub(crate) fn all(&self) -> Vec<Address> {
+        [
+            &self.owner,
+            &self.datanet_owner,
+            &self.curator,
+            &self.alice,
+            &self.bob,
+            &self.model_owner,
+            &self.payer,
+            &self.node,
+            &self.relayer,
+        ]
+        .iter()
+        .map(|s| s.address())
+        .collect()
+    }
+}
+
+/// The model's price before and after `setPrice`, and its split.
+pub(crate) const PRICE: u64 = 1_000_000;
+pub(crate) const NEW_PRICE: u64 = 1_234_567;
+pub(crate) const SPLIT: (u16, u16, u16, u16) = (2_000, 6_000, 1_500, 500);
+
+/// Signs and settles receipts: `(input, output, attribution)` each, at `price`, with `nonce` upward.
+pub(crate) async fn settle(
+    chain: &LocalChain,
+    actors: &Actors,
+    by: &PrivateKeySigner,
+    price: u64,
+    first_nonce: u64,
+    receipts: &[(u32, u32, Vec<(u64, u32)>)],
+) -> TestResult {
+    let domain = ReceiptDomain {
+        chain_id: chain.deployment.chain_id,
+        escrow: chain.deployment.usage_escrow,
+    };
+    let now = reader(chain)
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or("no head")?;
+    let (mut signed, mut attributions, mut signatures, mut uris) = (vec![], vec![], vec![], vec![]);
+    for (k, (input, output, entries)) in receipts.iter().enumerate() {
+        let attribution = Attribution::new(entries.clone())?;
+        let receipt = UsageReceipt {
+            payer: actors.payer.address(),
+            modelId: 1,
+            node: actors.node.address(),
+            promptHash: keccak256(format!("prompt {first_nonce} {k}")),
+            outputHash: keccak256(format!("output {first_nonce} {k}")),
+            inputTokens: *input,
+            outputTokens: *output,
+            fee: U256::from(price) * U256::from(input + output) / U256::from(1000u64),
+            nonce: U256::from(first_nonce + k as u64),
+            deadline: now.header.timestamp + 3_600,
+            attributionHash: attribution.hash(),
+        };
+        signatures.push(domain.sign(&receipt, &actors.payer).await?);
+        attributions.push(attribution.to_sol());
+        uris.push(format!("ipfs://output-{first_nonce}-{k}"));
+        signed.push(receipt);
+    }
+    let escrow = IUsageEscrow::new(chain.deployment.usage_escrow, wallet(chain, by));
+    send!(escrow.settle(signed, attributions, signatures, uris));
+    Ok(())
+}
+
+/// Moves the chain's clock forward by `seconds` and mines a block.
+pub(crate) async fn advance_time(chain: &LocalChain, seconds: u64) -> TestResult {
+    let provider = reader(chain);
+    provider
+        .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (seconds,))
+        .await?;
+    provider
+        .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+        .await?;
+    Ok(())
+}
+
+/// Datanet 1 with curators, four contributions (three accepted, one rejected), release 1 and model 1
+/// registered against it, and the payer's deposit: everything before the first settlement.
+pub(crate) async fn setup_graph(chain: &LocalChain, actors: &Actors) -> TestResult {
+    let d = &chain.deployment;
+    for who in [&actors.alice, &actors.bob, &actors.payer, &actors.relayer] {
+        chain
+            .fund(who.address(), U256::from(1_000_000_000_000u64))
+            .await?;
+    }
+    for who in [&actors.alice, &actors.bob] {
+        let token = IPaymentToken::new(d.token, wallet(chain, who));
+        send!(token.approve(d.datanet_registry, U256::MAX));
+    }
+    for who in [&actors.payer, &actors.relayer] {
+        let token = IPaymentToken::new(d.token, wallet(chain, who));
+        send!(token.approve(d.usage_escrow, U256::MAX));
+    }
+    let as_owner = IDatanetRegistry::new(d.datanet_registry, wallet(chain, &actors.datanet_owner));
+    send!(as_owner.createDatanet(
+        "ipfs://datanet-1".into(),
+        U96::from(100u64),
+        vec![actors.curator.address()]
+    ));
+    send!(as_owner.setCurator(1, actors.bob.address(), true));
+    send!(as_owner.setCurator(1, actors.bob.address(), false));
+    let stakes = [
+        (&actors.alice, 100u64, 1_000u32),
+        (&actors.alice, 150, 2_000),
+        (&actors.bob, 200, 3_000),
+        (&actors.bob, 250, 4_000),
+    ];
+    for (i, (who, stake, tokens)) in stakes.iter().enumerate() {
+        let registry = IDatanetRegistry::new(d.datanet_registry, wallet(chain, who));
+        send!(registry.contribute(
+            1,
+            keccak256(format!("document {i}")),
+            *tokens,
+            format!("file:///doc-{i}.txt"),
+            U96::from(*stake)
+        ));
+    }
+    let as_curator = IDatanetRegistry::new(d.datanet_registry, wallet(chain, &actors.curator));
+    for (id, accept) in [(1u64, true), (2, true), (3, true), (4, false)] {
+        send!(as_curator.review(id, accept));
+    }
+    send!(as_curator.publishRelease(1, keccak256("release root"), 3));
+    let models = IModelRegistry::new(d.model_registry, wallet(chain, &actors.model_owner));
+    let (owner_bps, data_bps, node_bps, treasury_bps) = SPLIT;
+    send!(models.registerModel(
+        keccak256("weights"),
+        "file:///model.gguf".into(),
+        vec![1],
+        U96::from(PRICE),
+        Split {
+            ownerBps: owner_bps,
+            dataBps: data_bps,
+            nodeBps: node_bps,
+            treasuryBps: treasury_bps
+        },
+    ));
+    let as_payer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.payer));
+    send!(as_payer.deposit(U256::from(50_000_000u64)));
+    let as_relayer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.relayer));
+    send!(as_relayer.depositFor(actors.payer.address(), U256::from(1_000_000u64)));
+    Ok(())
+}
+
+/// Settlements, price change, pool and balance claims, nonce cancellation, withdrawal, stake return,
+/// ownership and parameter changes: every remaining event kind.
+pub(crate) async fn use_graph(chain: &LocalChain, actors: &Actors) -> TestResult {
+    let d = &chain.deployment;
+    settle(
+        chain,
+        actors,
+        &actors.relayer,
+        PRICE,
+        0,
+        &[
+            (300, 77, vec![(1, 500_000), (2, 333_333)]),
+            (10, 990, vec![(3, 1_000_000)]),
+        ],
+    )
+    .await?;
+    let models = IModelRegistry::new(d.model_registry, wallet(chain, &actors.model_owner));
+    send!(models.setPrice(1, U96::from(NEW_PRICE)));
+    settle(
+        chain,
+        actors,
+        &actors.node,
+        NEW_PRICE,
+        10,
+        &[(499, 500, vec![])],
+    )
+    .await?;
+    let as_relayer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.relayer));
+    send!(as_relayer.claimPoolRewards(1, vec![1, 2, 3]));
+    for who in [&actors.alice, &actors.node, &actors.model_owner] {
+        let escrow = IUsageEscrow::new(d.usage_escrow, wallet(chain, who));
+        send!(escrow.claim(who.address()));
+    }
+    let as_payer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.payer));
+    send!(as_payer.invalidateNonces(U256::ZERO, U256::from(0b1_0000_0000u64)));
+    send!(as_payer.requestWithdrawal(U256::from(500_000u64)));
+    advance_time(chain, 8 * 24 * 3_600).await?;
+    send!(as_payer.withdraw());
+    let as_alice = IDatanetRegistry::new(d.datanet_registry, wallet(chain, &actors.alice));
+    send!(as_alice.withdrawStake(1));
+    // A fresh provider: the model owner's claim above went through another one (nonces are cached).
+    let models = IModelRegistry::new(d.model_registry, wallet(chain, &actors.model_owner));
+    send!(models.setModelOwner(1, actors.bob.address()));
+    let as_protocol = IDatanetRegistry::new(d.datanet_registry, wallet(chain, &actors.owner));
+    send!(as_protocol.setStakeLockPeriod(24 * 3_600));
+    Ok(())
+}
+
+/// The sync settings of the tests: small ranges so several are fetched and applied in order.
+pub(crate) fn sync_config(finality_depth: u64) -> SyncConfig {
+    SyncConfig {
+        finality_depth,
+        initial_range: 3,
+        max_range: 8,
+        poll_interval: std::time::Duration::from_millis(50),
+        exit_when_caught_up: true,
+        ..SyncConfig::default()
+    }
+}
+
+/// Indexes `chain` into `store` until caught up with the head.
+pub(crate) async fn index(
+    chain: &LocalChain,
+    store: &Store,
+    config: SyncConfig,
+) -> TestResult<Syncer> {
+    let rpc = Arc::new(Rpc::connect(&chain.rpc_url(), RpcConfig::default()).await?);
+    let path = PathBuf::from("deployments/test.json");
+    let mut syncer = Syncer::new(
+        rpc,
+        store.clone(),
+        chain.deployment,
+        &path,
+        config,
+        Arc::new(SyncStatus::default()),
+    )
+    .await?;
+    syncer.run().await?;
+    Ok(syncer)
+}
+
+/// A fresh SQLite database in `dir`.
+pub(crate) async fn sqlite(dir: &Path, name: &str) -> TestResult<(Store, String)> {
+    let url = format!("sqlite://{}", dir.join(name).display());
+    Ok((Store::open(&url).await?, url))
+}
+
+/// A throwaway PostgreSQL 15 cluster on a free loopback port, run as the `postgres` user when the
+/// tests run as root; stopped (and its files removed) on drop.
+#[derive(Debug)]
+pub(crate) struct PgCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    as_postgres: bool,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn run_pg(as_postgres: bool, program: &str, args: &[&str]) -> TestResult {
+    let path = format!("{PG_BIN}/{program}");
+    let output = if as_postgres {
+        Command::new("runuser")
+            .arg("-u")
+            .arg("postgres")
+            .arg("--")
+            .arg(&path)
+            .args(args)
+            .output()?
+    } else {
+        Command::new(&path).args(args).output()?
+    };
+    if !output.status.success() {
+        return Err(format!(
+            "{program} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+impl PgCluster {
+    /// Whether the PostgreSQL server binaries are installed (`make setup`).
+    pub(crate) fn available() -> bool {
+        Path::new(PG_BIN).join("initdb").exists()
+    }
+
+    /// Creates and starts the cluster.
+    pub(crate) fn start() -> TestResult<Self> {
+        let dir = tempfile::Builder::new().prefix("soil-pg-").tempdir()?;
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()?
+            .stdout
+            .starts_with(b"0\n");
+        if as_postgres {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg("postgres")
+                .arg(dir.path())
+                .status()?;
+            assert!(status.success(), "chown of the cluster directory failed");
+        }
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let data = dir.path().join("data");
+        let data = data.to_str().ok_or("non-UTF-8 temp path")?;
+        run_pg(
+            as_postgres,
+            "initdb",
+            &[
+                "-D",
+                data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        )?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            dir.path().display()
+        );
+        let log = dir.path().join("log");
+        run_pg(
+            as_postgres,
+            "pg_ctl",
+            &[
+                "-D",
+                data,
+                "-o",
+                &options,
+                "-l",
+                log.to_str().ok_or("path")?,
+                "-w",
+                "start",
+            ],
+        )?;
+        Ok(Self {
+            dir,
+            port,
+            as_postgres,
+        })
+    }
+
+    /// A new database in the cluster; returns its URL.
+    pub(crate) fn database(&self, name: &str) -> TestResult<String> {
+        let port = self.port.to_string();
+        run_pg(
+            self.as_postgres,
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name],
+        )?;
+        Ok(format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.port
+        ))
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        if let Some(data) = data.to_str() {
+            let _ = run_pg(
+                self.as_postgres,
+                "pg_ctl",
+                &["-D", data, "-m", "immediate", "-w", "stop"],
+            );
+        }
+    }
+}
