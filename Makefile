@@ -12,7 +12,7 @@ VENV         := $(CURDIR)/.venv
 APT_PACKAGES := cmake libclang-dev chromium postgresql fortunes-min wrk
 CARGO_TEST   ?= cargo test --workspace --all-features
 
-.PHONY: help setup setup-npm setup-apt setup-model setup-slither build abi test test-contracts test-rust \
+.PHONY: help setup setup-npm setup-apt setup-model setup-slither build abi test test-contracts test-rust test-e2e \
         lint demo bench snapshot clean
 
 help: ## list the targets
@@ -57,7 +57,7 @@ abi: setup-npm ## re-export the contracts' ABI into contracts/bindings/abi
 	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json > contracts/bindings/abi/$$c.json; done
 	@echo "==> ABI exported to contracts/bindings/abi"
 
-test: setup test-contracts test-rust ## run every test: forge, then the Rust workspace
+test: setup test-contracts test-rust test-e2e ## run every test: forge, the Rust workspace, then the demo end to end
 
 test-contracts: setup-npm
 	@echo "==> forge test"
@@ -71,6 +71,12 @@ test-rust: setup-npm setup-apt setup-model
 	@forge build
 	@echo "==> $(CARGO_TEST)"
 	@SOIL_MODEL=$(MODEL) $(CARGO_TEST)
+
+test-e2e: setup-npm setup-apt setup-model
+	@echo "==> end to end: the demo flow (DEMO_EXIT=1) on the debug build, every settled fee checked through GraphQL"
+	@cargo build --workspace --bins
+	@DEMO_EXIT=1 SOIL_BIN_DIR=$(CURDIR)/target/debug ANVIL_PORT=$${E2E_ANVIL_PORT:-18545} INDEXER_PORT=$${E2E_INDEXER_PORT:-18000} \
+	  DEMO_STATE=$(CURDIR)/.soil/e2e bash scripts/demo.sh
 
 lint: setup-npm setup-slither ## formatting, clippy and Slither
 	@echo "==> forge fmt --check"; forge fmt --check

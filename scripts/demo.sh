@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# `make demo`: the whole of Soil end to end on embedded defaults — a local chain (anvil), the indexer on
+# SQLite, the default model (SmolLM2-135M) — with every role played by its own wallet.
+# DEMO_EXIT=1 stops after the summary; otherwise the services stay up until Ctrl-C.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+
+ANVIL_PORT=${ANVIL_PORT:-8545}
+INDEXER_PORT=${INDEXER_PORT:-8000}
+MODEL=${SOIL_MODEL:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+STATE=${DEMO_STATE:-$ROOT/.soil/demo}
+TEXT=/usr/share/games/fortunes/literature   # Debian package fortunes-min: real quotations, not demo text
+BIN_DIR=${SOIL_BIN_DIR:-$ROOT/target/release}   # make test runs the demo on its debug build
+SOIL=$BIN_DIR/soil
+INDEXER=$BIN_DIR/soil-indexer
+RPC=http://127.0.0.1:$ANVIL_PORT
+GRAPHQL=http://127.0.0.1:$INDEXER_PORT/graphql
+ETHER=000000000000000000   # 18 decimals
+
+step=0
+say() { step=$((step + 1)); printf '\n\033[1m==> [%d] %s\033[0m\n' "$step" "$*"; }
+die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'echo; echo "demo: stopping"; exit 0' INT TERM
+
+port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+for spec in "ANVIL_PORT=$ANVIL_PORT" "INDEXER_PORT=$INDEXER_PORT"; do
+  port_free "${spec#*=}" || die "port ${spec#*=} is taken; free it or choose another with ${spec%=*}=<port> make demo"
+done
+[ -f "$MODEL" ] || die "model file $MODEL is missing: run 'make setup-model'"
+[ -f "$TEXT" ] || die "$TEXT is missing: run 'make setup-apt' (Debian package fortunes-min)"
+[ -x "$SOIL" ] && [ -x "$INDEXER" ] || die "binaries missing: run 'make build'"
+
+wait_for() { # wait_for <what> <command...>
+  local what=$1; shift
+  for _ in $(seq 1 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  die "$what did not come up (logs in $STATE)"
+}
+
+rm -rf "$STATE"; mkdir -p "$STATE/docs"
+
+# anvil's dev accounts come from its public test mnemonic: they hold play money on a local chain only.
+MNEMONIC="test test test test test test test test test test test junk"
+key() { cast wallet private-key --mnemonic "$MNEMONIC" --mnemonic-index "$1"; }
+addr() { cast wallet address --private-key "$(key "$1")"; }
+as() { local who=$1; shift; SOIL_PRIVATE_KEY=$(key "$who") "$SOIL" --rpc-url "$RPC" --outbox "$STATE/outbox-$who.sqlite" --cache-dir "$STATE/index" "$@"; }
+DEPLOYER=0 CURATOR=5 OWNER=6 PAYER=7 NODE=8
+CONTRIBUTORS=(1 2 3 4)
+
+say "starting anvil (the local L2) on $RPC and deploying the contracts"
+anvil --port "$ANVIL_PORT" --mnemonic "$MNEMONIC" >"$STATE/anvil.log" 2>&1 & pids+=($!)
+wait_for anvil cast block-number --rpc-url "$RPC"
+PRIVATE_KEY=$(key $DEPLOYER) forge script contracts/script/Deploy.s.sol --rpc-url "$RPC" --broadcast >"$STATE/deploy.log" 2>&1 \
+  || { cat "$STATE/deploy.log"; die "deployment failed"; }
+DEPLOYMENT=$ROOT/deployments/31337.json
+cat "$DEPLOYMENT"; echo
+TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$DEPLOYMENT")
+
+say "starting the indexer on SQLite ($STATE/indexer.db) with GraphQL on http://127.0.0.1:$INDEXER_PORT"
+"$INDEXER" run --rpc-url "$RPC" --deployment "$DEPLOYMENT" --database-url "sqlite://$STATE/indexer.db" \
+  --listen "127.0.0.1:$INDEXER_PORT" --poll-interval-ms 200 >"$STATE/indexer.log" 2>&1 & pids+=($!)
+wait_for "the indexer" curl -sf "http://127.0.0.1:$INDEXER_PORT/health"
+
+say "creating a datanet of real quotations ($TEXT) with four contributors and a curator"
+python3 - "$TEXT" "$STATE/docs" <<'PY'
+import pathlib, sys
+quotes = [q.strip() for q in open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n%\n") if q.strip()]
+out = pathlib.Path(sys.argv[2])
+per_doc = len(quotes) // 8
+for i in range(8):
+    (out / f"literature-{i + 1}.txt").write_text("\n\n".join(quotes[i * per_doc:(i + 1) * per_doc]) + "\n", encoding="utf-8")
+PY
+for who in "${CONTRIBUTORS[@]}" $PAYER; do
+  cast send "$TOKEN" "mint(address,uint256)" "$(addr "$who")" "1000$ETHER" --rpc-url "$RPC" --private-key "$(key $DEPLOYER)" >/dev/null
+done
+as $CURATOR datanet create --metadata-uri "file://$TEXT" --min-stake "10$ETHER" --curator "$(addr $CURATOR)"
+doc=0
+for who in "${CONTRIBUTORS[@]}"; do
+  for _ in 1 2; do
+    doc=$((doc + 1))
+    as "$who" datanet contribute --datanet 1 --file "$STATE/docs/literature-$doc.txt" --stake "10$ETHER" --model "$MODEL"
+  done
+done
+for id in 1 2 3 4 5 6 7; do as $CURATOR datanet review --contribution "$id" --accept; done
+echo "rejecting contribution 8: its 10-token stake is slashed to the treasury"
+as $CURATOR datanet review --contribution 8 --reject
+as $CURATOR datanet release --datanet 1
+
+say "registering the default model (SmolLM2-135M) against release 1: 0.001 token per 1,000 tokens"
+as $OWNER model register --file "$MODEL" --release 1 --price "1000000000000000" --split 4000,4000,1500,500
+as $OWNER model list
+
+say "the payer deposits and runs prompts through 'soil infer' (receipts attributed, signed, batched, settled)"
+as $PAYER deposit "100$ETHER"
+QUOTE=$(sed -n '1,/^%$/p' "$STATE/docs/literature-3.txt" | head -3 | tr '\n' ' ')
+PROMPTS=(
+  "Repeat this quotation exactly, word for word: $QUOTE"
+  "Write one sentence about why good data matters for small language models."
+  "Quote a famous line from a classic novel."
+)
+for prompt in "${PROMPTS[@]}"; do
+  echo; echo "prompt: $prompt"
+  as $PAYER infer --model-id 1 --model "$MODEL" --node "$(addr $NODE)" --seed 7 --temperature 0 --max-tokens 64 "$prompt"
+done
+as $PAYER status
+as $PAYER settle
+
+say "contributors, the model owner and the node claim what they earned"
+for who in "${CONTRIBUTORS[@]}" $OWNER $NODE; do as "$who" claim; done
+
+say "summary, read back from the indexer's GraphQL ($GRAPHQL)"
+wait_for "the indexer to catch up" python3 "$ROOT/scripts/graphql_summary.py" --wait-synced "$GRAPHQL"
+python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --deployment "$DEPLOYMENT" --payer "$(addr $PAYER)" "$GRAPHQL"
+echo
+echo "explorer:  http://127.0.0.1:$INDEXER_PORT/"
+echo "GraphiQL:  http://127.0.0.1:$INDEXER_PORT/graphiql"
+echo "logs:      $STATE"
+
+if [ "${DEMO_EXIT:-0}" = 1 ]; then exit 0; fi
+echo; echo "services are up; Ctrl-C to stop"
+wait

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""The demo's summary, read back from the indexer's GraphQL, and its money check.
+
+Prints the top contributors by earnings, every inference with its attributed contributions, and each
+model's revenue; then checks, to the wei, that every settled fee is accounted for:
+  per inference   fee == owner + node + treasury + attributed + pool, attributed == Σ its edges
+  in total        the sums equal the indexer's running totals
+  against chain   the payer's on-chain deposit == deposited − Σ fees; the escrow's outstanding credits
+                  and pool rewards equal what GraphQL says was credited/accrued minus what was claimed;
+                  token.balanceOf(escrow) == deposits + credits + pool rewards.
+Exits non-zero on any mismatch. `--wait-synced` only checks that the indexer has reached the chain head.
+Standard library only; chain reads go through `cast` (node_modules/.bin).
+"""
+import argparse
+import json
+import subprocess
+import sys
+import urllib.request
+
+
+def graphql(url, query, variables=None):
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(url, body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.load(response)
+    if answer.get("errors"):
+        raise SystemExit(f"GraphQL error: {answer['errors']}")
+    return answer["data"]
+
+
+def cast(*args):
+    return subprocess.run(["cast", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def chain_uint(rpc, address, signature, *args):
+    return int(cast("call", address, signature, *args, "--rpc-url", rpc).split()[0])
+
+
+def pages(url, field, selection, **filters):
+    """Every node of a Relay connection, following cursors."""
+    after, nodes = None, []
+    args = "".join(f", {k}: {json.dumps(v)}" for k, v in filters.items())
+    while True:
+        query = f"query($after: String) {{ {field}(first: 100, after: $after{args}) {{ edges {{ node {{ {selection} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        connection = graphql(url, query, {"after": after})[field]
+        nodes += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            return nodes
+        after = connection["pageInfo"]["endCursor"]
+
+
+def eth(wei):
+    return f"{int(wei) / 1e18:.6f}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--rpc-url", required=True)
+    parser.add_argument("--deployment")
+    parser.add_argument("--payer")
+    parser.add_argument("--wait-synced", action="store_true")
+    opts = parser.parse_args()
+
+    head = int(cast("block-number", "--rpc-url", opts.rpc_url))
+    meta = graphql(opts.url, "{ _meta { blockNumber blockHash synced } }")["_meta"]
+    if opts.wait_synced:
+        sys.exit(0 if meta and meta["blockNumber"] >= head else 1)
+
+    inferences = pages(
+        opts.url,
+        "inferences",
+        "digest fee inputTokens outputTokens payer { address } split { owner data node treasury attributed unattributed } "
+        "attributions { weightPpm amount contribution { id } contributor { address } }",
+    )
+    contributions = pages(opts.url, "contributions", "id contributor { address }")
+    models = pages(opts.url, "models", "id usage { inferences inputTokens outputTokens } revenue { total owner data node treasury attributed pool }")
+    totals = graphql(opts.url, "{ totals { fees ownerRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn } }")["totals"]
+
+    contributors = sorted({c["contributor"]["address"] for c in contributions})
+    earnings = []
+    for address in contributors:
+        account = graphql(opts.url, "query($a: String!) { account(address: $a) { earnings { total attributed pool } reputation { accepted rejected acceptedTokens } } }", {"a": address})["account"]
+        earnings.append((int(account["earnings"]["total"]), address, account))
+    print(f"indexed up to block {meta['blockNumber']} ({meta['blockHash'][:12]}…), chain head {head}")
+    print("\ntop contributors by earnings")
+    print(f"  {'contributor':44} {'earned':>12} {'attributed':>12} {'pool':>12}  accepted/rejected")
+    for total, address, account in sorted(earnings, reverse=True):
+        e, r = account["earnings"], account["reputation"]
+        print(f"  {address:44} {eth(total):>12} {eth(e['attributed']):>12} {eth(e['pool']):>12}  {r['accepted']}/{r['rejected']}")
+
+    print("\ninferences and their attributed contributions")
+    for inf in inferences:
+        print(f"  {inf['digest'][:18]}…  fee {eth(inf['fee'])}  tokens {inf['inputTokens']}+{inf['outputTokens']}")
+        for edge in inf["attributions"] or []:
+            print(f"      contribution {edge['contribution']['id']:>3}  {edge['weightPpm'] / 1e4:6.2f}%  {eth(edge['amount'])}  → {edge['contributor']['address']}")
+        if not inf["attributions"]:
+            print("      (no span of the output found in the release: the data share went to the release pool)")
+
+    print("\nmodel revenue")
+    for m in models:
+        rev = m["revenue"]
+        print(f"  model {m['id']}: {m['usage']['inferences']} inferences, revenue {eth(rev['total'])} "
+              f"(owner {eth(rev['owner'])}, data {eth(rev['data'])} of which pool {eth(rev['pool'])}, node {eth(rev['node'])}, treasury {eth(rev['treasury'])})")
+
+    # ---- the money check, to the wei ----
+    failures = []
+
+    def expect(what, left, right):
+        if int(left) != int(right):
+            failures.append(f"{what}: {left} != {right}")
+
+    sums = dict.fromkeys(["fee", "owner", "node", "treasury", "attributed", "unattributed"], 0)
+    for inf in inferences:
+        s = {k: int(v) for k, v in inf["split"].items()}
+        fee = int(inf["fee"])
+        expect(f"inference {inf['digest']}: fee vs its parts", fee, s["owner"] + s["node"] + s["treasury"] + s["attributed"] + s["unattributed"])
+        expect(f"inference {inf['digest']}: data share", s["data"], s["attributed"] + s["unattributed"])
+        expect(f"inference {inf['digest']}: attributed vs Σ edges", s["attributed"], sum(int(e["amount"]) for e in inf["attributions"] or []))
+        sums["fee"] += fee
+        for k in ("owner", "node", "treasury", "attributed", "unattributed"):
+            sums[k] += s[k]
+    expect("Σ fees vs totals.fees", sums["fee"], totals["fees"])
+    expect("Σ owner vs totals.ownerRevenue", sums["owner"], totals["ownerRevenue"])
+    expect("Σ node vs totals.nodeRevenue", sums["node"], totals["nodeRevenue"])
+    expect("Σ treasury vs totals.treasuryRevenue", sums["treasury"], totals["treasuryRevenue"])
+    expect("Σ attributed vs totals.attributedRevenue", sums["attributed"], totals["attributedRevenue"])
+    expect("Σ pool vs totals.poolAccrued", sums["unattributed"], totals["poolAccrued"])
+    expect("credited == fees − pool + pool claimed", totals["credited"],
+           sums["fee"] - sums["unattributed"] + int(totals["poolClaimed"]))
+
+    if opts.deployment:
+        deployment = json.load(open(opts.deployment))
+        escrow, token = deployment["usageEscrow"], deployment["token"]
+        on_chain_credit = chain_uint(opts.rpc_url, escrow, "totalCredited()(uint256)")
+        on_chain_pool = chain_uint(opts.rpc_url, escrow, "unclaimedPoolRewards()(uint256)")
+        on_chain_deposits = chain_uint(opts.rpc_url, escrow, "totalDeposits()(uint256)")
+        expect("escrow.totalCredited vs credited − claimed", on_chain_credit, int(totals["credited"]) - int(totals["claimed"]))
+        expect("escrow.unclaimedPoolRewards vs pool accrued − claimed", on_chain_pool, int(totals["poolAccrued"]) - int(totals["poolClaimed"]))
+        expect("escrow.totalDeposits vs deposited − withdrawn − fees", on_chain_deposits, int(totals["deposited"]) - int(totals["withdrawn"]) - sums["fee"])
+        expect("token.balanceOf(escrow) vs deposits + credits + pool", chain_uint(opts.rpc_url, token, "balanceOf(address)(uint256)", escrow),
+               on_chain_deposits + on_chain_credit + on_chain_pool)
+        if opts.payer:
+            paid = sum(int(i["fee"]) for i in inferences if i["payer"]["address"].lower() == opts.payer.lower())
+            account = graphql(opts.url, "query($a: String!) { account(address: $a) { balances { deposited withdrawn } } }", {"a": opts.payer})["account"]
+            expect("payer's on-chain deposit vs deposited − withdrawn − Σ its fees",
+                   chain_uint(opts.rpc_url, escrow, "depositOf(address)(uint256)", opts.payer),
+                   int(account["balances"]["deposited"]) - int(account["balances"]["withdrawn"]) - paid)
+
+    if not inferences:
+        failures.append("no inference was settled")
+    if failures:
+        print("\nMONEY CHECK FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print(f"\nmoney check: {len(inferences)} settled fees ({eth(sums['fee'])} tokens) accounted for to the wei: "
+          f"payer debits = owner + node + treasury + contributors + pool, and the escrow's books on chain agree")
+
+
+if __name__ == "__main__":
+    main()
