@@ -158,6 +158,7 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         if (c.status != ContributionStatus.Accepted) revert NotAccepted(contributionId);
         if (c.stakeReturned) revert StakeAlreadyReturned(contributionId);
         uint64 unlockAt = c.unlockAt;
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
         if (block.timestamp < unlockAt) revert StakeLocked(contributionId, unlockAt);
         uint96 stake = c.stake;
         c.stakeReturned = true;

@@ -173,6 +173,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IUsageEscrow
     function withdraw() external nonReentrant returns (uint256 amount) {
         Withdrawal memory w = _withdrawals[msg.sender];
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
         if (w.amount == 0 || block.timestamp < w.unlockAt) revert WithdrawalNotReady(w.unlockAt);
         uint256 available = depositOf[msg.sender];
         amount = w.amount < available ? w.amount : available;
@@ -312,6 +313,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
 
     /// @inheritdoc IUsageEscrow
     function isNonceUsed(address payer, uint256 nonce) external view returns (bool) {
+        // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
         return _nonceBitmap[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
@@ -381,6 +383,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         address payer = r.payer;
         address node = r.node;
         if (payer == address(0) || node == address(0)) revert InvalidParty(i);
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
         if (r.deadline < block.timestamp) revert ReceiptExpired(i, r.deadline);
         if (r.deadline > b.latestDeadline) revert ReceiptDeadlineTooFar(i, r.deadline, b.latestDeadline);
         ModelTerms memory m = _modelTerms(b, i, r.modelId);
@@ -609,6 +612,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     }
 
     function _useNonce(uint256 i, address payer, uint256 nonce) private {
+        // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
         uint256 bit = 1 << (nonce & 0xff);
         mapping(uint256 => uint256) storage bitmap = _nonceBitmap[payer];
         uint256 word = bitmap[nonce >> 8];
