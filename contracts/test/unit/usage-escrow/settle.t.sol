@@ -402,7 +402,7 @@ contract Settle_Unit_Test is Base {
         _assertSolvent();
     }
 
-    function test_When_PayerIsContractWallet_RejectingSignature() external {
+    function test_RevertWhen_ContractWalletRejectsSignature() external {
         ERC1271Wallet wallet = new ERC1271Wallet(makeAddr("walletSigner"));
         _fund(address(wallet), 10e18);
         IUsageEscrow.UsageReceipt memory r = _receipt(address(wallet), 1, attribution);
