@@ -1,0 +1,48 @@
+//! The `BigInt` scalar: a token amount (a `uint256` in base units) as a decimal string, the form the
+//! store keeps amounts in. JSON numbers cannot hold 256-bit integers exactly, so amounts travel as text.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+/// A token amount in base units, a decimal string without leading zeros.
+#[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::Type)]
+#[sqlx(transparent)]
+pub(crate) struct BigInt(pub(crate) String);
+
+impl BigInt {
+    /// Zero.
+    pub(crate) fn zero() -> Self {
+        Self("0".to_owned())
+    }
+}
+
+/// An unsigned integer of up to 256 bits written in decimal, such as a token amount in base units.
+#[Scalar(name = "BigInt")]
+impl ScalarType for BigInt {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s)
+                if !s.is_empty() && s.len() <= 78 && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Ok(Self(s.trim_start_matches('0').to_owned()).normalised())
+            }
+            Value::Number(n) if n.is_u64() => Ok(Self(n.to_string())),
+            _ => Err(InputValueError::custom(format!(
+                "expected a decimal amount such as \"1000\", got {value}"
+            ))),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+impl BigInt {
+    fn normalised(self) -> Self {
+        if self.0.is_empty() {
+            Self::zero()
+        } else {
+            self
+        }
+    }
+}

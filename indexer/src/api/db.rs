@@ -1,0 +1,174 @@
+//! The API's read-only view of the store: its own connection pool over the same database (so slow
+//! readers never hold the indexer's write connections), with a statement timeout on PostgreSQL and
+//! `query_only` on SQLite, and a small SQL builder that numbers `$n` placeholders.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, FromRow};
+
+use crate::api::error::ApiError;
+use crate::store::{Backend, Store};
+
+/// A value bound into a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val {
+    /// A `BIGINT`.
+    Int(i64),
+    /// A `TEXT`.
+    Text(String),
+}
+
+/// A SQL statement under construction with its bound values.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Sql {
+    text: String,
+    binds: Vec<Val>,
+}
+
+impl Sql {
+    /// Starts a statement.
+    pub(crate) fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            binds: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a `$n` placeholder bound to `value`.
+    pub(crate) fn bind(&mut self, value: impl Into<Val>) -> &mut Self {
+        self.binds.push(value.into());
+        self.text.push('$');
+        self.text.push_str(&self.binds.len().to_string());
+        self
+    }
+
+    /// Appends `(​$a, $b, …)` bound to `values` (callers never pass an empty list).
+    pub(crate) fn bind_list<V: Into<Val>>(
+        &mut self,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        self.push("(");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
+        self.push(")")
+    }
+
+    /// The SQL text.
+    #[cfg(test)]
+    fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+/// The API's database handle (cheap to clone).
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pool: AnyPool,
+}
+
+impl Db {
+    /// A lazily connecting read pool of `connections` over the store's database. On PostgreSQL every
+    /// statement is cut off after `statement_timeout`; on SQLite connections are `query_only`.
+    pub(crate) fn new(store: &Store, connections: u32, statement_timeout: Duration) -> Self {
+        let options = (*store.pool().connect_options()).clone();
+        let backend = store.backend();
+        let timeout_ms = statement_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(statement_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    let setup = match backend {
+                        Backend::Sqlite => {
+                            "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;".to_owned()
+                        }
+                        Backend::Postgres => format!(
+                            "SET statement_timeout = {timeout_ms}; \
+                             SET default_transaction_read_only = on;"
+                        ),
+                    };
+                    conn.execute(setup.as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        Self { pool }
+    }
+
+    fn query<'q, T>(
+        sql: &'q Sql,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>
+    where
+        T: for<'r> FromRow<'r, AnyRow>,
+    {
+        let mut query = sqlx::query_as::<_, T>(&sql.text);
+        for value in &sql.binds {
+            query = match value {
+                Val::Int(v) => query.bind(*v),
+                Val::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        query
+    }
+
+    /// Runs `sql` and decodes every row.
+    pub(crate) async fn all<T>(&self, sql: &Sql) -> Result<Vec<T>, ApiError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(Self::query(sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Runs `sql` and decodes its first row, if any.
+    pub(crate) async fn one<T>(&self, sql: &Sql) -> Result<Option<T>, ApiError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(Self::query(sql).fetch_optional(&self.pool).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_bind_order() {
+        let mut sql = Sql::new("SELECT 1 FROM t WHERE a = ");
+        sql.bind(7).push(" AND b IN ").bind_list(["x", "y"]);
+        assert_eq!(sql.text(), "SELECT 1 FROM t WHERE a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            sql.binds,
+            vec![Val::Int(7), Val::Text("x".into()), Val::Text("y".into())]
+        );
+    }
+}

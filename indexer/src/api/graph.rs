@@ -1,0 +1,784 @@
+//! `attributionGraph`: the neighbourhood of any node (an account, a datanet, a release, a model, a
+//! contribution or an inference) as nodes and weighted edges, ready to draw.
+//!
+//! The graph is explored breadth first, one level per step; each level costs a fixed number of batched
+//! `WHERE key IN (…)` statements on indexed columns (one per kind of neighbour), never one per node, and
+//! stops adding nodes at `limit` (then `truncated` is true). Node values and edge amounts come from the
+//! indexer's running totals and stored edge amounts.
+
+use std::collections::HashMap;
+
+use alloy::primitives::U256;
+use async_graphql::{Context, Enum, SimpleObject};
+
+use crate::api::amount::BigInt;
+use crate::api::db::{Db, Sql, Val};
+use crate::api::error::{ApiError, ApiResult, gql};
+use crate::api::ids::{NodeId, NodeKind};
+use crate::api::{ApiConfig, db};
+
+/// How two nodes are related.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum EdgeKind {
+    /// inference → contribution: the receipt's attribution named it (weight and amount set).
+    Attributed,
+    /// account → contribution: the account contributed it.
+    Contributed,
+    /// contribution → datanet: it was contributed to the datanet.
+    InDatanet,
+    /// datanet → release: the datanet published the release.
+    Released,
+    /// model → release: the model was trained on the release.
+    TrainedOn,
+    /// account → model or datanet: the account owns it.
+    Owns,
+    /// inference → model: the inference ran the model (amount: the fee).
+    Used,
+    /// account → inference: the account paid for it (amount: the fee).
+    Paid,
+    /// account → inference: the account ran it as the node (amount: the node share).
+    Served,
+}
+
+/// A node of the attribution graph.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct GraphNode {
+    /// `kind:key`, usable as `root` of another `attributionGraph` query.
+    id: String,
+    /// What the node is.
+    kind: NodeKind,
+    /// A short human label.
+    label: String,
+    /// A figure to size the node by: credited balance (account), revenue (datanet, model), earnings
+    /// (contribution), pool accrued (release) or fee (inference).
+    value: BigInt,
+}
+
+/// An edge of the attribution graph.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct GraphEdge {
+    /// Source node id.
+    source: String,
+    /// Target node id.
+    target: String,
+    /// How the nodes are related.
+    kind: EdgeKind,
+    /// Attribution weight as a fraction of the whole for `ATTRIBUTED` edges, 0 for the others.
+    weight: f64,
+    /// Amount paid along the edge, where one was (`ATTRIBUTED`, `USED`, `PAID`, `SERVED`).
+    amount: Option<BigInt>,
+}
+
+/// The graph around `root`.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct AttributionGraph {
+    /// The root's id, normalised.
+    root: String,
+    /// Nodes, the root first.
+    nodes: Vec<GraphNode>,
+    /// Edges between those nodes.
+    edges: Vec<GraphEdge>,
+    /// Whether nodes were left out because of `limit`.
+    truncated: bool,
+}
+
+struct Edge {
+    source: usize,
+    target: usize,
+    kind: EdgeKind,
+    weight_ppm: i64,
+    amount: Option<U256>,
+}
+
+/// The graph under construction.
+struct Builder {
+    limit: usize,
+    nodes: Vec<NodeId>,
+    index: HashMap<NodeId, usize>,
+    values: HashMap<usize, BigInt>,
+    edges: Vec<Edge>,
+    edge_index: HashMap<(usize, usize, EdgeKind), usize>,
+    truncated: bool,
+    frontier: Vec<usize>,
+}
+
+impl Builder {
+    fn node(&mut self, id: NodeId) -> Option<usize> {
+        if let Some(&i) = self.index.get(&id) {
+            return Some(i);
+        }
+        if self.nodes.len() >= self.limit {
+            self.truncated = true;
+            return None;
+        }
+        let i = self.nodes.len();
+        self.index.insert(id.clone(), i);
+        self.nodes.push(id);
+        self.frontier.push(i);
+        Some(i)
+    }
+
+    fn value(&mut self, id: &NodeId, value: BigInt) {
+        if let Some(&i) = self.index.get(id) {
+            self.values.insert(i, value);
+        }
+    }
+
+    /// Adds `source → target` (and whichever endpoint is new, within the limit).
+    fn edge(
+        &mut self,
+        source: NodeId,
+        target: NodeId,
+        kind: EdgeKind,
+        weight_ppm: i64,
+        amount: Option<&str>,
+    ) -> ApiResult<()> {
+        let amount = amount
+            .map(|a| a.parse::<U256>().map_err(|_| stored("edge amount", a)))
+            .transpose()?;
+        let (Some(s), Some(t)) = (self.node(source), self.node(target)) else {
+            return Ok(());
+        };
+        match self.edge_index.get(&(s, t, kind)) {
+            Some(&e) => {
+                // A receipt may name one contribution twice: weights and amounts add up.
+                let edge = &mut self.edges[e];
+                edge.weight_ppm += weight_ppm;
+                edge.amount = match (edge.amount, amount) {
+                    (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => {
+                self.edge_index.insert((s, t, kind), self.edges.len());
+                self.edges.push(Edge {
+                    source: s,
+                    target: t,
+                    kind,
+                    weight_ppm,
+                    amount,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> AttributionGraph {
+        let ids: Vec<String> = self.nodes.iter().map(NodeId::to_string).collect();
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, id)| GraphNode {
+                id: ids[i].clone(),
+                kind: id.kind(),
+                label: label(id),
+                value: self.values.get(&i).cloned().unwrap_or_else(BigInt::zero),
+            })
+            .collect();
+        let edges = self
+            .edges
+            .iter()
+            .map(|e| GraphEdge {
+                source: ids[e.source].clone(),
+                target: ids[e.target].clone(),
+                kind: e.kind,
+                weight: e.weight_ppm as f64 / 1_000_000.0,
+                amount: e.amount.map(|a| BigInt(a.to_string())),
+            })
+            .collect();
+        AttributionGraph {
+            root: ids[0].clone(),
+            nodes,
+            edges,
+            truncated: self.truncated,
+        }
+    }
+}
+
+fn stored(column: &'static str, value: &str) -> async_graphql::Error {
+    gql(ApiError::Stored {
+        column,
+        value: value.to_owned(),
+    })
+}
+
+fn short(hex: &str) -> String {
+    if hex.len() > 12 {
+        format!("{}…{}", &hex[..6], &hex[hex.len() - 4..])
+    } else {
+        hex.to_owned()
+    }
+}
+
+fn label(id: &NodeId) -> String {
+    match id {
+        NodeId::Account(a) => short(a),
+        NodeId::Inference(d) => format!("inference {}", short(d)),
+        NodeId::Datanet(n) => format!("datanet {n}"),
+        NodeId::Release(n) => format!("release {n}"),
+        NodeId::Model(n) => format!("model {n}"),
+        NodeId::Contribution(n) => format!("contribution {n}"),
+    }
+}
+
+/// The keys of one kind in a level's frontier.
+#[derive(Default)]
+struct Frontier {
+    accounts: Vec<String>,
+    datanets: Vec<i64>,
+    releases: Vec<i64>,
+    models: Vec<i64>,
+    contributions: Vec<i64>,
+    inferences: Vec<String>,
+}
+
+impl Frontier {
+    fn of(ids: impl IntoIterator<Item = NodeId>) -> Self {
+        let mut f = Self::default();
+        for id in ids {
+            match id {
+                NodeId::Account(a) => f.accounts.push(a),
+                NodeId::Datanet(n) => f.datanets.push(n),
+                NodeId::Release(n) => f.releases.push(n),
+                NodeId::Model(n) => f.models.push(n),
+                NodeId::Contribution(n) => f.contributions.push(n),
+                NodeId::Inference(d) => f.inferences.push(d),
+            }
+        }
+        f
+    }
+}
+
+/// `prefix (k1, k2, …) suffix LIMIT n`.
+fn select_in<V: Into<Val> + Clone>(prefix: &str, keys: &[V], suffix: &str, limit: usize) -> Sql {
+    let mut sql = Sql::new(prefix);
+    sql.bind_list(keys.iter().cloned())
+        .push(suffix)
+        .push(" LIMIT ");
+    sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    sql
+}
+
+async fn rows<T>(db: &Db, sql: Sql) -> ApiResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    db.all(&sql).await.map_err(gql)
+}
+
+/// Adds the neighbours of one level to `g`.
+async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
+    // Each query may at most fill the remaining room (plus one, to learn that something was left out).
+    let room = g.limit.saturating_sub(g.nodes.len()) + 1;
+    let f = &level;
+    if !f.accounts.is_empty() {
+        let contributed: Vec<(i64, String, String)> = rows(
+            db,
+            select_in(
+                "SELECT contribution_id, contributor, earnings FROM contributions WHERE contributor IN ",
+                &f.accounts,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (id, contributor, earnings) in contributed {
+            g.edge(
+                NodeId::Account(contributor),
+                NodeId::Contribution(id),
+                EdgeKind::Contributed,
+                0,
+                None,
+            )?;
+            g.value(&NodeId::Contribution(id), BigInt(earnings));
+        }
+        let models: Vec<(i64, String, String)> = rows(
+            db,
+            select_in(
+                "SELECT model_id, owner, revenue FROM models WHERE owner IN ",
+                &f.accounts,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (id, owner, revenue) in models {
+            g.edge(
+                NodeId::Account(owner),
+                NodeId::Model(id),
+                EdgeKind::Owns,
+                0,
+                None,
+            )?;
+            g.value(&NodeId::Model(id), BigInt(revenue));
+        }
+        let datanets: Vec<(i64, String, String)> = rows(
+            db,
+            select_in(
+                "SELECT datanet_id, owner, revenue FROM datanets WHERE owner IN ",
+                &f.accounts,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (id, owner, revenue) in datanets {
+            g.edge(
+                NodeId::Account(owner),
+                NodeId::Datanet(id),
+                EdgeKind::Owns,
+                0,
+                None,
+            )?;
+            g.value(&NodeId::Datanet(id), BigInt(revenue));
+        }
+        let paid: Vec<(String, String, String)> = rows(
+            db,
+            select_in(
+                "SELECT digest, payer, fee FROM receipts WHERE payer IN ",
+                &f.accounts,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (digest, payer, fee) in paid {
+            g.edge(
+                NodeId::Account(payer),
+                NodeId::Inference(digest.clone()),
+                EdgeKind::Paid,
+                0,
+                Some(&fee),
+            )?;
+            g.value(&NodeId::Inference(digest), BigInt(fee));
+        }
+        let served: Vec<(String, String, String, String)> = rows(
+            db,
+            select_in(
+                "SELECT digest, node, node_amount, fee FROM receipts WHERE node IN ",
+                &f.accounts,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (digest, node, amount, fee) in served {
+            g.edge(
+                NodeId::Account(node),
+                NodeId::Inference(digest.clone()),
+                EdgeKind::Served,
+                0,
+                Some(&amount),
+            )?;
+            g.value(&NodeId::Inference(digest), BigInt(fee));
+        }
+    }
+    if !f.contributions.is_empty() {
+        let own: Vec<(i64, String, i64)> = rows(
+            db,
+            select_in(
+                "SELECT contribution_id, contributor, datanet_id FROM contributions WHERE contribution_id IN ",
+                &f.contributions,
+                "",
+                f.contributions.len(),
+            ),
+        )
+        .await?;
+        for (id, contributor, datanet) in own {
+            g.edge(
+                NodeId::Account(contributor),
+                NodeId::Contribution(id),
+                EdgeKind::Contributed,
+                0,
+                None,
+            )?;
+            g.edge(
+                NodeId::Contribution(id),
+                NodeId::Datanet(datanet),
+                EdgeKind::InDatanet,
+                0,
+                None,
+            )?;
+        }
+        attributed(db, g, "contribution_id", &f.contributions, room).await?;
+    }
+    if !f.inferences.is_empty() {
+        let own: Vec<(String, String, String, i64, String, String)> = rows(
+            db,
+            select_in(
+                "SELECT digest, payer, node, model_id, fee, node_amount FROM receipts WHERE digest IN ",
+                &f.inferences,
+                "",
+                f.inferences.len(),
+            ),
+        )
+        .await?;
+        for (digest, payer, node, model, fee, node_amount) in own {
+            let me = NodeId::Inference(digest);
+            g.edge(
+                me.clone(),
+                NodeId::Model(model),
+                EdgeKind::Used,
+                0,
+                Some(&fee),
+            )?;
+            g.edge(
+                NodeId::Account(payer),
+                me.clone(),
+                EdgeKind::Paid,
+                0,
+                Some(&fee),
+            )?;
+            g.edge(
+                NodeId::Account(node),
+                me,
+                EdgeKind::Served,
+                0,
+                Some(&node_amount),
+            )?;
+        }
+        attributed(db, g, "digest", &f.inferences, room).await?;
+    }
+    if !f.models.is_empty() {
+        let own: Vec<(i64, String)> = rows(
+            db,
+            select_in(
+                "SELECT model_id, owner FROM models WHERE model_id IN ",
+                &f.models,
+                "",
+                f.models.len(),
+            ),
+        )
+        .await?;
+        for (id, owner) in own {
+            g.edge(
+                NodeId::Account(owner),
+                NodeId::Model(id),
+                EdgeKind::Owns,
+                0,
+                None,
+            )?;
+        }
+        let trained: Vec<(i64, i64)> = rows(
+            db,
+            select_in(
+                "SELECT model_id, release_id FROM model_releases WHERE model_id IN ",
+                &f.models,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (model, release) in trained {
+            g.edge(
+                NodeId::Model(model),
+                NodeId::Release(release),
+                EdgeKind::TrainedOn,
+                0,
+                None,
+            )?;
+        }
+        let used: Vec<(String, i64, String)> = rows(
+            db,
+            select_in(
+                "SELECT digest, model_id, fee FROM receipts WHERE model_id IN ",
+                &f.models,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (digest, model, fee) in used {
+            g.edge(
+                NodeId::Inference(digest.clone()),
+                NodeId::Model(model),
+                EdgeKind::Used,
+                0,
+                Some(&fee),
+            )?;
+            g.value(&NodeId::Inference(digest), BigInt(fee));
+        }
+    }
+    if !f.releases.is_empty() {
+        let own: Vec<(i64, i64, String)> = rows(
+            db,
+            select_in(
+                "SELECT release_id, datanet_id, pool_accrued FROM releases WHERE release_id IN ",
+                &f.releases,
+                "",
+                f.releases.len(),
+            ),
+        )
+        .await?;
+        for (id, datanet, _) in own {
+            g.edge(
+                NodeId::Datanet(datanet),
+                NodeId::Release(id),
+                EdgeKind::Released,
+                0,
+                None,
+            )?;
+        }
+        let trained: Vec<(i64, i64)> = rows(
+            db,
+            select_in(
+                "SELECT model_id, release_id FROM model_releases WHERE release_id IN ",
+                &f.releases,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (model, release) in trained {
+            g.edge(
+                NodeId::Model(model),
+                NodeId::Release(release),
+                EdgeKind::TrainedOn,
+                0,
+                None,
+            )?;
+        }
+    }
+    if !f.datanets.is_empty() {
+        let own: Vec<(i64, String)> = rows(
+            db,
+            select_in(
+                "SELECT datanet_id, owner FROM datanets WHERE datanet_id IN ",
+                &f.datanets,
+                "",
+                f.datanets.len(),
+            ),
+        )
+        .await?;
+        for (id, owner) in own {
+            g.edge(
+                NodeId::Account(owner),
+                NodeId::Datanet(id),
+                EdgeKind::Owns,
+                0,
+                None,
+            )?;
+        }
+        let released: Vec<(i64, i64, String)> = rows(
+            db,
+            select_in(
+                "SELECT release_id, datanet_id, pool_accrued FROM releases WHERE datanet_id IN ",
+                &f.datanets,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (id, datanet, pool) in released {
+            g.edge(
+                NodeId::Datanet(datanet),
+                NodeId::Release(id),
+                EdgeKind::Released,
+                0,
+                None,
+            )?;
+            g.value(&NodeId::Release(id), BigInt(pool));
+        }
+        let contributed: Vec<(i64, i64, String)> = rows(
+            db,
+            select_in(
+                "SELECT contribution_id, datanet_id, earnings FROM contributions WHERE datanet_id IN ",
+                &f.datanets,
+                "",
+                room,
+            ),
+        )
+        .await?;
+        for (id, datanet, earnings) in contributed {
+            g.edge(
+                NodeId::Contribution(id),
+                NodeId::Datanet(datanet),
+                EdgeKind::InDatanet,
+                0,
+                None,
+            )?;
+            g.value(&NodeId::Contribution(id), BigInt(earnings));
+        }
+    }
+    Ok(())
+}
+
+/// `ATTRIBUTED` edges whose `column` (`digest` or `contribution_id`) is in `keys`.
+async fn attributed<V: Into<Val> + Clone>(
+    db: &Db,
+    g: &mut Builder,
+    column: &str,
+    keys: &[V],
+    room: usize,
+) -> ApiResult<()> {
+    let prefix = format!(
+        "SELECT digest, contribution_id, weight_ppm, amount FROM attribution_edges WHERE {column} IN "
+    );
+    // An inference names at most 16 contributions: take all of a frontier's edges, whatever the room.
+    let limit = if column == "digest" {
+        keys.len() * 16
+    } else {
+        room
+    };
+    let edges: Vec<(String, i64, i64, String)> =
+        rows(db, select_in(&prefix, keys, "", limit)).await?;
+    for (digest, contribution, weight, amount) in edges {
+        g.edge(
+            NodeId::Inference(digest),
+            NodeId::Contribution(contribution),
+            EdgeKind::Attributed,
+            weight,
+            Some(&amount),
+        )?;
+    }
+    Ok(())
+}
+
+/// Loads the value of every node that has none yet (nodes reached through a foreign key); nodes without
+/// a row get zero. Returns whether the root has a row.
+async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
+    let missing: Vec<usize> = (0..g.nodes.len())
+        .filter(|i| !g.values.contains_key(i))
+        .collect();
+    let f = Frontier::of(
+        missing
+            .iter()
+            .map(|&i| g.nodes[i].clone())
+            .collect::<Vec<_>>(),
+    );
+    values(
+        db,
+        g,
+        "SELECT address, credited FROM accounts WHERE address IN ",
+        f.accounts,
+        NodeId::Account,
+    )
+    .await?;
+    values(
+        db,
+        g,
+        "SELECT digest, fee FROM receipts WHERE digest IN ",
+        f.inferences,
+        NodeId::Inference,
+    )
+    .await?;
+    values(
+        db,
+        g,
+        "SELECT datanet_id, revenue FROM datanets WHERE datanet_id IN ",
+        f.datanets,
+        NodeId::Datanet,
+    )
+    .await?;
+    values(
+        db,
+        g,
+        "SELECT release_id, pool_accrued FROM releases WHERE release_id IN ",
+        f.releases,
+        NodeId::Release,
+    )
+    .await?;
+    values(
+        db,
+        g,
+        "SELECT model_id, revenue FROM models WHERE model_id IN ",
+        f.models,
+        NodeId::Model,
+    )
+    .await?;
+    values(
+        db,
+        g,
+        "SELECT contribution_id, earnings FROM contributions WHERE contribution_id IN ",
+        f.contributions,
+        NodeId::Contribution,
+    )
+    .await?;
+    let root_found = g.values.contains_key(&0);
+    for i in missing {
+        g.values.entry(i).or_insert_with(BigInt::zero);
+    }
+    Ok(root_found)
+}
+
+async fn values<K>(
+    db: &Db,
+    g: &mut Builder,
+    prefix: &str,
+    keys: Vec<K>,
+    id: fn(K) -> NodeId,
+) -> ApiResult<()>
+where
+    K: Into<Val>
+        + Clone
+        + Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, sqlx::Any>
+        + sqlx::Type<sqlx::Any>,
+{
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let found: Vec<(K, String)> = rows(db, select_in(prefix, &keys, "", keys.len())).await?;
+    for (key, value) in found {
+        g.value(&id(key), BigInt(value));
+    }
+    Ok(())
+}
+
+/// Builds the graph around `root` to `depth` levels and at most `limit` nodes.
+pub(crate) async fn attribution_graph(
+    ctx: &Context<'_>,
+    root: &str,
+    depth: i32,
+    limit: i32,
+) -> ApiResult<AttributionGraph> {
+    let config = ctx.data_unchecked::<ApiConfig>();
+    let range = |argument: &'static str, given: i32, max: usize| {
+        usize::try_from(given)
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                gql(ApiError::OutOfRange {
+                    argument,
+                    given: given.into(),
+                    min: 1,
+                    max: i64::try_from(max).unwrap_or(i64::MAX),
+                })
+            })
+    };
+    let depth = range("depth", depth, config.max_graph_depth)?;
+    let limit = range("limit", limit, config.max_graph_nodes)?;
+    let root = NodeId::parse(root).map_err(gql)?;
+    let db = db(ctx);
+    let mut g = Builder {
+        limit,
+        nodes: Vec::new(),
+        index: HashMap::new(),
+        values: HashMap::new(),
+        edges: Vec::new(),
+        edge_index: HashMap::new(),
+        truncated: false,
+        frontier: Vec::new(),
+    };
+    g.node(root.clone());
+    if !fill_values(db, &mut g).await? {
+        return Err(gql(ApiError::NotFound(root.to_string())));
+    }
+    for _ in 0..depth {
+        let level = std::mem::take(&mut g.frontier);
+        if level.is_empty() {
+            break;
+        }
+        let frontier = Frontier::of(
+            level
+                .iter()
+                .map(|&i| g.nodes[i].clone())
+                .collect::<Vec<_>>(),
+        );
+        expand(db, &mut g, frontier).await?;
+        fill_values(db, &mut g).await?;
+    }
+    Ok(g.finish())
+}

@@ -1,0 +1,171 @@
+//! Inferences: settled usage receipts, the fee's split, and the attribution each one carried.
+
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, SimpleObject};
+
+use crate::api::account::Account;
+use crate::api::amount::BigInt;
+use crate::api::attribution::AttributionEdge;
+use crate::api::db::Sql;
+use crate::api::error::{ApiResult, gql};
+use crate::api::loader::{Entity, load, load_group};
+use crate::api::model::Model;
+use crate::api::pagination::{Cursor, KeyKind, Order, page};
+use crate::api::{Args, db};
+
+/// One use of a model, paid by a signed usage receipt and settled on chain.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+pub(crate) struct Inference {
+    /// The receipt's EIP-712 digest.
+    pub(crate) digest: String,
+    #[graphql(skip)]
+    pub(crate) payer: String,
+    #[graphql(skip)]
+    pub(crate) model_id: i64,
+    #[graphql(skip)]
+    pub(crate) node: String,
+    /// The payer's unordered nonce.
+    pub(crate) nonce: BigInt,
+    /// Fee charged.
+    pub(crate) fee: BigInt,
+    /// Prompt tokens.
+    pub(crate) input_tokens: i64,
+    /// Generated tokens.
+    pub(crate) output_tokens: i64,
+    /// keccak256 of the output.
+    pub(crate) output_hash: String,
+    /// Where the output is published (empty if not).
+    pub(crate) output_uri: String,
+    #[graphql(skip)]
+    pub(crate) owner_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) data_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) node_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) treasury_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) attributed_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) unattributed_amount: BigInt,
+    /// Block of settlement.
+    pub(crate) block_number: i64,
+    /// Timestamp of that block, when known.
+    pub(crate) block_timestamp: Option<i64>,
+    /// Settlement transaction.
+    pub(crate) tx_hash: String,
+    /// Position of the `ReceiptSettled` log in its block.
+    pub(crate) log_index: i64,
+}
+
+macro_rules! columns {
+    () => {
+        "digest, payer, model_id, node, nonce, fee, input_tokens, output_tokens, output_hash, output_uri, \
+         owner_amount, data_amount, node_amount, treasury_amount, attributed_amount, unattributed_amount, \
+         block_number, block_timestamp, tx_hash, log_index"
+    };
+}
+pub(crate) use columns;
+
+impl Entity for Inference {
+    type Key = String;
+    const SELECT_IN: &'static str =
+        concat!("SELECT ", columns!(), " FROM receipts WHERE digest IN ");
+    fn key(&self) -> String {
+        self.digest.clone()
+    }
+}
+
+/// Where an inference's fee went, as the escrow split it.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct FeeSplit {
+    /// To the model's owner.
+    owner: BigInt,
+    /// To the data (attributed + unattributed).
+    data: BigInt,
+    /// To the node.
+    node: BigInt,
+    /// To the treasury.
+    treasury: BigInt,
+    /// Data share paid to the attributed contributions.
+    attributed: BigInt,
+    /// Data share accrued to the model's release pools.
+    unattributed: BigInt,
+}
+
+/// Which inferences a list holds.
+#[derive(Debug, Clone)]
+pub(crate) enum InferenceFilter {
+    /// All of them.
+    All,
+    /// One model's.
+    Model(i64),
+    /// Paid by one account.
+    Payer(String),
+    /// Served by one node.
+    Node(String),
+}
+
+#[ComplexObject]
+impl Inference {
+    /// The account charged.
+    async fn payer(&self, ctx: &Context<'_>) -> ApiResult<Account> {
+        Account::load_or_empty(ctx, &self.payer).await
+    }
+
+    /// The node that ran the model.
+    async fn node(&self, ctx: &Context<'_>) -> ApiResult<Account> {
+        Account::load_or_empty(ctx, &self.node).await
+    }
+
+    /// The model used.
+    async fn model(&self, ctx: &Context<'_>) -> ApiResult<Option<Model>> {
+        load::<Model>(ctx, self.model_id).await
+    }
+
+    /// The fee's split.
+    async fn split(&self) -> FeeSplit {
+        FeeSplit {
+            owner: self.owner_amount.clone(),
+            data: self.data_amount.clone(),
+            node: self.node_amount.clone(),
+            treasury: self.treasury_amount.clone(),
+            attributed: self.attributed_amount.clone(),
+            unattributed: self.unattributed_amount.clone(),
+        }
+    }
+
+    /// The contributions its attribution named, with weights and amounts (at most 16, in receipt order).
+    async fn attributions(&self, ctx: &Context<'_>) -> ApiResult<Vec<AttributionEdge>> {
+        load_group::<AttributionEdge>(ctx, self.digest.clone()).await
+    }
+}
+
+impl Inference {
+    /// A page of inferences in chain order, filtered on an indexed column.
+    pub(crate) async fn list(
+        ctx: &Context<'_>,
+        args: Args,
+        order: Order,
+        filter: InferenceFilter,
+    ) -> ApiResult<Connection<Cursor, Self>> {
+        let page = page(ctx, args, order, &[KeyKind::Int, KeyKind::Int])?;
+        let mut sql = Sql::new(concat!("SELECT ", columns!(), " FROM receipts WHERE 1 = 1"));
+        match filter {
+            InferenceFilter::All => {}
+            InferenceFilter::Model(id) => {
+                sql.push(" AND model_id = ").bind(id);
+            }
+            InferenceFilter::Payer(address) => {
+                sql.push(" AND payer = ").bind(address);
+            }
+            InferenceFilter::Node(address) => {
+                sql.push(" AND node = ").bind(address);
+            }
+        }
+        page.append(&mut sql, &["block_number", "log_index"]);
+        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
+    }
+}

@@ -1,0 +1,177 @@
+//! The indexer's read side: GraphQL over the store (async-graphql on axum) and the web explorer.
+//!
+//! [`router`] serves
+//! - `POST /graphql`: queries (Relay-style cursor pagination on every list, filters and ordering on
+//!   indexed columns only, `attributionGraph`, aggregates read from the indexer's running totals);
+//! - `GET /graphql` upgraded to WebSocket: subscriptions (`settlements`, `contributions`);
+//! - `GET /graphiql`: the GraphiQL IDE;
+//! - `GET /`: the explorer (see [`explorer`]).
+//!
+//! Every request is bounded: query depth and complexity limits, a page-size cap, a per-request time
+//! limit, and on PostgreSQL a server-side `statement_timeout` on the API's own read pool.
+
+mod account;
+mod amount;
+mod attribution;
+mod claim;
+mod contribution;
+mod datanet;
+mod db;
+pub mod error;
+#[path = "../explorer/mod.rs"]
+pub mod explorer;
+mod graph;
+mod ids;
+mod inference;
+mod loader;
+mod meta;
+mod model;
+mod pagination;
+mod pool;
+mod query;
+mod release;
+mod subscription;
+
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{Context, EmptyMutation, Schema, SchemaBuilder, ServerError};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::Router;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::api::db::Db;
+use crate::api::loader::{entity_loader, group_loader};
+use crate::api::query::QueryRoot;
+use crate::api::subscription::SubscriptionRoot;
+use crate::store::Store;
+
+/// The API's limits and tuning.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest `first`/`last` a list accepts.
+    pub max_page_size: usize,
+    /// Deepest query accepted (`limit_depth`).
+    pub max_depth: usize,
+    /// Largest query complexity accepted (`limit_complexity`); a list costs its page size times the
+    /// cost of one node.
+    pub max_complexity: usize,
+    /// Deepest `attributionGraph` (levels from the root).
+    pub max_graph_depth: usize,
+    /// Most nodes an `attributionGraph` returns.
+    pub max_graph_nodes: usize,
+    /// Time limit of one request (and PostgreSQL's `statement_timeout` on the read pool).
+    pub request_timeout: Duration,
+    /// Connections in the API's read pool.
+    pub read_connections: u32,
+    /// How often subscriptions look for new rows.
+    pub poll_interval: Duration,
+    /// `_meta.synced` is true when the checkpoint is at most this many blocks behind the head.
+    pub synced_lag: i64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_page_size: 100,
+            max_depth: 12,
+            max_complexity: 5_000,
+            max_graph_depth: 3,
+            max_graph_nodes: 500,
+            request_timeout: Duration::from_secs(5),
+            read_connections: 8,
+            poll_interval: Duration::from_millis(250),
+            synced_lag: 1,
+        }
+    }
+}
+
+/// The GraphQL schema type.
+type SoilSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+
+/// The page-size-independent part of the schema (types and limits), without data.
+fn builder(config: &ApiConfig) -> SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
+    Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+}
+
+/// The schema in SDL, as committed in `indexer/schema.graphql`.
+pub fn sdl() -> String {
+    builder(&ApiConfig::default()).finish().sdl()
+}
+
+/// The executable schema over `store`.
+fn schema(store: &Store, config: ApiConfig) -> SoilSchema {
+    let db = Db::new(store, config.read_connections, config.request_timeout);
+    builder(&config)
+        .data(entity_loader::<account::AccountRow>(&db))
+        .data(entity_loader::<datanet::Datanet>(&db))
+        .data(entity_loader::<contribution::Contribution>(&db))
+        .data(entity_loader::<release::Release>(&db))
+        .data(entity_loader::<model::Model>(&db))
+        .data(entity_loader::<inference::Inference>(&db))
+        .data(group_loader::<attribution::AttributionEdge>(&db))
+        .data(group_loader::<datanet::Curator>(&db))
+        .data(group_loader::<contribution::DatanetModel>(&db))
+        .data(group_loader::<release::ReleaseOfModel>(&db))
+        .data(group_loader::<release::ModelOfRelease>(&db))
+        .data(db)
+        .data(config)
+        .finish()
+}
+
+/// The HTTP routes: `/graphql` (POST queries, WebSocket subscriptions), `/graphiql` and the explorer
+/// at `/`. Mount it next to the indexer's own routes.
+pub fn router(store: &Store, config: ApiConfig) -> Router {
+    let timeout = config.request_timeout;
+    let schema = schema(store, config);
+    let graphql = post(execute)
+        .get_service(GraphQLSubscription::new(schema.clone()))
+        .with_state((schema, timeout));
+    Router::new()
+        .route("/graphql", graphql)
+        .route("/graphiql", get(graphiql))
+        .merge(explorer::routes())
+}
+
+/// Runs one query under the per-request time limit.
+async fn execute(
+    State((schema, timeout)): State<(SoilSchema, Duration)>,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    match tokio::time::timeout(timeout, schema.execute(request.into_inner())).await {
+        Ok(response) => response.into(),
+        Err(_) => {
+            let error = ApiError::Timeout(timeout);
+            let mut server_error = ServerError::new(error.to_string(), None);
+            server_error.extensions = Some({
+                let mut ext = async_graphql::ErrorExtensionValues::default();
+                ext.set("code", error.code());
+                ext
+            });
+            async_graphql::Response::from_errors(vec![server_error]).into()
+        }
+    }
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .finish(),
+    )
+}
+
+/// The list arguments every connection takes: `first`, `after`, `last`, `before`.
+type Args = (Option<i32>, Option<String>, Option<i32>, Option<String>);
+
+/// The read pool, from the schema's data.
+fn db<'a>(ctx: &Context<'a>) -> &'a Db {
+    ctx.data_unchecked::<Db>()
+}

@@ -1,0 +1,213 @@
+//! Models: GGUF weights registered against datanet releases, with a price, a revenue split, and their
+//! usage and revenue.
+
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, SimpleObject};
+
+use crate::api::account::Account;
+use crate::api::amount::BigInt;
+use crate::api::db::Sql;
+use crate::api::error::{ApiResult, gql};
+use crate::api::inference::{Inference, InferenceFilter};
+use crate::api::loader::{Entity, load_group, load_many};
+use crate::api::pagination::{Cursor, KeyKind, Order, cost, page};
+use crate::api::release::{Release, ReleaseOfModel};
+use crate::api::{Args, db};
+
+/// A registered model.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+pub(crate) struct Model {
+    /// Model id (1-based).
+    #[graphql(name = "id")]
+    pub(crate) model_id: i64,
+    #[graphql(skip)]
+    pub(crate) owner: String,
+    /// sha256 of the GGUF weights file.
+    pub(crate) weights_hash: String,
+    /// Where the weights can be fetched.
+    pub(crate) uri: String,
+    /// Current fee per 1,000 tokens.
+    pub(crate) price_per_kilo_token: BigInt,
+    #[graphql(skip)]
+    pub(crate) owner_bps: i64,
+    #[graphql(skip)]
+    pub(crate) data_bps: i64,
+    #[graphql(skip)]
+    pub(crate) node_bps: i64,
+    #[graphql(skip)]
+    pub(crate) treasury_bps: i64,
+    /// Block of registration.
+    pub(crate) registered_block: i64,
+    /// Transaction of registration.
+    pub(crate) registered_tx: String,
+    #[graphql(skip)]
+    pub(crate) receipt_count: i64,
+    #[graphql(skip)]
+    pub(crate) input_tokens: i64,
+    #[graphql(skip)]
+    pub(crate) output_tokens: i64,
+    #[graphql(skip)]
+    pub(crate) revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) owner_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) data_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) node_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) treasury_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) attributed_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) pool_revenue: BigInt,
+}
+
+macro_rules! columns {
+    () => {
+        "model_id, owner, weights_hash, uri, price_per_kilo_token, owner_bps, data_bps, node_bps, treasury_bps, \
+         registered_block, registered_tx, receipt_count, input_tokens, output_tokens, revenue, owner_revenue, \
+         data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_revenue"
+    };
+}
+
+impl Entity for Model {
+    type Key = i64;
+    const SELECT_IN: &'static str =
+        concat!("SELECT ", columns!(), " FROM models WHERE model_id IN ");
+    fn key(&self) -> i64 {
+        self.model_id
+    }
+}
+
+/// A model's revenue split in basis points (sums to 10 000).
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct Split {
+    /// To the model's owner.
+    owner_bps: i64,
+    /// To the data: attributed contributions, the rest to release pools.
+    data_bps: i64,
+    /// To the node that ran the model.
+    node_bps: i64,
+    /// To the protocol treasury.
+    treasury_bps: i64,
+}
+
+/// A model's usage (running totals).
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct ModelUsage {
+    /// Settled receipts.
+    inferences: i64,
+    /// Σ prompt tokens.
+    input_tokens: i64,
+    /// Σ generated tokens.
+    output_tokens: i64,
+}
+
+/// A model's revenue and where it went (running totals).
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct ModelRevenue {
+    /// Σ fees.
+    total: BigInt,
+    /// To the owner.
+    owner: BigInt,
+    /// To the data (attributed + pool).
+    data: BigInt,
+    /// To nodes.
+    node: BigInt,
+    /// To the treasury.
+    treasury: BigInt,
+    /// Data share paid to attributed contributions.
+    attributed: BigInt,
+    /// Data share accrued to release pools.
+    pool: BigInt,
+}
+
+#[ComplexObject]
+impl Model {
+    /// Current owner (receives the owner share).
+    async fn owner(&self, ctx: &Context<'_>) -> ApiResult<Account> {
+        Account::load_or_empty(ctx, &self.owner).await
+    }
+
+    /// The revenue split.
+    async fn split(&self) -> Split {
+        Split {
+            owner_bps: self.owner_bps,
+            data_bps: self.data_bps,
+            node_bps: self.node_bps,
+            treasury_bps: self.treasury_bps,
+        }
+    }
+
+    /// Usage totals.
+    async fn usage(&self) -> ModelUsage {
+        ModelUsage {
+            inferences: self.receipt_count,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+        }
+    }
+
+    /// Revenue totals.
+    async fn revenue(&self) -> ModelRevenue {
+        ModelRevenue {
+            total: self.revenue.clone(),
+            owner: self.owner_revenue.clone(),
+            data: self.data_revenue.clone(),
+            node: self.node_revenue.clone(),
+            treasury: self.treasury_revenue.clone(),
+            attributed: self.attributed_revenue.clone(),
+            pool: self.pool_revenue.clone(),
+        }
+    }
+
+    /// The releases the model was trained on, in registration order (at most `MAX_RELEASES`).
+    async fn releases(&self, ctx: &Context<'_>) -> ApiResult<Vec<Release>> {
+        let ids = load_group::<ReleaseOfModel>(ctx, self.model_id)
+            .await?
+            .into_iter()
+            .map(|r| r.release_id)
+            .collect();
+        load_many::<Release>(ctx, ids).await
+    }
+
+    /// The model's settled inferences, in chain order.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn inferences(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+    ) -> ApiResult<Connection<Cursor, Inference>> {
+        Inference::list(
+            ctx,
+            (first, after, last, before),
+            order,
+            InferenceFilter::Model(self.model_id),
+        )
+        .await
+    }
+}
+
+impl Model {
+    /// A page of models by id, optionally only those `owner` owns.
+    pub(crate) async fn list(
+        ctx: &Context<'_>,
+        args: Args,
+        order: Order,
+        owner: Option<String>,
+    ) -> ApiResult<Connection<Cursor, Self>> {
+        let page = page(ctx, args, order, &[KeyKind::Int])?;
+        let mut sql = Sql::new(concat!("SELECT ", columns!(), " FROM models WHERE 1 = 1"));
+        if let Some(owner) = owner {
+            sql.push(" AND owner = ").bind(owner);
+        }
+        page.append(&mut sql, &["model_id"]);
+        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.model_id])))
+    }
+}

@@ -1,0 +1,215 @@
+//! The query root: entry points by key, filtered lists, the attribution graph, totals and `_meta`.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Object};
+
+use crate::api::account::Account;
+use crate::api::claim::Claim;
+use crate::api::contribution::Contribution;
+use crate::api::datanet::Datanet;
+use crate::api::error::{ApiResult, gql};
+use crate::api::graph::{AttributionGraph, attribution_graph};
+use crate::api::ids;
+use crate::api::inference::{Inference, InferenceFilter};
+use crate::api::loader::load;
+use crate::api::meta::{Meta, Totals};
+use crate::api::model::Model;
+use crate::api::pagination::{Cursor, Order, cost};
+use crate::api::pool::PoolAccrual;
+use crate::api::release::Release;
+
+/// The query root.
+#[derive(Debug, Default)]
+pub(crate) struct QueryRoot;
+
+fn address(s: Option<String>) -> ApiResult<Option<String>> {
+    s.map(|s| ids::address(&s)).transpose().map_err(gql)
+}
+
+#[Object]
+impl QueryRoot {
+    /// The indexer's checkpoint (null before the first block is applied).
+    #[graphql(name = "_meta")]
+    async fn meta(&self, ctx: &Context<'_>) -> ApiResult<Option<Meta>> {
+        Meta::load(ctx).await
+    }
+
+    /// Protocol-wide running totals (null before anything is indexed).
+    async fn totals(&self, ctx: &Context<'_>) -> ApiResult<Option<Totals>> {
+        Totals::load(ctx).await
+    }
+
+    /// The neighbourhood of a node as nodes and weighted edges, for drawing. `root` is `kind:key`
+    /// (`account:0x…`, `datanet:1`, `release:1`, `model:1`, `contribution:1`, `inference:0x…`) or a bare
+    /// address or receipt digest.
+    #[graphql(complexity = "limit.max(1) as usize * depth.max(1) as usize")]
+    async fn attribution_graph(
+        &self,
+        ctx: &Context<'_>,
+        root: async_graphql::ID,
+        #[graphql(default = 2)] depth: i32,
+        #[graphql(default = 200)] limit: i32,
+    ) -> ApiResult<AttributionGraph> {
+        attribution_graph(ctx, &root, depth, limit).await
+    }
+
+    /// An account by address (null if the indexer has not seen it).
+    async fn account(&self, ctx: &Context<'_>, address: String) -> ApiResult<Option<Account>> {
+        let address = ids::address(&address).map_err(gql)?;
+        Account::load(ctx, &address).await
+    }
+
+    /// A datanet by id.
+    async fn datanet(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Datanet>> {
+        load::<Datanet>(ctx, id).await
+    }
+
+    /// Datanets by id, optionally only those `owner` owns.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn datanets(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        owner: Option<String>,
+    ) -> ApiResult<Connection<Cursor, Datanet>> {
+        Datanet::list(ctx, (first, after, last, before), order, address(owner)?).await
+    }
+
+    /// A contribution by id.
+    async fn contribution(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Contribution>> {
+        load::<Contribution>(ctx, id).await
+    }
+
+    /// Contributions by id, optionally of one datanet and/or one contributor.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn contributions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        datanet_id: Option<i64>,
+        contributor: Option<String>,
+    ) -> ApiResult<Connection<Cursor, Contribution>> {
+        Contribution::list(
+            ctx,
+            (first, after, last, before),
+            order,
+            datanet_id,
+            address(contributor)?,
+        )
+        .await
+    }
+
+    /// A release by id.
+    async fn release(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Release>> {
+        load::<Release>(ctx, id).await
+    }
+
+    /// Releases by id, optionally of one datanet.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn releases(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        datanet_id: Option<i64>,
+    ) -> ApiResult<Connection<Cursor, Release>> {
+        Release::list(ctx, (first, after, last, before), order, datanet_id).await
+    }
+
+    /// A model by id.
+    async fn model(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Model>> {
+        load::<Model>(ctx, id).await
+    }
+
+    /// Models by id, optionally only those `owner` owns.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        owner: Option<String>,
+    ) -> ApiResult<Connection<Cursor, Model>> {
+        Model::list(ctx, (first, after, last, before), order, address(owner)?).await
+    }
+
+    /// An inference by receipt digest.
+    async fn inference(&self, ctx: &Context<'_>, digest: String) -> ApiResult<Option<Inference>> {
+        let digest = ids::digest(&digest).map_err(gql)?;
+        load::<Inference>(ctx, digest).await
+    }
+
+    /// Inferences in chain order, optionally filtered by one of `modelId`, `payer` or `node`.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn inferences(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        model_id: Option<i64>,
+        payer: Option<String>,
+        node: Option<String>,
+    ) -> ApiResult<Connection<Cursor, Inference>> {
+        let filter = match (model_id, address(payer)?, address(node)?) {
+            (None, None, None) => InferenceFilter::All,
+            (Some(model), None, None) => InferenceFilter::Model(model),
+            (None, Some(payer), None) => InferenceFilter::Payer(payer),
+            (None, None, Some(node)) => InferenceFilter::Node(node),
+            _ => {
+                return Err(gql(crate::api::error::ApiError::OneFilter(
+                    "modelId, payer, node",
+                )));
+            }
+        };
+        Inference::list(ctx, (first, after, last, before), order, filter).await
+    }
+
+    /// Release-pool accruals in chain order, optionally to one release.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn pool_accruals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        release_id: Option<i64>,
+    ) -> ApiResult<Connection<Cursor, PoolAccrual>> {
+        PoolAccrual::list(ctx, (first, after, last, before), order, release_id).await
+    }
+
+    /// Claims in chain order, optionally of one account.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn claims(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        account: Option<String>,
+    ) -> ApiResult<Connection<Cursor, Claim>> {
+        Claim::list(ctx, (first, after, last, before), order, address(account)?).await
+    }
+}

@@ -1,0 +1,45 @@
+// Drives the explorer in headless Chromium: node indexer/tests/explorer.mjs <url> <query> <screenshot.png>
+// Loads the page, types <query> into the search box, waits for the graph and prints one JSON line:
+// {"state", "nodes", "edges", "rootNodes", "figures": {label: value}, "error"}.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(path.resolve(process.cwd(), "package.json"));
+const { chromium } = require("playwright-core");
+
+const [url, query, screenshot] = process.argv.slice(2);
+if (!url || !query || !screenshot) {
+  console.error("usage: node indexer/tests/explorer.mjs <url> <query> <screenshot.png>");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const failed = [];
+  page.on("requestfailed", (r) => failed.push(r.url()));
+  page.on("pageerror", (e) => failed.push(`page error: ${e.message}`));
+  await page.goto(url, { waitUntil: "load" });
+  await page.fill("#query", query);
+  await page.click("button[type=submit]");
+  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null,
+    { timeout: 20000 });
+  const result = await page.evaluate(() => ({
+    state: document.body.dataset.state,
+    nodes: document.querySelectorAll("#graph g.nodes circle").length,
+    edges: document.querySelectorAll("#graph g.edges line").length,
+    rootNodes: document.querySelectorAll("#graph circle.root").length,
+    figures: Object.fromEntries([...document.querySelectorAll("#figures-table tr")]
+      .map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])),
+    error: document.getElementById("error").hidden ? null : document.getElementById("error").textContent,
+  }));
+  result.failedRequests = failed;
+  await page.screenshot({ path: screenshot });
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}

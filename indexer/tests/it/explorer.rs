@@ -1,0 +1,108 @@
+//! The explorer in a real browser: headless Chromium (driven by `indexer/tests/explorer.mjs` through
+//! playwright-core) loads `/` from the real router over a store the indexer filled from anvil, searches
+//! for a contributor and must draw exactly the graph the API returns, with the figures beside it.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use soil_bindings::testnet::{LocalChain, repo_root};
+use soil_indexer::api::ApiConfig;
+
+use crate::api::Served;
+use crate::support::{self, Actors, TestResult};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explorer_draws_the_attribution_graph_in_chromium() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    support::setup_graph(&chain, &actors).await?;
+    support::use_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "explorer.db").await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    let api = Served::start(&store, ApiConfig::default()).await?;
+
+    let alice = format!("{:#x}", actors.alice.address());
+    let expected = api
+        .data(
+            "query($root: ID!, $who: String!) { attributionGraph(root: $root, depth: 2) { nodes { id } edges { kind } }
+             account(address: $who) { earnings { attributed } } }",
+            json!({ "root": alice, "who": alice }),
+        )
+        .await?;
+    let nodes = expected["attributionGraph"]["nodes"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let edges = expected["attributionGraph"]["edges"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        nodes >= 5 && edges >= 6,
+        "the scenario gives alice a real graph: {expected}"
+    );
+
+    let root = repo_root();
+    let screenshot = root.join("target").join("explorer.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let output = Command::new("node")
+        .current_dir(&root)
+        .arg("indexer/tests/explorer.mjs")
+        .arg(format!("{}/", api.base))
+        .arg(&alice)
+        .arg(&screenshot)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "explorer.mjs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let page: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())?;
+    assert_eq!(page["state"], "ready", "{page}");
+    assert_eq!(page["error"], Value::Null);
+    assert_eq!(page["failedRequests"], json!([]));
+    assert_eq!(
+        page["nodes"],
+        json!(nodes),
+        "one SVG circle per graph node: {page}"
+    );
+    assert_eq!(
+        page["edges"],
+        json!(edges),
+        "one SVG line per graph edge: {page}"
+    );
+    assert_eq!(page["rootNodes"], json!(1));
+    assert_eq!(
+        page["figures"]["earnings attributed"], expected["account"]["earnings"]["attributed"],
+        "{page}"
+    );
+    assert_eq!(page["figures"]["graph nodes"], json!(nodes.to_string()));
+    assert!(
+        std::fs::metadata(&screenshot)?.len() > 10_000,
+        "screenshot written to {}",
+        screenshot.display()
+    );
+
+    // A malformed search is reported on the page, not drawn.
+    let output = Command::new("node")
+        .current_dir(&root)
+        .arg("indexer/tests/explorer.mjs")
+        .arg(format!("{}/", api.base))
+        .arg("planet 7")
+        .arg(dir.path().join("error.png"))
+        .output()?;
+    let page: Value = serde_json::from_str(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default(),
+    )?;
+    assert_eq!(page["state"], "error", "{page}");
+    assert!(
+        page["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot read \"planet 7\"")),
+        "{page}"
+    );
+    Ok(())
+}
