@@ -43,7 +43,7 @@ fn with(mut head: Vec<Val>, rest: impl IntoIterator<Item = Val>) -> Vec<Val> {
     head
 }
 
-fn unknown(ev: &RawEvent, entity: &'static str, id: impl ToString) -> IndexerError {
+fn unknown(ev: &RawEvent, entity: &'static str, id: &dyn std::fmt::Display) -> IndexerError {
     IndexerError::UnknownEntity {
         event: ev.event.name(),
         block_number: ev.block_number,
@@ -581,7 +581,7 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                     add(&mut d.revenue, *amount, "datanet revenue")
                 })
                 .await?
-                .ok_or_else(|| unknown(ev, "datanet", datanet))?;
+                .ok_or_else(|| unknown(ev, "datanet", &datanet))?;
             state
                 .modify::<Model, ()>(&(model,), |m| {
                     add(&mut m.pool_revenue, *amount, "model pool revenue")
@@ -746,7 +746,7 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
                 add(&mut d.revenue, *amount, "datanet revenue")
             })
             .await?
-            .ok_or_else(|| unknown(ev, "datanet", datanet))?;
+            .ok_or_else(|| unknown(ev, "datanet", &datanet))?;
         batch.facts.attribution_edges.push(vec![
             digest.to_val(),
             Val::Int(int("position", position as u64)?),

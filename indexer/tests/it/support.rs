@@ -101,6 +101,9 @@ pub(crate) const PRICE: u64 = 1_000_000;
 pub(crate) const NEW_PRICE: u64 = 1_234_567;
 pub(crate) const SPLIT: (u16, u16, u16, u16) = (2_000, 6_000, 1_500, 500);
 
+/// One use of the model: input tokens, output tokens, attribution `(contributionId, weightPpm)`.
+pub(crate) type Use = (u32, u32, Vec<(u64, u32)>);
+
 /// Signs and settles receipts: `(input, output, attribution)` each, at `price`, with `nonce` upward.
 pub(crate) async fn settle(
     chain: &LocalChain,
@@ -108,7 +111,7 @@ pub(crate) async fn settle(
     by: &PrivateKeySigner,
     price: u64,
     first_nonce: u64,
-    receipts: &[(u32, u32, Vec<(u64, u32)>)],
+    receipts: &[Use],
 ) -> TestResult {
     let domain = ReceiptDomain {
         chain_id: chain.deployment.chain_id,

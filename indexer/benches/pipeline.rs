@@ -1,0 +1,577 @@
+//! The indexer's pipeline benchmark (a bench binary, not criterion: every phase is one long run).
+//!
+//! Makes ≥ 1M of the contracts' events on a local anvil (contributions, reviews, then rounds of a
+//! settlement followed by `claimPoolRewards` over every contribution: two events per contribution
+//! per round), then measures
+//! 1. fetch only: `eth_getLogs` over adaptive ranges, several in flight (the indexer's own fetcher);
+//! 2. decode + write from the recorded log file into SQLite (no RPC);
+//! 3. end to end (`Syncer`, RPC → SQLite, and RPC → PostgreSQL in a throwaway cluster);
+//!
+//! with peak RSS and database size for each. Run (release): `make bench`, or
+//! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::Anvil;
+use alloy::primitives::{U256, aliases::U96, keccak256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::Log;
+use alloy::signers::local::PrivateKeySigner;
+use soil_bindings::contracts::IModelRegistry::{self, Split};
+use soil_bindings::contracts::IUsageEscrow::{self, UsageReceipt};
+use soil_bindings::contracts::{IDatanetRegistry, IPaymentToken};
+use soil_bindings::testnet::{deploy, repo_root};
+use soil_bindings::{Attribution, Deployment, ReceiptDomain};
+use soil_indexer::config::{RpcConfig, SyncConfig};
+use soil_indexer::projection::State;
+use soil_indexer::projection::apply::{apply, record};
+use soil_indexer::store::{Batch, BlockRef, Checkpoint, Store};
+use soil_indexer::sync::Syncer;
+use soil_indexer::sync::backfill::{RangeSizer, fetch_logs};
+use soil_indexer::sync::decode::Decoder;
+use soil_indexer::sync::rpc::Rpc;
+use soil_indexer::sync::status::SyncStatus;
+
+type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const GAS_PRICE: u128 = 2_000_000_000;
+const CLAIM_CHUNK: usize = 400;
+
+struct Args {
+    contributions: usize,
+    rounds: usize,
+    postgres: bool,
+    out: PathBuf,
+}
+
+fn args() -> BenchResult<Args> {
+    let mut args = Args {
+        contributions: 4_000,
+        rounds: 125,
+        postgres: true,
+        out: repo_root().join("target/indexer-bench"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--contributions" => {
+                args.contributions = it.next().ok_or("--contributions N")?.parse()?
+            }
+            "--rounds" => args.rounds = it.next().ok_or("--rounds N")?.parse()?,
+            "--no-postgres" => args.postgres = false,
+            "--out" => args.out = it.next().ok_or("--out DIR")?.into(),
+            "--bench" => {}
+            other => return Err(format!("unknown argument `{other}`").into()),
+        }
+    }
+    Ok(args)
+}
+
+/// Peak resident memory since the last reset, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak-RSS counter (Linux: write 5 to clear_refs).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn sqlite_size_mib(path: &Path) -> f64 {
+    let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    (size(path.to_owned()) + size(wal)) as f64 / (1024.0 * 1024.0)
+}
+
+fn signer_wallet(url: &str, signer: &PrivateKeySigner, chain_id: u64) -> DynProvider {
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_cached_nonce_management()
+        .with_chain_id(chain_id)
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(url.parse().expect("anvil URL"))
+        .erased()
+}
+
+macro_rules! fire {
+    ($call:expr, $gas:expr) => {{
+        let pending = $call
+            .gas($gas)
+            .max_fee_per_gas(GAS_PRICE)
+            .max_priority_fee_per_gas(1)
+            .send()
+            .await?;
+        let hash = *pending.tx_hash();
+        hash
+    }};
+}
+
+async fn check_mined(
+    provider: &DynProvider,
+    tx: alloy::primitives::B256,
+    what: &str,
+) -> BenchResult {
+    let receipt = provider
+        .get_transaction_receipt(tx)
+        .await?
+        .ok_or_else(|| format!("{what}: not mined"))?;
+    if !receipt.status() {
+        return Err(format!("{what}: reverted").into());
+    }
+    Ok(())
+}
+
+/// Contributions by four contributors, all accepted into release 1; model 1 on it; a funded payer;
+/// then `rounds` × (one settlement whose data share goes to the pool, a pool claim for every
+/// contribution).
+async fn generate(
+    url: &str,
+    signers: &[PrivateKeySigner],
+    d: &Deployment,
+    args: &Args,
+) -> BenchResult {
+    let chain_id = d.chain_id;
+    let owner = signer_wallet(url, &signers[0], chain_id);
+    let token = IPaymentToken::new(d.token, owner.clone());
+    let (curator, payer) = (&signers[1], &signers[2]);
+    let contributors = &signers[3..7];
+    for who in contributors.iter().chain([payer]) {
+        fire!(
+            token.mint(who.address(), U256::from(10u64).pow(U256::from(24u64))),
+            200_000
+        );
+    }
+    let registry = IDatanetRegistry::new(d.datanet_registry, owner.clone());
+    fire!(
+        registry.createDatanet("bench".into(), U96::from(1u64), vec![curator.address()]),
+        500_000
+    );
+    let per = args.contributions / contributors.len();
+    for (c, who) in contributors.iter().enumerate() {
+        let wallet = signer_wallet(url, who, chain_id);
+        fire!(
+            IPaymentToken::new(d.token, wallet.clone()).approve(d.datanet_registry, U256::MAX),
+            100_000
+        );
+        let registry = IDatanetRegistry::new(d.datanet_registry, wallet);
+        for i in 0..per {
+            fire!(
+                registry.contribute(
+                    1,
+                    keccak256(format!("doc {c} {i}")),
+                    1,
+                    String::new(),
+                    U96::from(1u64)
+                ),
+                300_000
+            );
+        }
+    }
+    let total = per * contributors.len();
+    let as_curator =
+        IDatanetRegistry::new(d.datanet_registry, signer_wallet(url, curator, chain_id));
+    let mut last = alloy::primitives::B256::ZERO;
+    for id in 1..=total as u64 {
+        last = fire!(as_curator.review(id, true), 200_000);
+    }
+    check_mined(&owner, last, "reviews").await?;
+    let release = fire!(
+        as_curator.publishRelease(1, keccak256("root"), total as u32),
+        300_000
+    );
+    check_mined(&owner, release, "release").await?;
+    let models = IModelRegistry::new(d.model_registry, owner.clone());
+    let split = Split {
+        ownerBps: 2_000,
+        dataBps: 6_000,
+        nodeBps: 1_500,
+        treasuryBps: 500,
+    };
+    let price = 1_000_000_000_000u64;
+    fire!(
+        models.registerModel(
+            keccak256("w"),
+            "bench".into(),
+            vec![1],
+            U96::from(price),
+            split
+        ),
+        500_000
+    );
+    let payer_wallet = signer_wallet(url, payer, chain_id);
+    fire!(
+        IPaymentToken::new(d.token, payer_wallet.clone()).approve(d.usage_escrow, U256::MAX),
+        100_000
+    );
+    let escrow = IUsageEscrow::new(d.usage_escrow, payer_wallet);
+    fire!(
+        escrow.deposit(U256::from(10u64).pow(U256::from(22u64))),
+        200_000
+    );
+
+    let domain = ReceiptDomain {
+        chain_id,
+        escrow: d.usage_escrow,
+    };
+    let ids: Vec<u64> = (1..=total as u64).collect();
+    let as_relayer = IUsageEscrow::new(d.usage_escrow, owner.clone());
+    let mut claim_gas = 0u64;
+    for round in 0..args.rounds {
+        let now = owner
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or("no head")?;
+        let attribution = Attribution::default();
+        let receipt = UsageReceipt {
+            payer: payer.address(),
+            modelId: 1,
+            node: signers[7].address(),
+            promptHash: keccak256(format!("p{round}")),
+            outputHash: keccak256(format!("o{round}")),
+            inputTokens: 500,
+            outputTokens: 500,
+            fee: U256::from(price),
+            nonce: U256::from(round),
+            deadline: now.header.timestamp + 3_600,
+            attributionHash: attribution.hash(),
+        };
+        let signature = domain.sign(&receipt, payer).await?;
+        let settled = fire!(
+            as_relayer.settle(
+                vec![receipt],
+                vec![attribution.to_sol()],
+                vec![signature],
+                vec![]
+            ),
+            1_000_000
+        );
+        check_mined(&owner, settled, "settle").await?;
+        for chunk in ids.chunks(CLAIM_CHUNK) {
+            if claim_gas == 0 {
+                claim_gas = as_relayer
+                    .claimPoolRewards(1, chunk.to_vec())
+                    .estimate_gas()
+                    .await?
+                    * 13
+                    / 10;
+            }
+            last = fire!(as_relayer.claimPoolRewards(1, chunk.to_vec()), claim_gas);
+        }
+        check_mined(&owner, last, "claimPoolRewards").await?;
+        if round % 25 == 0 {
+            eprintln!("  generated round {round}/{}", args.rounds);
+        }
+    }
+    Ok(())
+}
+
+/// Fetch only: every log of the three contracts from the start block to the head.
+async fn fetch_all(rpc: &Arc<Rpc>, decoder: Decoder, from: u64, to: u64) -> BenchResult<Vec<Log>> {
+    let sizer = Arc::new(RangeSizer::new(500, 50_000, 5_000));
+    let mut next = from;
+    let mut tasks = std::collections::VecDeque::new();
+    let mut logs = Vec::new();
+    loop {
+        while tasks.len() < rpc.throttle.limit() && next <= to {
+            let end = (next + sizer.size() - 1).min(to);
+            let (rpc, sizer) = (rpc.clone(), sizer.clone());
+            tasks.push_back(tokio::spawn(async move {
+                fetch_logs(&rpc, &decoder, &sizer, next, end).await
+            }));
+            next = end + 1;
+        }
+        let Some(task) = tasks.pop_front() else { break };
+        logs.extend(task.await??);
+    }
+    Ok(logs)
+}
+
+/// Decode + write: the recorded logs through the decoder and projections into `store`, one
+/// transaction per ~50k events (cut at block boundaries), as backfill commits them.
+async fn write_recorded(
+    store: &Store,
+    logs: &[Log],
+    decoder: &Decoder,
+    chain_id: u64,
+) -> BenchResult<u64> {
+    let mut state = State::new(store.pool().clone());
+    let mut batch = Batch::default();
+    let mut events = 0u64;
+    for (i, log) in logs.iter().enumerate() {
+        let Some(event) = decoder.decode(log)? else {
+            continue;
+        };
+        state.begin_block(event.block_number, false);
+        record(&mut batch, chain_id, &event)?;
+        apply(&mut state, &mut batch, &event).await?;
+        events += 1;
+        let block_ends = logs
+            .get(i + 1)
+            .is_none_or(|next| next.block_number != log.block_number);
+        if block_ends && (batch.event_count >= 50_000 || i + 1 == logs.len()) {
+            let hash = log.block_hash.unwrap_or_default();
+            batch.block(BlockRef {
+                number: event.block_number,
+                hash,
+                parent_hash: Default::default(),
+            })?;
+            state.flush(&mut batch);
+            let checkpoint = Checkpoint {
+                chain_id,
+                block_number: event.block_number,
+                block_hash: hash,
+                finalized_block: event.block_number,
+                head_block: event.block_number,
+            };
+            store.commit(std::mem::take(&mut batch), checkpoint).await?;
+        }
+    }
+    Ok(events)
+}
+
+async fn end_to_end(url: &str, d: Deployment, store: &Store) -> BenchResult<u64> {
+    let rpc = Arc::new(Rpc::connect(url, RpcConfig::default()).await?);
+    let config = SyncConfig {
+        finality_depth: 0,
+        exit_when_caught_up: true,
+        ..SyncConfig::default()
+    };
+    let path = PathBuf::from("bench-deployment.json");
+    let mut syncer = Syncer::new(
+        rpc,
+        store.clone(),
+        d,
+        &path,
+        config,
+        Arc::new(SyncStatus::default()),
+    )
+    .await?;
+    syncer.run().await?;
+    Ok(syncer.checkpoint().block_number)
+}
+
+struct Postgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Postgres {
+    const BIN: &'static str = "/usr/lib/postgresql/15/bin";
+
+    fn run(&self, program: &str, args: &[&str]) -> BenchResult {
+        let path = format!("{}/{program}", Self::BIN);
+        let root = Command::new("id")
+            .arg("-u")
+            .output()?
+            .stdout
+            .starts_with(b"0\n");
+        let output = if root {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--", &path])
+                .args(args)
+                .output()?
+        } else {
+            Command::new(&path).args(args).output()?
+        };
+        if !output.status.success() {
+            return Err(format!("{program}: {}", String::from_utf8_lossy(&output.stderr)).into());
+        }
+        Ok(())
+    }
+
+    fn start() -> BenchResult<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("soil-bench-pg-")
+            .tempdir()?;
+        let _ = Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(dir.path())
+            .status();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let pg = Self { dir, port };
+        let data = pg.dir.path().join("data").display().to_string();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        )?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1",
+            pg.dir.path().display()
+        );
+        let log = pg.dir.path().join("log").display().to_string();
+        pg.run(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        )?;
+        pg.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "bench",
+            ],
+        )?;
+        Ok(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/bench", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let _ = self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+}
+
+fn rate(events: u64, elapsed: Duration) -> String {
+    format!("{:.0}", events as f64 / elapsed.as_secs_f64())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> BenchResult {
+    let args = args()?;
+    std::fs::create_dir_all(&args.out)?;
+    let root = repo_root();
+    let anvil = Anvil::at(root.join("node_modules/.bin/anvil"))
+        .args([
+            "--silent",
+            "--gas-limit",
+            "1000000000",
+            "--disable-code-size-limit",
+        ])
+        .try_spawn()?;
+    let url = anvil.endpoint();
+    let signers: Vec<PrivateKeySigner> = anvil
+        .keys()
+        .iter()
+        .map(|k| PrivateKeySigner::from(k.clone()))
+        .collect();
+    let d = deploy(&root, &url, &signers[0]).await?;
+    let started = Instant::now();
+    generate(&url, &signers, &d, &args).await?;
+    let head = ProviderBuilder::new()
+        .connect_http(anvil.endpoint_url())
+        .get_block_number()
+        .await?;
+    eprintln!(
+        "generated {} blocks in {:.1?}",
+        head - d.start_block,
+        started.elapsed()
+    );
+    let mut rows = Vec::new();
+
+    // 1. Fetch only.
+    let rpc = Arc::new(Rpc::connect(&url, RpcConfig::default()).await?);
+    let decoder = Decoder::new(&d);
+    reset_peak_rss();
+    let started = Instant::now();
+    let logs = fetch_all(&rpc, decoder, d.start_block, head).await?;
+    let fetch = started.elapsed();
+    let events = logs.len() as u64;
+    if events < 1_000_000 {
+        eprintln!("warning: only {events} events (ask for more --rounds)");
+    }
+    rows.push(format!("| fetch only (eth_getLogs, adaptive ranges, 4 in flight) | {events} | {fetch:.1?} | {} | {:.0} | – |", rate(events, fetch), peak_rss_mib()));
+
+    // The recorded log file.
+    let recorded = args.out.join("logs.jsonl");
+    {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&recorded)?);
+        for log in &logs {
+            serde_json::to_writer(&mut file, log)?;
+            file.write_all(b"\n")?;
+        }
+    }
+    drop(logs);
+
+    // 2. Decode + write from the recorded file into SQLite.
+    let text = std::fs::read_to_string(&recorded)?;
+    let logs: Vec<Log> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    drop(text);
+    let db = args.out.join("recorded.db");
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_file(args.out.join("recorded.db-wal"));
+    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+    reset_peak_rss();
+    let started = Instant::now();
+    let written = write_recorded(&store, &logs, &decoder, d.chain_id).await?;
+    let write = started.elapsed();
+    store.close().await;
+    drop(logs);
+    rows.push(format!("| decode + write from the recorded file → SQLite | {written} | {write:.1?} | {} | {:.0} | {:.0} MiB |", rate(written, write), peak_rss_mib(), sqlite_size_mib(&db)));
+
+    // 3. End to end into SQLite.
+    let db = args.out.join("e2e.db");
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_file(args.out.join("e2e.db-wal"));
+    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+    reset_peak_rss();
+    let started = Instant::now();
+    end_to_end(&url, d, &store).await?;
+    let e2e = started.elapsed();
+    store.close().await;
+    rows.push(format!(
+        "| end to end RPC → SQLite | {events} | {e2e:.1?} | {} | {:.0} | {:.0} MiB |",
+        rate(events, e2e),
+        peak_rss_mib(),
+        sqlite_size_mib(&db)
+    ));
+
+    // 4. End to end into PostgreSQL.
+    if args.postgres {
+        let pg = Postgres::start()?;
+        let store = Store::open(&pg.url()).await?;
+        reset_peak_rss();
+        let started = Instant::now();
+        end_to_end(&url, d, &store).await?;
+        let e2e = started.elapsed();
+        let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(store.pool())
+            .await?;
+        store.close().await;
+        rows.push(format!(
+            "| end to end RPC → PostgreSQL 15 | {events} | {e2e:.1?} | {} | {:.0} | {:.0} MiB |",
+            rate(events, e2e),
+            peak_rss_mib(),
+            size as f64 / (1024.0 * 1024.0)
+        ));
+    }
+
+    println!("| phase | events | time | events/s | peak RSS (MiB) | DB size |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    Ok(())
+}
