@@ -116,10 +116,138 @@ async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResul
         raw(&clean).await?,
         "no raw event lost or duplicated"
     );
+    let dumped = dump(&store).await?;
     assert_eq!(
-        dump(&store).await?,
+        dumped,
         dump(&clean).await?,
         "killed twice and resumed == clean run"
     );
+
+    // The other subcommands on the same database: `rebuild` re-derives the same graph from the raw
+    // events, `status` reports the checkpoint.
+    store.close().await;
+    let rebuilt = cli(&["rebuild", "--database-url", &url])?;
+    assert!(rebuilt.contains("rebuilt projections from"), "{rebuilt}");
+    let store = Store::open(&url).await?;
+    assert_eq!(
+        dump(&store).await?,
+        dumped,
+        "`soil-indexer rebuild` re-derives the same graph"
+    );
+    let head = checkpoint(&store).await;
+    let status = cli(&[
+        "status",
+        "--database-url",
+        &url,
+        "--rpc-url",
+        &chain.rpc_url(),
+    ])?;
+    assert!(
+        status.contains(&format!("checkpoint:      block {head} ")),
+        "{status}"
+    );
+    assert!(status.contains("(0 behind)"), "{status}");
     Ok(())
+}
+
+fn cli(args: &[&str]) -> TestResult<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
+        .args(args)
+        .env("SOIL_INDEXER_LOG", "warn")
+        .output()?;
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_health_readiness_and_metrics_while_following() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    setup_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let deployment = dir.path().join("deployment.json");
+    std::fs::write(&deployment, serde_json::to_string(&chain.deployment)?)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("sqlite://{}", dir.path().join("served.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
+        .args([
+            "run",
+            "--rpc-url",
+            &chain.ws_url(),
+            "--database-url",
+            &url,
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--deployment")
+        .arg(&deployment)
+        .env("SOIL_INDEXER_LOG", "warn")
+        .spawn()?;
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let result = async {
+        loop {
+            assert!(Instant::now() < deadline, "never became ready");
+            if let Ok(r) = http.get(format!("{base}/ready")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            http.get(format!("{base}/health"))
+                .send()
+                .await?
+                .text()
+                .await?,
+            "ok"
+        );
+        // A new block arrives over the WebSocket subscription and is indexed.
+        let escrow =
+            IUsageEscrow::new(chain.deployment.usage_escrow, wallet(&chain, &actors.payer));
+        send!(escrow.deposit(U256::from(7u64)));
+        let store = Store::open(&url).await?;
+        loop {
+            assert!(Instant::now() < deadline, "the new block was not indexed");
+            let n: i64 = sqlx::query("SELECT COUNT(*) FROM deposits")
+                .fetch_one(store.pool())
+                .await?
+                .try_get(0)?;
+            if n == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        for name in [
+            "soil_indexer_events_total",
+            "soil_indexer_blocks_behind",
+            "soil_indexer_rpc_latency_seconds_bucket",
+            "soil_indexer_flush_seconds_bucket",
+            "soil_indexer_block_to_queryable_seconds_bucket",
+        ] {
+            assert!(
+                metrics.contains(name),
+                "{name} missing from /metrics:\n{metrics}"
+            );
+        }
+        TestResult::Ok(())
+    }
+    .await;
+    child.kill()?;
+    child.wait()?;
+    result
 }
