@@ -1,1 +1,23 @@
-//! attribution (being written).
+//! Proof of attribution: which contributions of a model's releases an output draws on.
+//!
+//! A release's documents are fetched from their contribution URIs and checked against their content
+//! hashes ([`DocumentFetcher`], [`verify_document`]); the set is checked against the release's Merkle
+//! root ([`release_root`]); the documents are tokenized with the model's tokenizer and indexed as a suffix
+//! array over token ids ([`Index::build`]), cached on disk by release root ([`IndexCache`]). After a
+//! generation, [`Index::attribute`] finds the output's maximal spans in the release, weights them by rarity
+//! and turns the credits of the top contributions into parts per million (see [`score`] for the exact,
+//! integer-only method). The result is deterministic, so anyone with the output and the release can
+//! recompute it and compare it with a receipt's `attributionHash`.
+
+mod document;
+mod error;
+mod index;
+mod merkle;
+pub mod score;
+mod search;
+
+pub use document::{Document, DocumentFetcher, content_hash, fetch_document, verify_document};
+pub use error::AttributionError;
+pub use index::{DocumentEntry, Index, IndexCache, TokenizedDocument, Vocabulary};
+pub use merkle::{hash_pair, leaf, release_root};
+pub use score::{Attribution, AttributionParams, MatchedSpan, WEIGHT_ONE};

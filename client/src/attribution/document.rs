@@ -1,0 +1,198 @@
+//! A release's documents: fetched from their contribution URIs (`file://`, `http://`, `https://`) and
+//! checked against their registered content hash (`keccak256` of the bytes).
+
+use std::time::Duration;
+
+use alloy::primitives::{B256, keccak256};
+use url::Url;
+
+use super::AttributionError;
+
+/// One document of a release, as the index is built from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The contribution it belongs to.
+    pub contribution_id: u64,
+    /// Its content.
+    pub bytes: Vec<u8>,
+}
+
+/// The content hash a contribution registers: `keccak256` of its bytes.
+pub fn content_hash(bytes: &[u8]) -> B256 {
+    keccak256(bytes)
+}
+
+/// Checks that `bytes` hash to the registered `expected` content hash.
+pub fn verify_document(bytes: &[u8], expected: B256) -> Result<(), AttributionError> {
+    let actual = content_hash(bytes);
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(AttributionError::ContentHashMismatch { expected, actual })
+    }
+}
+
+/// Fetches documents by URI; one HTTP client (connection pool) shared by all fetches.
+#[derive(Debug, Clone)]
+pub struct DocumentFetcher {
+    http: reqwest::Client,
+}
+
+impl DocumentFetcher {
+    /// A fetcher whose HTTP requests give up after `timeout`.
+    pub fn new(timeout: Duration) -> Result<Self, AttributionError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|error| AttributionError::Fetch {
+                uri: String::new(),
+                reason: format!("cannot build the HTTP client: {error}"),
+            })?;
+        Ok(Self { http })
+    }
+
+    /// The bytes behind `uri`: a local file for `file://`, an HTTP GET (2xx required) otherwise.
+    pub async fn fetch(&self, uri: &str) -> Result<Vec<u8>, AttributionError> {
+        let url = Url::parse(uri).map_err(|error| AttributionError::InvalidUri {
+            uri: uri.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let fetch_error = |reason: String| AttributionError::Fetch {
+            uri: uri.to_owned(),
+            reason,
+        };
+        match url.scheme() {
+            "file" => {
+                let path = url
+                    .to_file_path()
+                    .map_err(|()| AttributionError::InvalidUri {
+                        uri: uri.to_owned(),
+                        reason: "not an absolute local file path".into(),
+                    })?;
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|error| fetch_error(error.to_string()))
+            }
+            "http" | "https" => {
+                let response = self
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|error| fetch_error(error.to_string()))?;
+                let status = response.status();
+                if !status.is_success() {
+                    return Err(AttributionError::HttpStatus {
+                        uri: uri.to_owned(),
+                        status: status.as_u16(),
+                    });
+                }
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|error| fetch_error(error.to_string()))?;
+                Ok(body.to_vec())
+            }
+            _ => Err(AttributionError::UnsupportedScheme {
+                uri: uri.to_owned(),
+            }),
+        }
+    }
+
+    /// Fetches `uri` and checks it against the registered `content_hash`.
+    pub async fn fetch_verified(
+        &self,
+        uri: &str,
+        content_hash: B256,
+    ) -> Result<Vec<u8>, AttributionError> {
+        let bytes = self.fetch(uri).await?;
+        verify_document(&bytes, content_hash)?;
+        Ok(bytes)
+    }
+}
+
+/// Fetches one document with a 30-second HTTP timeout (use a [`DocumentFetcher`] for many).
+pub async fn fetch_document(uri: &str) -> Result<Vec<u8>, AttributionError> {
+    DocumentFetcher::new(Duration::from_secs(30))?
+        .fetch(uri)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_accepts_the_right_hash_and_names_both_on_mismatch() {
+        let bytes = b"soil";
+        assert!(verify_document(bytes, keccak256(bytes)).is_ok());
+        match verify_document(bytes, B256::ZERO) {
+            Err(AttributionError::ContentHashMismatch { expected, actual }) => {
+                assert_eq!(expected, B256::ZERO);
+                assert_eq!(actual, keccak256(bytes));
+            }
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_files_and_rejects_bad_uris() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.txt");
+        std::fs::write(&path, b"hello soil").unwrap();
+        let uri = Url::from_file_path(&path).unwrap().to_string();
+        assert_eq!(fetch_document(&uri).await.unwrap(), b"hello soil");
+
+        let missing = Url::from_file_path(dir.path().join("missing"))
+            .unwrap()
+            .to_string();
+        assert!(matches!(
+            fetch_document(&missing).await,
+            Err(AttributionError::Fetch { .. })
+        ));
+        assert!(matches!(
+            fetch_document("ftp://host/doc").await,
+            Err(AttributionError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            fetch_document("not a uri").await,
+            Err(AttributionError::InvalidUri { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn fetches_over_http_and_reports_error_statuses() {
+        use tokio::{
+            io::{AsyncReadExt, AsyncWriteExt},
+            net::TcpListener,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            for (status, body) in [("200 OK", "served text"), ("404 Not Found", "")] {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await.unwrap();
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+            }
+        });
+        let fetcher = DocumentFetcher::new(Duration::from_secs(5)).unwrap();
+        let uri = format!("http://{address}/doc");
+        assert_eq!(
+            fetcher
+                .fetch_verified(&uri, keccak256(b"served text"))
+                .await
+                .unwrap(),
+            b"served text"
+        );
+        assert!(matches!(
+            fetcher.fetch(&uri).await,
+            Err(AttributionError::HttpStatus { status: 404, .. })
+        ));
+        server.await.unwrap();
+    }
+}

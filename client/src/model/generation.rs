@@ -1,0 +1,255 @@
+//! What a generation asks for (prompt and sampling) and what it streams back (text pieces, then the
+//! token counts and the output's token ids).
+
+use super::ModelError;
+
+/// Who speaks a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions for the model.
+    System,
+    /// The person asking.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// The role's name as chat templates spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    /// Who speaks.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A message from `role`.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// The model's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// Chat messages, formatted with the chat template from the model's GGUF metadata; the text ends with
+    /// the opening of the assistant's turn.
+    Chat(Vec<ChatMessage>),
+    /// Text given to the model as is (special tokens such as `<|im_start|>` are parsed).
+    Raw(String),
+}
+
+/// How the next token is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Softmax temperature; `0.0` picks the most likely token (greedy), which ignores `top_p` and `seed`.
+    pub temperature: f32,
+    /// Nucleus sampling: keep the smallest set of tokens whose probabilities sum to at least `top_p`.
+    pub top_p: f32,
+    /// Seed of the random draw: the same seed, prompt, model and settings give the same output.
+    pub seed: u32,
+    /// The most tokens to generate.
+    pub max_tokens: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            temperature: 0.7,
+            top_p: 0.9,
+            seed: 0,
+            max_tokens: 256,
+        }
+    }
+}
+
+impl Sampling {
+    /// Checks the ranges: temperature finite and ≥ 0, `top_p` in (0, 1], `max_tokens` ≥ 1.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if !self.temperature.is_finite() || self.temperature < 0.0 {
+            return Err(ModelError::InvalidSampling(format!(
+                "temperature must be a finite number ≥ 0, got {}",
+                self.temperature
+            )));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(ModelError::InvalidSampling(format!(
+                "top_p must be in (0, 1], got {}",
+                self.top_p
+            )));
+        }
+        if self.max_tokens == 0 {
+            return Err(ModelError::InvalidSampling(
+                "max_tokens must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A request to generate text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationRequest {
+    /// The input.
+    pub prompt: Prompt,
+    /// The sampling settings.
+    pub sampling: Sampling,
+}
+
+/// Why a generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model emitted an end-of-generation token (not included in the output).
+    EndOfGeneration,
+    /// `max_tokens` were generated.
+    MaxTokens,
+    /// The context is full.
+    ContextFull,
+}
+
+/// The outcome of a finished generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationStats {
+    /// Tokens in the prompt (after templating).
+    pub prompt_tokens: u32,
+    /// Tokens generated (the end-of-generation token excluded).
+    pub output_tokens: u32,
+    /// The generated tokens' ids, in order: what attribution runs over.
+    pub output_token_ids: Vec<u32>,
+    /// Why generation stopped.
+    pub stop: StopReason,
+    /// Time spent evaluating the prompt, in microseconds.
+    pub prompt_micros: u64,
+    /// Time spent generating, in microseconds.
+    pub generation_micros: u64,
+}
+
+/// What a running generation streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenEvent {
+    /// The next piece of text (whole UTF-8 characters; a token that ends inside a character is held back
+    /// until the character is complete).
+    Token(String),
+    /// Generation finished.
+    Done(GenerationStats),
+}
+
+/// A finished generation, collected from its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    /// The generated text.
+    pub text: String,
+    /// Token counts, ids and timings.
+    pub stats: GenerationStats,
+}
+
+/// Turns the bytes of successive token pieces into whole UTF-8 characters.
+#[derive(Debug, Default)]
+pub(crate) struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    /// Appends `bytes` and returns the text that is now complete; invalid sequences become U+FFFD.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let mut out = String::new();
+        loop {
+            match std::str::from_utf8(&self.pending) {
+                Ok(text) => {
+                    out.push_str(text);
+                    self.pending.clear();
+                    return out;
+                }
+                Err(error) => {
+                    let valid = error.valid_up_to();
+                    out.push_str(std::str::from_utf8(&self.pending[..valid]).unwrap_or_default());
+                    match error.error_len() {
+                        // An incomplete character at the end: keep it for the next piece.
+                        None => {
+                            self.pending.drain(..valid);
+                            return out;
+                        }
+                        Some(invalid) => {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            self.pending.drain(..valid + invalid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The text still held back at the end of the stream (an incomplete character becomes U+FFFD).
+    pub(crate) fn finish(&mut self) -> String {
+        let rest = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        rest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_stream_holds_back_split_characters() {
+        let mut stream = Utf8Stream::default();
+        let snowman = "☃".as_bytes();
+        assert_eq!(stream.push(b"a"), "a");
+        assert_eq!(stream.push(&snowman[..1]), "");
+        assert_eq!(stream.push(&snowman[1..]), "☃");
+        assert_eq!(stream.push(&[0xff, b'b']), "\u{fffd}b");
+        assert_eq!(stream.push(&snowman[..2]), "");
+        assert_eq!(stream.finish(), "\u{fffd}");
+    }
+
+    #[test]
+    fn sampling_ranges_are_checked() {
+        assert!(Sampling::default().validate().is_ok());
+        for bad in [
+            Sampling {
+                temperature: -1.0,
+                ..Sampling::default()
+            },
+            Sampling {
+                temperature: f32::NAN,
+                ..Sampling::default()
+            },
+            Sampling {
+                top_p: 0.0,
+                ..Sampling::default()
+            },
+            Sampling {
+                top_p: 1.5,
+                ..Sampling::default()
+            },
+            Sampling {
+                max_tokens: 0,
+                ..Sampling::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(ModelError::InvalidSampling(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! [`ModelWorker`]: a GGUF model loaded by llama.cpp on one dedicated OS thread (a llama.cpp context is
+//! tied to its model and must not be used from two threads at once), fed by a command channel. Callers on
+//! any thread or task send it generation, tokenization and detokenization requests; generations stream
+//! back as [`TokenEvent`]s over a tokio channel.
+
+use std::{
+    num::NonZeroU32, path::PathBuf, sync::mpsc as std_mpsc, thread::JoinHandle, time::Instant,
+};
+
+use alloy::primitives::B256;
+use llama_cpp_2::{
+    context::{LlamaContext, params::LlamaContextParams},
+    llama_batch::LlamaBatch,
+    model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel, params::LlamaModelParams},
+    sampling::LlamaSampler,
+    token::LlamaToken,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::attribution::Vocabulary;
+
+use super::{
+    ChatMessage, Generation, GenerationRequest, GenerationStats, ModelError, ModelFile, Prompt,
+    Sampling, StopReason, TokenEvent, backend::llama_backend, generation::Utf8Stream,
+};
+
+/// How many undelivered events a generation stream buffers before the model thread waits for the reader.
+const EVENT_BUFFER: usize = 256;
+
+/// How a model is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// CPU threads llama.cpp uses for generation and prompt evaluation.
+    pub threads: u32,
+    /// Context size in tokens (prompt and output together).
+    pub context_size: u32,
+    /// The most prompt tokens evaluated in one llama.cpp batch.
+    pub batch_size: u32,
+    /// Route llama.cpp's own log lines into `tracing` (off: silent). The first worker of a process decides.
+    pub llama_logs: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        Self {
+            threads,
+            context_size: 2048,
+            batch_size: 512,
+            llama_logs: false,
+        }
+    }
+}
+
+/// What the loaded model reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// The GGUF file.
+    pub path: PathBuf,
+    /// The file's SHA-256 (the registered weights hash).
+    pub sha256: B256,
+    /// Tokens in the vocabulary.
+    pub vocab_size: u32,
+    /// The end-of-sequence token id (attribution uses it as the document separator).
+    pub eos_token: u32,
+    /// The context size in use.
+    pub context_size: u32,
+    /// The context size the model was trained with.
+    pub trained_context_size: u32,
+    /// Whether the GGUF metadata carries a chat template.
+    pub has_chat_template: bool,
+    /// SHA-256 over the vocabulary's token pieces (each length-prefixed, in id order): identifies the
+    /// tokenizer, so an attribution index built with another tokenizer is never reused.
+    pub tokenizer_fingerprint: B256,
+}
+
+impl ModelInfo {
+    /// The tokenizer facts an attribution index is built with (the separator is the EOS token).
+    pub fn vocabulary(&self) -> Vocabulary {
+        Vocabulary {
+            size: self.vocab_size,
+            separator: self.eos_token,
+            fingerprint: self.tokenizer_fingerprint,
+        }
+    }
+}
+
+fn tokenizer_fingerprint(model: &LlamaModel) -> B256 {
+    let vocab = model.vocab();
+    let mut hasher = Sha256::new();
+    let mut piece = Vec::with_capacity(64);
+    for token in vocab.tokens() {
+        piece.clear();
+        vocab.token_to_piece_into(token, &mut piece, true, None);
+        hasher.update((piece.len() as u32).to_le_bytes());
+        hasher.update(&piece);
+    }
+    B256::from_slice(&hasher.finalize())
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ModelError>>;
+
+enum Command {
+    Generate {
+        request: GenerationRequest,
+        events: mpsc::Sender<Result<TokenEvent, ModelError>>,
+    },
+    Tokenize {
+        texts: Vec<Vec<u8>>,
+        reply: Reply<Vec<Vec<u32>>>,
+    },
+    Detokenize {
+        tokens: Vec<u32>,
+        reply: Reply<String>,
+    },
+}
+
+/// A GGUF model running on its own thread. Dropping the worker stops the thread once the request in
+/// progress ends.
+#[derive(Debug)]
+pub struct ModelWorker {
+    commands: Option<std_mpsc::Sender<Command>>,
+    thread: Option<JoinHandle<()>>,
+    info: ModelInfo,
+}
+
+impl ModelWorker {
+    /// Starts the model thread, loads `file` into llama.cpp there and creates its context; returns once
+    /// the model is ready (blocking: call it from `spawn_blocking` in async code).
+    pub fn spawn(file: &ModelFile, options: &ModelOptions) -> Result<Self, ModelError> {
+        let (commands, inbox) = std_mpsc::channel();
+        let (ready, loaded) = std_mpsc::sync_channel(1);
+        let (file, options) = (file.clone(), options.clone());
+        let thread = std::thread::Builder::new()
+            .name("soil-model".into())
+            .spawn(move || serve(&file, &options, &ready, &inbox))
+            .map_err(ModelError::Spawn)?;
+        match loaded.recv() {
+            Ok(Ok(info)) => Ok(Self {
+                commands: Some(commands),
+                thread: Some(thread),
+                info,
+            }),
+            Ok(Err(error)) => {
+                let _ = thread.join();
+                Err(error)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(ModelError::WorkerGone)
+            }
+        }
+    }
+
+    /// What the model reports about itself.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn send(&self, command: Command) -> Result<(), ModelError> {
+        self.commands
+            .as_ref()
+            .ok_or(ModelError::WorkerGone)?
+            .send(command)
+            .map_err(|_| ModelError::WorkerGone)
+    }
+
+    /// Starts a generation; the receiver yields [`TokenEvent::Token`] pieces, then one
+    /// [`TokenEvent::Done`] (or one error). Dropping the receiver stops the generation.
+    pub fn generate(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>, ModelError> {
+        request.sampling.validate()?;
+        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        self.send(Command::Generate { request, events })?;
+        Ok(receiver)
+    }
+
+    /// Runs a generation to its end and returns the whole text with its stats.
+    pub async fn generate_text(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<Generation, ModelError> {
+        let mut events = self.generate(request)?;
+        let mut text = String::new();
+        while let Some(event) = events.recv().await {
+            match event? {
+                TokenEvent::Token(piece) => text.push_str(&piece),
+                TokenEvent::Done(stats) => return Ok(Generation { text, stats }),
+            }
+        }
+        Err(ModelError::WorkerGone)
+    }
+
+    /// The model's token ids for `text` (no BOS/EOS added, special-token text kept as plain text): the
+    /// tokenization attribution indexes documents and outputs with.
+    pub async fn tokenize(&self, text: impl AsRef<[u8]>) -> Result<Vec<u32>, ModelError> {
+        let mut all = self.tokenize_many(vec![text.as_ref().to_vec()]).await?;
+        all.pop().ok_or(ModelError::WorkerGone)
+    }
+
+    /// [`Self::tokenize`] for many texts in one round trip to the model thread.
+    pub async fn tokenize_many(&self, texts: Vec<Vec<u8>>) -> Result<Vec<Vec<u32>>, ModelError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Tokenize { texts, reply })?;
+        answer.await.map_err(|_| ModelError::WorkerGone)?
+    }
+
+    /// The text of `tokens` (special tokens omitted); invalid UTF-8 becomes U+FFFD.
+    pub async fn detokenize(&self, tokens: Vec<u32>) -> Result<String, ModelError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Detokenize { tokens, reply })?;
+        answer.await.map_err(|_| ModelError::WorkerGone)?
+    }
+}
+
+impl Drop for ModelWorker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; joining makes sure llama.cpp's memory is freed.
+        drop(self.commands.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The model thread: load, report readiness, then serve commands until the channel closes.
+fn serve(
+    file: &ModelFile,
+    options: &ModelOptions,
+    ready: &std_mpsc::SyncSender<Result<ModelInfo, ModelError>>,
+    inbox: &std_mpsc::Receiver<Command>,
+) {
+    let loaded = load(file, options);
+    let (model, params) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    let mut session = match Session::new(&model, params, options) {
+        Ok(session) => session,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    let info = ModelInfo {
+        path: file.path().to_path_buf(),
+        sha256: file.sha256(),
+        vocab_size: session.vocab_size,
+        eos_token: model.vocab().eos().0 as u32,
+        context_size: session.context.n_ctx(),
+        trained_context_size: model.n_ctx_train(),
+        has_chat_template: session.template.is_some(),
+        tokenizer_fingerprint: tokenizer_fingerprint(&model),
+    };
+    if ready.send(Ok(info)).is_err() {
+        return;
+    }
+    while let Ok(command) = inbox.recv() {
+        match command {
+            Command::Generate { request, events } => {
+                if let Err(error) = session.generate(&request, &events) {
+                    let _ = events.blocking_send(Err(error));
+                }
+            }
+            Command::Tokenize { texts, reply } => {
+                let _ = reply.send(Ok(texts
+                    .iter()
+                    .map(|text| session.tokenize(text))
+                    .collect()));
+            }
+            Command::Detokenize { tokens, reply } => {
+                let _ = reply.send(session.detokenize(&tokens));
+            }
+        }
+    }
+}
+
+fn load(
+    file: &ModelFile,
+    options: &ModelOptions,
+) -> Result<(LlamaModel, LlamaContextParams), ModelError> {
+    let backend = llama_backend(options.llama_logs)?;
+    let path = file.path();
+    if path.to_str().is_none() {
+        return Err(ModelError::NonUtf8Path(path.to_path_buf()));
+    }
+    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(
+        |error| ModelError::Load {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        },
+    )?;
+    let threads = i32::try_from(options.threads.max(1)).unwrap_or(i32::MAX);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(options.context_size.max(16)))
+        .with_n_batch(options.batch_size.max(1))
+        .with_n_ubatch(options.batch_size.max(1))
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    Ok((model, params))
+}
+
+/// The sampler chain for `sampling`: greedy at temperature 0, else top-p, temperature and a seeded draw.
+fn sampler_for(sampling: &Sampling) -> LlamaSampler {
+    if sampling.temperature == 0.0 {
+        LlamaSampler::greedy()
+    } else {
+        LlamaSampler::chain_simple([
+            LlamaSampler::top_p(sampling.top_p, 1),
+            LlamaSampler::temp(sampling.temperature),
+            LlamaSampler::dist(sampling.seed),
+        ])
+    }
+}
+
+/// The model's context and chat template, living on the model thread.
+struct Session<'m> {
+    model: &'m LlamaModel,
+    context: LlamaContext<'m>,
+    template: Option<LlamaChatTemplate>,
+    batch: LlamaBatch<'static>,
+    batch_size: usize,
+    vocab_size: u32,
+}
+
+impl<'m> Session<'m> {
+    fn new(
+        model: &'m LlamaModel,
+        params: LlamaContextParams,
+        options: &ModelOptions,
+    ) -> Result<Self, ModelError> {
+        let backend = llama_backend(options.llama_logs)?;
+        let context_size = options.context_size;
+        let context = model
+            .new_context(backend, params)
+            .map_err(|error| ModelError::Context {
+                context_size,
+                reason: error.to_string(),
+            })?;
+        let batch_size = options.batch_size.max(1) as usize;
+        Ok(Self {
+            model,
+            context,
+            template: model.chat_template(None).ok(),
+            batch: LlamaBatch::new(batch_size, 1),
+            batch_size,
+            vocab_size: u32::try_from(model.n_vocab()).unwrap_or(0),
+        })
+    }
+
+    fn tokenize(&self, text: &[u8]) -> Vec<u32> {
+        self.model
+            .vocab()
+            .tokenize(text, false, false)
+            .into_iter()
+            .map(|token| token.0 as u32)
+            .collect()
+    }
+
+    fn detokenize(&self, tokens: &[u32]) -> Result<String, ModelError> {
+        let tokens = tokens
+            .iter()
+            .map(|&token| self.checked_token(token))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes = self.model.vocab().detokenize(&tokens, true, false);
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn checked_token(&self, token: u32) -> Result<LlamaToken, ModelError> {
+        if token >= self.vocab_size {
+            return Err(ModelError::TokenOutOfRange {
+                token,
+                vocab_size: self.vocab_size,
+            });
+        }
+        Ok(LlamaToken(token as i32))
+    }
+
+    fn prompt_text(&self, prompt: &Prompt) -> Result<String, ModelError> {
+        match prompt {
+            Prompt::Raw(text) => Ok(text.clone()),
+            Prompt::Chat(messages) => {
+                let template = self.template.as_ref().ok_or(ModelError::NoChatTemplate)?;
+                let messages = messages
+                    .iter()
+                    .map(|ChatMessage { role, content }| {
+                        LlamaChatMessage::new(role.as_str().to_owned(), content.clone())
+                            .map_err(|_| ModelError::NulInMessage)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.model
+                    .apply_chat_template(template, &messages, true)
+                    .map_err(|error| ModelError::ChatTemplate(error.to_string()))
+            }
+        }
+    }
+
+    /// Evaluates the prompt, then samples and streams tokens until an end-of-generation token,
+    /// `max_tokens`, a full context, or a reader that went away.
+    fn generate(
+        &mut self,
+        request: &GenerationRequest,
+        events: &mpsc::Sender<Result<TokenEvent, ModelError>>,
+    ) -> Result<(), ModelError> {
+        let text = self.prompt_text(&request.prompt)?;
+        let vocab = self.model.vocab();
+        let prompt = vocab.tokenize(text.as_bytes(), true, true);
+        if prompt.is_empty() {
+            return Err(ModelError::EmptyPrompt);
+        }
+        let context_size = self.context.n_ctx();
+        if prompt.len() >= context_size as usize {
+            return Err(ModelError::PromptTooLong {
+                prompt_tokens: prompt.len(),
+                context_size,
+            });
+        }
+
+        let started = Instant::now();
+        self.context.clear_kv_cache();
+        for (chunk_index, chunk) in prompt.chunks(self.batch_size).enumerate() {
+            self.batch.clear();
+            for (offset, &token) in chunk.iter().enumerate() {
+                let position = chunk_index * self.batch_size + offset;
+                self.batch
+                    .add(token, position as i32, &[0], position + 1 == prompt.len())
+                    .map_err(|error| ModelError::Decode(error.to_string()))?;
+            }
+            self.context
+                .decode(&mut self.batch)
+                .map_err(|error| ModelError::Decode(error.to_string()))?;
+        }
+        let prompt_micros = started.elapsed().as_micros() as u64;
+
+        let started = Instant::now();
+        let mut sampler = sampler_for(&request.sampling);
+        let mut utf8 = Utf8Stream::default();
+        let mut piece = Vec::with_capacity(32);
+        let mut output = Vec::new();
+        let mut position = prompt.len();
+        let stop = loop {
+            if output.len() >= request.sampling.max_tokens as usize {
+                break StopReason::MaxTokens;
+            }
+            if position >= context_size as usize {
+                break StopReason::ContextFull;
+            }
+            let token = sampler.sample(&self.context, self.batch.n_tokens() - 1);
+            if vocab.is_eog(token) {
+                break StopReason::EndOfGeneration;
+            }
+            output.push(token.0 as u32);
+            piece.clear();
+            vocab.token_to_piece_into(token, &mut piece, false, None);
+            let text = utf8.push(&piece);
+            if !text.is_empty() && events.blocking_send(Ok(TokenEvent::Token(text))).is_err() {
+                return Ok(()); // the reader went away: stop generating
+            }
+            self.batch.clear();
+            self.batch
+                .add(token, position as i32, &[0], true)
+                .map_err(|error| ModelError::Decode(error.to_string()))?;
+            self.context
+                .decode(&mut self.batch)
+                .map_err(|error| ModelError::Decode(error.to_string()))?;
+            position += 1;
+        };
+        let rest = utf8.finish();
+        if !rest.is_empty() {
+            let _ = events.blocking_send(Ok(TokenEvent::Token(rest)));
+        }
+        let stats = GenerationStats {
+            prompt_tokens: prompt.len() as u32,
+            output_tokens: output.len() as u32,
+            output_token_ids: output,
+            stop,
+            prompt_micros,
+            generation_micros: started.elapsed().as_micros() as u64,
+        };
+        let _ = events.blocking_send(Ok(TokenEvent::Done(stats)));
+        Ok(())
+    }
+}
