@@ -30,7 +30,8 @@ interface IDatanetRegistry {
         uint32 releaseCount;
     }
 
-    /// @notice A contribution. Slot 0 (contributor, datanetId, acceptedSeq, status) is what settlement reads.
+    /// @notice A contribution. Settlement reads only the contributor, datanet and `acceptedSeq` (nonzero once
+    ///         accepted), which the registry packs into one storage slot.
     /// @param acceptedSeq 1-based position in the datanet's accepted set; 0 unless accepted.
     /// @param unlockAt When an accepted contribution's stake may be withdrawn.
     struct Contribution {
@@ -64,7 +65,9 @@ interface IDatanetRegistry {
     }
 
     /// @notice A datanet was created.
-    event DatanetCreated(uint64 indexed datanetId, address indexed owner, uint96 minStake, string metadataURI);
+    event DatanetCreated(
+        uint64 indexed datanetId, address indexed owner, uint96 minStake, string metadataURI
+    );
     /// @notice A curator was added to or removed from a datanet.
     event CuratorSet(uint64 indexed datanetId, address indexed curator, bool enabled);
     /// @notice A contribution was submitted and its stake pulled.
@@ -90,7 +93,11 @@ interface IDatanetRegistry {
     event StakeReturned(uint64 indexed contributionId, address indexed contributor, uint96 amount);
     /// @notice A release was published.
     event ReleasePublished(
-        uint64 indexed releaseId, uint64 indexed datanetId, bytes32 root, uint32 contributionCount, uint64 tokenCount
+        uint64 indexed releaseId,
+        uint64 indexed datanetId,
+        bytes32 root,
+        uint32 contributionCount,
+        uint64 tokenCount
     );
     /// @notice The stake lock period changed.
     event StakeLockPeriodSet(uint64 period);
@@ -154,9 +161,13 @@ interface IDatanetRegistry {
     /// @param uri Where the document can be fetched (`file://`, `http(s)://`); emitted, not stored.
     /// @param stake Stake to lock, at least the datanet's `minStake`.
     /// @return contributionId The new contribution's id (1-based, global).
-    function contribute(uint64 datanetId, bytes32 contentHash, uint32 tokenCount, string calldata uri, uint96 stake)
-        external
-        returns (uint64 contributionId);
+    function contribute(
+        uint64 datanetId,
+        bytes32 contentHash,
+        uint32 tokenCount,
+        string calldata uri,
+        uint96 stake
+    ) external returns (uint64 contributionId);
 
     /// @notice Accepts or rejects a pending contribution. Rejection slashes the stake to the treasury.
     function review(uint64 contributionId, bool accept) external;

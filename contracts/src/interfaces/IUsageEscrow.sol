@@ -70,7 +70,9 @@ interface IUsageEscrow is IERC5267 {
     /// @notice An account's claimable balance grew (once per distinct account per settled batch).
     event Credited(address indexed account, uint256 amount);
     /// @notice A release's pool received `amount`; `rewardPerToken` is its new accumulator (scaled 1e18).
-    event PoolAccrued(uint64 indexed releaseId, uint64 indexed modelId, uint256 amount, uint256 rewardPerToken);
+    event PoolAccrued(
+        uint64 indexed releaseId, uint64 indexed modelId, uint256 amount, uint256 rewardPerToken
+    );
     /// @notice A contribution's share of a release pool moved to its contributor's balance.
     event PoolRewardClaimed(
         uint64 indexed releaseId, uint64 indexed contributionId, address indexed contributor, uint256 amount
