@@ -26,6 +26,7 @@ die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+trap 'printf "demo: error: step %d failed at line %d: %s\n" "$step" "$LINENO" "$BASH_COMMAND" >&2' ERR
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
 port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
@@ -97,7 +98,7 @@ as $OWNER model list
 
 say "the payer deposits and runs prompts through 'soil infer' (receipts attributed, signed, batched, settled)"
 as $PAYER deposit "100$ETHER"
-QUOTE=$(sed -n '1,/^%$/p' "$STATE/docs/literature-3.txt" | head -3 | tr '\n' ' ')
+QUOTE=$(awk 'BEGIN { RS = "" } NR == 1 { gsub(/\n/, " "); print; exit }' "$STATE/docs/literature-3.txt")
 PROMPTS=(
   "Repeat this quotation exactly, word for word: $QUOTE"
   "Write one sentence about why good data matters for small language models."
