@@ -88,9 +88,9 @@ mod tests {
             release_root(&four),
             hash_pair(hash_pair(a, b), hash_pair(c, d))
         );
-        // Order matters: the root commits to the release order.
+        // Order matters: the root commits to the release order (beyond swapping the two sides of a pair).
         assert_ne!(
-            release_root(&[(2, hash(2)), (1, hash(1)), (3, hash(3))]),
+            release_root(&[(3, hash(3)), (1, hash(1)), (2, hash(2))]),
             release_root(&leaves)
         );
     }

@@ -327,7 +327,8 @@ mod tests {
         let weights = normalise(&[(7, 5), (9, 5), (11, 5)], PPM);
         assert_eq!(weights, vec![(7, 333_334), (9, 333_333), (11, 333_333)]);
         let weights = normalise(&[(1, 2), (2, 1)], 500_000);
-        assert_eq!(weights, vec![(1, 333_334), (2, 166_666)]);
+        // 333 333.3 and 166 666.7: the leftover ppm goes to the larger remainder.
+        assert_eq!(weights, vec![(1, 333_333), (2, 166_667)]);
         assert_eq!(weights.iter().map(|w| w.1).sum::<u32>(), 500_000);
         assert!(normalise(&[(1, 0)], PPM).is_empty());
         assert!(normalise(&[(1, 3)], 0).is_empty());
