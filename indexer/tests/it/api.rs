@@ -133,7 +133,7 @@ async fn meta(api: &Served, chain: &LocalChain) -> TestResult {
 }
 
 const CONTRIBUTIONS: &str =
-    "query($first: Int, $after: String, $last: Int, $before: String, $order: Order) {
+    "query($first: Int, $after: String, $last: Int, $before: String, $order: Order = ASC) {
   contributions(first: $first, after: $after, last: $last, before: $before, order: $order) {
     edges { cursor node { id } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -484,7 +484,7 @@ async fn traversal(api: &Served, actors: &Actors) -> TestResult {
 
 async fn graph(api: &Served, actors: &Actors) -> TestResult {
     let q =
-        "query($root: ID!, $depth: Int, $limit: Int) { attributionGraph(root: $root, depth: $depth, limit: $limit) {
+        "query($root: ID!, $depth: Int = 2, $limit: Int = 200) { attributionGraph(root: $root, depth: $depth, limit: $limit) {
         root truncated nodes { id kind label value } edges { source target kind weight amount } } }";
     let digest = api
         .data(
@@ -585,7 +585,7 @@ async fn limits(api: &Served) -> TestResult {
         models { releases { datanet { id } } } } } } } } } } } } } }";
     let body = api.post(deep, json!({})).await?;
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("depth"), "{body}");
+    assert!(message.contains("nested too deep"), "{body}");
     // Complexity: 100 datanets × 100 contributions each.
     let wide = "{ datanets(first: 100) { edges { node { contributions(first: 100) { edges { node { id } } } } } } }";
     let body = api.post(wide, json!({})).await?;
