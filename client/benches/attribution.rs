@@ -1,7 +1,7 @@
 //! Attribution benchmark (`cargo bench -p soil-client --bench attribution`).
 //!
-//! Real text: Python source installed on the machine (`/usr/lib/python3*`, then the repository's
-//! `node_modules` if that is not enough), read in path order until the tokenizer of the default model
+//! Real text: Python source installed on the machine (`/usr/lib/python3*`, then `/usr/share/doc` and the
+//! repository's `node_modules` if that is not enough), read in path order until the tokenizer of the default model
 //! yields ≥ 10 million tokens. Measured in the same run:
 //! 1. tokenization (reported apart);
 //! 2. a bare libsais suffix-array construction over the same `u16` token ids;
@@ -64,14 +64,15 @@ fn corpus_files() -> Vec<PathBuf> {
         }
     }
     python.sort();
-    let mut node = Vec::new();
+    let mut more = Vec::new();
+    collect(Path::new("/usr/share/doc"), &["txt", "html", "md", "rst"], &mut more);
     collect(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../node_modules"),
         &["md", "js"],
-        &mut node,
+        &mut more,
     );
-    node.sort();
-    python.extend(node);
+    more.sort();
+    python.extend(more);
     python
 }
 
