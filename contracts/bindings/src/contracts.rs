@@ -1,6 +1,11 @@
 //! `sol!` bindings over the contracts' exported ABI (`contracts/bindings/abi/*.json`).
 
-#![allow(missing_docs, unreachable_pub, missing_debug_implementations, clippy::too_many_arguments)]
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::too_many_arguments
+)]
 
 use alloy::sol;
 

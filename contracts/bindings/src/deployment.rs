@@ -34,10 +34,15 @@ impl Deployment {
 
     /// Reads a deployment file.
     pub fn load(path: &Path) -> Result<Self, BindingsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| BindingsError::ReadDeployment { path: path.to_owned(), source })?;
-        serde_json::from_str(&text)
-            .map_err(|source| BindingsError::ParseDeployment { path: path.to_owned(), source })
+        let text =
+            std::fs::read_to_string(path).map_err(|source| BindingsError::ReadDeployment {
+                path: path.to_owned(),
+                source,
+            })?;
+        serde_json::from_str(&text).map_err(|source| BindingsError::ParseDeployment {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Reads a deployment file and checks it is for `chain_id`.
@@ -73,7 +78,11 @@ mod tests {
         let deployment = Deployment::load_for_chain(&path, 31337).unwrap();
         assert_eq!(deployment.start_block, 1);
         let err = Deployment::load_for_chain(&path, 10).unwrap_err();
-        assert!(err.to_string().contains("for chain 31337, but the RPC serves chain 10"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("for chain 31337, but the RPC serves chain 10"),
+            "{err}"
+        );
     }
 
     #[test]

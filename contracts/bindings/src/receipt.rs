@@ -166,9 +166,18 @@ mod tests {
     fn digest_binds_chain_and_escrow() {
         let attribution = Attribution::new(vec![(3, 500_000)]).unwrap();
         let receipt = receipt(&attribution);
-        let domain = ReceiptDomain { chain_id: 31337, escrow: Address::repeat_byte(9) };
-        let other_chain = ReceiptDomain { chain_id: 1, ..domain };
-        let other_escrow = ReceiptDomain { escrow: Address::repeat_byte(8), ..domain };
+        let domain = ReceiptDomain {
+            chain_id: 31337,
+            escrow: Address::repeat_byte(9),
+        };
+        let other_chain = ReceiptDomain {
+            chain_id: 1,
+            ..domain
+        };
+        let other_escrow = ReceiptDomain {
+            escrow: Address::repeat_byte(8),
+            ..domain
+        };
         assert_ne!(domain.digest(&receipt), other_chain.digest(&receipt));
         assert_ne!(domain.digest(&receipt), other_escrow.digest(&receipt));
     }
@@ -179,11 +188,16 @@ mod tests {
         let attribution = Attribution::new(vec![(3, 500_000)]).unwrap();
         let mut receipt = receipt(&attribution);
         receipt.payer = signer.address();
-        let domain = ReceiptDomain { chain_id: 31337, escrow: Address::repeat_byte(9) };
+        let domain = ReceiptDomain {
+            chain_id: 31337,
+            escrow: Address::repeat_byte(9),
+        };
         let signature = domain.sign(&receipt, &signer).await.unwrap();
         assert_eq!(signature.len(), 65);
         let parsed = alloy::primitives::Signature::try_from(signature.as_ref()).unwrap();
-        let recovered = parsed.recover_address_from_prehash(&domain.digest(&receipt)).unwrap();
+        let recovered = parsed
+            .recover_address_from_prehash(&domain.digest(&receipt))
+            .unwrap();
         assert_eq!(recovered, signer.address());
     }
 }

@@ -26,8 +26,11 @@ mod tests {
 
     #[test]
     fn decodes_an_escrow_error() {
-        let data = IUsageEscrow::ReceiptExpired { index: alloy::primitives::U256::from(2u8), deadline: 5 }
-            .abi_encode();
+        let data = IUsageEscrow::ReceiptExpired {
+            index: alloy::primitives::U256::from(2u8),
+            deadline: 5,
+        }
+        .abi_encode();
         let text = describe(&data.into()).unwrap();
         assert!(text.contains("ReceiptExpired"), "{text}");
         assert!(text.contains("deadline: 5"), "{text}");

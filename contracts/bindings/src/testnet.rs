@@ -19,7 +19,10 @@ use crate::{BindingsError, Deployment, contracts::IPaymentToken};
 
 /// The repository's root (where `foundry.toml` and `node_modules/` live).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root exists")
 }
 
 /// How to start the local chain.
@@ -54,11 +57,20 @@ impl LocalChain {
         if let Some(seconds) = options.block_time {
             anvil = anvil.block_time(seconds);
         }
-        let anvil = anvil.try_spawn().map_err(|e| BindingsError::Testnet(format!("anvil: {e}")))?;
-        let signers: Vec<PrivateKeySigner> =
-            anvil.keys().iter().map(|key| PrivateKeySigner::from(key.clone())).collect();
+        let anvil = anvil
+            .try_spawn()
+            .map_err(|e| BindingsError::Testnet(format!("anvil: {e}")))?;
+        let signers: Vec<PrivateKeySigner> = anvil
+            .keys()
+            .iter()
+            .map(|key| PrivateKeySigner::from(key.clone()))
+            .collect();
         let deployment = deploy(&root, &anvil.endpoint(), &signers[0]).await?;
-        Ok(Self { anvil, deployment, signers })
+        Ok(Self {
+            anvil,
+            deployment,
+            signers,
+        })
     }
 
     /// HTTP JSON-RPC endpoint.
@@ -90,7 +102,11 @@ impl LocalChain {
 
 /// Deploys the contracts to `rpc_url` with `Deploy.s.sol`, `deployer` paying; returns the deployment.
 /// The key reaches forge through its environment, never its command line.
-pub async fn deploy(root: &Path, rpc_url: &str, deployer: &PrivateKeySigner) -> Result<Deployment, BindingsError> {
+pub async fn deploy(
+    root: &Path,
+    rpc_url: &str,
+    deployer: &PrivateKeySigner,
+) -> Result<Deployment, BindingsError> {
     let file = root.join("deployments").join(format!(
         "test-{}-{}.json",
         std::process::id(),
@@ -99,8 +115,17 @@ pub async fn deploy(root: &Path, rpc_url: &str, deployer: &PrivateKeySigner) -> 
     let mut command = Command::new(root.join("node_modules/.bin/forge"));
     command
         .current_dir(root)
-        .args(["script", "contracts/script/Deploy.s.sol", "--rpc-url", rpc_url, "--broadcast"])
-        .env("PRIVATE_KEY", format!("0x{}", alloy::hex::encode(deployer.to_bytes())))
+        .args([
+            "script",
+            "contracts/script/Deploy.s.sol",
+            "--rpc-url",
+            rpc_url,
+            "--broadcast",
+        ])
+        .env(
+            "PRIVATE_KEY",
+            format!("0x{}", alloy::hex::encode(deployer.to_bytes())),
+        )
         .env("DEPLOYMENT_FILE", &file);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await

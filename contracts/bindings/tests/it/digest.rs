@@ -20,7 +20,11 @@ async fn rust_digest_equals_contract_digest() {
 
     let attribution = Attribution::new(vec![(7, 600_000), (3, 250_000)]).unwrap();
     assert_eq!(
-        escrow.hashAttribution(attribution.to_sol()).call().await.unwrap(),
+        escrow
+            .hashAttribution(attribution.to_sol())
+            .call()
+            .await
+            .unwrap(),
         attribution.hash(),
         "attribution hash"
     );
@@ -38,7 +42,10 @@ async fn rust_digest_equals_contract_digest() {
         deadline: 1_900_000_000,
         attributionHash: attribution.hash(),
     };
-    let domain = ReceiptDomain { chain_id: chain.anvil.chain_id(), escrow: chain.deployment.usage_escrow };
+    let domain = ReceiptDomain {
+        chain_id: chain.anvil.chain_id(),
+        escrow: chain.deployment.usage_escrow,
+    };
     let on_chain = escrow.hashReceipt(receipt.clone()).call().await.unwrap();
     assert_eq!(domain.digest(&receipt), on_chain, "EIP-712 digest");
 
