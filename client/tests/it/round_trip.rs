@@ -39,7 +39,10 @@ async fn contribute_release_infer_settle_claim() {
         Some(market.accepted[1].0)
     );
     // The excerpt is the document's own opening: (nearly) every token is covered.
-    assert!(weights[0]["weightPpm"].as_u64().unwrap() > PPM / 2, "{attributed}");
+    assert!(
+        weights[0]["weightPpm"].as_u64().unwrap() > PPM / 2,
+        "{attributed}"
+    );
     // Bob's rejected spam is not in the release.
     let spam = env.json(
         PAYER,
