@@ -105,7 +105,7 @@ pub(crate) fn group_loader<T: Group>(db: &Db) -> DataLoader<GroupLoader<T>> {
     )
 }
 
-fn loader_error(e: Arc<ApiError>) -> async_graphql::Error {
+fn loader_error(e: &Arc<ApiError>) -> async_graphql::Error {
     use async_graphql::ErrorExtensions;
     e.as_ref().extend()
 }
@@ -115,7 +115,7 @@ pub(crate) async fn load<T: Entity>(ctx: &Context<'_>, key: T::Key) -> ApiResult
     ctx.data_unchecked::<DataLoader<EntityLoader<T>>>()
         .load_one(key)
         .await
-        .map_err(loader_error)
+        .map_err(|e| loader_error(&e))
 }
 
 /// The entities `T` with `keys`, in the order of `keys` (missing ones left out).
@@ -127,7 +127,7 @@ pub(crate) async fn load_many<T: Entity>(
         .data_unchecked::<DataLoader<EntityLoader<T>>>()
         .load_many(keys.iter().cloned())
         .await
-        .map_err(loader_error)?;
+        .map_err(|e| loader_error(&e))?;
     Ok(keys.iter().filter_map(|k| found.get(k).cloned()).collect())
 }
 
@@ -137,6 +137,6 @@ pub(crate) async fn load_group<T: Group>(ctx: &Context<'_>, key: T::Key) -> ApiR
         .data_unchecked::<DataLoader<GroupLoader<T>>>()
         .load_one(key)
         .await
-        .map_err(loader_error)?;
+        .map_err(|e| loader_error(&e))?;
     Ok(group.unwrap_or_default())
 }

@@ -27,6 +27,7 @@ fn address(s: Option<String>) -> ApiResult<Option<String>> {
 }
 
 #[Object]
+#[allow(clippy::too_many_arguments)] // list fields take the four Relay arguments, an order and filters
 impl QueryRoot {
     /// The indexer's checkpoint (null before the first block is applied).
     #[graphql(name = "_meta")]
@@ -86,7 +87,6 @@ impl QueryRoot {
 
     /// Contributions by id, optionally of one datanet and/or one contributor.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn contributions(
         &self,
         ctx: &Context<'_>,
@@ -156,7 +156,6 @@ impl QueryRoot {
 
     /// Inferences in chain order, optionally filtered by one of `modelId`, `payer` or `node`.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn inferences(
         &self,
         ctx: &Context<'_>,
