@@ -65,7 +65,11 @@ fn corpus_files() -> Vec<PathBuf> {
     }
     python.sort();
     let mut more = Vec::new();
-    collect(Path::new("/usr/share/doc"), &["txt", "html", "md", "rst"], &mut more);
+    collect(
+        Path::new("/usr/share/doc"),
+        &["txt", "html", "md", "rst"],
+        &mut more,
+    );
     collect(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../node_modules"),
         &["md", "js"],
