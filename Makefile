@@ -81,7 +81,7 @@ test-e2e: setup-npm setup-apt setup-model
 lint: setup-npm setup-slither ## formatting, clippy and Slither
 	@echo "==> forge fmt --check"; forge fmt --check
 	@echo "==> cargo fmt --check"; cargo fmt --all -- --check
-	@echo "==> cargo clippy -D warnings"; cargo clippy --workspace --all-targets -- -D warnings
+	@echo "==> cargo clippy -D warnings"; cargo clippy --workspace --all-targets --all-features -- -D warnings
 	@echo "==> slither contracts/src"; $(VENV)/bin/slither . --filter-paths 'node_modules|contracts/test|contracts/script' --fail-medium
 
 snapshot: setup-npm ## refresh the committed gas snapshots (contracts/snapshots)

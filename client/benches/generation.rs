@@ -54,7 +54,7 @@ fn bare_generate(
     let mut position = prompt.len() as i32;
     let mut generated = 0;
     while generated < MAX_TOKENS as usize {
-        let token = sampler.sample(&context, batch.n_tokens() - 1);
+        let token = sampler.sample(context, batch.n_tokens() - 1);
         if vocab.is_eog(token) {
             break;
         }

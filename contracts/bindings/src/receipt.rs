@@ -100,7 +100,7 @@ impl Attribution {
     /// Decodes the packed form the escrow emits in `ReceiptSettled`: 12 bytes per entry, a big-endian
     /// u64 contribution id then a big-endian u32 weight.
     pub fn from_packed(packed: &[u8]) -> Result<Self, BindingsError> {
-        if packed.len() % 12 != 0 {
+        if !packed.len().is_multiple_of(12) {
             return Err(BindingsError::InvalidAttribution(format!(
                 "packed attribution of {} bytes is not a multiple of 12",
                 packed.len()
