@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark whose figures are in docs/BENCHMARKS.md, each with its own reference
+# measured in the same run. Long: run it on an idle machine.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+export SOIL_MODEL=${SOIL_MODEL:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+
+echo "==> gas: settle batches, claim, contribute, review vs an ERC-20 transfer (contracts/snapshots)"
+forge test --match-path 'contracts/test/gas/*' -vv
+echo "==> client: attribution index build vs bare libsais, attribution latency"
+cargo bench -p soil-client --bench attribution
+echo "==> client: generation tokens/s vs a bare llama-cpp-2 decode loop"
+cargo bench -p soil-client --bench generation
+echo "==> indexer: fetch, decode + write, end to end (SQLite, PostgreSQL) over ≥ 1M events"
+cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125
+echo "==> figures go to docs/BENCHMARKS.md with these commands"
