@@ -115,7 +115,7 @@ say "contributors, the model owner and the node claim what they earned"
 for who in "${CONTRIBUTORS[@]}" $OWNER $NODE; do as "$who" claim; done
 
 say "summary, read back from the indexer's GraphQL ($GRAPHQL)"
-wait_for "the indexer to catch up" python3 "$ROOT/scripts/graphql_summary.py" --wait-synced "$GRAPHQL"
+wait_for "the indexer to catch up" python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --wait-synced "$GRAPHQL"
 python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --deployment "$DEPLOYMENT" --payer "$(addr $PAYER)" "$GRAPHQL"
 echo
 echo "explorer:  http://127.0.0.1:$INDEXER_PORT/"
