@@ -29,7 +29,8 @@ trap cleanup EXIT
 trap 'printf "demo: error: step %d failed at line %d: %s\n" "$step" "$LINENO" "$BASH_COMMAND" >&2' ERR
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
-port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+# SO_REUSEADDR: a port left in TIME_WAIT by the previous run is free; one with a listener is not.
+port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
 for spec in "ANVIL_PORT=$ANVIL_PORT" "INDEXER_PORT=$INDEXER_PORT"; do
   port_free "${spec#*=}" || die "port ${spec#*=} is taken; free it or choose another with ${spec%=*}=<port> make demo"
 done
