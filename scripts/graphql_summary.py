@@ -36,6 +36,12 @@ def chain_uint(rpc, address, signature, *args):
     return int(cast("call", address, signature, *args, "--rpc-url", rpc).split()[0])
 
 
+def account(url, address, selection):
+    """One account's fields, or None if the indexer has not seen it."""
+    query = f"query($a: String!) {{ account(address: $a) {{ {selection} }} }}"
+    return graphql(url, query, {"a": address})["account"]
+
+
 def pages(url, field, selection, **filters):
     """Every node of a Relay connection, following cursors."""
     after, nodes = None, []
@@ -80,13 +86,13 @@ def main():
     contributors = sorted({c["contributor"]["address"] for c in contributions})
     earnings = []
     for address in contributors:
-        account = graphql(opts.url, "query($a: String!) { account(address: $a) { earnings { total attributed pool } reputation { accepted rejected acceptedTokens } } }", {"a": address})["account"]
-        earnings.append((int(account["earnings"]["total"]), address, account))
+        seen = account(opts.url, address, "earnings { total attributed pool } reputation { accepted rejected acceptedTokens }")
+        earnings.append((int(seen["earnings"]["total"]), address, seen))
     print(f"indexed up to block {meta['blockNumber']} ({meta['blockHash'][:12]}…), chain head {head}")
     print("\ntop contributors by earnings")
     print(f"  {'contributor':44} {'earned':>12} {'attributed':>12} {'pool':>12}  accepted/rejected")
-    for total, address, account in sorted(earnings, reverse=True):
-        e, r = account["earnings"], account["reputation"]
+    for total, address, seen in sorted(earnings, reverse=True):
+        e, r = seen["earnings"], seen["reputation"]
         print(f"  {address:44} {eth(total):>12} {eth(e['attributed']):>12} {eth(e['pool']):>12}  {r['accepted']}/{r['rejected']}")
 
     print("\ninferences and their attributed contributions")
@@ -147,15 +153,15 @@ def main():
         expect("token.balanceOf(escrow) vs deposits + credits + pool", chain_uint(opts.rpc_url, token, "balanceOf(address)(uint256)", escrow),
                on_chain_deposits + on_chain_credit + on_chain_pool)
         treasury = cast("call", escrow, "treasury()(address)", "--rpc-url", opts.rpc_url)
-        account = graphql(opts.url, "query($a: String!) { account(address: $a) { balances { credited } } }", {"a": treasury})["account"]
+        treasury_account = account(opts.url, treasury, "balances { credited }")
         expect("treasury's credits vs Σ treasury share + pool rounding dust",
-               int(account["balances"]["credited"]) if account else 0, sums["treasury"] + pool_dust)
+               int(treasury_account["balances"]["credited"]) if treasury_account else 0, sums["treasury"] + pool_dust)
         if opts.payer:
             paid = sum(int(i["fee"]) for i in inferences if i["payer"]["address"].lower() == opts.payer.lower())
-            account = graphql(opts.url, "query($a: String!) { account(address: $a) { balances { deposited withdrawn } } }", {"a": opts.payer})["account"]
+            payer = account(opts.url, opts.payer, "balances { deposited withdrawn }")
             expect("payer's on-chain deposit vs deposited − withdrawn − Σ its fees",
                    chain_uint(opts.rpc_url, escrow, "depositOf(address)(uint256)", opts.payer),
-                   int(account["balances"]["deposited"]) - int(account["balances"]["withdrawn"]) - paid)
+                   int(payer["balances"]["deposited"]) - int(payer["balances"]["withdrawn"]) - paid)
 
     if not inferences:
         failures.append("no inference was settled")
