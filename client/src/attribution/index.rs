@@ -6,11 +6,14 @@
 //! |-----------------|------------------------------------------------------------------|
 //! | `index.json`    | format version, root, vocabulary, separator, token width, counts |
 //! | `tokens.bin`    | token ids, little-endian `u16` (vocabulary ≤ 65 536) else `u32`  |
-//! | `suffixes.bin`  | the suffix array, little-endian `i32`                            |
+//! | `suffixes.bin`  | the suffix array, little-endian, each entry in `pointer_width` bytes |
 //! | `documents.bin` | per document: contribution id `u64`, first token `u64` (LE)      |
 //!
-//! That is 2 + 4 = 6 bytes per token for `u16` vocabularies, plus 16 bytes per document. A directory is
-//! written under a temporary name and renamed into place, so a reader sees a whole index or none.
+//! Suffix-array entries are stored in the fewest bytes that hold a text position (as infini-gram does):
+//! 3 bytes up to 16 777 216 tokens, 4 beyond. That is 2 + 3 = 5 bytes per token for `u16` vocabularies
+//! up to that size (2 + 4 = 6 beyond), plus 16 bytes per document. In memory the suffix array is `i32`.
+//! A directory is written under a temporary name and renamed into place, so a reader sees a whole index
+//! or none.
 
 use std::{
     fs,
@@ -25,7 +28,7 @@ use libsais::{SuffixArrayConstruction, ThreadCount};
 
 use super::AttributionError;
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 const META_FILE: &str = "index.json";
 const TOKENS_FILE: &str = "tokens.bin";
 const SUFFIXES_FILE: &str = "suffixes.bin";
@@ -92,6 +95,7 @@ struct Meta {
     root: B256,
     vocabulary: Vocabulary,
     token_width: usize,
+    pointer_width: usize,
     tokens: u64,
     documents: u64,
 }
@@ -208,8 +212,9 @@ impl Index {
 
     /// Bytes the index takes on disk, the small `index.json` aside.
     pub fn size_bytes(&self) -> u64 {
-        (self.text.len() * self.text.width() + self.suffixes.len() * 4 + self.documents.len() * 16)
-            as u64
+        (self.text.len() * self.text.width()
+            + self.suffixes.len() * pointer_width(self.text.len())
+            + self.documents.len() * 16) as u64
     }
 
     /// The index of the document holding text position `position`.
@@ -226,6 +231,7 @@ impl Index {
             root: self.root,
             vocabulary: self.vocabulary,
             token_width: self.text.width(),
+            pointer_width: pointer_width(self.text.len()),
             tokens: self.text.len() as u64,
             documents: self.documents.len() as u64,
         };
@@ -247,9 +253,11 @@ impl Index {
                 write_le(&directory.join(TOKENS_FILE), tokens, |t| t.to_le_bytes())?
             }
         }
-        write_le(&directory.join(SUFFIXES_FILE), &self.suffixes, |s| {
-            s.to_le_bytes()
-        })?;
+        write_pointers(
+            &directory.join(SUFFIXES_FILE),
+            &self.suffixes,
+            pointer_width(self.text.len()),
+        )?;
         write_le(&directory.join(DOCUMENTS_FILE), &self.documents, |entry| {
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&entry.contribution_id.to_le_bytes());
@@ -292,7 +300,14 @@ impl Index {
             )?),
             width => return Err(corrupt(format!("token width {width}"))),
         };
-        let suffixes = read_le(&directory.join(SUFFIXES_FILE), tokens, i32::from_le_bytes)?;
+        if meta.pointer_width != pointer_width(tokens) {
+            return Err(corrupt(format!(
+                "pointer width {} for {tokens} tokens (expected {})",
+                meta.pointer_width,
+                pointer_width(tokens)
+            )));
+        }
+        let suffixes = read_pointers(&directory.join(SUFFIXES_FILE), tokens, meta.pointer_width)?;
         let count = usize::try_from(meta.documents)
             .map_err(|_| corrupt("document count too large".into()))?;
         let documents = read_le(&directory.join(DOCUMENTS_FILE), count, |bytes: [u8; 16]| {
@@ -383,6 +398,40 @@ fn suffix_array(text: &Text) -> Result<Vec<i32>, AttributionError> {
                 .map_err(failed)?
                 .into_vec())
         }
+    }
+}
+
+/// Bytes a suffix-array entry takes on disk for a text of `tokens` tokens: the fewest that hold every
+/// position, at least 3 (so the width changes only past 16 777 216 tokens).
+fn pointer_width(tokens: usize) -> usize {
+    if tokens <= 1 << 24 { 3 } else { 4 }
+}
+
+/// Writes the suffix array, each entry as its low `width` bytes little-endian, in 1 MiB chunks.
+fn write_pointers(path: &Path, suffixes: &[i32], width: usize) -> Result<(), AttributionError> {
+    let io = |source| AttributionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = fs::File::create(path).map_err(io)?;
+    let mut buffer = Vec::with_capacity(1 << 20);
+    for chunk in suffixes.chunks((1 << 20) / width) {
+        buffer.clear();
+        for suffix in chunk {
+            buffer.extend_from_slice(&suffix.to_le_bytes()[..width]);
+        }
+        file.write_all(&buffer).map_err(io)?;
+    }
+    file.flush().map_err(io)
+}
+
+/// Reads a suffix array of `count` entries of `width` bytes written by [`write_pointers`].
+fn read_pointers(path: &Path, count: usize, width: usize) -> Result<Vec<i32>, AttributionError> {
+    match width {
+        3 => read_le(path, count, |[a, b, c]: [u8; 3]| {
+            i32::from_le_bytes([a, b, c, 0])
+        }),
+        _ => read_le(path, count, i32::from_le_bytes),
     }
 }
 
@@ -544,5 +593,32 @@ impl IndexCache {
         }
         self.store(&index)?;
         Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffix_pointers_round_trip_in_both_widths() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(SUFFIXES_FILE);
+        let suffixes = [0, 1, 0x00ab_cdef, (1 << 24) - 1, 7];
+        write_pointers(&path, &suffixes, 3).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().len(), 15);
+        assert_eq!(read_pointers(&path, 5, 3).unwrap(), suffixes);
+
+        let wide = [0, 1 << 24, i32::MAX, 9];
+        write_pointers(&path, &wide, 4).unwrap();
+        assert_eq!(read_pointers(&path, 4, 4).unwrap(), wide);
+        assert!(read_pointers(&path, 5, 4).is_err());
+    }
+
+    #[test]
+    fn pointers_widen_only_past_2_pow_24_tokens() {
+        assert_eq!(pointer_width(1), 3);
+        assert_eq!(pointer_width(1 << 24), 3);
+        assert_eq!(pointer_width((1 << 24) + 1), 4);
     }
 }

@@ -195,8 +195,9 @@ async fn the_index_survives_a_reload_and_is_cached_by_release_root() {
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
-    assert!(on_disk <= built.size_bytes() + 4096);
-    assert!(built.size_bytes() as f64 / built.token_count() as f64 <= 6.01);
+    assert!(on_disk >= built.size_bytes() && on_disk <= built.size_bytes() + 4096);
+    // 2-byte tokens + 3-byte suffix pointers + 16 bytes per document.
+    assert!(built.size_bytes() as f64 / built.token_count() as f64 <= 5.1);
     // Only the final directory is left: no temporary ones.
     assert_eq!(std::fs::read_dir(cache_dir.path()).unwrap().count(), 1);
 
