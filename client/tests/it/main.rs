@@ -2,6 +2,7 @@
 //! against a real anvil with the contracts deployed (`soil_bindings::testnet::LocalChain`) and the real
 //! default model (`SOIL_MODEL`, else `models/SmolLM2-135M-Instruct.Q4_1.gguf`).
 
+mod account;
 mod attribution;
 mod common;
 mod errors;
