@@ -53,18 +53,21 @@ build: setup-npm setup-apt ## compile the contracts and the Rust workspace
 	@echo "==> cargo build --workspace --release"
 	@cargo build --workspace --release
 
-abi: setup-npm ## re-export the contracts' ABI into contracts/bindings/abi
-	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json > contracts/bindings/abi/$$c.json; done
-	@echo "==> ABI exported to contracts/bindings/abi"
+abi: setup-npm ## re-export the contracts' ABI and user docs (error sentences) into contracts/bindings/abi
+	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json > contracts/bindings/abi/$$c.json; \
+	  forge inspect $$c userdoc --json > contracts/bindings/abi/$$c.userdoc.json; done
+	@echo "==> ABI and user docs exported to contracts/bindings/abi"
 
 test: setup test-contracts test-rust test-e2e ## run every test: forge, the Rust workspace, then the demo end to end
 
 test-contracts: setup-npm
 	@echo "==> forge test"
 	@forge test
-	@echo "==> checking the committed ABI matches the interfaces"
-	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json | diff -q - contracts/bindings/abi/$$c.json >/dev/null \
-	  || { echo "contracts/bindings/abi/$$c.json is stale: run 'make abi'"; exit 1; }; done
+	@echo "==> checking the committed ABI and user docs match the interfaces"
+	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do for kind in abi userdoc; do \
+	  file=contracts/bindings/abi/$$c$$( [ $$kind = abi ] || echo .$$kind ).json; \
+	  forge inspect $$c $$kind --json | diff -q - $$file >/dev/null || { echo "$$file is stale: run 'make abi'"; exit 1; }; \
+	done; done
 
 test-rust: setup-npm setup-apt setup-model
 	@echo "==> forge build (the Rust integration tests deploy with contracts/script/Deploy.s.sol)"
