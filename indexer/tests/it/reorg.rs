@@ -1,8 +1,7 @@
-//! Reorgs: orphaned blocks' rows and their effect on the aggregates are undone and the new branch
-//! replayed, to exactly the state of a clean run; a reorg deeper than the finality depth stops the
-//! indexer with a clear error.
+//! Reorgs made with `anvil_reorg`: orphaned blocks' rows and their effect on the aggregates are undone
+//! and the new branch replayed, to exactly the state of a clean run; a reorg deeper than the finality
+//! depth stops the indexer with a clear error.
 
-use alloy::primitives::U256;
 use alloy::providers::Provider;
 use soil_bindings::contracts::IUsageEscrow;
 use soil_bindings::testnet::LocalChain;
@@ -32,15 +31,25 @@ pub(crate) async fn alternative_history(chain: &LocalChain, actors: &Actors) -> 
     Ok(())
 }
 
-async fn snapshot(chain: &LocalChain) -> TestResult<U256> {
-    Ok(reader(chain).raw_request("evm_snapshot".into(), ()).await?)
-}
-
-async fn revert(chain: &LocalChain, id: U256) -> TestResult {
-    let reverted: bool = reader(chain)
-        .raw_request("evm_revert".into(), (id,))
+/// Replaces the last `depth` blocks by as many empty ones (`anvil_reorg`): the chain keeps its height,
+/// those blocks get new hashes and the state is rolled back to the fork point.
+async fn reorg(chain: &LocalChain, depth: u64) -> TestResult {
+    let provider = reader(chain);
+    let head = provider.get_block_number().await?;
+    let before = provider.get_block_by_number(head.into()).await?;
+    let () = provider
+        .raw_request(
+            "anvil_reorg".into(),
+            serde_json::json!({ "depth": depth, "tx_block_pairs": [] }),
+        )
         .await?;
-    assert!(reverted, "evm_revert failed");
+    let after = provider.get_block_by_number(head.into()).await?;
+    assert_eq!(provider.get_block_number().await?, head, "same height");
+    assert_ne!(
+        before.map(|b| b.header.hash),
+        after.map(|b| b.header.hash),
+        "the head block was replaced"
+    );
     Ok(())
 }
 
@@ -58,7 +67,7 @@ pub(crate) async fn reorg_replays_to_a_clean_state(followed: &Store, clean: &Sto
     let actors = Actors::of(&chain);
     setup_graph(&chain, &actors).await?;
     index(&chain, followed, sync_config(64)).await?;
-    let fork = snapshot(&chain).await?;
+    let fork = reader(&chain).get_block_number().await?;
     use_graph(&chain, &actors).await?;
     let orphaned_head = reader(&chain).get_block_number().await?;
     index(&chain, followed, sync_config(64)).await?;
@@ -68,12 +77,17 @@ pub(crate) async fn reorg_replays_to_a_clean_state(followed: &Store, clean: &Sto
         "unfinalised blocks are journalled"
     );
 
-    revert(&chain, fork).await?;
-    alternative_history(&chain, &actors).await?;
-    assert!(
-        reader(&chain).get_block_number().await? < orphaned_head,
-        "the new branch is shorter"
+    // Same height, other blocks: the settlements are undone before the chain grows again.
+    reorg(&chain, orphaned_head - fork).await?;
+    let syncer = index(&chain, followed, sync_config(64)).await?;
+    assert_eq!(syncer.checkpoint().block_number, orphaned_head);
+    assert_eq!(
+        count(followed, "receipts").await?,
+        0,
+        "the orphaned settlements are gone"
     );
+
+    alternative_history(&chain, &actors).await?;
     let syncer = index(&chain, followed, sync_config(64)).await?;
     assert_eq!(
         syncer.checkpoint().block_number,
@@ -82,7 +96,7 @@ pub(crate) async fn reorg_replays_to_a_clean_state(followed: &Store, clean: &Sto
     assert_eq!(
         count(followed, "receipts").await?,
         1,
-        "the orphaned settlements are gone"
+        "the new branch's settlement is indexed"
     );
 
     index(&chain, clean, sync_config(64)).await?;
@@ -106,17 +120,17 @@ async fn reorg_is_rolled_back_and_replayed_to_the_clean_state() -> TestResult {
 async fn reorg_deeper_than_finality_stops_the_indexer() -> TestResult {
     let chain = LocalChain::start().await?;
     let actors = Actors::of(&chain);
-    let fork = snapshot(&chain).await?;
+    let fork = reader(&chain).get_block_number().await?;
     setup_graph(&chain, &actors).await?;
     let dir = tempfile::tempdir()?;
     let (store, _) = sqlite(dir.path(), "deep.db").await?;
     index(&chain, &store, sync_config(2)).await?;
-    revert(&chain, fork).await?;
-    for _ in 0..40 {
-        reader(&chain)
-            .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
-            .await?;
-    }
+    let head = reader(&chain).get_block_number().await?;
+    assert!(
+        head - fork > 2,
+        "the reorg must be deeper than the finality depth"
+    );
+    reorg(&chain, head - fork).await?;
     let err = index(&chain, &store, sync_config(2))
         .await
         .expect_err("a deep reorg must stop the indexer");
