@@ -120,10 +120,17 @@ async fn check_mined(
     tx: alloy::primitives::B256,
     what: &str,
 ) -> BenchResult {
-    let receipt = provider
-        .get_transaction_receipt(tx)
-        .await?
-        .ok_or_else(|| format!("{what}: not mined"))?;
+    // anvil mines each transaction as it arrives, but its receipt may show a moment later.
+    let started = Instant::now();
+    let receipt = loop {
+        if let Some(receipt) = provider.get_transaction_receipt(tx).await? {
+            break receipt;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!("{what}: not mined after 60 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     if !receipt.status() {
         return Err(format!("{what}: reverted").into());
     }
@@ -460,8 +467,8 @@ async fn main() -> BenchResult {
     std::fs::create_dir_all(&args.out)?;
     let root = repo_root();
     let anvil = Anvil::at(root.join("node_modules/.bin/anvil"))
+        // Not `--silent`: alloy waits for anvil's "Listening on" line.
         .args([
-            "--silent",
             "--gas-limit",
             "1000000000",
             "--disable-code-size-limit",

@@ -113,7 +113,7 @@ pub async fn rebuild(store: &Store) -> Result<Rebuilt> {
             events += 1;
         }
         state.flush(&mut batch);
-        batch.write(&mut tx).await?;
+        batch.write(&mut tx, store.backend()).await?;
         tracing::info!(events, block = after.0, "rebuilding");
     }
     tx.commit()

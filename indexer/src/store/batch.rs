@@ -5,7 +5,7 @@ use alloy::primitives::B256;
 use sqlx::Row;
 
 use crate::error::{IndexerError, Result};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::store::fact::{Facts, RAW_EVENT_COLUMNS};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, int};
@@ -81,17 +81,17 @@ impl Default for Batch {
 }
 
 impl Batch {
-    /// Writes every row through `conn` (inside the caller's transaction).
-    pub async fn write(self, conn: &mut sqlx::AnyConnection) -> Result<()> {
-        self.raw_events.write(conn).await?;
+    /// Writes every row through `conn`, a `backend` connection (inside the caller's transaction).
+    pub async fn write(self, conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<()> {
+        self.raw_events.write(conn, backend).await?;
         for set in self.facts.into_sets() {
-            set.write(conn).await?;
+            set.write(conn, backend).await?;
         }
         for set in self.entities {
-            set.write(conn).await?;
+            set.write(conn, backend).await?;
         }
-        self.journal.write(conn).await?;
-        self.blocks.write(conn).await
+        self.journal.write(conn, backend).await?;
+        self.blocks.write(conn, backend).await
     }
 
     /// Records a block's identity for reorg detection.
@@ -120,7 +120,7 @@ impl Store {
             .begin()
             .await
             .map_err(IndexerError::db("starting a batch"))?;
-        batch.write(&mut tx).await?;
+        batch.write(&mut tx, self.backend()).await?;
         write_checkpoint(&mut tx, checkpoint).await?;
         let finalized = int("finalized block", checkpoint.finalized_block)?;
         sqlx::query("DELETE FROM undo_journal WHERE block_number <= $1")

@@ -5,7 +5,7 @@
 use alloy::primitives::B256;
 
 use crate::error::{IndexerError, Result};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::store::batch::{Checkpoint, row_u64, write_checkpoint};
 use crate::store::entity::Entity;
 use crate::store::fact::FACT_TABLES;
@@ -27,6 +27,7 @@ pub const ENTITY_TABLES: &[&str] = &[
 
 async fn restore<E: Entity>(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     key: &str,
     before: Option<&str>,
 ) -> Result<()> {
@@ -70,7 +71,7 @@ async fn restore<E: Entity>(
                     .chain(row.values())
                     .collect(),
             );
-            set.write(conn).await?;
+            set.write(conn, backend).await?;
         }
     }
     Ok(())
@@ -116,7 +117,7 @@ impl Store {
             tracing::trace!(block, table, key, "undoing");
             with_entity_type!(
                 table.as_str(),
-                E => restore::<E>(&mut tx, &key, before.as_deref()).await?,
+                E => restore::<E>(&mut tx, self.backend(), &key, before.as_deref()).await?,
                 return Err(IndexerError::CorruptRow {
                     table: "undo_journal",
                     reason: format!("unknown table `{table}`"),
