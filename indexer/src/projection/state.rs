@@ -111,7 +111,11 @@ pub struct State {
     journaling: bool,
     seq: i64,
     journal: Vec<Vec<Val>>,
-    store_is_empty: bool,
+    /// The cache holds every row the store has (the store was empty when the cache started, and the
+    /// cache was not dropped since): a key not cached is a row that does not exist, with no read.
+    complete: bool,
+    /// The cache is never dropped (a rebuild, whose one transaction holds everything until the end).
+    keep_cache: bool,
 }
 
 impl State {
@@ -124,7 +128,17 @@ impl State {
             journaling: false,
             seq: 0,
             journal: Vec::new(),
-            store_is_empty: false,
+            complete: false,
+            keep_cache: false,
+        }
+    }
+
+    /// A working set over a store with no rows yet (no checkpoint): nothing is read until the cache is
+    /// first dropped (above its size limit, after a revert or a failed commit).
+    pub fn for_empty_store(pool: AnyPool) -> Self {
+        Self {
+            complete: true,
+            ..Self::new(pool)
         }
     }
 
@@ -132,7 +146,8 @@ impl State {
     /// do not exist, and the cache is never dropped.
     pub fn for_rebuild(pool: AnyPool) -> Self {
         Self {
-            store_is_empty: true,
+            complete: true,
+            keep_cache: true,
             ..Self::new(pool)
         }
     }
@@ -152,17 +167,19 @@ impl State {
         self.block
     }
 
-    /// Forgets every cached row (after a revert, or when a batch failed to commit).
+    /// Forgets every cached row (after a revert, or when a batch failed to commit); rows are read from
+    /// the store again.
     pub fn clear(&mut self) {
         self.tables.clear();
         self.journal.clear();
+        self.complete = false;
     }
 
     async fn ensure<E: Cached>(&mut self, key: &E::Key) -> Result<()> {
         if E::table(&mut self.tables).rows.contains_key(key) {
             return Ok(());
         }
-        if self.store_is_empty {
+        if self.complete {
             E::table(&mut self.tables).rows.insert(key.clone(), None);
             return Ok(());
         }
@@ -280,8 +297,8 @@ impl State {
     pub fn flush(&mut self, batch: &mut Batch) {
         self.tables.flush(&mut batch.entities);
         batch.journal.rows.append(&mut self.journal);
-        if !self.store_is_empty && self.tables.len() > CACHE_LIMIT {
-            self.tables.clear();
+        if !self.keep_cache && self.tables.len() > CACHE_LIMIT {
+            self.clear();
         }
     }
 }

@@ -77,7 +77,13 @@ impl Syncer {
                 });
             }
         }
-        let checkpoint = match store.checkpoint().await? {
+        let stored = store.checkpoint().await?;
+        let state = if stored.is_none() {
+            State::for_empty_store(store.pool().clone())
+        } else {
+            State::new(store.pool().clone())
+        };
+        let checkpoint = match stored {
             Some(stored) if stored.chain_id != chain_id => {
                 return Err(IndexerError::DatabaseChainMismatch {
                     stored: stored.chain_id,
@@ -102,7 +108,7 @@ impl Syncer {
         status.set_checkpoint(checkpoint.block_number);
         Ok(Self {
             decoder: Decoder::new(&deployment),
-            state: State::new(store.pool().clone()),
+            state,
             rpc,
             store,
             chain_id,
