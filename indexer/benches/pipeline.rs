@@ -8,7 +8,8 @@
 //! 3. end to end (`Syncer`, RPC → SQLite, and RPC → PostgreSQL in a throwaway cluster);
 //!
 //! with peak RSS and database size for each. Run (release): `make bench`, or
-//! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`.
+//! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`;
+//! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,6 +46,7 @@ struct Args {
     contributions: usize,
     rounds: usize,
     postgres: bool,
+    recorded_only: bool,
     out: PathBuf,
 }
 
@@ -53,6 +55,7 @@ fn args() -> BenchResult<Args> {
         contributions: 4_000,
         rounds: 125,
         postgres: true,
+        recorded_only: false,
         out: repo_root().join("target/indexer-bench"),
     };
     let mut it = std::env::args().skip(1);
@@ -63,6 +66,7 @@ fn args() -> BenchResult<Args> {
             }
             "--rounds" => args.rounds = it.next().ok_or("--rounds N")?.parse()?,
             "--no-postgres" => args.postgres = false,
+            "--recorded-only" => args.recorded_only = true,
             "--out" => args.out = it.next().ok_or("--out DIR")?.into(),
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`").into()),
@@ -120,14 +124,20 @@ async fn check_mined(
     tx: alloy::primitives::B256,
     what: &str,
 ) -> BenchResult {
-    // anvil mines each transaction as it arrives, but its receipt may show a moment later.
+    // anvil mines each transaction as it arrives, but under a flood of them some stay in its pool
+    // until the next arrival: mine those explicitly.
     let started = Instant::now();
     let receipt = loop {
         if let Some(receipt) = provider.get_transaction_receipt(tx).await? {
             break receipt;
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err(format!("{what}: not mined after 60 s").into());
+        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await?;
+        if started.elapsed() > Duration::from_secs(300) {
+            let pool: serde_json::Value = provider
+                .raw_request("txpool_status".into(), ())
+                .await
+                .unwrap_or_default();
+            return Err(format!("{what}: not mined after 300 s (txpool: {pool})").into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -163,6 +173,7 @@ async fn generate(
         500_000
     );
     let per = args.contributions / contributors.len();
+    let mut last = alloy::primitives::B256::ZERO;
     for (c, who) in contributors.iter().enumerate() {
         let wallet = signer_wallet(url, who, chain_id);
         fire!(
@@ -171,7 +182,7 @@ async fn generate(
         );
         let registry = IDatanetRegistry::new(d.datanet_registry, wallet);
         for i in 0..per {
-            fire!(
+            last = fire!(
                 registry.contribute(
                     1,
                     keccak256(format!("doc {c} {i}")),
@@ -182,11 +193,12 @@ async fn generate(
                 300_000
             );
         }
+        // Each contributor's contributions are mined before the next one's are sent.
+        check_mined(&owner, last, "contributions").await?;
     }
     let total = per * contributors.len();
     let as_curator =
         IDatanetRegistry::new(d.datanet_registry, signer_wallet(url, curator, chain_id));
-    let mut last = alloy::primitives::B256::ZERO;
     for id in 1..=total as u64 {
         last = fire!(as_curator.review(id, true), 200_000);
     }
@@ -310,7 +322,7 @@ async fn write_recorded(
     decoder: &Decoder,
     chain_id: u64,
 ) -> BenchResult<u64> {
-    let mut state = State::new(store.pool().clone());
+    let mut state = State::for_empty_store(store.pool().clone());
     let mut batch = Batch::default();
     let mut events = 0u64;
     for (i, log) in logs.iter().enumerate() {
@@ -343,6 +355,31 @@ async fn write_recorded(
         }
     }
     Ok(events)
+}
+
+/// Phase 2 over `out/logs.jsonl` (made by a full run, with `out/deployment.json`); its table row.
+async fn decode_and_write(out: &Path, d: &Deployment) -> BenchResult<String> {
+    let text = std::fs::read_to_string(out.join("logs.jsonl"))?;
+    let logs: Vec<Log> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    drop(text);
+    let db = out.join("recorded.db");
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_file(out.join("recorded.db-wal"));
+    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+    reset_peak_rss();
+    let started = Instant::now();
+    let written = write_recorded(&store, &logs, &Decoder::new(d), d.chain_id).await?;
+    let write = started.elapsed();
+    store.close().await;
+    Ok(format!(
+        "| decode + write from the recorded file → SQLite | {written} | {write:.1?} | {} | {:.0} | {:.0} MiB |",
+        rate(written, write),
+        peak_rss_mib(),
+        sqlite_size_mib(&db)
+    ))
 }
 
 async fn end_to_end(url: &str, d: Deployment, store: &Store) -> BenchResult<u64> {
@@ -465,6 +502,12 @@ fn rate(events: u64, elapsed: Duration) -> String {
 async fn main() -> BenchResult {
     let args = args()?;
     std::fs::create_dir_all(&args.out)?;
+    if args.recorded_only {
+        let d: Deployment =
+            serde_json::from_slice(&std::fs::read(args.out.join("deployment.json"))?)?;
+        print_table(vec![decode_and_write(&args.out, &d).await?]);
+        return Ok(());
+    }
     let root = repo_root();
     let anvil = Anvil::at(root.join("node_modules/.bin/anvil"))
         // Not `--silent`: alloy waits for anvil's "Listening on" line.
@@ -518,25 +561,10 @@ async fn main() -> BenchResult {
         }
     }
     drop(logs);
+    std::fs::write(args.out.join("deployment.json"), serde_json::to_vec(&d)?)?;
 
     // 2. Decode + write from the recorded file into SQLite.
-    let text = std::fs::read_to_string(&recorded)?;
-    let logs: Vec<Log> = text
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
-    drop(text);
-    let db = args.out.join("recorded.db");
-    let _ = std::fs::remove_file(&db);
-    let _ = std::fs::remove_file(args.out.join("recorded.db-wal"));
-    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
-    reset_peak_rss();
-    let started = Instant::now();
-    let written = write_recorded(&store, &logs, &decoder, d.chain_id).await?;
-    let write = started.elapsed();
-    store.close().await;
-    drop(logs);
-    rows.push(format!("| decode + write from the recorded file → SQLite | {written} | {write:.1?} | {} | {:.0} | {:.0} MiB |", rate(written, write), peak_rss_mib(), sqlite_size_mib(&db)));
+    rows.push(decode_and_write(&args.out, &d).await?);
 
     // 3. End to end into SQLite.
     let db = args.out.join("e2e.db");
@@ -575,10 +603,14 @@ async fn main() -> BenchResult {
         ));
     }
 
+    print_table(rows);
+    Ok(())
+}
+
+fn print_table(rows: Vec<String>) {
     println!("| phase | events | time | events/s | peak RSS (MiB) | DB size |");
     println!("|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
-    Ok(())
 }
