@@ -32,14 +32,21 @@ pub fn verify_document(bytes: &[u8], expected: B256) -> Result<(), AttributionEr
     }
 }
 
-/// Fetches documents by URI; one HTTP client (connection pool) shared by all fetches.
+/// The largest document a fetcher accepts unless told otherwise: 64 MiB.
+pub const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
+
+/// Fetches documents by URI; one HTTP client (connection pool) shared by all fetches. A document
+/// larger than the fetcher's limit is refused before it is read whole (a contribution's URI is chosen
+/// by its contributor and must not be able to exhaust a node's memory).
 #[derive(Debug, Clone)]
 pub struct DocumentFetcher {
     http: reqwest::Client,
+    max_bytes: u64,
 }
 
 impl DocumentFetcher {
-    /// A fetcher whose HTTP requests give up after `timeout`.
+    /// A fetcher whose HTTP requests give up after `timeout`, accepting documents up to
+    /// [`MAX_DOCUMENT_BYTES`].
     pub fn new(timeout: Duration) -> Result<Self, AttributionError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -48,7 +55,15 @@ impl DocumentFetcher {
                 uri: String::new(),
                 reason: format!("cannot build the HTTP client: {error}"),
             })?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            max_bytes: MAX_DOCUMENT_BYTES,
+        })
+    }
+
+    /// The same fetcher with another size limit.
+    pub fn with_max_bytes(self, max_bytes: u64) -> Self {
+        Self { max_bytes, ..self }
     }
 
     /// The bytes behind `uri`: a local file for `file://`, an HTTP GET (2xx required) otherwise.
@@ -61,6 +76,10 @@ impl DocumentFetcher {
             uri: uri.to_owned(),
             reason,
         };
+        let too_large = || AttributionError::DocumentTooLarge {
+            uri: uri.to_owned(),
+            limit: self.max_bytes,
+        };
         match url.scheme() {
             "file" => {
                 let path = url
@@ -69,12 +88,19 @@ impl DocumentFetcher {
                         uri: uri.to_owned(),
                         reason: "not an absolute local file path".into(),
                     })?;
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .map_err(|error| fetch_error(error.to_string()))?
+                    .len();
+                if size > self.max_bytes {
+                    return Err(too_large());
+                }
                 tokio::fs::read(&path)
                     .await
                     .map_err(|error| fetch_error(error.to_string()))
             }
             "http" | "https" => {
-                let response = self
+                let mut response = self
                     .http
                     .get(url)
                     .send()
@@ -87,11 +113,24 @@ impl DocumentFetcher {
                         status: status.as_u16(),
                     });
                 }
-                let body = response
-                    .bytes()
+                if response
+                    .content_length()
+                    .is_some_and(|length| length > self.max_bytes)
+                {
+                    return Err(too_large());
+                }
+                let mut body = Vec::new();
+                while let Some(chunk) = response
+                    .chunk()
                     .await
-                    .map_err(|error| fetch_error(error.to_string()))?;
-                Ok(body.to_vec())
+                    .map_err(|error| fetch_error(error.to_string()))?
+                {
+                    if (body.len() + chunk.len()) as u64 > self.max_bytes {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
             }
             _ => Err(AttributionError::UnsupportedScheme {
                 uri: uri.to_owned(),
@@ -194,5 +233,49 @@ mod tests {
             Err(AttributionError::HttpStatus { status: 404, .. })
         ));
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refuses_documents_over_the_limit_announced_or_not() {
+        use tokio::{
+            io::{AsyncReadExt, AsyncWriteExt},
+            net::TcpListener,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            // With a content-length, then without one (the body ends when the connection closes).
+            for length in [true, false] {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await.unwrap();
+                let header = if length { "content-length: 20\r\n" } else { "" };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\n{header}connection: close\r\n\r\n0123456789abcdefghij"
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        let fetcher = DocumentFetcher::new(Duration::from_secs(5))
+            .unwrap()
+            .with_max_bytes(16);
+        let uri = format!("http://{address}/big");
+        for _ in 0..2 {
+            let error = fetcher.fetch(&uri).await.unwrap_err();
+            assert!(
+                matches!(error, AttributionError::DocumentTooLarge { limit: 16, .. }),
+                "{error}"
+            );
+        }
+        server.await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        std::fs::write(&path, [b'x'; 17]).unwrap();
+        let uri = Url::from_file_path(&path).unwrap().to_string();
+        assert!(matches!(
+            fetcher.fetch(&uri).await,
+            Err(AttributionError::DocumentTooLarge { limit: 16, .. })
+        ));
     }
 }

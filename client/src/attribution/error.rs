@@ -32,6 +32,14 @@ pub enum AttributionError {
         /// Why.
         reason: String,
     },
+    /// A document is larger than the fetcher accepts.
+    #[error("document {uri} is larger than the {limit}-byte limit")]
+    DocumentTooLarge {
+        /// The URI.
+        uri: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A document server answered with an error status.
     #[error("cannot fetch document {uri}: the server answered HTTP {status}")]
     HttpStatus {

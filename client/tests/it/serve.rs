@@ -1,5 +1,5 @@
-//! The OpenAI-compatible server: models, a plain and a streamed chat completion, a text completion, an
-//! OpenAI-style error, and a receipt in the outbox for each completion.
+//! The OpenAI-compatible server: models, a plain and a streamed chat completion, a plain and a streamed
+//! text completion, OpenAI-style errors, and a receipt in the outbox for each completion.
 
 use std::io::{BufRead, BufReader};
 
@@ -146,6 +146,37 @@ async fn openai_api_answers_and_leaves_receipts() {
     assert_eq!(completion["object"], "text_completion");
     assert!(completion["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
 
+    // The same text completion streamed: its pieces add up to the same text, then [DONE].
+    let text = http
+        .post(format!("{base}/v1/completions"))
+        .json(&json!({ "model": name, "prompt": "Honey bees are", "max_tokens": 8, "temperature": 0, "stream": true }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
+    let streamed_text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["text"].as_str())
+        .collect();
+    assert_eq!(
+        streamed_text,
+        completion["choices"][0]["text"].as_str().unwrap(),
+        "greedy: same text streamed"
+    );
+    assert_eq!(chunks.last().unwrap()["usage"], completion["usage"]);
+
     // Bad requests: OpenAI-style errors.
     let bad = http
         .post(format!("{base}/v1/chat/completions"))
@@ -171,9 +202,9 @@ async fn openai_api_answers_and_leaves_receipts() {
         .unwrap();
     assert_eq!(unknown.status(), 404);
 
-    // Three completions, three signed receipts waiting in the server wallet's outbox.
-    assert_eq!(outbox_counts(&env, PAYER), (3, 0, 0));
+    // Four completions, four signed receipts waiting in the server wallet's outbox.
+    assert_eq!(outbox_counts(&env, PAYER), (4, 0, 0));
     drop(server);
     let settled = env.json(PAYER, &["settle"]);
-    assert_eq!(settled["report"]["settled"].as_u64(), Some(3), "{settled}");
+    assert_eq!(settled["report"]["settled"].as_u64(), Some(4), "{settled}");
 }
