@@ -15,4 +15,8 @@ echo "==> client: generation tokens/s vs a bare llama-cpp-2 decode loop"
 cargo bench -p soil-client --bench generation
 echo "==> indexer: fetch, decode + write, end to end (SQLite, PostgreSQL) over ≥ 1M events"
 cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125
+echo "==> indexer: block-to-queryable latency following anvil with 1 s blocks"
+cargo bench -p soil-indexer --bench latency -- --blocks 120
+echo "==> indexer: GraphQL under load (wrk, 200 clients) over 1M attribution edges"
+cargo bench -p soil-indexer --bench graphql -- --clients 200 --seconds 20
 echo "==> figures go to docs/BENCHMARKS.md with these commands"

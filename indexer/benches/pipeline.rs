@@ -511,11 +511,7 @@ async fn main() -> BenchResult {
     let root = repo_root();
     let anvil = Anvil::at(root.join("node_modules/.bin/anvil"))
         // Not `--silent`: alloy waits for anvil's "Listening on" line.
-        .args([
-            "--gas-limit",
-            "1000000000",
-            "--disable-code-size-limit",
-        ])
+        .args(["--gas-limit", "1000000000", "--disable-code-size-limit"])
         .try_spawn()?;
     let url = anvil.endpoint();
     let signers: Vec<PrivateKeySigner> = anvil

@@ -5,10 +5,10 @@ use alloy::primitives::B256;
 use sqlx::Row;
 
 use crate::error::{IndexerError, Result};
-use crate::store::{Backend, Store};
 use crate::store::fact::{Facts, RAW_EVENT_COLUMNS};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, int};
+use crate::store::{Backend, Store};
 
 /// Where the indexer stands: the last block applied and how far reverts may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,12 @@
 use alloy::primitives::B256;
 
 use crate::error::{IndexerError, Result};
-use crate::store::{Backend, Store};
 use crate::store::batch::{Checkpoint, row_u64, write_checkpoint};
 use crate::store::entity::Entity;
 use crate::store::fact::FACT_TABLES;
 use crate::store::rows::RowSet;
 use crate::store::value::int;
+use crate::store::{Backend, Store};
 use crate::with_entity_type;
 
 /// The entity tables (restored from the journal; emptied by a rebuild).

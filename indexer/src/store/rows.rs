@@ -132,7 +132,13 @@ mod tests {
         };
         set.push(vec![Val::Int(1), Val::Int(2), Val::NullText]);
         assert_eq!(
-            RowSet::statement_for(Backend::Postgres, set.table, &set.columns, set.upsert_key, 2),
+            RowSet::statement_for(
+                Backend::Postgres,
+                set.table,
+                &set.columns,
+                set.upsert_key,
+                2
+            ),
             "INSERT INTO t (k, a, b) VALUES ($1, $2, $3), ($4, $5, $6) \
              ON CONFLICT (k) DO UPDATE SET a = excluded.a, b = excluded.b"
         );
