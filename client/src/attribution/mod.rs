@@ -16,7 +16,9 @@ mod merkle;
 pub mod score;
 mod search;
 
-pub use document::{Document, DocumentFetcher, content_hash, fetch_document, verify_document};
+pub use document::{
+    Document, DocumentFetcher, MAX_DOCUMENT_BYTES, content_hash, fetch_document, verify_document,
+};
 pub use error::AttributionError;
 pub use index::{DocumentEntry, Index, IndexCache, TokenizedDocument, Vocabulary};
 pub use merkle::{hash_pair, leaf, release_root};
