@@ -106,16 +106,7 @@ async fn openai_api_answers_and_leaves_receipts() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let text = response.text().await.unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
-    assert_eq!(events.last(), Some(&"[DONE]"), "{text}");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let chunks = sse_chunks(&response.text().await.unwrap());
     assert!(
         chunks
             .iter()
@@ -156,15 +147,7 @@ async fn openai_api_answers_and_leaves_receipts() {
         .text()
         .await
         .unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
-    assert_eq!(events.last(), Some(&"[DONE]"), "{text}");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let chunks = sse_chunks(&text);
     assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
     let streamed_text: String = chunks
         .iter()
@@ -207,4 +190,17 @@ async fn openai_api_answers_and_leaves_receipts() {
     drop(server);
     let settled = env.json(PAYER, &["settle"]);
     assert_eq!(settled["report"]["settled"].as_u64(), Some(4), "{settled}");
+}
+
+/// The JSON chunks of a server-sent-event body, which must end with `data: [DONE]`.
+fn sse_chunks(text: &str) -> Vec<Value> {
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last(), Some(&"[DONE]"), "{text}");
+    events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect()
 }
