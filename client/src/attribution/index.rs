@@ -407,22 +407,15 @@ fn pointer_width(tokens: usize) -> usize {
     if tokens <= 1 << 24 { 3 } else { 4 }
 }
 
-/// Writes the suffix array, each entry as its low `width` bytes little-endian, in 1 MiB chunks.
+/// Writes the suffix array, each entry as its low `width` bytes (3 or 4) little-endian.
 fn write_pointers(path: &Path, suffixes: &[i32], width: usize) -> Result<(), AttributionError> {
-    let io = |source| AttributionError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = fs::File::create(path).map_err(io)?;
-    let mut buffer = Vec::with_capacity(1 << 20);
-    for chunk in suffixes.chunks((1 << 20) / width) {
-        buffer.clear();
-        for suffix in chunk {
-            buffer.extend_from_slice(&suffix.to_le_bytes()[..width]);
-        }
-        file.write_all(&buffer).map_err(io)?;
+    match width {
+        3 => write_le(path, suffixes, |suffix| {
+            let [a, b, c, _] = suffix.to_le_bytes();
+            [a, b, c]
+        }),
+        _ => write_le(path, suffixes, |suffix| suffix.to_le_bytes()),
     }
-    file.flush().map_err(io)
 }
 
 /// Reads a suffix array of `count` entries of `width` bytes written by [`write_pointers`].

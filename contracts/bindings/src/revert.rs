@@ -58,10 +58,11 @@ pub fn describe(data: &Bytes) -> Option<String> {
         return None;
     };
     // `Name(Name { field: value })` → `Name { field: value }`.
-    let error = error
+    let inner = error
         .split_once('(')
         .and_then(|(_, inner)| inner.strip_suffix(')'))
-        .map_or(error.clone(), str::to_owned);
+        .map(str::to_owned);
+    let error = inner.unwrap_or(error);
     let notice = data
         .get(..4)
         .and_then(|selector| NOTICES.get(selector).map(String::as_str));
