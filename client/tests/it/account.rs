@@ -33,12 +33,7 @@ async fn listings_balance_and_a_withdrawal_after_the_delay() {
         Some(env.address(MODEL_OWNER).to_string().to_lowercase())
     );
 
-    let token_before = env
-        .token()
-        .balanceOf(env.address(PAYER))
-        .call()
-        .await
-        .unwrap();
+    let token_before = env.token_balance(PAYER).await;
     let balance = env.json(PAYER, &["balance"]);
     assert_eq!(u256(&balance["deposit"]), U256::from(DEPOSIT), "{balance}");
     assert_eq!(u256(&balance["token"]), token_before, "{balance}");
@@ -75,12 +70,7 @@ async fn listings_balance_and_a_withdrawal_after_the_delay() {
         U256::ZERO,
         "{executed}"
     );
-    let token_after = env
-        .token()
-        .balanceOf(env.address(PAYER))
-        .call()
-        .await
-        .unwrap();
+    let token_after = env.token_balance(PAYER).await;
     assert_eq!(
         token_after - token_before,
         U256::from(WITHDRAWAL),

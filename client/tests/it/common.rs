@@ -152,6 +152,15 @@ impl Env {
     ) -> soil_bindings::contracts::IPaymentToken::IPaymentTokenInstance<impl Provider> {
         soil_bindings::contracts::IPaymentToken::new(self.chain.deployment.token, self.provider())
     }
+
+    /// `account`'s payment-token balance (its wallet, not the escrow).
+    pub(crate) async fn token_balance(&self, account: usize) -> U256 {
+        self.token()
+            .balanceOf(self.address(account))
+            .call()
+            .await
+            .unwrap()
+    }
 }
 
 pub(crate) fn assert_success(output: &Output, args: &[&str]) {

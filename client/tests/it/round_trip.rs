@@ -154,19 +154,9 @@ async fn contribute_release_infer_settle_claim() {
     assert_eq!(claimable(TREASURY).await, treasury);
 
     // Alice claims her pool rewards and attributed credits; the payout lands in her wallet to the wei.
-    let before = env
-        .token()
-        .balanceOf(env.address(ALICE))
-        .call()
-        .await
-        .unwrap();
+    let before = env.token_balance(ALICE).await;
     let claim = env.json(ALICE, &["claim"]);
-    let after = env
-        .token()
-        .balanceOf(env.address(ALICE))
-        .call()
-        .await
-        .unwrap();
+    let after = env.token_balance(ALICE).await;
     assert_eq!(
         u128::try_from(after - before).unwrap(),
         alice_expected,
@@ -179,18 +169,8 @@ async fn contribute_release_infer_settle_claim() {
     assert_eq!(bob["claimed"].as_str(), Some("0"), "{bob}");
 
     // The node and owner pull their shares too.
-    let before = env
-        .token()
-        .balanceOf(env.address(NODE))
-        .call()
-        .await
-        .unwrap();
+    let before = env.token_balance(NODE).await;
     env.json(NODE, &["claim"]);
-    let after = env
-        .token()
-        .balanceOf(env.address(NODE))
-        .call()
-        .await
-        .unwrap();
+    let after = env.token_balance(NODE).await;
     assert_eq!(u128::try_from(after - before).unwrap(), node);
 }
