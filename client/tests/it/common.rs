@@ -3,7 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Child, Command, Output},
 };
 
 use alloy::{
@@ -136,6 +136,15 @@ impl Env {
             .unwrap();
     }
 
+    /// Mines `blocks` empty blocks.
+    pub(crate) async fn mine(&self, blocks: u64) {
+        let _: Value = self
+            .provider()
+            .raw_request("anvil_mine".into(), (blocks,))
+            .await
+            .unwrap();
+    }
+
     /// The escrow, for reads.
     pub(crate) fn escrow(
         &self,
@@ -160,6 +169,17 @@ impl Env {
             .call()
             .await
             .unwrap()
+    }
+}
+
+/// A child process (`soil serve`, `soil settle --interval`) killed when the test ends, whatever the
+/// outcome.
+pub(crate) struct Running(pub(crate) Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -1,5 +1,12 @@
 //! Crash safety of the outbox: the settle process killed between signing and sending, and between
-//! sending and confirming; a restart settles each receipt exactly once.
+//! sending and confirming; a restart settles each receipt exactly once. The looping settler
+//! (`settle --interval`) keeps a receipt until its settlement has the asked confirmations.
+
+use std::{
+    io::Read,
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use alloy::primitives::U256;
 
@@ -100,4 +107,104 @@ async fn crash_after_send_is_reconciled_without_a_second_charge() {
         deposit_before - env.escrow().depositOf(payer).call().await.unwrap(),
         fees
     );
+}
+
+/// Polls `done` every 200 ms until it holds; panics naming `what` after 60 s.
+async fn eventually<F: AsyncFn() -> bool>(what: &str, done: F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
+    let env = Env::start().await;
+    let market = market(&env).await;
+    let payer = env.address(PAYER);
+    let deposit_before = env.escrow().depositOf(payer).call().await.unwrap();
+    let first = infer(&env, &market, "What do honey bees build?", &[]);
+
+    let mut settle = Running(
+        env.soil(PAYER)
+            .args([
+                "--json",
+                "settle",
+                "--interval",
+                "1",
+                "--confirmations",
+                "2",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+
+    let nonce_used = async |receipt: &serde_json::Value| {
+        let nonce: U256 = receipt["nonce"].as_str().unwrap().parse().unwrap();
+        env.escrow().isNonceUsed(payer, nonce).call().await.unwrap()
+    };
+    let outbox_empty = async || outbox_counts(&env, PAYER) == (0, 0, 0);
+
+    eventually("the first settlement to be mined", async || {
+        nonce_used(&first).await
+    })
+    .await;
+    // Charged, but with no block on top the receipt stays in flight.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        outbox_counts(&env, PAYER),
+        (0, 1, 0),
+        "0 of 2 confirmations"
+    );
+    env.mine(1).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        outbox_counts(&env, PAYER),
+        (0, 1, 0),
+        "1 of 2 confirmations"
+    );
+    env.mine(1).await;
+    eventually("the first receipt to leave the outbox", outbox_empty).await;
+
+    // The loop is still running: a receipt signed now is settled by a later round.
+    let second = infer(&env, &market, "What is compost made of?", &[]);
+    eventually("the second settlement to be mined", async || {
+        nonce_used(&second).await
+    })
+    .await;
+    assert_eq!(outbox_counts(&env, PAYER), (0, 1, 0));
+    env.mine(2).await;
+    eventually("the second receipt to leave the outbox", outbox_empty).await;
+
+    assert_eq!(
+        deposit_before - env.escrow().depositOf(payer).call().await.unwrap(),
+        u256(&first["fee"]) + u256(&second["fee"]),
+        "each receipt charged once"
+    );
+    settle.0.kill().unwrap();
+    settle.0.wait().unwrap();
+    let mut stdout = Vec::new();
+    settle
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let rounds: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("one JSON report per round");
+    let settled: u64 = rounds
+        .iter()
+        .map(|round| round["report"]["settled"].as_u64().unwrap())
+        .sum();
+    let sent: usize = rounds
+        .iter()
+        .map(|round| round["report"]["transactions"].as_array().unwrap().len())
+        .sum();
+    assert_eq!((settled, sent), (2, 2), "{rounds:?}");
+    assert!(rounds.len() >= 3, "the loop ran {} rounds", rounds.len());
 }

@@ -7,15 +7,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_api_answers_and_leaves_receipts() {
     let env = Env::start().await;
@@ -44,7 +35,7 @@ async fn openai_api_answers_and_leaves_receipts() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
+    let server = Running(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
     let base = line
