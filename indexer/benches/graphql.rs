@@ -9,9 +9,12 @@
 //!
 //! ```text
 //! cargo bench -p soil-indexer --bench graphql -- [--db sqlite:///tmp/graphql-bench.db] [--clients 200]
-//!     [--seconds 20] [--receipts 62500]
+//!     [--seconds 20] [--receipts 62500] [--no-cache]
 //! ```
 //! `--db` keeps the seeded database for later runs (seeding is skipped when it is already filled).
+//! Each query is measured twice: with the response cache (the default; wrk starts cold, so the
+//! first pass over the 1,000 bodies runs every query) and without it (`--no-cache`: only the
+//! uncached runs), every request executed against the database.
 
 use std::process::Command;
 use std::time::Instant;
@@ -40,6 +43,7 @@ struct Options {
     clients: u32,
     seconds: u32,
     receipts: u64,
+    cached: bool,
 }
 
 fn options() -> BenchResult<Options> {
@@ -48,6 +52,7 @@ fn options() -> BenchResult<Options> {
         clients: 200,
         seconds: 20,
         receipts: 62_500,
+        cached: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -57,6 +62,7 @@ fn options() -> BenchResult<Options> {
             "--clients" => o.clients = value()?.parse()?,
             "--seconds" => o.seconds = value()?.parse()?,
             "--receipts" => o.receipts = value()?.parse()?,
+            "--no-cache" => o.cached = false,
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}").into()),
@@ -305,6 +311,20 @@ fn wrk(
     Ok((rps, percentile("50%")?, percentile("99%")?, errors))
 }
 
+/// Serves the API over `store` on a loopback port with a response cache of `cache_bytes`; returns
+/// its base URL.
+async fn serve(store: &Store, cache_bytes: usize) -> BenchResult<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let config = ApiConfig {
+        response_cache_bytes: cache_bytes,
+        ..ApiConfig::default()
+    };
+    let app = api::router(store, config);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
+
 #[tokio::main]
 async fn main() -> BenchResult {
     let o = options()?;
@@ -317,10 +337,12 @@ async fn main() -> BenchResult {
     if store.checkpoint().await?.is_none() {
         seed(&store, o.receipts).await?;
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let app = api::router(&store, ApiConfig::default());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut servers = vec![("none", serve(&store, 0).await?)];
+    if o.cached {
+        let budget = ApiConfig::default().response_cache_bytes;
+        servers.insert(0, ("response cache", serve(&store, budget).await?));
+    }
+    let base = servers[0].1.clone();
 
     let addresses: Vec<String> = (0..CONTRIBUTORS)
         .map(|n| format!("{:#x}", contributor(n)))
@@ -359,25 +381,28 @@ async fn main() -> BenchResult {
         .await?;
     eprintln!("store: {edges}");
 
-    println!("| query | clients | requests/s | p50 (ms) | p99 (ms) | errors |");
-    println!("|---|---|---|---|---|---|");
+    println!("| query | cache | clients | requests/s | p50 (ms) | p99 (ms) | errors |");
+    println!("|---|---|---|---|---|---|---|");
     for (name, bodies) in [
         ("contributor earnings", &earnings),
         ("attributionGraph depth 2", &graphs),
     ] {
         let path = dir.path().join("bench.lua");
         std::fs::write(&path, script(bodies))?;
-        let url = format!("{base}/graphql");
-        let (rps, p50, p99, errors) = tokio::task::spawn_blocking({
-            let (clients, seconds) = (o.clients, o.seconds);
-            move || wrk(&url, &path, clients, seconds)
-        })
-        .await??;
-        println!(
-            "| {name} | {} | {rps} | {p50:.2} | {p99:.2} | {} |",
-            o.clients,
-            if errors.is_empty() { "none" } else { &errors }
-        );
+        for (cache, base) in &servers {
+            let url = format!("{base}/graphql");
+            let path = path.clone();
+            let (rps, p50, p99, errors) = tokio::task::spawn_blocking({
+                let (clients, seconds) = (o.clients, o.seconds);
+                move || wrk(&url, &path, clients, seconds)
+            })
+            .await??;
+            println!(
+                "| {name} | {cache} | {} | {rps} | {p50:.2} | {p99:.2} | {} |",
+                o.clients,
+                if errors.is_empty() { "none" } else { &errors }
+            );
+        }
     }
     Ok(())
 }

@@ -57,6 +57,10 @@ pub enum ApiError {
         /// Largest allowed value.
         max: i64,
     },
+    /// The HTTP body is not a GraphQL request (JSON with `query`, and optionally `variables` and
+    /// `operationName`).
+    #[error("the request body is not a GraphQL request: {0}")]
+    BadRequest(String),
     /// The request ran past the per-request time limit.
     #[error("the request ran longer than the {}ms limit; ask for smaller pages or a shallower graph", .0.as_millis())]
     Timeout(Duration),
@@ -85,6 +89,7 @@ impl ApiError {
             | Self::InvalidDigest(_)
             | Self::OutOfRange { .. } => "BAD_ARGUMENT",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::BadRequest(_) => "BAD_REQUEST",
             Self::Timeout(_) => "TIMEOUT",
             Self::Database(_) | Self::Stored { .. } => "INTERNAL",
         }

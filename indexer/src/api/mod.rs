@@ -4,7 +4,7 @@
 //! - `POST /graphql`: queries (Relay-style cursor pagination on every list, filters and ordering on
 //!   indexed columns only, `attributionGraph`, aggregates read from the indexer's running totals);
 //! - `GET /graphql` upgraded to WebSocket: subscriptions (`settlements`, `contributions`);
-//! - `GET /graphiql`: the GraphiQL IDE;
+//! - `GET /graphiql`: the GraphiQL IDE, served from the binary (no CDN);
 //! - `GET /`: the explorer (see [`explorer`]).
 //!
 //! Every request is bounded: query depth and complexity limits, a page-size cap, a per-request time
@@ -13,6 +13,7 @@
 mod account;
 mod amount;
 mod attribution;
+mod cache;
 mod claim;
 mod contribution;
 mod datanet;
@@ -21,6 +22,7 @@ pub mod error;
 #[path = "../explorer/mod.rs"]
 pub mod explorer;
 mod graph;
+mod graphiql;
 mod ids;
 mod inference;
 mod loader;
@@ -32,18 +34,21 @@ mod query;
 mod release;
 mod subscription;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{Context, EmptyMutation, Schema, SchemaBuilder, ServerError};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_axum::GraphQLSubscription;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::Html;
-use axum::routing::{get, post};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 
 pub use error::ApiError;
 
+use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
@@ -72,6 +77,8 @@ pub struct ApiConfig {
     pub poll_interval: Duration,
     /// `_meta.synced` is true when the checkpoint is at most this many blocks behind the head.
     pub synced_lag: i64,
+    /// Bytes of answers the response cache keeps for the store's current version (0: no cache).
+    pub response_cache_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +93,7 @@ impl Default for ApiConfig {
             read_connections: 8,
             poll_interval: Duration::from_millis(250),
             synced_lag: 1,
+            response_cache_bytes: 64 << 20,
         }
     }
 }
@@ -125,47 +133,81 @@ fn schema(store: &Store, config: ApiConfig) -> SoilSchema {
         .finish()
 }
 
+/// What a `/graphql` POST needs.
+#[derive(Clone)]
+struct Graphql {
+    schema: SoilSchema,
+    timeout: Duration,
+    /// Read for its version: an answer is cached for the version it was read at.
+    store: Store,
+    cache: Option<Arc<ResponseCache>>,
+}
+
 /// The HTTP routes: `/graphql` (POST queries, WebSocket subscriptions), `/graphiql` and the explorer
-/// at `/`. Mount it next to the indexer's own routes.
+/// at `/`. Mount it next to the indexer's own routes, in the process that writes `store` (the
+/// response cache follows its writes).
 pub fn router(store: &Store, config: ApiConfig) -> Router {
     let timeout = config.request_timeout;
+    let cache = ResponseCache::new(config.response_cache_bytes).map(Arc::new);
     let schema = schema(store, config);
     let graphql = post(execute)
         .get_service(GraphQLSubscription::new(schema.clone()))
-        .with_state((schema, timeout));
+        .with_state(Graphql {
+            schema,
+            timeout,
+            store: store.clone(),
+            cache,
+        });
     Router::new()
         .route("/graphql", graphql)
-        .route("/graphiql", get(graphiql))
+        .merge(graphiql::routes())
         .merge(explorer::routes())
 }
 
-/// Runs one query under the per-request time limit.
-async fn execute(
-    State((schema, timeout)): State<(SoilSchema, Duration)>,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    match tokio::time::timeout(timeout, schema.execute(request.into_inner())).await {
-        Ok(response) => response.into(),
-        Err(_) => {
-            let error = ApiError::Timeout(timeout);
-            let mut server_error = ServerError::new(error.to_string(), None);
-            server_error.extensions = Some({
-                let mut ext = async_graphql::ErrorExtensionValues::default();
-                ext.set("code", error.code());
-                ext
-            });
-            async_graphql::Response::from_errors(vec![server_error]).into()
-        }
+/// Answers one query: from the response cache when the same body was answered at the store's current
+/// version, else by running it under the per-request time limit.
+async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
+    let version = api.store.version();
+    if let Some(answer) = api.cache.as_ref().and_then(|c| c.get(version, &body)) {
+        return json(StatusCode::OK, answer);
     }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            let response = error_response(ApiError::BadRequest(e.to_string()));
+            return json(StatusCode::BAD_REQUEST, serialize(&response));
+        }
+    };
+    let response = tokio::time::timeout(api.timeout, api.schema.execute(request))
+        .await
+        .unwrap_or_else(|_| error_response(ApiError::Timeout(api.timeout)));
+    let answer = serialize(&response);
+    if let Some(cache) = &api.cache
+        && response.is_ok()
+    {
+        cache.put(version, body, answer.clone());
+    }
+    json(StatusCode::OK, answer)
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .finish(),
-    )
+/// A response carrying `error` alone, with its `extensions.code`.
+fn error_response(error: ApiError) -> async_graphql::Response {
+    let mut server_error = ServerError::new(error.to_string(), None);
+    server_error.extensions = Some({
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", error.code());
+        ext
+    });
+    async_graphql::Response::from_errors(vec![server_error])
+}
+
+fn serialize(response: &async_graphql::Response) -> Bytes {
+    // A response is a tree of strings, numbers and maps with string keys: it always serializes.
+    Bytes::from(serde_json::to_vec(response).expect("a GraphQL response serializes to JSON"))
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The list arguments every connection takes: `first`, `after`, `last`, `before`.

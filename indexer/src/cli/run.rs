@@ -12,6 +12,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use soil_bindings::Deployment;
 
+use crate::api::ApiConfig;
 use crate::cli::DatabaseArgs;
 use crate::config::{RpcConfig, SyncConfig};
 use crate::error::{IndexerError, Result};
@@ -63,6 +64,10 @@ pub struct RunArgs {
     /// Do not serve HTTP (sync only).
     #[arg(long)]
     pub no_serve: bool,
+    /// MiB of GraphQL answers kept for the current block (each dropped at the next commit); 0 turns
+    /// the response cache off.
+    #[arg(long, env = "SOIL_RESPONSE_CACHE_MIB", default_value_t = 64)]
+    pub response_cache_mib: usize,
 }
 
 impl RunArgs {
@@ -72,6 +77,14 @@ impl RunArgs {
             timeout: Duration::from_millis(self.rpc_timeout_ms),
             concurrency: self.concurrency,
             ..RpcConfig::default()
+        }
+    }
+
+    /// The API settings.
+    pub fn api_config(&self) -> ApiConfig {
+        ApiConfig {
+            response_cache_bytes: self.response_cache_mib.saturating_mul(1 << 20),
+            ..ApiConfig::default()
         }
     }
 
@@ -135,7 +148,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         None
     } else {
         let app = ops_router(metrics, status.clone())
-            .merge(crate::api::router(&store, crate::api::ApiConfig::default()));
+            .merge(crate::api::router(&store, args.api_config()));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|source| IndexerError::Listen {

@@ -11,8 +11,7 @@ use crate::projection::state::State;
 use crate::store::Store;
 use crate::store::batch::{Batch, row_u64};
 use crate::store::entity::Entity;
-use crate::store::fact::FACT_TABLES;
-use crate::store::revert::ENTITY_TABLES;
+use crate::store::revert::clear_projections;
 use crate::store::value::{Column, int};
 
 /// Raw events read per page.
@@ -73,16 +72,7 @@ pub async fn rebuild(store: &Store) -> Result<Rebuilt> {
         .begin()
         .await
         .map_err(IndexerError::db("starting a rebuild"))?;
-    for table in ENTITY_TABLES
-        .iter()
-        .chain(FACT_TABLES)
-        .chain(&["undo_journal"])
-    {
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut *tx)
-            .await
-            .map_err(IndexerError::db("clearing projections"))?;
-    }
+    clear_projections(&mut tx).await?;
     let mut state = State::for_rebuild(store.pool().clone());
     let mut after = (-1i64, -1i64);
     let mut events = 0u64;
@@ -119,6 +109,7 @@ pub async fn rebuild(store: &Store) -> Result<Rebuilt> {
     tx.commit()
         .await
         .map_err(IndexerError::db("committing the rebuild"))?;
+    store.changed();
     Ok(Rebuilt {
         events,
         block_number: checkpoint.map_or(0, |c| c.block_number),

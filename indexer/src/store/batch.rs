@@ -135,7 +135,9 @@ impl Store {
             .map_err(IndexerError::db("pruning the block window"))?;
         tx.commit()
             .await
-            .map_err(IndexerError::db("committing a batch"))
+            .map_err(IndexerError::db("committing a batch"))?;
+        self.changed();
+        Ok(())
     }
 
     /// The checkpoint, or `None` before the first batch.

@@ -6,6 +6,8 @@
 //! ([`batch`]), and a reorg reverts to a parent block in one transaction ([`revert`]).
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -49,6 +51,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Bumped after every committed write through this handle or its clones: see [`Store::version`].
+    version: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -82,7 +86,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(IndexerError::db("connecting to the database"))?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            version: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -119,6 +127,20 @@ impl Store {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         }
+    }
+
+    /// A number that changes after every committed write (a batch, a revert, a cleared projection)
+    /// made through this handle or its clones, and only then: answers read at one version stay right
+    /// until the next. The indexer is the database's only writer, so within its process this tracks
+    /// every change (the API's response cache keys on it).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Records that a write was committed (after the commit, so a reader that sees the new version
+    /// also sees the new rows).
+    pub(crate) fn changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Closes the pool, waiting for connections to finish.

@@ -146,29 +146,23 @@ impl Store {
         tx.commit()
             .await
             .map_err(IndexerError::db("committing a revert"))?;
+        self.changed();
         Ok(entries.len() as u64)
     }
+}
 
-    /// Empties every projection, aggregate and the journal, keeping `raw_events` and the checkpoint:
-    /// the first step of `soil-indexer rebuild`.
-    pub async fn clear_projections(&self) -> Result<()> {
-        let mut tx = self
-            .pool()
-            .begin()
+/// Empties every projection, aggregate and the journal through `conn` (inside the caller's
+/// transaction), keeping `raw_events` and the checkpoint: the first step of `soil-indexer rebuild`.
+pub async fn clear_projections(conn: &mut sqlx::AnyConnection) -> Result<()> {
+    for table in ENTITY_TABLES
+        .iter()
+        .chain(FACT_TABLES)
+        .chain(&["undo_journal"])
+    {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *conn)
             .await
-            .map_err(IndexerError::db("starting a rebuild"))?;
-        for table in ENTITY_TABLES
-            .iter()
-            .chain(FACT_TABLES)
-            .chain(&["undo_journal"])
-        {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(IndexerError::db("clearing projections"))?;
-        }
-        tx.commit()
-            .await
-            .map_err(IndexerError::db("clearing projections"))
+            .map_err(IndexerError::db("clearing projections"))?;
     }
+    Ok(())
 }

@@ -591,6 +591,24 @@ async fn limits(api: &Served) -> TestResult {
     let body = api.post(wide, json!({})).await?;
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("complex"), "{body}");
+    // A body that is not a GraphQL request: HTTP 400 saying so.
+    let response = api
+        .client
+        .post(format!("{}/graphql", api.base))
+        .body("{ datanets { id } }")
+        .send()
+        .await?;
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await?;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("the request body is not a GraphQL request"),
+        "{body}"
+    );
     Ok(())
 }
 
@@ -658,6 +676,10 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     ws.send(Message::Text(subscribe.to_string().into())).await?;
     // Let the subscription take its starting checkpoint before the chain moves.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // Asked twice at this block: the second answer comes from the response cache.
+    let totals = "{ totals { inferenceCount } }";
+    let before = api.data(totals, json!({})).await?;
+    assert_eq!(api.data(totals, json!({})).await?, before);
 
     support::settle(
         &chain,
@@ -684,6 +706,11 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
             { "contribution": { "id": 1 }, "weightPpm": 500_000 },
             { "contribution": { "id": 2 }, "weightPpm": 333_333 }
         ])
+    );
+    // The new block's commit retired the cached answer: the same query now counts the settlement.
+    assert_eq!(
+        api.data(totals, json!({})).await?["totals"]["inferenceCount"],
+        json!(before["totals"]["inferenceCount"].as_i64().ok_or("count")? + 1)
     );
     let digest = settled["digest"].as_str().ok_or("digest")?;
     let stored = api
