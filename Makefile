@@ -21,9 +21,9 @@ help: ## list the targets
 setup: setup-npm setup-apt setup-model ## install everything the build, tests and demo need (idempotent)
 
 setup-npm:
-	@if [ -x $(BIN)/forge ] && [ -x $(BIN)/anvil ] && [ -d node_modules/solc ] && [ -d node_modules/@layerzerolabs/toolbox-foundry ] && [ -d node_modules/playwright-core ]; then \
-	  echo "==> npm toolchain (forge, anvil, cast 1.7.1; solc-js; forge-std; OpenZeppelin) already installed"; \
-	else echo "==> installing the npm toolchain from package-lock.json (npm ci)"; npm ci --no-audit --no-fund; fi
+	@if [ -x $(BIN)/forge ] && [ -x $(BIN)/anvil ] && [ -d node_modules/solc ] && [ -d node_modules/@layerzerolabs/toolbox-foundry ] && [ -d node_modules/playwright-core ] && [ -d node_modules/graphiql ]; then \
+	  echo "==> npm packages (forge, anvil, cast 1.7.1; solc-js; forge-std; OpenZeppelin; GraphiQL) already installed"; \
+	else echo "==> installing the npm packages from package-lock.json (npm ci): toolchain, GraphiQL"; npm ci --no-audit --no-fund; fi
 
 setup-apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -1,11 +1,7 @@
 // Drives the explorer in headless Chromium: node indexer/tests/explorer.mjs <url> <query> <screenshot.png>
 // Loads the page, types <query> into the search box, waits for the graph and prints one JSON line:
 // {"state", "nodes", "edges", "rootNodes", "figures": {label: value}, "error"}.
-import { createRequire } from "node:module";
-import path from "node:path";
-
-const require = createRequire(path.resolve(process.cwd(), "package.json"));
-const { chromium } = require("playwright-core");
+import { launch, open } from "./browser.mjs";
 
 const [url, query, screenshot] = process.argv.slice(2);
 if (!url || !query || !screenshot) {
@@ -13,16 +9,9 @@ if (!url || !query || !screenshot) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const failed = [];
-  page.on("requestfailed", (r) => failed.push(r.url()));
-  page.on("pageerror", (e) => failed.push(`page error: ${e.message}`));
+  const { page, failed } = await open(browser);
   await page.goto(url, { waitUntil: "load" });
   await page.fill("#query", query);
   await page.click("button[type=submit]");

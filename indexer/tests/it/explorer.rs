@@ -1,6 +1,7 @@
 //! The explorer in a real browser: headless Chromium (driven by `indexer/tests/explorer.mjs` through
 //! playwright-core) loads `/` from the real router over a store the indexer filled from anvil, searches
-//! for a contributor and must draw exactly the graph the API returns, with the figures beside it.
+//! for a contributor and must draw exactly the graph the API returns, with the figures beside it; and
+//! GraphiQL (`indexer/tests/graphiql.mjs`) runs a query with every asset served by the indexer itself.
 
 use std::process::Command;
 
@@ -11,8 +12,27 @@ use soil_indexer::api::ApiConfig;
 use crate::api::Served;
 use crate::support::{self, Actors, TestResult};
 
+/// Runs `node indexer/tests/<script> ARGS` from the repository root; returns the JSON line it printed
+/// last.
+fn browse<const N: usize>(script: &str, args: [&str; N]) -> TestResult<Value> {
+    let output = Command::new("node")
+        .current_dir(repo_root())
+        .arg(format!("indexer/tests/{script}"))
+        .args(args)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_str(
+        stdout.lines().last().unwrap_or_default(),
+    )?)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explorer_draws_the_attribution_graph_in_chromium() -> TestResult {
+async fn explorer_draws_the_graph_and_graphiql_answers_in_chromium() -> TestResult {
     let chain = LocalChain::start().await?;
     let actors = Actors::of(&chain);
     support::setup_graph(&chain, &actors).await?;
@@ -44,20 +64,14 @@ async fn explorer_draws_the_attribution_graph_in_chromium() -> TestResult {
     let root = repo_root();
     let screenshot = root.join("target").join("explorer.png");
     let _ = std::fs::remove_file(&screenshot);
-    let output = Command::new("node")
-        .current_dir(&root)
-        .arg("indexer/tests/explorer.mjs")
-        .arg(format!("{}/", api.base))
-        .arg(&alice)
-        .arg(&screenshot)
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "explorer.mjs failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let page: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())?;
+    let page = browse(
+        "explorer.mjs",
+        [
+            &format!("{}/", api.base),
+            &alice,
+            &screenshot.display().to_string(),
+        ],
+    )?;
     assert_eq!(page["state"], "ready", "{page}");
     assert_eq!(page["error"], Value::Null);
     assert_eq!(page["failedRequests"], json!([]));
@@ -84,18 +98,13 @@ async fn explorer_draws_the_attribution_graph_in_chromium() -> TestResult {
     );
 
     // A malformed search is reported on the page, not drawn.
-    let output = Command::new("node")
-        .current_dir(&root)
-        .arg("indexer/tests/explorer.mjs")
-        .arg(format!("{}/", api.base))
-        .arg("planet 7")
-        .arg(dir.path().join("error.png"))
-        .output()?;
-    let page: Value = serde_json::from_str(
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default(),
+    let page = browse(
+        "explorer.mjs",
+        [
+            &format!("{}/", api.base),
+            "planet 7",
+            &dir.path().join("error.png").display().to_string(),
+        ],
     )?;
     assert_eq!(page["state"], "error", "{page}");
     assert!(
@@ -103,6 +112,32 @@ async fn explorer_draws_the_attribution_graph_in_chromium() -> TestResult {
             .as_str()
             .is_some_and(|e| e.contains("cannot read \"planet 7\"")),
         "{page}"
+    );
+
+    // GraphiQL: loads with nothing from another origin (CI has no CDN) and answers from the store.
+    let meta = api.data("{ _meta { blockNumber } }", json!({})).await?;
+    let page = browse(
+        "graphiql.mjs",
+        [
+            &format!("{}/graphiql", api.base),
+            "{ _meta { blockNumber } }",
+            &root
+                .join("target")
+                .join("graphiql.png")
+                .display()
+                .to_string(),
+        ],
+    )?;
+    assert_eq!(page["foreign"], json!([]), "{page}");
+    assert_eq!(page["failedRequests"], json!([]), "{page}");
+    let shown: String = page["response"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert!(
+        shown.contains(&format!("\"blockNumber\":{}", meta["_meta"]["blockNumber"])),
+        "GraphiQL shows the answer: {page}"
     );
     Ok(())
 }
