@@ -9,12 +9,14 @@
 //!
 //! ```text
 //! cargo bench -p soil-indexer --bench graphql -- [--db sqlite:///tmp/graphql-bench.db] [--clients 200]
-//!     [--seconds 20] [--receipts 62500] [--no-cache]
+//!     [--seconds 20] [--receipts 62500] [--no-cache] [--block-ms 1000] [--block-events]
 //! ```
 //! `--db` keeps the seeded database for later runs (seeding is skipped when it is already filled).
 //! Each query is measured twice: with the response cache (the default; wrk starts cold, so the
 //! first pass over the 1,000 bodies runs every query) and without it (`--no-cache`: only the
-//! uncached runs), every request executed against the database.
+//! uncached runs), every request executed against the database. While wrk runs, a block is committed
+//! every `--block-ms` (1 s, like a live L2; 0: none): without Soil events (the cache keeps its answers),
+//! or with `--block-events` one `Deposited` each (every block empties the cache).
 
 use std::process::Command;
 use std::time::Instant;
@@ -44,6 +46,8 @@ struct Options {
     seconds: u32,
     receipts: u64,
     cached: bool,
+    block_ms: u64,
+    block_events: bool,
 }
 
 fn options() -> BenchResult<Options> {
@@ -53,6 +57,8 @@ fn options() -> BenchResult<Options> {
         seconds: 20,
         receipts: 62_500,
         cached: true,
+        block_ms: 1_000,
+        block_events: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -63,6 +69,8 @@ fn options() -> BenchResult<Options> {
             "--seconds" => o.seconds = value()?.parse()?,
             "--receipts" => o.receipts = value()?.parse()?,
             "--no-cache" => o.cached = false,
+            "--block-ms" => o.block_ms = value()?.parse()?,
+            "--block-events" => o.block_events = true,
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}").into()),
@@ -311,6 +319,55 @@ fn wrk(
     Ok((rps, percentile("50%")?, percentile("99%")?, errors))
 }
 
+/// Commits a block on top of the checkpoint every `interval_ms`, as the sync loop does when following
+/// a chain: empty, or with one `Deposited` event applied through the projection if `with_event`.
+async fn new_blocks(store: Store, interval_ms: u64, with_event: bool) -> BenchResult {
+    let mut state = State::new(store.pool().clone());
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(interval_ms));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let tip = store.checkpoint().await?.ok_or("the store was seeded")?;
+        let number = tip.block_number + 1;
+        let hash = keccak256(number.to_be_bytes());
+        let mut batch = Batch::default();
+        if with_event {
+            state.begin_block(number, false);
+            let raw = RawEvent {
+                block_number: number,
+                block_hash: hash,
+                block_timestamp: Some(1_700_000_000 + number),
+                tx_hash: keccak256(format!("tx {number}")),
+                tx_index: 0,
+                log_index: 0,
+                contract: Contract::UsageEscrow,
+                address: account(0xff, 0),
+                event: SoilEvent::Deposited {
+                    payer: account(0xa0, 0),
+                    from: account(0xa0, 0),
+                    amount: U256::from(1),
+                },
+            };
+            record(&mut batch, CHAIN_ID, &raw)?;
+            apply(&mut state, &mut batch, &raw).await?;
+            state.flush(&mut batch);
+        }
+        batch.block(BlockRef {
+            number,
+            hash,
+            parent_hash: tip.block_hash,
+        })?;
+        let checkpoint = Checkpoint {
+            block_number: number,
+            block_hash: hash,
+            finalized_block: number,
+            head_block: number,
+            ..tip
+        };
+        store.commit(batch, checkpoint).await?;
+    }
+}
+
 /// Serves the API over `store` on a loopback port with a response cache of `cache_bytes`; returns
 /// its base URL.
 async fn serve(store: &Store, cache_bytes: usize) -> BenchResult<String> {
@@ -336,6 +393,14 @@ async fn main() -> BenchResult {
     let store = Store::open(&url).await?;
     if store.checkpoint().await?.is_none() {
         seed(&store, o.receipts).await?;
+    }
+    if o.block_ms > 0 {
+        let (store, interval, events) = (store.clone(), o.block_ms, o.block_events);
+        tokio::spawn(async move {
+            if let Err(e) = new_blocks(store, interval, events).await {
+                eprintln!("the block ticker stopped: {e}");
+            }
+        });
     }
     let mut servers = vec![("none", serve(&store, 0).await?)];
     if o.cached {

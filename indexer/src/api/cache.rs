@@ -1,9 +1,11 @@
 //! The API's response cache: a query's JSON answer kept for the exact request body that asked for it,
-//! valid only while the store is at the version it was read at ([`Store::version`]).
+//! valid only while the projections are at the version it was read at ([`Store::version`]).
 //!
-//! Every committed write (a block, a revert, a rebuild) changes the version, and the first request
-//! to see a new version empties the cache, so a cached answer is always the answer the database would
-//! give now. Answers with errors (a timeout, a bad argument) are never kept. Entries are evicted least
+//! Every committed change to the projections (a block with events, a revert, a rebuild) changes the
+//! version, and the first request to see a new version empties the cache, so a cached answer is always
+//! the answer the database would give now. Blocks without Soil events move only the checkpoint, so
+//! answers survive them; queries that read the checkpoint (`_meta`) are therefore never cached (see
+//! [`cacheable`]), nor are answers with errors (a timeout, a bad argument). Entries are evicted least
 //! recently used first once their bytes pass the budget. graph-node keeps a cache of the same kind,
 //! keyed by block.
 //!
@@ -13,6 +15,15 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use lru::LruCache;
+
+/// Whether an answer to `request` may be cached: not when the query mentions `_meta`, the only field
+/// read from the checkpoint rather than the projections. A field is always named in the query text
+/// (aliases and fragments name it too), so looking for the name is enough.
+pub(crate) fn cacheable(request: &[u8]) -> bool {
+    !request.windows(META.len()).any(|window| window == META)
+}
+
+const META: &[u8] = b"_meta";
 
 /// Cached answers of one store version.
 #[derive(Debug)]
@@ -88,8 +99,9 @@ impl ResponseCache {
         if !entries.at(version) {
             return;
         }
-        if let Some(previous) = entries.answers.put(request.clone(), answer) {
-            entries.bytes -= request.len() + previous.len();
+        let key_len = request.len();
+        if let Some(previous) = entries.answers.put(request, answer) {
+            entries.bytes -= key_len + previous.len();
         }
         entries.bytes += size;
         while entries.bytes > self.budget {
@@ -149,6 +161,15 @@ mod tests {
         assert_eq!(cache.len(), 8);
         assert_eq!(cache.get(1, b"{a}"), Some(b("ANSWER!")));
         assert!(cache.get(1, b"{c}").is_some(), "nothing else was evicted");
+    }
+
+    #[test]
+    fn queries_reading_the_checkpoint_are_not_cacheable() {
+        assert!(cacheable(br#"{"query":"{ totals { fees } }"}"#));
+        assert!(!cacheable(
+            br#"{"query":"{ _meta { blockNumber } totals { fees } }"}"#
+        ));
+        assert!(!cacheable(br#"{"query":"{ head: _meta { synced } }"}"#));
     }
 
     #[test]

@@ -164,8 +164,8 @@ pub fn router(store: &Store, config: ApiConfig) -> Router {
         .merge(explorer::routes())
 }
 
-/// Answers one query: from the response cache when the same body was answered at the store's current
-/// version, else by running it under the per-request time limit.
+/// Answers one query: from the response cache when the same body was answered at the projections'
+/// current version, else by running it under the per-request time limit.
 async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     let version = api.store.version();
     if let Some(answer) = api.cache.as_ref().and_then(|c| c.get(version, &body)) {
@@ -174,16 +174,17 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
-            let response = error_response(ApiError::BadRequest(e.to_string()));
+            let response = error_response(&ApiError::BadRequest(e.to_string()));
             return json(StatusCode::BAD_REQUEST, serialize(&response));
         }
     };
     let response = tokio::time::timeout(api.timeout, api.schema.execute(request))
         .await
-        .unwrap_or_else(|_| error_response(ApiError::Timeout(api.timeout)));
+        .unwrap_or_else(|_| error_response(&ApiError::Timeout(api.timeout)));
     let answer = serialize(&response);
     if let Some(cache) = &api.cache
         && response.is_ok()
+        && cache::cacheable(&body)
     {
         cache.put(version, body, answer.clone());
     }
@@ -191,7 +192,7 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
 }
 
 /// A response carrying `error` alone, with its `extensions.code`.
-fn error_response(error: ApiError) -> async_graphql::Response {
+fn error_response(error: &ApiError) -> async_graphql::Response {
     let mut server_error = ServerError::new(error.to_string(), None);
     server_error.extensions = Some({
         let mut ext = async_graphql::ErrorExtensionValues::default();

@@ -51,7 +51,7 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Bumped after every committed write through this handle or its clones: see [`Store::version`].
+    /// Bumped after every committed write to the projections: see [`Store::version`].
     version: Arc<AtomicU64>,
 }
 
@@ -129,10 +129,12 @@ impl Store {
         }
     }
 
-    /// A number that changes after every committed write (a batch, a revert, a cleared projection)
-    /// made through this handle or its clones, and only then: answers read at one version stay right
-    /// until the next. The indexer is the database's only writer, so within its process this tracks
-    /// every change (the API's response cache keys on it).
+    /// A number that changes after every committed write that changes the projections (a batch with
+    /// events, a revert, a rebuild) made through this handle or its clones, and only then: answers read
+    /// from the projections at one version stay right until the next. A batch of eventless blocks moves
+    /// only the checkpoint (`sync_state`) and leaves the version as it was. The indexer is the
+    /// database's only writer, so within its process this tracks every change (the API's response cache
+    /// keys on it).
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }

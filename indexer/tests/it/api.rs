@@ -680,6 +680,18 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     let totals = "{ totals { inferenceCount } }";
     let before = api.data(totals, json!({})).await?;
     assert_eq!(api.data(totals, json!({})).await?, before);
+    // A block with no Soil event moves `_meta` (never cached) and leaves the cached figures right.
+    let meta = "{ _meta { blockNumber } }";
+    let at = api.data(meta, json!({})).await?["_meta"]["blockNumber"]
+        .as_u64()
+        .ok_or("blockNumber")?;
+    support::advance_time(&chain, 1).await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    assert_eq!(
+        api.data(meta, json!({})).await?["_meta"]["blockNumber"],
+        json!(at + 1)
+    );
+    assert_eq!(api.data(totals, json!({})).await?, before);
 
     support::settle(
         &chain,
