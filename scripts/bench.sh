@@ -17,6 +17,10 @@ echo "==> indexer: fetch, decode + write, end to end (SQLite, PostgreSQL) over â
 cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125
 echo "==> indexer: block-to-queryable latency following anvil with 1 s blocks"
 cargo bench -p soil-indexer --bench latency -- --blocks 120
-echo "==> indexer: GraphQL under load (wrk, 200 clients) over 1M attribution edges"
-cargo bench -p soil-indexer --bench graphql -- --clients 200 --seconds 20
+echo "==> indexer: GraphQL under load (wrk, 200 clients) over 1M attribution edges, 1 s blocks"
+db="$ROOT/target/graphql-bench.db"
+rm -f "$db" "$db-wal" "$db-shm"
+cargo bench -p soil-indexer --bench graphql -- --db "sqlite://$db" --clients 200 --seconds 20
+echo "==> the same, each block carrying a Soil event (the response cache emptied every second)"
+cargo bench -p soil-indexer --bench graphql -- --db "sqlite://$db" --clients 200 --seconds 20 --block-events
 echo "==> figures go to docs/BENCHMARKS.md with these commands"
