@@ -260,352 +260,261 @@ fn select_in<V: Into<Val> + Clone>(prefix: &str, keys: &[V], suffix: &str, limit
     sql
 }
 
-async fn rows<T>(db: &Db, sql: Sql) -> ApiResult<Vec<T>>
+/// Runs `prefix (keys…) LIMIT limit` and hands each row to `add`; nothing at all when `keys` is empty.
+async fn each<K, T>(
+    db: &Db,
+    g: &mut Builder,
+    prefix: &str,
+    keys: &[K],
+    limit: usize,
+    mut add: impl FnMut(&mut Builder, T) -> ApiResult<()>,
+) -> ApiResult<()>
 where
+    K: Into<Val> + Clone + Sync,
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
-    db.all(&sql).await.map_err(gql)
-}
-
-/// Adds the neighbours of one level to `g`.
-async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
-    // Each query may at most fill the remaining room (plus one, to learn that something was left out).
-    let room = g.limit.saturating_sub(g.nodes.len()) + 1;
-    let f = &level;
-    if !f.accounts.is_empty() {
-        let contributed: Vec<(i64, String, String)> = rows(
-            db,
-            select_in(
-                "SELECT contribution_id, contributor, earnings FROM contributions WHERE contributor IN ",
-                &f.accounts,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (id, contributor, earnings) in contributed {
-            g.edge(
-                NodeId::Account(contributor),
-                NodeId::Contribution(id),
-                EdgeKind::Contributed,
-                0,
-                None,
-            )?;
-            g.value(&NodeId::Contribution(id), BigInt(earnings));
-        }
-        let models: Vec<(i64, String, String)> = rows(
-            db,
-            select_in(
-                "SELECT model_id, owner, revenue FROM models WHERE owner IN ",
-                &f.accounts,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (id, owner, revenue) in models {
-            g.edge(
-                NodeId::Account(owner),
-                NodeId::Model(id),
-                EdgeKind::Owns,
-                0,
-                None,
-            )?;
-            g.value(&NodeId::Model(id), BigInt(revenue));
-        }
-        let datanets: Vec<(i64, String, String)> = rows(
-            db,
-            select_in(
-                "SELECT datanet_id, owner, revenue FROM datanets WHERE owner IN ",
-                &f.accounts,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (id, owner, revenue) in datanets {
-            g.edge(
-                NodeId::Account(owner),
-                NodeId::Datanet(id),
-                EdgeKind::Owns,
-                0,
-                None,
-            )?;
-            g.value(&NodeId::Datanet(id), BigInt(revenue));
-        }
-        let paid: Vec<(String, String, String)> = rows(
-            db,
-            select_in(
-                "SELECT digest, payer, fee FROM receipts WHERE payer IN ",
-                &f.accounts,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (digest, payer, fee) in paid {
-            g.edge(
-                NodeId::Account(payer),
-                NodeId::Inference(digest.clone()),
-                EdgeKind::Paid,
-                0,
-                Some(&fee),
-            )?;
-            g.value(&NodeId::Inference(digest), BigInt(fee));
-        }
-        let served: Vec<(String, String, String, String)> = rows(
-            db,
-            select_in(
-                "SELECT digest, node, node_amount, fee FROM receipts WHERE node IN ",
-                &f.accounts,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (digest, node, amount, fee) in served {
-            g.edge(
-                NodeId::Account(node),
-                NodeId::Inference(digest.clone()),
-                EdgeKind::Served,
-                0,
-                Some(&amount),
-            )?;
-            g.value(&NodeId::Inference(digest), BigInt(fee));
-        }
+    if keys.is_empty() {
+        return Ok(());
     }
-    if !f.contributions.is_empty() {
-        let own: Vec<(i64, String, i64)> = rows(
-            db,
-            select_in(
-                "SELECT contribution_id, contributor, datanet_id FROM contributions WHERE contribution_id IN ",
-                &f.contributions,
-                "",
-                f.contributions.len(),
-            ),
-        )
-        .await?;
-        for (id, contributor, datanet) in own {
-            g.edge(
-                NodeId::Account(contributor),
-                NodeId::Contribution(id),
-                EdgeKind::Contributed,
-                0,
-                None,
-            )?;
-            g.edge(
-                NodeId::Contribution(id),
-                NodeId::Datanet(datanet),
-                EdgeKind::InDatanet,
-                0,
-                None,
-            )?;
-        }
-        attributed(db, g, "contribution_id", &f.contributions, room).await?;
-    }
-    if !f.inferences.is_empty() {
-        let own: Vec<(String, String, String, i64, String, String)> = rows(
-            db,
-            select_in(
-                "SELECT digest, payer, node, model_id, fee, node_amount FROM receipts WHERE digest IN ",
-                &f.inferences,
-                "",
-                f.inferences.len(),
-            ),
-        )
-        .await?;
-        for (digest, payer, node, model, fee, node_amount) in own {
-            let me = NodeId::Inference(digest);
-            g.edge(
-                me.clone(),
-                NodeId::Model(model),
-                EdgeKind::Used,
-                0,
-                Some(&fee),
-            )?;
-            g.edge(
-                NodeId::Account(payer),
-                me.clone(),
-                EdgeKind::Paid,
-                0,
-                Some(&fee),
-            )?;
-            g.edge(
-                NodeId::Account(node),
-                me,
-                EdgeKind::Served,
-                0,
-                Some(&node_amount),
-            )?;
-        }
-        attributed(db, g, "digest", &f.inferences, room).await?;
-    }
-    if !f.models.is_empty() {
-        let own: Vec<(i64, String)> = rows(
-            db,
-            select_in(
-                "SELECT model_id, owner FROM models WHERE model_id IN ",
-                &f.models,
-                "",
-                f.models.len(),
-            ),
-        )
-        .await?;
-        for (id, owner) in own {
-            g.edge(
-                NodeId::Account(owner),
-                NodeId::Model(id),
-                EdgeKind::Owns,
-                0,
-                None,
-            )?;
-        }
-        let trained: Vec<(i64, i64)> = rows(
-            db,
-            select_in(
-                "SELECT model_id, release_id FROM model_releases WHERE model_id IN ",
-                &f.models,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (model, release) in trained {
-            g.edge(
-                NodeId::Model(model),
-                NodeId::Release(release),
-                EdgeKind::TrainedOn,
-                0,
-                None,
-            )?;
-        }
-        let used: Vec<(String, i64, String)> = rows(
-            db,
-            select_in(
-                "SELECT digest, model_id, fee FROM receipts WHERE model_id IN ",
-                &f.models,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (digest, model, fee) in used {
-            g.edge(
-                NodeId::Inference(digest.clone()),
-                NodeId::Model(model),
-                EdgeKind::Used,
-                0,
-                Some(&fee),
-            )?;
-            g.value(&NodeId::Inference(digest), BigInt(fee));
-        }
-    }
-    if !f.releases.is_empty() {
-        let own: Vec<(i64, i64, String)> = rows(
-            db,
-            select_in(
-                "SELECT release_id, datanet_id, pool_accrued FROM releases WHERE release_id IN ",
-                &f.releases,
-                "",
-                f.releases.len(),
-            ),
-        )
-        .await?;
-        for (id, datanet, _) in own {
-            g.edge(
-                NodeId::Datanet(datanet),
-                NodeId::Release(id),
-                EdgeKind::Released,
-                0,
-                None,
-            )?;
-        }
-        let trained: Vec<(i64, i64)> = rows(
-            db,
-            select_in(
-                "SELECT model_id, release_id FROM model_releases WHERE release_id IN ",
-                &f.releases,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (model, release) in trained {
-            g.edge(
-                NodeId::Model(model),
-                NodeId::Release(release),
-                EdgeKind::TrainedOn,
-                0,
-                None,
-            )?;
-        }
-    }
-    if !f.datanets.is_empty() {
-        let own: Vec<(i64, String)> = rows(
-            db,
-            select_in(
-                "SELECT datanet_id, owner FROM datanets WHERE datanet_id IN ",
-                &f.datanets,
-                "",
-                f.datanets.len(),
-            ),
-        )
-        .await?;
-        for (id, owner) in own {
-            g.edge(
-                NodeId::Account(owner),
-                NodeId::Datanet(id),
-                EdgeKind::Owns,
-                0,
-                None,
-            )?;
-        }
-        let released: Vec<(i64, i64, String)> = rows(
-            db,
-            select_in(
-                "SELECT release_id, datanet_id, pool_accrued FROM releases WHERE datanet_id IN ",
-                &f.datanets,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (id, datanet, pool) in released {
-            g.edge(
-                NodeId::Datanet(datanet),
-                NodeId::Release(id),
-                EdgeKind::Released,
-                0,
-                None,
-            )?;
-            g.value(&NodeId::Release(id), BigInt(pool));
-        }
-        let contributed: Vec<(i64, i64, String)> = rows(
-            db,
-            select_in(
-                "SELECT contribution_id, datanet_id, earnings FROM contributions WHERE datanet_id IN ",
-                &f.datanets,
-                "",
-                room,
-            ),
-        )
-        .await?;
-        for (id, datanet, earnings) in contributed {
-            g.edge(
-                NodeId::Contribution(id),
-                NodeId::Datanet(datanet),
-                EdgeKind::InDatanet,
-                0,
-                None,
-            )?;
-            g.value(&NodeId::Contribution(id), BigInt(earnings));
-        }
+    let found: Vec<T> = db
+        .all(&select_in(prefix, keys, "", limit))
+        .await
+        .map_err(gql)?;
+    for row in found {
+        add(g, row)?;
     }
     Ok(())
 }
 
+/// Adds the neighbours of one level to `g`: one query per kind of neighbour of each kind of node in
+/// the level.
+async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
+    use EdgeKind::*;
+    use NodeId::{Account, Contribution, Datanet, Inference, Model, Release};
+    // Each query may at most fill the remaining room (plus one, to learn that something was left out).
+    let room = g.limit.saturating_sub(g.nodes.len()) + 1;
+    let f = &level;
+
+    // Accounts: what they contributed, own, paid for and served.
+    each(
+        db,
+        g,
+        "SELECT contribution_id, contributor, earnings FROM contributions WHERE contributor IN ",
+        &f.accounts,
+        room,
+        |g, (id, contributor, earnings): (i64, String, String)| {
+            g.edge(Account(contributor), Contribution(id), Contributed, 0, None)?;
+            g.value(&Contribution(id), BigInt(earnings));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT model_id, owner, revenue FROM models WHERE owner IN ",
+        &f.accounts,
+        room,
+        |g, (id, owner, revenue): (i64, String, String)| {
+            g.edge(Account(owner), Model(id), Owns, 0, None)?;
+            g.value(&Model(id), BigInt(revenue));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT datanet_id, owner, revenue FROM datanets WHERE owner IN ",
+        &f.accounts,
+        room,
+        |g, (id, owner, revenue): (i64, String, String)| {
+            g.edge(Account(owner), Datanet(id), Owns, 0, None)?;
+            g.value(&Datanet(id), BigInt(revenue));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT digest, payer, fee FROM receipts WHERE payer IN ",
+        &f.accounts,
+        room,
+        |g, (digest, payer, fee): (String, String, String)| {
+            g.edge(
+                Account(payer),
+                Inference(digest.clone()),
+                Paid,
+                0,
+                Some(&fee),
+            )?;
+            g.value(&Inference(digest), BigInt(fee));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT digest, node, node_amount, fee FROM receipts WHERE node IN ",
+        &f.accounts,
+        room,
+        |g, (digest, node, amount, fee): (String, String, String, String)| {
+            g.edge(
+                Account(node),
+                Inference(digest.clone()),
+                Served,
+                0,
+                Some(&amount),
+            )?;
+            g.value(&Inference(digest), BigInt(fee));
+            Ok(())
+        },
+    )
+    .await?;
+
+    // Contributions: their contributor and datanet, and the inferences attributed to them.
+    each(db, g, "SELECT contribution_id, contributor, datanet_id FROM contributions WHERE contribution_id IN ",
+        &f.contributions, f.contributions.len(), |g, (id, contributor, datanet): (i64, String, i64)| {
+            g.edge(Account(contributor), Contribution(id), Contributed, 0, None)?;
+            g.edge(Contribution(id), Datanet(datanet), InDatanet, 0, None)
+        }).await?;
+    attributed(db, g, "contribution_id", &f.contributions, room).await?;
+
+    // Inferences: their model, payer and node, and the contributions they were attributed to.
+    each(
+        db,
+        g,
+        "SELECT digest, payer, node, model_id, fee, node_amount FROM receipts WHERE digest IN ",
+        &f.inferences,
+        f.inferences.len(),
+        |g,
+         (digest, payer, node, model, fee, node_amount): (
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+        )| {
+            g.edge(Inference(digest.clone()), Model(model), Used, 0, Some(&fee))?;
+            g.edge(
+                Account(payer),
+                Inference(digest.clone()),
+                Paid,
+                0,
+                Some(&fee),
+            )?;
+            g.edge(
+                Account(node),
+                Inference(digest),
+                Served,
+                0,
+                Some(&node_amount),
+            )
+        },
+    )
+    .await?;
+    attributed(db, g, "digest", &f.inferences, room).await?;
+
+    // Models: their owner, the releases they were trained on and the inferences that used them.
+    each(
+        db,
+        g,
+        "SELECT model_id, owner FROM models WHERE model_id IN ",
+        &f.models,
+        f.models.len(),
+        |g, (id, owner): (i64, String)| g.edge(Account(owner), Model(id), Owns, 0, None),
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT model_id, release_id FROM model_releases WHERE model_id IN ",
+        &f.models,
+        room,
+        |g, (model, release): (i64, i64)| {
+            g.edge(Model(model), Release(release), TrainedOn, 0, None)
+        },
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT digest, model_id, fee FROM receipts WHERE model_id IN ",
+        &f.models,
+        room,
+        |g, (digest, model, fee): (String, i64, String)| {
+            g.edge(Inference(digest.clone()), Model(model), Used, 0, Some(&fee))?;
+            g.value(&Inference(digest), BigInt(fee));
+            Ok(())
+        },
+    )
+    .await?;
+
+    // Releases: their datanet and the models trained on them.
+    each(
+        db,
+        g,
+        "SELECT release_id, datanet_id FROM releases WHERE release_id IN ",
+        &f.releases,
+        f.releases.len(),
+        |g, (id, datanet): (i64, i64)| g.edge(Datanet(datanet), Release(id), Released, 0, None),
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT model_id, release_id FROM model_releases WHERE release_id IN ",
+        &f.releases,
+        room,
+        |g, (model, release): (i64, i64)| {
+            g.edge(Model(model), Release(release), TrainedOn, 0, None)
+        },
+    )
+    .await?;
+
+    // Datanets: their owner, releases and contributions.
+    each(
+        db,
+        g,
+        "SELECT datanet_id, owner FROM datanets WHERE datanet_id IN ",
+        &f.datanets,
+        f.datanets.len(),
+        |g, (id, owner): (i64, String)| g.edge(Account(owner), Datanet(id), Owns, 0, None),
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT release_id, datanet_id, pool_accrued FROM releases WHERE datanet_id IN ",
+        &f.datanets,
+        room,
+        |g, (id, datanet, pool): (i64, i64, String)| {
+            g.edge(Datanet(datanet), Release(id), Released, 0, None)?;
+            g.value(&Release(id), BigInt(pool));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        db,
+        g,
+        "SELECT contribution_id, datanet_id, earnings FROM contributions WHERE datanet_id IN ",
+        &f.datanets,
+        room,
+        |g, (id, datanet, earnings): (i64, i64, String)| {
+            g.edge(Contribution(id), Datanet(datanet), InDatanet, 0, None)?;
+            g.value(&Contribution(id), BigInt(earnings));
+            Ok(())
+        },
+    )
+    .await
+}
+
 /// `ATTRIBUTED` edges whose `column` (`digest` or `contribution_id`) is in `keys`.
-async fn attributed<V: Into<Val> + Clone>(
+async fn attributed<V: Into<Val> + Clone + Sync>(
     db: &Db,
     g: &mut Builder,
     column: &str,
@@ -621,18 +530,23 @@ async fn attributed<V: Into<Val> + Clone>(
     } else {
         room
     };
-    let edges: Vec<(String, i64, i64, String)> =
-        rows(db, select_in(&prefix, keys, "", limit)).await?;
-    for (digest, contribution, weight, amount) in edges {
-        g.edge(
-            NodeId::Inference(digest),
-            NodeId::Contribution(contribution),
-            EdgeKind::Attributed,
-            weight,
-            Some(&amount),
-        )?;
-    }
-    Ok(())
+    each(
+        db,
+        g,
+        &prefix,
+        keys,
+        limit,
+        |g, (digest, contribution, weight, amount): (String, i64, i64, String)| {
+            g.edge(
+                NodeId::Inference(digest),
+                NodeId::Contribution(contribution),
+                EdgeKind::Attributed,
+                weight,
+                Some(&amount),
+            )
+        },
+    )
+    .await
 }
 
 /// Loads the value of every node that has none yet (nodes reached through a foreign key); nodes without
@@ -713,18 +627,23 @@ where
     K: Into<Val>
         + Clone
         + Send
+        + Sync
         + Unpin
         + for<'r> sqlx::Decode<'r, sqlx::Any>
         + sqlx::Type<sqlx::Any>,
 {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let found: Vec<(K, String)> = rows(db, select_in(prefix, &keys, "", keys.len())).await?;
-    for (key, value) in found {
-        g.value(&id(key), BigInt(value));
-    }
-    Ok(())
+    each(
+        db,
+        g,
+        prefix,
+        &keys,
+        keys.len(),
+        |g, (key, value): (K, String)| {
+            g.value(&id(key), BigInt(value));
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Builds the graph around `root` to `depth` levels and at most `limit` nodes.
