@@ -207,6 +207,17 @@ fn serialize(response: &async_graphql::Response) -> Bytes {
     Bytes::from(serde_json::to_vec(response).expect("a GraphQL response serializes to JSON"))
 }
 
+/// A file compiled into the binary (the explorer's and GraphiQL's), revalidated on every load.
+pub(crate) async fn embedded(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
 fn json(status: StatusCode, body: Bytes) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -3,9 +3,9 @@
 //! attribution graph from the GraphQL API as SVG, with the aggregate figures beside it.
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::get;
+
+use crate::api::embedded as asset;
 
 const INDEX_HTML: &str = include_str!("index.html");
 const EXPLORER_JS: &str = include_str!("explorer.js");
@@ -14,23 +14,16 @@ const EXPLORER_CSS: &str = include_str!("explorer.css");
 /// The explorer's routes: `/`, `/explorer.js` and `/explorer.css`.
 pub fn routes() -> Router {
     Router::new()
-        .route("/", get(|| asset("text/html; charset=utf-8", INDEX_HTML)))
+        .route(
+            "/",
+            get(|| asset("text/html; charset=utf-8", INDEX_HTML.as_bytes())),
+        )
         .route(
             "/explorer.js",
-            get(|| asset("text/javascript; charset=utf-8", EXPLORER_JS)),
+            get(|| asset("text/javascript; charset=utf-8", EXPLORER_JS.as_bytes())),
         )
         .route(
             "/explorer.css",
-            get(|| asset("text/css; charset=utf-8", EXPLORER_CSS)),
+            get(|| asset("text/css; charset=utf-8", EXPLORER_CSS.as_bytes())),
         )
-}
-
-async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
 }

@@ -3,9 +3,9 @@
 //! the IDE works on a machine with no network. `/graphiql?query=…` opens with that query.
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::get;
+
+use crate::api::embedded as asset;
 
 const PAGE: &str = include_str!("index.html");
 const START_JS: &str = include_str!("start.js");
@@ -31,14 +31,4 @@ pub(crate) fn routes() -> Router {
             "/graphiql/graphiql.css",
             get(|| asset("text/css; charset=utf-8", GRAPHIQL_CSS)),
         )
-}
-
-async fn asset(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
 }
