@@ -8,8 +8,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::primitives::U256;
-
 use crate::common::*;
 
 fn crash_settle(env: &Env, fail_point: &str) {
@@ -31,7 +29,7 @@ async fn crash_between_sign_and_send_settles_once_after_restart() {
     let market = market(&env).await;
     let out = infer(&env, &market, "Tell me about compost.", &[]);
     let fee = u256(&out["fee"]);
-    let nonce: U256 = out["nonce"].as_str().unwrap().parse().unwrap();
+    let nonce = u256(&out["nonce"]);
     let payer = env.address(PAYER);
     let deposit_before = env.escrow().depositOf(payer).call().await.unwrap();
 
@@ -142,8 +140,11 @@ async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
     );
 
     let nonce_used = async |receipt: &serde_json::Value| {
-        let nonce: U256 = receipt["nonce"].as_str().unwrap().parse().unwrap();
-        env.escrow().isNonceUsed(payer, nonce).call().await.unwrap()
+        env.escrow()
+            .isNonceUsed(payer, u256(&receipt["nonce"]))
+            .call()
+            .await
+            .unwrap()
     };
     let outbox_empty = async || outbox_counts(&env, PAYER) == (0, 0, 0);
 
