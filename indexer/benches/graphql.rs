@@ -193,6 +193,50 @@ fn contract_of(event: &SoilEvent) -> Contract {
     }
 }
 
+/// Applies `events` as block `number` on top of `parent` through the projection and commits it with
+/// its checkpoint (`head` the chain head); returns the block's hash.
+async fn commit_block(
+    store: &Store,
+    state: &mut State,
+    (number, parent): (u64, B256),
+    events: &[SoilEvent],
+    head: u64,
+) -> BenchResult<B256> {
+    let hash = keccak256(number.to_be_bytes());
+    let mut batch = Batch::default();
+    state.begin_block(number, false);
+    for (log_index, event) in events.iter().enumerate() {
+        let raw = RawEvent {
+            block_number: number,
+            block_hash: hash,
+            block_timestamp: Some(1_700_000_000 + number),
+            tx_hash: keccak256(format!("tx {number} {log_index}")),
+            tx_index: log_index as u64,
+            log_index: log_index as u64,
+            contract: contract_of(event),
+            address: account(0xff, 0),
+            event: event.clone(),
+        };
+        record(&mut batch, CHAIN_ID, &raw)?;
+        apply(state, &mut batch, &raw).await?;
+    }
+    batch.block(BlockRef {
+        number,
+        hash,
+        parent_hash: parent,
+    })?;
+    state.flush(&mut batch);
+    let checkpoint = Checkpoint {
+        chain_id: CHAIN_ID,
+        block_number: number,
+        block_hash: hash,
+        finalized_block: number,
+        head_block: head,
+    };
+    store.commit(batch, checkpoint).await?;
+    Ok(hash)
+}
+
 async fn seed(store: &Store, receipts: u64) -> BenchResult {
     let started = Instant::now();
     let events = events(receipts);
@@ -202,40 +246,7 @@ async fn seed(store: &Store, receipts: u64) -> BenchResult {
     let last = blocks.len() as u64;
     let mut parent = B256::ZERO;
     for (i, chunk) in blocks.into_iter().enumerate() {
-        let number = i as u64 + 1;
-        let hash = keccak256(number.to_be_bytes());
-        let mut batch = Batch::default();
-        state.begin_block(number, false);
-        for (log_index, event) in chunk.iter().enumerate() {
-            let raw = RawEvent {
-                block_number: number,
-                block_hash: hash,
-                block_timestamp: Some(1_700_000_000 + number),
-                tx_hash: keccak256(format!("tx {number} {log_index}")),
-                tx_index: log_index as u64,
-                log_index: log_index as u64,
-                contract: contract_of(event),
-                address: account(0xff, 0),
-                event: event.clone(),
-            };
-            record(&mut batch, CHAIN_ID, &raw)?;
-            apply(&mut state, &mut batch, &raw).await?;
-        }
-        batch.block(BlockRef {
-            number,
-            hash,
-            parent_hash: parent,
-        })?;
-        state.flush(&mut batch);
-        let checkpoint = Checkpoint {
-            chain_id: CHAIN_ID,
-            block_number: number,
-            block_hash: hash,
-            finalized_block: number,
-            head_block: last,
-        };
-        store.commit(batch, checkpoint).await?;
-        parent = hash;
+        parent = commit_block(store, &mut state, (i as u64 + 1, parent), chunk, last).await?;
     }
     eprintln!(
         "seeded {count} events ({} attribution edges) in {:.1}s",
@@ -323,48 +334,23 @@ fn wrk(
 /// a chain: empty, or with one `Deposited` event applied through the projection if `with_event`.
 async fn new_blocks(store: Store, interval_ms: u64, with_event: bool) -> BenchResult {
     let mut state = State::new(store.pool().clone());
+    let deposit = SoilEvent::Deposited {
+        payer: account(0xa0, 0),
+        from: account(0xa0, 0),
+        amount: U256::from(1),
+    };
+    let events = if with_event {
+        std::slice::from_ref(&deposit)
+    } else {
+        &[]
+    };
     let mut ticks = tokio::time::interval(std::time::Duration::from_millis(interval_ms));
     ticks.tick().await;
     loop {
         ticks.tick().await;
         let tip = store.checkpoint().await?.ok_or("the store was seeded")?;
         let number = tip.block_number + 1;
-        let hash = keccak256(number.to_be_bytes());
-        let mut batch = Batch::default();
-        if with_event {
-            state.begin_block(number, false);
-            let raw = RawEvent {
-                block_number: number,
-                block_hash: hash,
-                block_timestamp: Some(1_700_000_000 + number),
-                tx_hash: keccak256(format!("tx {number}")),
-                tx_index: 0,
-                log_index: 0,
-                contract: Contract::UsageEscrow,
-                address: account(0xff, 0),
-                event: SoilEvent::Deposited {
-                    payer: account(0xa0, 0),
-                    from: account(0xa0, 0),
-                    amount: U256::from(1),
-                },
-            };
-            record(&mut batch, CHAIN_ID, &raw)?;
-            apply(&mut state, &mut batch, &raw).await?;
-            state.flush(&mut batch);
-        }
-        batch.block(BlockRef {
-            number,
-            hash,
-            parent_hash: tip.block_hash,
-        })?;
-        let checkpoint = Checkpoint {
-            block_number: number,
-            block_hash: hash,
-            finalized_block: number,
-            head_block: number,
-            ..tip
-        };
-        store.commit(batch, checkpoint).await?;
+        commit_block(&store, &mut state, (number, tip.block_hash), events, number).await?;
     }
 }
 
