@@ -5,6 +5,16 @@ import path from "node:path";
 const require = createRequire(path.resolve(process.cwd(), "package.json"));
 const { chromium } = require("playwright-core");
 
+// The command line of a browser script: <url> <query> <screenshot.png>, or its usage and exit 2.
+export function args(script) {
+  const [url, query, screenshot] = process.argv.slice(2);
+  if (!url || !query || !screenshot) {
+    console.error(`usage: node indexer/tests/${script} <url> <query> <screenshot.png>`);
+    process.exit(2);
+  }
+  return { url, query, screenshot };
+}
+
 // Chromium ($CHROMIUM, else Debian's /usr/bin/chromium), headless, with no background traffic.
 export function launch() {
   return chromium.launch({

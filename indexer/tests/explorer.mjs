@@ -1,13 +1,9 @@
 // Drives the explorer in headless Chromium: node indexer/tests/explorer.mjs <url> <query> <screenshot.png>
 // Loads the page, types <query> into the search box, waits for the graph and prints one JSON line:
 // {"state", "nodes", "edges", "rootNodes", "figures": {label: value}, "error"}.
-import { launch, open } from "./browser.mjs";
+import { args, launch, open } from "./browser.mjs";
 
-const [url, query, screenshot] = process.argv.slice(2);
-if (!url || !query || !screenshot) {
-  console.error("usage: node indexer/tests/explorer.mjs <url> <query> <screenshot.png>");
-  process.exit(2);
-}
+const { url, query, screenshot } = args("explorer.mjs");
 
 const browser = await launch();
 try {

@@ -1,13 +1,9 @@
 // Drives GraphiQL in headless Chromium: node indexer/tests/graphiql.mjs <url of /graphiql> <query> <screenshot.png>
 // Opens /graphiql?query=<query>, presses the run button, waits for the answer and prints one JSON line:
 // {"response": the response pane's text, "foreign": requests to any other origin, "failedRequests"}.
-import { launch, open } from "./browser.mjs";
+import { args, launch, open } from "./browser.mjs";
 
-const [url, query, screenshot] = process.argv.slice(2);
-if (!url || !query || !screenshot) {
-  console.error("usage: node indexer/tests/graphiql.mjs <url> <query> <screenshot.png>");
-  process.exit(2);
-}
+const { url, query, screenshot } = args("graphiql.mjs");
 
 const browser = await launch();
 try {
