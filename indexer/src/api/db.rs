@@ -1,6 +1,11 @@
 //! The API's read-only view of the store: its own connection pool over the same database (so slow
 //! readers never hold the indexer's write connections), with a statement timeout on PostgreSQL and
 //! `query_only` on SQLite, and a small SQL builder that numbers `$n` placeholders.
+//!
+//! A list of keys (`WHERE key IN …`) is bound as one JSON array parameter and unpacked by the database
+//! (`json_each` on SQLite, `json_array_elements_text` on PostgreSQL), so a statement's text is the same
+//! whatever the number of keys: each connection prepares it once and reuses it, instead of parsing a new
+//! statement with one placeholder per key on every request.
 
 use std::time::Duration;
 
@@ -49,19 +54,36 @@ impl Sql {
         self
     }
 
-    /// Appends `(​$a, $b, …)` bound to `values` (callers never pass an empty list).
+    /// Appends a subquery yielding `values`, for `key IN …`: one `$n` bound to the values as a JSON
+    /// array, unpacked the `backend`'s way and typed like the values (`BIGINT` or `TEXT`).
     pub(crate) fn bind_list<V: Into<Val>>(
         &mut self,
+        backend: Backend,
         values: impl IntoIterator<Item = V>,
     ) -> &mut Self {
-        self.push("(");
-        for (i, value) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
+        let values: Vec<Val> = values.into_iter().map(Into::into).collect();
+        let ints = matches!(values.first(), Some(Val::Int(_)));
+        let json = serde_json::Value::Array(
+            values
+                .into_iter()
+                .map(|v| match v {
+                    Val::Int(i) => i.into(),
+                    Val::Text(t) => t.into(),
+                })
+                .collect(),
+        );
+        self.push(match (backend, ints) {
+            (Backend::Sqlite, _) => "(SELECT value FROM json_each(",
+            (Backend::Postgres, true) => {
+                "(SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST("
             }
-            self.bind(value);
-        }
-        self.push(")")
+            (Backend::Postgres, false) => "(SELECT value FROM json_array_elements_text(CAST(",
+        });
+        self.bind(json.to_string());
+        self.push(match backend {
+            Backend::Sqlite => "))",
+            Backend::Postgres => " AS JSON)))",
+        })
     }
 
     /// The SQL text.
@@ -93,6 +115,7 @@ impl From<&str> for Val {
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pool: AnyPool,
+    backend: Backend,
 }
 
 impl Db {
@@ -121,7 +144,12 @@ impl Db {
                 })
             })
             .connect_lazy_with(options);
-        Self { pool }
+        Self { pool, backend }
+    }
+
+    /// Which database the pool reads.
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
     }
 
     fn query<'q, T>(
@@ -164,11 +192,35 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_bind_order() {
         let mut sql = Sql::new("SELECT 1 FROM t WHERE a = ");
-        sql.bind(7).push(" AND b IN ").bind_list(["x", "y"]);
-        assert_eq!(sql.text(), "SELECT 1 FROM t WHERE a = $1 AND b IN ($2, $3)");
+        sql.bind(7)
+            .push(" AND b IN ")
+            .bind_list(Backend::Sqlite, ["x", "y\""]);
+        assert_eq!(
+            sql.text(),
+            "SELECT 1 FROM t WHERE a = $1 AND b IN (SELECT value FROM json_each($2))"
+        );
         assert_eq!(
             sql.binds,
-            vec![Val::Int(7), Val::Text("x".into()), Val::Text("y".into())]
+            vec![Val::Int(7), Val::Text(r#"["x","y\""]"#.into())]
         );
+    }
+
+    #[test]
+    fn key_lists_keep_one_statement_text_whatever_their_length() {
+        let text = |keys: &[i64]| {
+            let mut sql = Sql::new("SELECT 1 FROM t WHERE k IN ");
+            sql.bind_list(Backend::Postgres, keys.iter().copied());
+            (sql.text().to_owned(), sql.binds)
+        };
+        let (one, one_binds) = text(&[1]);
+        let (three, three_binds) = text(&[1, 2, 3]);
+        assert_eq!(one, three);
+        assert_eq!(
+            one,
+            "SELECT 1 FROM t WHERE k IN \
+             (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($1 AS JSON)))"
+        );
+        assert_eq!(one_binds, vec![Val::Text("[1]".into())]);
+        assert_eq!(three_binds, vec![Val::Text("[1,2,3]".into())]);
     }
 }

@@ -3,19 +3,22 @@
 //!
 //! The graph is explored breadth first, one level per step; each level costs a fixed number of batched
 //! `WHERE key IN (…)` statements on indexed columns (one per kind of neighbour), never one per node, and
-//! stops adding nodes at `limit` (then `truncated` is true). Node values and edge amounts come from the
+//! stops adding nodes at `limit` (then `truncated` is true). Each statement's text is fixed (the keys are
+//! one bound list) and its rows come back folded into one JSON array. Node values and edge amounts come from the
 //! indexer's running totals and stored edge amounts.
 
 use std::collections::HashMap;
 
 use alloy::primitives::U256;
 use async_graphql::{Context, Enum, SimpleObject};
+use serde::de::DeserializeOwned;
 
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::{ApiConfig, db};
+use crate::store::Backend;
 
 /// How two nodes are related.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -250,36 +253,79 @@ impl Frontier {
     }
 }
 
-/// `prefix (k1, k2, …) suffix LIMIT n`.
-fn select_in<V: Into<Val> + Clone>(prefix: &str, keys: &[V], suffix: &str, limit: usize) -> Sql {
-    let mut sql = Sql::new(prefix);
-    sql.bind_list(keys.iter().cloned())
-        .push(suffix)
-        .push(" LIMIT ");
-    sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    sql
+/// `SELECT columns FROM table WHERE key IN (keys…) LIMIT n`, as one JSON array of rows.
+#[derive(Clone, Copy)]
+struct Select<'a> {
+    columns: &'a str,
+    table: &'a str,
+    key: &'a str,
 }
 
-/// Runs `prefix (keys…) LIMIT limit` and hands each row to `add`; nothing at all when `keys` is empty.
+/// The rows of `columns` in `table` whose `key` is one of a list.
+fn select<'a>(columns: &'a str, table: &'a str, key: &'a str) -> Select<'a> {
+    Select {
+        columns,
+        table,
+        key,
+    }
+}
+
+impl Select<'_> {
+    /// The statement for `keys`, at most `limit` rows. The database folds the rows into one JSON array
+    /// (one value handed back instead of a row per neighbour: sqlx hands SQLite rows over one by one).
+    fn sql<V: Into<Val> + Clone>(self, db: &Db, keys: &[V], limit: usize) -> Sql {
+        let (open, close) = match db.backend() {
+            Backend::Sqlite => ("SELECT json_group_array(json_array(", ")) FROM ("),
+            Backend::Postgres => (
+                "SELECT CAST(COALESCE(json_agg(json_build_array(",
+                ")), '[]') AS TEXT) FROM (",
+            ),
+        };
+        let Select {
+            columns,
+            table,
+            key,
+        } = self;
+        let mut sql = Sql::new(open);
+        sql.push(columns).push(close);
+        sql.push("SELECT ").push(columns).push(" FROM ").push(table);
+        sql.push(" WHERE ").push(key).push(" IN ");
+        sql.bind_list(db.backend(), keys.iter().cloned())
+            .push(" LIMIT ");
+        sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        sql.push(") AS found");
+        sql
+    }
+}
+
+/// Runs `select` for `keys` (at most `limit` rows) and hands each row to `add`; nothing at all when
+/// `keys` is empty.
 async fn each<K, T>(
     db: &Db,
     g: &mut Builder,
-    prefix: &str,
+    select: Select<'_>,
     keys: &[K],
     limit: usize,
     mut add: impl FnMut(&mut Builder, T) -> ApiResult<()>,
 ) -> ApiResult<()>
 where
     K: Into<Val> + Clone + Sync,
-    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    T: DeserializeOwned,
 {
     if keys.is_empty() {
         return Ok(());
     }
-    let found: Vec<T> = db
-        .all(&select_in(prefix, keys, "", limit))
+    let (json,): (String,) = db
+        .one(&select.sql(db, keys, limit))
         .await
-        .map_err(gql)?;
+        .map_err(gql)?
+        .unwrap_or_else(|| ("[]".to_owned(),));
+    let found: Vec<T> = serde_json::from_str(&json).map_err(|e| {
+        gql(ApiError::Stored {
+            column: "graph rows",
+            value: e.to_string(),
+        })
+    })?;
     for row in found {
         add(g, row)?;
     }
@@ -299,7 +345,11 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT contribution_id, contributor, earnings FROM contributions WHERE contributor IN ",
+        select(
+            "contribution_id, contributor, earnings",
+            "contributions",
+            "contributor",
+        ),
         &f.accounts,
         room,
         |g, (id, contributor, earnings): (i64, String, String)| {
@@ -312,7 +362,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT model_id, owner, revenue FROM models WHERE owner IN ",
+        select("model_id, owner, revenue", "models", "owner"),
         &f.accounts,
         room,
         |g, (id, owner, revenue): (i64, String, String)| {
@@ -325,7 +375,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT datanet_id, owner, revenue FROM datanets WHERE owner IN ",
+        select("datanet_id, owner, revenue", "datanets", "owner"),
         &f.accounts,
         room,
         |g, (id, owner, revenue): (i64, String, String)| {
@@ -338,7 +388,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT digest, payer, fee FROM receipts WHERE payer IN ",
+        select("digest, payer, fee", "receipts", "payer"),
         &f.accounts,
         room,
         |g, (digest, payer, fee): (String, String, String)| {
@@ -357,7 +407,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT digest, node, node_amount, fee FROM receipts WHERE node IN ",
+        select("digest, node, node_amount, fee", "receipts", "node"),
         &f.accounts,
         room,
         |g, (digest, node, amount, fee): (String, String, String, String)| {
@@ -375,18 +425,33 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     .await?;
 
     // Contributions: their contributor and datanet, and the inferences attributed to them.
-    each(db, g, "SELECT contribution_id, contributor, datanet_id FROM contributions WHERE contribution_id IN ",
-        &f.contributions, f.contributions.len(), |g, (id, contributor, datanet): (i64, String, i64)| {
+    each(
+        db,
+        g,
+        select(
+            "contribution_id, contributor, datanet_id",
+            "contributions",
+            "contribution_id",
+        ),
+        &f.contributions,
+        f.contributions.len(),
+        |g, (id, contributor, datanet): (i64, String, i64)| {
             g.edge(Account(contributor), Contribution(id), Contributed, 0, None)?;
             g.edge(Contribution(id), Datanet(datanet), InDatanet, 0, None)
-        }).await?;
+        },
+    )
+    .await?;
     attributed(db, g, "contribution_id", &f.contributions, room).await?;
 
     // Inferences: their model, payer and node, and the contributions they were attributed to.
     each(
         db,
         g,
-        "SELECT digest, payer, node, model_id, fee, node_amount FROM receipts WHERE digest IN ",
+        select(
+            "digest, payer, node, model_id, fee, node_amount",
+            "receipts",
+            "digest",
+        ),
         &f.inferences,
         f.inferences.len(),
         |g,
@@ -422,7 +487,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT model_id, owner FROM models WHERE model_id IN ",
+        select("model_id, owner", "models", "model_id"),
         &f.models,
         f.models.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Model(id), Owns, 0, None),
@@ -431,7 +496,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT model_id, release_id FROM model_releases WHERE model_id IN ",
+        select("model_id, release_id", "model_releases", "model_id"),
         &f.models,
         room,
         |g, (model, release): (i64, i64)| {
@@ -442,7 +507,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT digest, model_id, fee FROM receipts WHERE model_id IN ",
+        select("digest, model_id, fee", "receipts", "model_id"),
         &f.models,
         room,
         |g, (digest, model, fee): (String, i64, String)| {
@@ -457,7 +522,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT release_id, datanet_id FROM releases WHERE release_id IN ",
+        select("release_id, datanet_id", "releases", "release_id"),
         &f.releases,
         f.releases.len(),
         |g, (id, datanet): (i64, i64)| g.edge(Datanet(datanet), Release(id), Released, 0, None),
@@ -466,7 +531,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT model_id, release_id FROM model_releases WHERE release_id IN ",
+        select("model_id, release_id", "model_releases", "release_id"),
         &f.releases,
         room,
         |g, (model, release): (i64, i64)| {
@@ -479,7 +544,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT datanet_id, owner FROM datanets WHERE datanet_id IN ",
+        select("datanet_id, owner", "datanets", "datanet_id"),
         &f.datanets,
         f.datanets.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Datanet(id), Owns, 0, None),
@@ -488,7 +553,11 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT release_id, datanet_id, pool_accrued FROM releases WHERE datanet_id IN ",
+        select(
+            "release_id, datanet_id, pool_accrued",
+            "releases",
+            "datanet_id",
+        ),
         &f.datanets,
         room,
         |g, (id, datanet, pool): (i64, i64, String)| {
@@ -501,7 +570,11 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     each(
         db,
         g,
-        "SELECT contribution_id, datanet_id, earnings FROM contributions WHERE datanet_id IN ",
+        select(
+            "contribution_id, datanet_id, earnings",
+            "contributions",
+            "datanet_id",
+        ),
         &f.datanets,
         room,
         |g, (id, datanet, earnings): (i64, i64, String)| {
@@ -521,9 +594,6 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
     keys: &[V],
     room: usize,
 ) -> ApiResult<()> {
-    let prefix = format!(
-        "SELECT digest, contribution_id, weight_ppm, amount FROM attribution_edges WHERE {column} IN "
-    );
     // An inference names at most 16 contributions: take all of a frontier's edges, whatever the room.
     let limit = if column == "digest" {
         keys.len() * 16
@@ -533,7 +603,11 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
     each(
         db,
         g,
-        &prefix,
+        select(
+            "digest, contribution_id, weight_ppm, amount",
+            "attribution_edges",
+            column,
+        ),
         keys,
         limit,
         |g, (digest, contribution, weight, amount): (String, i64, i64, String)| {
@@ -564,7 +638,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
     values(
         db,
         g,
-        "SELECT address, credited FROM accounts WHERE address IN ",
+        select("address, credited", "accounts", "address"),
         f.accounts,
         NodeId::Account,
     )
@@ -572,7 +646,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
     values(
         db,
         g,
-        "SELECT digest, fee FROM receipts WHERE digest IN ",
+        select("digest, fee", "receipts", "digest"),
         f.inferences,
         NodeId::Inference,
     )
@@ -580,7 +654,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
     values(
         db,
         g,
-        "SELECT datanet_id, revenue FROM datanets WHERE datanet_id IN ",
+        select("datanet_id, revenue", "datanets", "datanet_id"),
         f.datanets,
         NodeId::Datanet,
     )
@@ -588,7 +662,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
     values(
         db,
         g,
-        "SELECT release_id, pool_accrued FROM releases WHERE release_id IN ",
+        select("release_id, pool_accrued", "releases", "release_id"),
         f.releases,
         NodeId::Release,
     )
@@ -596,7 +670,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
     values(
         db,
         g,
-        "SELECT model_id, revenue FROM models WHERE model_id IN ",
+        select("model_id, revenue", "models", "model_id"),
         f.models,
         NodeId::Model,
     )
@@ -604,7 +678,11 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
     values(
         db,
         g,
-        "SELECT contribution_id, earnings FROM contributions WHERE contribution_id IN ",
+        select(
+            "contribution_id, earnings",
+            "contributions",
+            "contribution_id",
+        ),
         f.contributions,
         NodeId::Contribution,
     )
@@ -619,23 +697,17 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
 async fn values<K>(
     db: &Db,
     g: &mut Builder,
-    prefix: &str,
+    select: Select<'_>,
     keys: Vec<K>,
     id: fn(K) -> NodeId,
 ) -> ApiResult<()>
 where
-    K: Into<Val>
-        + Clone
-        + Send
-        + Sync
-        + Unpin
-        + for<'r> sqlx::Decode<'r, sqlx::Any>
-        + sqlx::Type<sqlx::Any>,
+    K: Into<Val> + Clone + Sync + DeserializeOwned,
 {
     each(
         db,
         g,
-        prefix,
+        select,
         &keys,
         keys.len(),
         |g, (key, value): (K, String)| {

@@ -1,6 +1,7 @@
 //! Batched loading (async-graphql `DataLoader`): every entity a resolver reaches by key, and every
 //! bounded group of rows hanging off a key (a receipt's attribution edges, a model's releases, …), is
-//! fetched for all the keys a query level asks for in one `WHERE key IN (…)` statement — no N+1.
+//! fetched for all the keys a query level asks for in one `WHERE key IN (…)` statement — no N+1
+//! (the keys are bound as one list: see [`crate::api::db`]).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -61,7 +62,7 @@ impl<T: Entity> Loader<T::Key> for EntityLoader<T> {
 
     async fn load(&self, keys: &[T::Key]) -> Result<HashMap<T::Key, T>, Self::Error> {
         let mut sql = Sql::new(T::SELECT_IN);
-        sql.bind_list(keys.iter().cloned());
+        sql.bind_list(self.db.backend(), keys.iter().cloned());
         let rows: Vec<T> = self.db.all(&sql).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|row| (row.key(), row)).collect())
     }
@@ -73,7 +74,8 @@ impl<T: Group> Loader<T::Key> for GroupLoader<T> {
 
     async fn load(&self, keys: &[T::Key]) -> Result<HashMap<T::Key, Vec<T>>, Self::Error> {
         let mut sql = Sql::new(T::SELECT_IN);
-        sql.bind_list(keys.iter().cloned()).push(T::ORDER);
+        sql.bind_list(self.db.backend(), keys.iter().cloned())
+            .push(T::ORDER);
         let rows: Vec<T> = self.db.all(&sql).await.map_err(Arc::new)?;
         let mut groups: HashMap<T::Key, Vec<T>> = HashMap::new();
         for row in rows {
