@@ -55,13 +55,17 @@ impl Sql {
     }
 
     /// Appends a subquery yielding `values`, for `key IN …`: one `$n` bound to the values as a JSON
-    /// array, unpacked the `backend`'s way and typed like the values (`BIGINT` or `TEXT`).
+    /// array, unpacked the `backend`'s way and typed like the values (`BIGINT` or `TEXT`). An empty
+    /// list is `(NULL)`, which matches nothing whatever the key's type.
     pub(crate) fn bind_list<V: Into<Val>>(
         &mut self,
         backend: Backend,
         values: impl IntoIterator<Item = V>,
     ) -> &mut Self {
         let values: Vec<Val> = values.into_iter().map(Into::into).collect();
+        if values.is_empty() {
+            return self.push("(NULL)");
+        }
         let ints = matches!(values.first(), Some(Val::Int(_)));
         let json = serde_json::Value::Array(
             values
@@ -222,5 +226,8 @@ mod tests {
         );
         assert_eq!(one_binds, vec![Val::Text("[1]".into())]);
         assert_eq!(three_binds, vec![Val::Text("[1,2,3]".into())]);
+        let (none, none_binds) = text(&[]);
+        assert_eq!(none, "SELECT 1 FROM t WHERE k IN (NULL)");
+        assert!(none_binds.is_empty());
     }
 }
