@@ -76,18 +76,18 @@ impl Sql {
                 })
                 .collect(),
         );
-        self.push(match (backend, ints) {
-            (Backend::Sqlite, _) => "(SELECT value FROM json_each(",
-            (Backend::Postgres, true) => {
-                "(SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST("
-            }
-            (Backend::Postgres, false) => "(SELECT value FROM json_array_elements_text(CAST(",
-        });
-        self.bind(json.to_string());
-        self.push(match backend {
-            Backend::Sqlite => "))",
-            Backend::Postgres => " AS JSON)))",
-        })
+        let (open, close) = match (backend, ints) {
+            (Backend::Sqlite, _) => ("(SELECT value FROM json_each(", "))"),
+            (Backend::Postgres, true) => (
+                "(SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(",
+                " AS JSON)))",
+            ),
+            (Backend::Postgres, false) => (
+                "(SELECT value FROM json_array_elements_text(CAST(",
+                " AS JSON)))",
+            ),
+        };
+        self.push(open).bind(json.to_string()).push(close)
     }
 
     /// The SQL text.

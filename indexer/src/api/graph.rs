@@ -4,8 +4,8 @@
 //! The graph is explored breadth first, one level per step; each level costs a fixed number of batched
 //! `WHERE key IN (…)` statements on indexed columns (one per kind of neighbour), never one per node, and
 //! stops adding nodes at `limit` (then `truncated` is true). Each statement's text is fixed (the keys are
-//! one bound list) and its rows come back folded into one JSON array. Node values and edge amounts come from the
-//! indexer's running totals and stored edge amounts.
+//! one bound list) and its rows come back folded into one JSON array. Node values and edge amounts come
+//! from the indexer's running totals and stored edge amounts.
 
 use std::collections::HashMap;
 
@@ -255,14 +255,14 @@ impl Frontier {
 
 /// `SELECT columns FROM table WHERE key IN (keys…) LIMIT n`, as one JSON array of rows.
 #[derive(Clone, Copy)]
-struct Select<'a> {
-    columns: &'a str,
-    table: &'a str,
-    key: &'a str,
+struct Select {
+    columns: &'static str,
+    table: &'static str,
+    key: &'static str,
 }
 
 /// The rows of `columns` in `table` whose `key` is one of a list.
-fn select<'a>(columns: &'a str, table: &'a str, key: &'a str) -> Select<'a> {
+fn select(columns: &'static str, table: &'static str, key: &'static str) -> Select {
     Select {
         columns,
         table,
@@ -270,7 +270,7 @@ fn select<'a>(columns: &'a str, table: &'a str, key: &'a str) -> Select<'a> {
     }
 }
 
-impl Select<'_> {
+impl Select {
     /// The statement for `keys`, at most `limit` rows. The database folds the rows into one JSON array
     /// (one value handed back instead of a row per neighbour: sqlx hands SQLite rows over one by one).
     fn sql<V: Into<Val> + Clone>(self, db: &Db, keys: &[V], limit: usize) -> Sql {
@@ -303,7 +303,7 @@ impl Select<'_> {
 async fn each<K, T>(
     db: &Db,
     g: &mut Builder,
-    select: Select<'_>,
+    select: Select,
     keys: &[K],
     limit: usize,
     mut add: impl FnMut(&mut Builder, T) -> ApiResult<()>,
@@ -322,7 +322,7 @@ where
         .unwrap_or_else(|| ("[]".to_owned(),));
     let found: Vec<T> = serde_json::from_str(&json).map_err(|e| {
         gql(ApiError::Stored {
-            column: "graph rows",
+            column: select.table,
             value: e.to_string(),
         })
     })?;
@@ -590,7 +590,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
 async fn attributed<V: Into<Val> + Clone + Sync>(
     db: &Db,
     g: &mut Builder,
-    column: &str,
+    column: &'static str,
     keys: &[V],
     room: usize,
 ) -> ApiResult<()> {
@@ -697,7 +697,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
 async fn values<K>(
     db: &Db,
     g: &mut Builder,
-    select: Select<'_>,
+    select: Select,
     keys: Vec<K>,
     id: fn(K) -> NodeId,
 ) -> ApiResult<()>
