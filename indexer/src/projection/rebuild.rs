@@ -8,11 +8,11 @@ use crate::error::{IndexerError, Result};
 use crate::projection::apply::apply;
 use crate::projection::event::{Contract, RawEvent, SoilEvent};
 use crate::projection::state::State;
-use crate::store::Store;
 use crate::store::batch::{Batch, row_u64};
 use crate::store::entity::Entity;
 use crate::store::revert::clear_projections;
 use crate::store::value::{Column, int};
+use crate::store::{Changes, Store};
 
 /// Raw events read per page.
 const PAGE: i64 = 20_000;
@@ -109,7 +109,7 @@ pub async fn rebuild(store: &Store) -> Result<Rebuilt> {
     tx.commit()
         .await
         .map_err(IndexerError::db("committing the rebuild"))?;
-    store.changed();
+    store.changed(Changes::everything());
     Ok(Rebuilt {
         events,
         block_number: checkpoint.map_or(0, |c| c.block_number),

@@ -5,6 +5,7 @@ use alloy::primitives::B256;
 use sqlx::Row;
 
 use crate::error::{IndexerError, Result};
+use crate::store::changes::Changes;
 use crate::store::fact::{Facts, RAW_EVENT_COLUMNS};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, int};
@@ -94,12 +95,6 @@ impl Batch {
         self.blocks.write(conn, backend).await
     }
 
-    /// Whether the batch changes what the API serves: any event (every event writes its raw row and
-    /// at least the running totals). A batch of eventless blocks moves only the checkpoint.
-    pub fn changes_projections(&self) -> bool {
-        !self.raw_events.rows.is_empty() || self.entities.iter().any(|set| !set.rows.is_empty())
-    }
-
     /// Records a block's identity for reorg detection.
     pub fn block(&mut self, block: BlockRef) -> Result<()> {
         self.blocks.push(vec![
@@ -121,7 +116,7 @@ impl Store {
     /// Commits `batch` and `checkpoint` in one transaction, and prunes the undo journal and block
     /// window at or below the new finalized block.
     pub async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
-        let changes_projections = batch.changes_projections();
+        let changes = Changes::of(&batch);
         let mut tx = self
             .pool()
             .begin()
@@ -143,9 +138,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(IndexerError::db("committing a batch"))?;
-        if changes_projections {
-            self.changed();
-        }
+        self.changed(changes);
         Ok(())
     }
 

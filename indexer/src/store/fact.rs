@@ -139,6 +139,24 @@ impl Default for Facts {
 }
 
 impl Facts {
+    /// Every set, to read.
+    pub fn sets(&self) -> [&RowSet; 12] {
+        [
+            &self.model_releases,
+            &self.receipts,
+            &self.attribution_edges,
+            &self.pool_accruals,
+            &self.pool_claims,
+            &self.credits,
+            &self.claims,
+            &self.deposits,
+            &self.withdrawals,
+            &self.stake_returns,
+            &self.reviews,
+            &self.nonce_invalidations,
+        ]
+    }
+
     /// Every set, to write.
     pub fn into_sets(self) -> [RowSet; 12] {
         [

@@ -7,7 +7,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -16,6 +15,7 @@ use sqlx::{AnyPool, Executor};
 use crate::error::{IndexerError, Result};
 
 pub mod batch;
+pub mod changes;
 pub mod entity;
 pub mod fact;
 pub mod revert;
@@ -23,6 +23,7 @@ pub mod rows;
 pub mod value;
 
 pub use batch::{Batch, BlockRef, Checkpoint};
+pub use changes::{ChangeLog, Changes};
 
 /// The two supported databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +52,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Bumped after every committed write to the projections: see [`Store::version`].
-    version: Arc<AtomicU64>,
+    /// The version and the recent writes' changes: see [`Store::version`].
+    changes: Arc<ChangeLog>,
 }
 
 impl Store {
@@ -89,7 +90,7 @@ impl Store {
         let store = Self {
             pool,
             backend,
-            version: Arc::default(),
+            changes: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -134,15 +135,20 @@ impl Store {
     /// from the projections at one version stay right until the next. A batch of eventless blocks moves
     /// only the checkpoint (`sync_state`) and leaves the version as it was. The indexer is the
     /// database's only writer, so within its process this tracks every change (the API's response cache
-    /// keys on it).
+    /// keys on it, and asks [`Store::changes`] what each write changed).
     pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+        self.changes.version()
     }
 
-    /// Records that a write was committed (after the commit, so a reader that sees the new version
-    /// also sees the new rows).
-    pub(crate) fn changed(&self) {
-        self.version.fetch_add(1, Ordering::AcqRel);
+    /// The version and what the recent writes changed.
+    pub fn changes(&self) -> &ChangeLog {
+        &self.changes
+    }
+
+    /// Records a committed write that changed `changes` (after the commit, so a reader that sees the
+    /// new version also sees the new rows).
+    pub(crate) fn changed(&self, changes: Changes) {
+        self.changes.record(changes);
     }
 
     /// Closes the pool, waiting for connections to finish.

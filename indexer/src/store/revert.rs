@@ -10,7 +10,7 @@ use crate::store::entity::Entity;
 use crate::store::fact::FACT_TABLES;
 use crate::store::rows::RowSet;
 use crate::store::value::int;
-use crate::store::{Backend, Store};
+use crate::store::{Backend, Changes, Store};
 use crate::with_entity_type;
 
 /// The entity tables (restored from the journal; emptied by a rebuild).
@@ -146,7 +146,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(IndexerError::db("committing a revert"))?;
-        self.changed();
+        self.changed(Changes::everything());
         Ok(entries.len() as u64)
     }
 }
