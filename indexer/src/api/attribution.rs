@@ -51,6 +51,7 @@ macro_rules! columns {
 
 impl Group for AttributionEdge {
     type Key = String;
+    const TABLES: &'static [&'static str] = &["attribution_edges"];
     const SELECT_IN: &'static str = concat!(
         "SELECT ",
         columns!(),
@@ -118,7 +119,10 @@ impl AttributionEdge {
         ));
         sql.push(column).push(" = ").bind(value);
         page.append(&mut sql, &["block_number", "digest", "position"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["attribution_edges"])
+            .all(&sql)
+            .await
+            .map_err(gql)?;
         Ok(page.connection(rows, |r| {
             Cursor(vec![
                 Key::Int(r.block_number),

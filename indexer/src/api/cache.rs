@@ -1,20 +1,25 @@
 //! The API's response cache: a query's JSON answer kept for the exact request body that asked for it,
-//! valid only while the projections are at the version it was read at ([`Store::version`]).
+//! for as long as nothing it was read from has changed.
 //!
-//! Every committed change to the projections (a block with events, a revert, a rebuild) changes the
-//! version, and the first request to see a new version empties the cache, so a cached answer is always
-//! the answer the database would give now. Blocks without Soil events move only the checkpoint, so
-//! answers survive them; queries that read the checkpoint (`_meta`) are therefore never cached (see
+//! Each answer keeps the [`ReadSet`] it was read from (the rows it looked up by key, the tables it read
+//! otherwise). When the store's version moves, the cache asks the store's change log what the writes
+//! since changed ([`ChangeLog::since`]) and drops the answers those changes may have touched: a block
+//! that credits three contributors retires their earnings and every list over the tables it wrote,
+//! while the other contributors' answers stay. A revert or a rebuild, or writes older than the log
+//! keeps, empty the cache. Queries that read the checkpoint (`_meta`) are never cached (see
 //! [`cacheable`]), nor are answers with errors (a timeout, a bad argument). Entries are evicted least
 //! recently used first once their bytes pass the budget. graph-node keeps a cache of the same kind,
-//! keyed by block.
+//! keyed by block; Hasura and GraphQL CDNs invalidate by the entities an answer holds, as this one does.
 //!
-//! [`Store::version`]: crate::store::Store::version
+//! [`ChangeLog::since`]: crate::store::ChangeLog::since
 
 use std::sync::Mutex;
 
 use axum::body::Bytes;
 use lru::LruCache;
+
+use crate::api::reads::ReadSet;
+use crate::store::ChangeLog;
 
 /// Whether an answer to `request` may be cached: not when the query mentions `_meta`, the only field
 /// read from the checkpoint rather than the projections. A field is always named in the query text
@@ -25,7 +30,7 @@ pub(crate) fn cacheable(request: &[u8]) -> bool {
 
 const META: &[u8] = b"_meta";
 
-/// Cached answers of one store version.
+/// Cached answers, each valid at the store version the cache is at.
 #[derive(Debug)]
 pub(crate) struct ResponseCache {
     budget: usize,
@@ -36,25 +41,50 @@ pub(crate) struct ResponseCache {
 struct Entries {
     version: u64,
     bytes: usize,
-    answers: LruCache<Bytes, Bytes>,
+    answers: LruCache<Bytes, Answer>,
+}
+
+/// A kept answer and what it was read from.
+#[derive(Debug)]
+struct Answer {
+    body: Bytes,
+    reads: ReadSet,
+    /// Bytes counted against the budget (request, answer and reads).
+    weight: usize,
 }
 
 impl Entries {
-    /// Moves to `version` if it is newer, dropping every answer of the older one. Returns whether
-    /// the entries are now those of `version` (false for a reader still at an older version).
-    fn at(&mut self, version: u64) -> bool {
-        if version > self.version {
-            self.version = version;
-            self.bytes = 0;
-            self.answers.clear();
+    /// Brings the entries to the store's current version, dropping the answers that the writes since
+    /// may have changed (all of them when the log no longer holds those writes).
+    fn catch_up(&mut self, log: &ChangeLog) {
+        if log.version() == self.version {
+            return;
         }
-        version == self.version
+        let Some((now, writes)) = log.since(self.version) else {
+            self.answers.clear();
+            self.bytes = 0;
+            self.version = log.version();
+            return;
+        };
+        let stale: Vec<Bytes> = self
+            .answers
+            .iter()
+            .filter(|(_, answer)| writes.iter().any(|c| answer.reads.stale_after(c)))
+            .map(|(request, _)| request.clone())
+            .collect();
+        metrics::counter!("soil_indexer_api_cache_retired_total").increment(stale.len() as u64);
+        for request in stale {
+            if let Some(answer) = self.answers.pop(&request) {
+                self.bytes -= answer.weight;
+            }
+        }
+        self.version = now;
     }
 }
 
 impl ResponseCache {
-    /// A cache holding at most `budget` bytes of requests and answers; `None` for a zero budget
-    /// (caching off).
+    /// A cache holding at most `budget` bytes of requests, answers and their reads; `None` for a zero
+    /// budget (caching off).
     pub(crate) fn new(budget: usize) -> Option<Self> {
         (budget > 0).then(|| Self {
             budget,
@@ -73,13 +103,11 @@ impl ResponseCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The answer to `request` read at store version `version`, if one is kept.
-    pub(crate) fn get(&self, version: u64, request: &[u8]) -> Option<Bytes> {
+    /// The kept answer to `request`, right at the store's current version (`log`), if there is one.
+    pub(crate) fn get(&self, log: &ChangeLog, request: &[u8]) -> Option<Bytes> {
         let mut entries = self.entries();
-        if !entries.at(version) {
-            return None;
-        }
-        let hit = entries.answers.get(request).cloned();
+        entries.catch_up(log);
+        let hit = entries.answers.get(request).map(|a| a.body.clone());
         metrics::counter!(
             "soil_indexer_api_cache_total",
             "result" => if hit.is_some() { "hit" } else { "miss" }
@@ -88,27 +116,46 @@ impl ResponseCache {
         hit
     }
 
-    /// Keeps `answer` to `request`, read at store version `version`. An answer read at a version
-    /// that has since changed, or larger than an eighth of the budget, is not kept.
-    pub(crate) fn put(&self, version: u64, request: Bytes, answer: Bytes) {
-        let size = request.len() + answer.len();
-        if size > self.budget / 8 {
+    /// Keeps `answer` to `request`, read from `reads` by a request that started at store version
+    /// `version`. When writes landed while it ran, it is kept only if none of them changed what it
+    /// read (else it may mix rows from before and after them). Not kept either when it weighs more
+    /// than an eighth of the budget.
+    pub(crate) fn put(
+        &self,
+        log: &ChangeLog,
+        version: u64,
+        request: Bytes,
+        answer: Bytes,
+        reads: ReadSet,
+    ) {
+        let weight = request.len() + answer.len() + reads.weight();
+        if weight > self.budget / 8 {
             return;
         }
         let mut entries = self.entries();
-        if !entries.at(version) {
-            return;
+        entries.catch_up(log);
+        if entries.version != version {
+            let unchanged = log.since(version).is_some_and(|(now, writes)| {
+                now == entries.version && !writes.iter().any(|c| reads.stale_after(c))
+            });
+            if !unchanged {
+                return;
+            }
         }
-        let key_len = request.len();
-        if let Some(previous) = entries.answers.put(request, answer) {
-            entries.bytes -= key_len + previous.len();
+        let kept = Answer {
+            body: answer,
+            reads,
+            weight,
+        };
+        if let Some(previous) = entries.answers.put(request, kept) {
+            entries.bytes -= previous.weight;
         }
-        entries.bytes += size;
+        entries.bytes += weight;
         while entries.bytes > self.budget {
-            let Some((key, value)) = entries.answers.pop_lru() else {
+            let Some((_, evicted)) = entries.answers.pop_lru() else {
                 break;
             };
-            entries.bytes -= key.len() + value.len();
+            entries.bytes -= evicted.weight;
         }
     }
 
@@ -122,45 +169,119 @@ impl ResponseCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::reads::Reads;
+    use crate::store::Changes;
 
     fn b(text: &str) -> Bytes {
         Bytes::copy_from_slice(text.as_bytes())
     }
 
+    fn rows(table: &'static str, keys: &[&str]) -> ReadSet {
+        let reads = Reads::default();
+        reads.rows(table, keys.iter().map(|k| (*k).to_owned()));
+        reads.take()
+    }
+
+    fn table(table: &'static str) -> ReadSet {
+        let reads = Reads::default();
+        reads.table(table);
+        reads.take()
+    }
+
     #[test]
-    fn answers_are_kept_for_one_version_only() {
+    fn a_write_retires_only_the_answers_read_from_what_it_changed() {
+        let log = ChangeLog::default();
         let cache = ResponseCache::new(1 << 20).unwrap();
-        cache.put(1, b("{a}"), b("A1"));
-        assert_eq!(cache.get(1, b"{a}"), Some(b("A1")));
-        assert_eq!(cache.get(1, b"{b}"), None);
-        // The store moved on: the old answer is gone, and a reader still at version 1 neither reads
-        // nor writes.
-        assert_eq!(cache.get(2, b"{a}"), None);
-        cache.put(1, b("{a}"), b("A1"));
-        assert_eq!(cache.get(2, b"{a}"), None);
-        cache.put(2, b("{a}"), b("A2"));
-        assert_eq!(cache.get(1, b"{a}"), None);
-        assert_eq!(cache.get(2, b"{a}"), Some(b("A2")));
+        cache.put(&log, 0, b("{a}"), b("A"), rows("accounts", &["0xaa"]));
+        cache.put(&log, 0, b("{b}"), b("B"), rows("accounts", &["0xbb"]));
+        cache.put(&log, 0, b("{list}"), b("L"), table("receipts"));
+        assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
+
+        log.record(Changes::upserted("accounts", &["0xbb"]));
+        assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
+        assert_eq!(cache.get(&log, b"{b}"), None, "0xbb changed");
+        assert_eq!(cache.get(&log, b"{list}"), Some(b("L")));
+
+        log.record(Changes::inserted("receipts"));
+        assert_eq!(cache.get(&log, b"{list}"), None, "a receipt was added");
+        assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
+
+        log.record(Changes::everything());
+        assert_eq!(cache.get(&log, b"{a}"), None, "a revert retires everything");
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn an_answer_read_while_a_write_changed_its_rows_is_not_kept() {
+        let log = ChangeLog::default();
+        let cache = ResponseCache::new(1 << 20).unwrap();
+        let started_at = log.version();
+        log.record(Changes::upserted("accounts", &["0xaa"]));
+        let put = |version, key: &str, answer: &str, account: &str| {
+            cache.put(
+                &log,
+                version,
+                b(key),
+                b(answer),
+                rows("accounts", &[account]),
+            );
+        };
+        put(started_at, "{a}", "A", "0xaa");
+        assert_eq!(
+            cache.get(&log, b"{a}"),
+            None,
+            "it may mix rows from both sides"
+        );
+        // A write elsewhere while it ran: the answer is what a read now would give.
+        put(started_at, "{b}", "B", "0xbb");
+        assert_eq!(cache.get(&log, b"{b}"), Some(b("B")));
+        put(log.version(), "{a}", "A2", "0xaa");
+        assert_eq!(cache.get(&log, b"{a}"), Some(b("A2")));
+    }
+
+    #[test]
+    fn a_cache_further_behind_than_the_log_starts_over() {
+        let log = ChangeLog::default();
+        let cache = ResponseCache::new(1 << 20).unwrap();
+        cache.put(&log, 0, b("{a}"), b("A"), rows("accounts", &["0xaa"]));
+        for n in 0..1_000 {
+            log.record(Changes::upserted("models", &[&n.to_string()]));
+        }
+        assert_eq!(cache.get(&log, b"{a}"), None);
     }
 
     #[test]
     fn least_recently_used_answers_leave_past_the_budget() {
-        // Each entry is 3 + 7 = 10 bytes; the budget holds eight.
+        // Each entry is 3 + 7 = 10 bytes (no reads); the budget holds eight.
+        let log = ChangeLog::default();
         let cache = ResponseCache::new(80).unwrap();
+        let put = |key: &str, answer: &str| {
+            cache.put(&log, 0, b(key), b(answer), ReadSet::default());
+        };
         for key in ["a", "b", "c", "d", "e", "f", "g", "h"] {
-            cache.put(1, b(&format!("{{{key}}}")), b("answer!"));
+            put(&format!("{{{key}}}"), "answer!");
         }
         assert_eq!(cache.len(), 8);
-        assert!(cache.get(1, b"{a}").is_some(), "a is now the most recent");
-        cache.put(1, b("{i}"), b("answer!"));
+        assert!(
+            cache.get(&log, b"{a}").is_some(),
+            "a is now the most recent"
+        );
+        put("{i}", "answer!");
         assert_eq!(cache.len(), 8);
-        assert_eq!(cache.get(1, b"{b}"), None, "b was the least recently used");
-        assert!(cache.get(1, b"{a}").is_some());
+        assert_eq!(
+            cache.get(&log, b"{b}"),
+            None,
+            "b was the least recently used"
+        );
+        assert!(cache.get(&log, b"{a}").is_some());
         // Replacing an answer does not count its old bytes twice.
-        cache.put(1, b("{a}"), b("ANSWER!"));
+        put("{a}", "ANSWER!");
         assert_eq!(cache.len(), 8);
-        assert_eq!(cache.get(1, b"{a}"), Some(b("ANSWER!")));
-        assert!(cache.get(1, b"{c}").is_some(), "nothing else was evicted");
+        assert_eq!(cache.get(&log, b"{a}"), Some(b("ANSWER!")));
+        assert!(
+            cache.get(&log, b"{c}").is_some(),
+            "nothing else was evicted"
+        );
     }
 
     #[test]
@@ -175,8 +296,10 @@ mod tests {
     #[test]
     fn oversized_answers_and_a_zero_budget_are_not_cached() {
         assert!(ResponseCache::new(0).is_none());
+        let log = ChangeLog::default();
         let cache = ResponseCache::new(64).unwrap();
-        cache.put(1, b("{a}"), b("this answer is longer than an eighth"));
-        assert_eq!(cache.get(1, b"{a}"), None);
+        let long = b("this answer is longer than an eighth");
+        cache.put(&log, 0, b("{a}"), long, ReadSet::default());
+        assert_eq!(cache.get(&log, b"{a}"), None);
     }
 }

@@ -52,7 +52,7 @@ impl Claim {
             sql.push(" AND account = ").bind(account);
         }
         page.append(&mut sql, &["block_number", "log_index"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["claims"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
     }
 }

@@ -81,6 +81,7 @@ pub(crate) use columns;
 
 impl Entity for Contribution {
     type Key = i64;
+    const TABLE: &'static str = "contributions";
     const SELECT_IN: &'static str = concat!(
         "SELECT ",
         columns!(),
@@ -115,6 +116,7 @@ pub(crate) struct DatanetModel {
 
 impl Group for DatanetModel {
     type Key = i64;
+    const TABLES: &'static [&'static str] = &["releases", "model_releases"];
     const SELECT_IN: &'static str = "SELECT r.datanet_id, r.contribution_count, mr.model_id FROM releases r \
          JOIN model_releases mr ON mr.release_id = r.release_id WHERE r.datanet_id IN ";
     const ORDER: &'static str = " ORDER BY mr.model_id";
@@ -230,7 +232,7 @@ impl Contribution {
             sql.push(" AND contributor = ").bind(contributor);
         }
         page.append(&mut sql, &["contribution_id"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["contributions"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.contribution_id])))
     }
 }

@@ -63,6 +63,7 @@ macro_rules! columns {
 
 impl Entity for Datanet {
     type Key = i64;
+    const TABLE: &'static str = "datanets";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM datanets WHERE datanet_id IN ");
     fn key(&self) -> i64 {
@@ -99,6 +100,7 @@ pub(crate) struct Curator {
 
 impl Group for Curator {
     type Key = i64;
+    const TABLES: &'static [&'static str] = &["curators"];
     const SELECT_IN: &'static str = "SELECT datanet_id, curator, accepted_reviews, rejected_reviews, updated_block \
          FROM curators WHERE enabled = 1 AND datanet_id IN ";
     const ORDER: &'static str = " ORDER BY datanet_id, curator";
@@ -192,7 +194,7 @@ impl Datanet {
             sql.push(" AND owner = ").bind(owner);
         }
         page.append(&mut sql, &["datanet_id"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["datanets"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.datanet_id])))
     }
 }

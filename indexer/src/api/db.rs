@@ -97,6 +97,17 @@ impl Sql {
     }
 }
 
+impl Val {
+    /// The value as a key in a [`crate::api::reads::ReadSet`]: the text the store's change log names
+    /// the same key by ([`crate::store::changes::key_text`]).
+    pub(crate) fn key_text(&self) -> String {
+        match self {
+            Self::Int(v) => v.to_string(),
+            Self::Text(v) => v.clone(),
+        }
+    }
+}
+
 impl From<i64> for Val {
     fn from(v: i64) -> Self {
         Self::Int(v)
@@ -132,6 +143,9 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(statement_timeout)
+            // A SQLite connection is a file handle in this process: pinging it before each statement
+            // (sqlx's default) costs a round trip to its worker thread and finds nothing.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     let setup = match backend {

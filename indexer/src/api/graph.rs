@@ -17,6 +17,7 @@ use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::ids::{NodeId, NodeKind};
+use crate::api::reads::{Reads, reads};
 use crate::api::{ApiConfig, db};
 use crate::store::Backend;
 
@@ -259,15 +260,32 @@ struct Select {
     columns: &'static str,
     table: &'static str,
     key: &'static str,
+    /// `key` is the table's primary key: the statement reads the rows of those keys and no others.
+    primary: bool,
 }
 
-/// The rows of `columns` in `table` whose `key` is one of a list.
+/// The rows of `columns` in `table` whose `key` (not the primary key) is one of a list.
 fn select(columns: &'static str, table: &'static str, key: &'static str) -> Select {
     Select {
         columns,
         table,
         key,
+        primary: false,
     }
+}
+
+/// The rows of `columns` in `table` whose primary key `key` is one of a list.
+fn lookup(columns: &'static str, table: &'static str, key: &'static str) -> Select {
+    Select {
+        primary: true,
+        ..select(columns, table, key)
+    }
+}
+
+/// Where the walk reads: the read pool, and the request's reads to record them in.
+struct Source<'a> {
+    db: &'a Db,
+    reads: Option<&'a Reads>,
 }
 
 impl Select {
@@ -285,6 +303,7 @@ impl Select {
             columns,
             table,
             key,
+            ..
         } = self;
         let mut sql = Sql::new(open);
         sql.push(columns).push(close);
@@ -301,7 +320,7 @@ impl Select {
 /// Runs `select` for `keys` (at most `limit` rows) and hands each row to `add`; nothing at all when
 /// `keys` is empty.
 async fn each<K, T>(
-    db: &Db,
+    src: &Source<'_>,
     g: &mut Builder,
     select: Select,
     keys: &[K],
@@ -315,8 +334,19 @@ where
     if keys.is_empty() {
         return Ok(());
     }
-    let (json,): (String,) = db
-        .one(&select.sql(db, keys, limit))
+    if let Some(reads) = src.reads {
+        if select.primary {
+            reads.rows(
+                select.table,
+                keys.iter().map(|key| key.clone().into().key_text()),
+            );
+        } else {
+            reads.table(select.table);
+        }
+    }
+    let (json,): (String,) = src
+        .db
+        .one(&select.sql(src.db, keys, limit))
         .await
         .map_err(gql)?
         .unwrap_or_else(|| ("[]".to_owned(),));
@@ -334,7 +364,7 @@ where
 
 /// Adds the neighbours of one level to `g`: one query per kind of neighbour of each kind of node in
 /// the level.
-async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
+async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     use EdgeKind::*;
     use NodeId::{Account, Contribution, Datanet, Inference, Model, Release};
     // Each query may at most fill the remaining room (plus one, to learn that something was left out).
@@ -343,7 +373,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
 
     // Accounts: what they contributed, own, paid for and served.
     each(
-        db,
+        src,
         g,
         select(
             "contribution_id, contributor, earnings",
@@ -360,7 +390,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("model_id, owner, revenue", "models", "owner"),
         &f.accounts,
@@ -373,7 +403,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("datanet_id, owner, revenue", "datanets", "owner"),
         &f.accounts,
@@ -386,7 +416,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("digest, payer, fee", "receipts", "payer"),
         &f.accounts,
@@ -405,7 +435,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("digest, node, node_amount, fee", "receipts", "node"),
         &f.accounts,
@@ -426,9 +456,9 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
 
     // Contributions: their contributor and datanet, and the inferences attributed to them.
     each(
-        db,
+        src,
         g,
-        select(
+        lookup(
             "contribution_id, contributor, datanet_id",
             "contributions",
             "contribution_id",
@@ -441,13 +471,13 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
         },
     )
     .await?;
-    attributed(db, g, "contribution_id", &f.contributions, room).await?;
+    attributed(src, g, "contribution_id", &f.contributions, room).await?;
 
     // Inferences: their model, payer and node, and the contributions they were attributed to.
     each(
-        db,
+        src,
         g,
-        select(
+        lookup(
             "digest, payer, node, model_id, fee, node_amount",
             "receipts",
             "digest",
@@ -481,20 +511,20 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
         },
     )
     .await?;
-    attributed(db, g, "digest", &f.inferences, room).await?;
+    attributed(src, g, "digest", &f.inferences, room).await?;
 
     // Models: their owner, the releases they were trained on and the inferences that used them.
     each(
-        db,
+        src,
         g,
-        select("model_id, owner", "models", "model_id"),
+        lookup("model_id, owner", "models", "model_id"),
         &f.models,
         f.models.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Model(id), Owns, 0, None),
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("model_id, release_id", "model_releases", "model_id"),
         &f.models,
@@ -505,7 +535,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("digest, model_id, fee", "receipts", "model_id"),
         &f.models,
@@ -520,16 +550,16 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
 
     // Releases: their datanet and the models trained on them.
     each(
-        db,
+        src,
         g,
-        select("release_id, datanet_id", "releases", "release_id"),
+        lookup("release_id, datanet_id", "releases", "release_id"),
         &f.releases,
         f.releases.len(),
         |g, (id, datanet): (i64, i64)| g.edge(Datanet(datanet), Release(id), Released, 0, None),
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select("model_id, release_id", "model_releases", "release_id"),
         &f.releases,
@@ -542,16 +572,16 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
 
     // Datanets: their owner, releases and contributions.
     each(
-        db,
+        src,
         g,
-        select("datanet_id, owner", "datanets", "datanet_id"),
+        lookup("datanet_id, owner", "datanets", "datanet_id"),
         &f.datanets,
         f.datanets.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Datanet(id), Owns, 0, None),
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select(
             "release_id, datanet_id, pool_accrued",
@@ -568,7 +598,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
     )
     .await?;
     each(
-        db,
+        src,
         g,
         select(
             "contribution_id, datanet_id, earnings",
@@ -588,7 +618,7 @@ async fn expand(db: &Db, g: &mut Builder, level: Frontier) -> ApiResult<()> {
 
 /// `ATTRIBUTED` edges whose `column` (`digest` or `contribution_id`) is in `keys`.
 async fn attributed<V: Into<Val> + Clone + Sync>(
-    db: &Db,
+    src: &Source<'_>,
     g: &mut Builder,
     column: &'static str,
     keys: &[V],
@@ -601,7 +631,7 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
         room
     };
     each(
-        db,
+        src,
         g,
         select(
             "digest, contribution_id, weight_ppm, amount",
@@ -625,7 +655,7 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
 
 /// Loads the value of every node that has none yet (nodes reached through a foreign key); nodes without
 /// a row get zero. Returns whether the root has a row.
-async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
+async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     let missing: Vec<usize> = (0..g.nodes.len())
         .filter(|i| !g.values.contains_key(i))
         .collect();
@@ -636,49 +666,49 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
             .collect::<Vec<_>>(),
     );
     values(
-        db,
+        src,
         g,
-        select("address, credited", "accounts", "address"),
+        lookup("address, credited", "accounts", "address"),
         f.accounts,
         NodeId::Account,
     )
     .await?;
     values(
-        db,
+        src,
         g,
-        select("digest, fee", "receipts", "digest"),
+        lookup("digest, fee", "receipts", "digest"),
         f.inferences,
         NodeId::Inference,
     )
     .await?;
     values(
-        db,
+        src,
         g,
-        select("datanet_id, revenue", "datanets", "datanet_id"),
+        lookup("datanet_id, revenue", "datanets", "datanet_id"),
         f.datanets,
         NodeId::Datanet,
     )
     .await?;
     values(
-        db,
+        src,
         g,
-        select("release_id, pool_accrued", "releases", "release_id"),
+        lookup("release_id, pool_accrued", "releases", "release_id"),
         f.releases,
         NodeId::Release,
     )
     .await?;
     values(
-        db,
+        src,
         g,
-        select("model_id, revenue", "models", "model_id"),
+        lookup("model_id, revenue", "models", "model_id"),
         f.models,
         NodeId::Model,
     )
     .await?;
     values(
-        db,
+        src,
         g,
-        select(
+        lookup(
             "contribution_id, earnings",
             "contributions",
             "contribution_id",
@@ -695,7 +725,7 @@ async fn fill_values(db: &Db, g: &mut Builder) -> ApiResult<bool> {
 }
 
 async fn values<K>(
-    db: &Db,
+    src: &Source<'_>,
     g: &mut Builder,
     select: Select,
     keys: Vec<K>,
@@ -705,7 +735,7 @@ where
     K: Into<Val> + Clone + Sync + DeserializeOwned,
 {
     each(
-        db,
+        src,
         g,
         select,
         &keys,
@@ -742,7 +772,10 @@ pub(crate) async fn attribution_graph(
     let depth = range("depth", depth, config.max_graph_depth)?;
     let limit = range("limit", limit, config.max_graph_nodes)?;
     let root = NodeId::parse(root).map_err(gql)?;
-    let db = db(ctx);
+    let src = Source {
+        db: db(ctx, &[]),
+        reads: reads(ctx),
+    };
     let mut g = Builder {
         limit,
         nodes: Vec::new(),
@@ -754,7 +787,7 @@ pub(crate) async fn attribution_graph(
         frontier: Vec::new(),
     };
     g.node(root.clone());
-    if !fill_values(db, &mut g).await? {
+    if !fill_values(&src, &mut g).await? {
         return Err(gql(ApiError::NotFound(root.to_string())));
     }
     for _ in 0..depth {
@@ -768,8 +801,8 @@ pub(crate) async fn attribution_graph(
                 .map(|&i| g.nodes[i].clone())
                 .collect::<Vec<_>>(),
         );
-        expand(db, &mut g, frontier).await?;
-        fill_values(db, &mut g).await?;
+        expand(&src, &mut g, frontier).await?;
+        fill_values(&src, &mut g).await?;
     }
     Ok(g.finish())
 }

@@ -70,6 +70,7 @@ pub(crate) use columns;
 
 impl Entity for Inference {
     type Key = String;
+    const TABLE: &'static str = "receipts";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM receipts WHERE digest IN ");
     fn key(&self) -> String {
@@ -165,7 +166,7 @@ impl Inference {
             }
         }
         page.append(&mut sql, &["block_number", "log_index"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["receipts"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
     }
 }

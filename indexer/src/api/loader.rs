@@ -15,6 +15,7 @@ use sqlx::any::AnyRow;
 
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::reads::reads;
 
 /// A row type read by key.
 pub(crate) trait Entity:
@@ -22,6 +23,8 @@ pub(crate) trait Entity:
 {
     /// The key type.
     type Key: Hash + Eq + Clone + Send + Sync + Into<Val> + 'static;
+    /// The table, whose one-column primary key is [`Entity::Key`].
+    const TABLE: &'static str;
     /// `SELECT … WHERE key IN `, completed with the bound key list.
     const SELECT_IN: &'static str;
     /// The row's key.
@@ -34,6 +37,8 @@ pub(crate) trait Group:
 {
     /// The key type.
     type Key: Hash + Eq + Clone + Send + Sync + Into<Val> + 'static;
+    /// The tables the rows are read from.
+    const TABLES: &'static [&'static str];
     /// `SELECT … WHERE key IN `, completed with the bound key list; rows come back in list order.
     const SELECT_IN: &'static str;
     /// Appended after the key list (ordering).
@@ -112,8 +117,19 @@ fn loader_error(e: &Arc<ApiError>) -> async_graphql::Error {
     e.as_ref().extend()
 }
 
+/// Records in the request's reads that the rows of `T` with `keys` were looked up.
+fn record<'k, T: Entity>(ctx: &Context<'_>, keys: impl IntoIterator<Item = &'k T::Key>) {
+    if let Some(reads) = reads(ctx) {
+        reads.rows(
+            T::TABLE,
+            keys.into_iter().map(|key| key.clone().into().key_text()),
+        );
+    }
+}
+
 /// The entity `T` with `key`, if it exists.
 pub(crate) async fn load<T: Entity>(ctx: &Context<'_>, key: T::Key) -> ApiResult<Option<T>> {
+    record::<T>(ctx, [&key]);
     ctx.data_unchecked::<DataLoader<EntityLoader<T>>>()
         .load_one(key)
         .await
@@ -125,6 +141,7 @@ pub(crate) async fn load_many<T: Entity>(
     ctx: &Context<'_>,
     keys: Vec<T::Key>,
 ) -> ApiResult<Vec<T>> {
+    record::<T>(ctx, &keys);
     let found = ctx
         .data_unchecked::<DataLoader<EntityLoader<T>>>()
         .load_many(keys.iter().cloned())
@@ -135,6 +152,9 @@ pub(crate) async fn load_many<T: Entity>(
 
 /// The group of `T` rows under `key` (empty if none).
 pub(crate) async fn load_group<T: Group>(ctx: &Context<'_>, key: T::Key) -> ApiResult<Vec<T>> {
+    if let Some(reads) = reads(ctx) {
+        T::TABLES.iter().for_each(|table| reads.table(table));
+    }
     let group = ctx
         .data_unchecked::<DataLoader<GroupLoader<T>>>()
         .load_one(key)

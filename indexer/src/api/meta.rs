@@ -36,7 +36,11 @@ impl Meta {
         let sql = Sql::new(
             "SELECT block_number, block_hash, head_block, updated_at FROM sync_state WHERE id = 1",
         );
-        let Some(state) = db(ctx).one::<SyncState>(&sql).await.map_err(gql)? else {
+        let Some(state) = db(ctx, &["sync_state"])
+            .one::<SyncState>(&sql)
+            .await
+            .map_err(gql)?
+        else {
             return Ok(None);
         };
         let lag = ctx.data_unchecked::<ApiConfig>().synced_lag;
@@ -110,6 +114,6 @@ impl Totals {
              data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_accrued, pool_claimed, credited, \
              claimed, deposited, withdrawn, slashed FROM totals WHERE id = 1",
         );
-        db(ctx).one(&sql).await.map_err(gql)
+        db(ctx, &["totals"]).one(&sql).await.map_err(gql)
     }
 }

@@ -31,6 +31,7 @@ mod model;
 mod pagination;
 mod pool;
 mod query;
+mod reads;
 mod release;
 mod subscription;
 
@@ -52,6 +53,7 @@ use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
+use crate::api::reads::Reads;
 use crate::api::subscription::SubscriptionRoot;
 use crate::store::Store;
 
@@ -93,7 +95,7 @@ impl Default for ApiConfig {
             read_connections: 8,
             poll_interval: Duration::from_millis(250),
             synced_lag: 1,
-            response_cache_bytes: 64 << 20,
+            response_cache_bytes: 256 << 20,
         }
     }
 }
@@ -164,11 +166,13 @@ pub fn router(store: &Store, config: ApiConfig) -> Router {
         .merge(explorer::routes())
 }
 
-/// Answers one query: from the response cache when the same body was answered at the projections'
-/// current version, else by running it under the per-request time limit.
+/// Answers one query: from the response cache when the same body was answered and nothing it read
+/// has changed since, else by running it under the per-request time limit (recording what it reads,
+/// for the cache).
 async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
-    let version = api.store.version();
-    if let Some(answer) = api.cache.as_ref().and_then(|c| c.get(version, &body)) {
+    let log = api.store.changes();
+    let version = log.version();
+    if let Some(answer) = api.cache.as_ref().and_then(|c| c.get(log, &body)) {
         return json(StatusCode::OK, answer);
     }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
@@ -178,6 +182,8 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
             return json(StatusCode::BAD_REQUEST, serialize(&response));
         }
     };
+    let reads = Arc::new(Reads::default());
+    let request = request.data(Arc::clone(&reads));
     let response = tokio::time::timeout(api.timeout, api.schema.execute(request))
         .await
         .unwrap_or_else(|_| error_response(&ApiError::Timeout(api.timeout)));
@@ -186,7 +192,7 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
         && response.is_ok()
         && cache::cacheable(&body)
     {
-        cache.put(version, body, answer.clone());
+        cache.put(log, version, body, answer.clone(), reads.take());
     }
     json(StatusCode::OK, answer)
 }
@@ -225,7 +231,11 @@ fn json(status: StatusCode, body: Bytes) -> Response {
 /// The list arguments every connection takes: `first`, `after`, `last`, `before`.
 type Args = (Option<i32>, Option<String>, Option<i32>, Option<String>);
 
-/// The read pool, from the schema's data.
-fn db<'a>(ctx: &Context<'a>) -> &'a Db {
+/// The read pool, from the schema's data, to read `tables` (recorded in the request's reads: name
+/// every table the statement reads, unless the caller records finer reads itself).
+fn db<'a>(ctx: &Context<'a>, tables: &[&'static str]) -> &'a Db {
+    if let Some(reads) = reads::reads(ctx) {
+        tables.iter().for_each(|table| reads.table(table));
+    }
     ctx.data_unchecked::<Db>()
 }

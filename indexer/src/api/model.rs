@@ -73,6 +73,7 @@ macro_rules! columns {
 
 impl Entity for Model {
     type Key = i64;
+    const TABLE: &'static str = "models";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM models WHERE model_id IN ");
     fn key(&self) -> i64 {
@@ -207,7 +208,7 @@ impl Model {
             sql.push(" AND owner = ").bind(owner);
         }
         page.append(&mut sql, &["model_id"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["models"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.model_id])))
     }
 }

@@ -62,7 +62,7 @@ impl PoolAccrual {
             sql.push(" AND release_id = ").bind(release);
         }
         page.append(&mut sql, &["block_number", "log_index"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["pool_accruals"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
     }
 }

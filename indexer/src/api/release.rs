@@ -49,6 +49,7 @@ macro_rules! columns {
 
 impl Entity for Release {
     type Key = i64;
+    const TABLE: &'static str = "releases";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM releases WHERE release_id IN ");
     fn key(&self) -> i64 {
@@ -77,6 +78,7 @@ pub(crate) struct ReleaseOfModel {
 
 impl Group for ReleaseOfModel {
     type Key = i64;
+    const TABLES: &'static [&'static str] = &["model_releases"];
     const SELECT_IN: &'static str =
         "SELECT model_id, release_id FROM model_releases WHERE model_id IN ";
     const ORDER: &'static str = " ORDER BY model_id, position";
@@ -94,6 +96,7 @@ pub(crate) struct ModelOfRelease {
 
 impl Group for ModelOfRelease {
     type Key = i64;
+    const TABLES: &'static [&'static str] = &["model_releases"];
     const SELECT_IN: &'static str =
         "SELECT release_id, model_id FROM model_releases WHERE release_id IN ";
     const ORDER: &'static str = " ORDER BY release_id, model_id";
@@ -163,7 +166,7 @@ impl Release {
             sql.push(" AND datanet_id = ").bind(datanet);
         }
         page.append(&mut sql, &["release_id"]);
-        let rows: Vec<Self> = db(ctx).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, &["releases"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.release_id])))
     }
 }

@@ -166,7 +166,8 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         model_id: Option<i64>,
     ) -> impl Stream<Item = ApiResult<Inference>> + use<> {
-        let db = db(ctx).clone();
+        // A subscription's events are pushed, never cached: no reads to record.
+        let db = db(ctx, &[]).clone();
         let interval = ctx.data_unchecked::<ApiConfig>().poll_interval;
         poll_stream(
             interval,
@@ -185,7 +186,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         datanet_id: Option<i64>,
     ) -> impl Stream<Item = ApiResult<Contribution>> + use<> {
-        let db = db(ctx).clone();
+        let db = db(ctx, &[]).clone();
         let interval = ctx.data_unchecked::<ApiConfig>().poll_interval;
         poll_stream(
             interval,

@@ -64,9 +64,9 @@ pub struct RunArgs {
     /// Do not serve HTTP (sync only).
     #[arg(long)]
     pub no_serve: bool,
-    /// MiB of GraphQL answers kept for the current block (each dropped at the next commit); 0 turns
-    /// the response cache off.
-    #[arg(long, env = "SOIL_RESPONSE_CACHE_MIB", default_value_t = 64)]
+    /// MiB of GraphQL answers kept until a commit changes what they were read from; 0 turns the
+    /// response cache off.
+    #[arg(long, env = "SOIL_RESPONSE_CACHE_MIB", default_value_t = 256)]
     pub response_cache_mib: usize,
 }
 

@@ -692,6 +692,17 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
         json!(at + 1)
     );
     assert_eq!(api.data(totals, json!({})).await?, before);
+    // Answers cached before the settlement, each read from rows or tables it changes.
+    let contribution = "{ contribution(id: 1) { earnings { inferences } } }";
+    let graph = r#"{ attributionGraph(root: "contribution:1", depth: 1) { nodes { id } } }"#;
+    let latest = "{ inferences(last: 1) { edges { node { digest } } } }";
+    let earner = "{ contribution(id: 2) { contributor { earnings { attributed } } } }";
+    let mut cached = Vec::new();
+    for query in [contribution, graph, latest, earner] {
+        let answer = api.data(query, json!({})).await?;
+        assert_eq!(api.data(query, json!({})).await?, answer);
+        cached.push(answer);
+    }
 
     support::settle(
         &chain,
@@ -732,6 +743,34 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
         )
         .await?;
     assert_eq!(stored["inference"]["fee"], settled["fee"]);
+
+    // Every cached answer the settlement changed was retired: each query now sees it.
+    let now = api.data(contribution, json!({})).await?;
+    let count = |v: &Value| v["contribution"]["earnings"]["inferences"].as_i64();
+    assert_eq!(count(&now), count(&cached[0]).map(|n| n + 1), "{now}");
+    let node = json!({ "id": format!("inference:{digest}") });
+    let now = api.data(graph, json!({})).await?;
+    let nodes = now["attributionGraph"]["nodes"].as_array().ok_or("nodes")?;
+    assert!(nodes.contains(&node), "{now}");
+    assert!(
+        !cached[1]["attributionGraph"]["nodes"]
+            .as_array()
+            .ok_or("nodes")?
+            .contains(&node)
+    );
+    let now = api.data(latest, json!({})).await?;
+    assert_eq!(
+        now["inferences"]["edges"][0]["node"]["digest"],
+        json!(digest)
+    );
+    let attributed = |v: &Value| -> TestResult<u128> {
+        let text = v["contribution"]["contributor"]["earnings"]["attributed"]
+            .as_str()
+            .ok_or("attributed")?;
+        Ok(text.parse()?)
+    };
+    let now = api.data(earner, json!({})).await?;
+    assert!(attributed(&now)? > attributed(&cached[3])?, "{now}");
     Ok(())
 }
 
