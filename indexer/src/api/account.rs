@@ -50,6 +50,7 @@ pub(crate) struct AccountRow {
 impl Entity for AccountRow {
     type Key = String;
     const TABLE: &'static str = "accounts";
+    const KEY: &'static str = "address";
     const SELECT_IN: &'static str = "SELECT address, first_block, is_contributor, is_curator, is_payer, is_node, \
          is_model_owner, is_datanet_owner, contribution_count, accepted_count, rejected_count, accepted_tokens, \
          slashed, stake_returned, attributed_earnings, pool_earnings, earnings, owner_earnings, node_earnings, \

@@ -176,9 +176,13 @@ mod tests {
         Bytes::copy_from_slice(text.as_bytes())
     }
 
-    fn rows(table: &'static str, keys: &[&str]) -> ReadSet {
+    fn accounts(addresses: &[&str]) -> ReadSet {
         let reads = Reads::default();
-        reads.rows(table, keys.iter().map(|k| (*k).to_owned()));
+        reads.values(
+            "accounts",
+            "address",
+            addresses.iter().map(|a| (*a).to_owned()),
+        );
         reads.take()
     }
 
@@ -192,17 +196,17 @@ mod tests {
     fn a_write_retires_only_the_answers_read_from_what_it_changed() {
         let log = ChangeLog::default();
         let cache = ResponseCache::new(1 << 20).unwrap();
-        cache.put(&log, 0, b("{a}"), b("A"), rows("accounts", &["0xaa"]));
-        cache.put(&log, 0, b("{b}"), b("B"), rows("accounts", &["0xbb"]));
+        cache.put(&log, 0, b("{a}"), b("A"), accounts(&["0xaa"]));
+        cache.put(&log, 0, b("{b}"), b("B"), accounts(&["0xbb"]));
         cache.put(&log, 0, b("{list}"), b("L"), table("receipts"));
         assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
 
-        log.record(Changes::upserted("accounts", &["0xbb"]));
+        log.record(Changes::written("accounts", "address", &["0xbb"]));
         assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
         assert_eq!(cache.get(&log, b"{b}"), None, "0xbb changed");
         assert_eq!(cache.get(&log, b"{list}"), Some(b("L")));
 
-        log.record(Changes::inserted("receipts"));
+        log.record(Changes::written("receipts", "digest", &["0x01"]));
         assert_eq!(cache.get(&log, b"{list}"), None, "a receipt was added");
         assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
 
@@ -216,15 +220,9 @@ mod tests {
         let log = ChangeLog::default();
         let cache = ResponseCache::new(1 << 20).unwrap();
         let started_at = log.version();
-        log.record(Changes::upserted("accounts", &["0xaa"]));
+        log.record(Changes::written("accounts", "address", &["0xaa"]));
         let put = |version, key: &str, answer: &str, account: &str| {
-            cache.put(
-                &log,
-                version,
-                b(key),
-                b(answer),
-                rows("accounts", &[account]),
-            );
+            cache.put(&log, version, b(key), b(answer), accounts(&[account]));
         };
         put(started_at, "{a}", "A", "0xaa");
         assert_eq!(
@@ -243,9 +241,9 @@ mod tests {
     fn a_cache_further_behind_than_the_log_starts_over() {
         let log = ChangeLog::default();
         let cache = ResponseCache::new(1 << 20).unwrap();
-        cache.put(&log, 0, b("{a}"), b("A"), rows("accounts", &["0xaa"]));
+        cache.put(&log, 0, b("{a}"), b("A"), accounts(&["0xaa"]));
         for n in 0..1_000 {
-            log.record(Changes::upserted("models", &[&n.to_string()]));
+            log.record(Changes::written("models", "model_id", &[&n.to_string()]));
         }
         assert_eq!(cache.get(&log, b"{a}"), None);
     }

@@ -82,6 +82,7 @@ pub(crate) use columns;
 impl Entity for Contribution {
     type Key = i64;
     const TABLE: &'static str = "contributions";
+    const KEY: &'static str = "contribution_id";
     const SELECT_IN: &'static str = concat!(
         "SELECT ",
         columns!(),

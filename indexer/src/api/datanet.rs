@@ -64,6 +64,7 @@ macro_rules! columns {
 impl Entity for Datanet {
     type Key = i64;
     const TABLE: &'static str = "datanets";
+    const KEY: &'static str = "datanet_id";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM datanets WHERE datanet_id IN ");
     fn key(&self) -> i64 {

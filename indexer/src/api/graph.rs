@@ -260,25 +260,14 @@ struct Select {
     columns: &'static str,
     table: &'static str,
     key: &'static str,
-    /// `key` is the table's primary key: the statement reads the rows of those keys and no others.
-    primary: bool,
 }
 
-/// The rows of `columns` in `table` whose `key` (not the primary key) is one of a list.
+/// The rows of `columns` in `table` whose `key` is one of a list.
 fn select(columns: &'static str, table: &'static str, key: &'static str) -> Select {
     Select {
         columns,
         table,
         key,
-        primary: false,
-    }
-}
-
-/// The rows of `columns` in `table` whose primary key `key` is one of a list.
-fn lookup(columns: &'static str, table: &'static str, key: &'static str) -> Select {
-    Select {
-        primary: true,
-        ..select(columns, table, key)
     }
 }
 
@@ -303,7 +292,6 @@ impl Select {
             columns,
             table,
             key,
-            ..
         } = self;
         let mut sql = Sql::new(open);
         sql.push(columns).push(close);
@@ -335,14 +323,8 @@ where
         return Ok(());
     }
     if let Some(reads) = src.reads {
-        if select.primary {
-            reads.rows(
-                select.table,
-                keys.iter().map(|key| key.clone().into().key_text()),
-            );
-        } else {
-            reads.table(select.table);
-        }
+        let values = keys.iter().map(|key| key.clone().into().key_text());
+        reads.values(select.table, select.key, values);
     }
     let (json,): (String,) = src
         .db
@@ -458,7 +440,7 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
     each(
         src,
         g,
-        lookup(
+        select(
             "contribution_id, contributor, datanet_id",
             "contributions",
             "contribution_id",
@@ -477,7 +459,7 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
     each(
         src,
         g,
-        lookup(
+        select(
             "digest, payer, node, model_id, fee, node_amount",
             "receipts",
             "digest",
@@ -517,7 +499,7 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
     each(
         src,
         g,
-        lookup("model_id, owner", "models", "model_id"),
+        select("model_id, owner", "models", "model_id"),
         &f.models,
         f.models.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Model(id), Owns, 0, None),
@@ -552,7 +534,7 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
     each(
         src,
         g,
-        lookup("release_id, datanet_id", "releases", "release_id"),
+        select("release_id, datanet_id", "releases", "release_id"),
         &f.releases,
         f.releases.len(),
         |g, (id, datanet): (i64, i64)| g.edge(Datanet(datanet), Release(id), Released, 0, None),
@@ -574,7 +556,7 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
     each(
         src,
         g,
-        lookup("datanet_id, owner", "datanets", "datanet_id"),
+        select("datanet_id, owner", "datanets", "datanet_id"),
         &f.datanets,
         f.datanets.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Datanet(id), Owns, 0, None),
@@ -668,7 +650,7 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     values(
         src,
         g,
-        lookup("address, credited", "accounts", "address"),
+        select("address, credited", "accounts", "address"),
         f.accounts,
         NodeId::Account,
     )
@@ -676,7 +658,7 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     values(
         src,
         g,
-        lookup("digest, fee", "receipts", "digest"),
+        select("digest, fee", "receipts", "digest"),
         f.inferences,
         NodeId::Inference,
     )
@@ -684,7 +666,7 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     values(
         src,
         g,
-        lookup("datanet_id, revenue", "datanets", "datanet_id"),
+        select("datanet_id, revenue", "datanets", "datanet_id"),
         f.datanets,
         NodeId::Datanet,
     )
@@ -692,7 +674,7 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     values(
         src,
         g,
-        lookup("release_id, pool_accrued", "releases", "release_id"),
+        select("release_id, pool_accrued", "releases", "release_id"),
         f.releases,
         NodeId::Release,
     )
@@ -700,7 +682,7 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     values(
         src,
         g,
-        lookup("model_id, revenue", "models", "model_id"),
+        select("model_id, revenue", "models", "model_id"),
         f.models,
         NodeId::Model,
     )
@@ -708,7 +690,7 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
     values(
         src,
         g,
-        lookup(
+        select(
             "contribution_id, earnings",
             "contributions",
             "contribution_id",

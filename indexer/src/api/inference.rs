@@ -71,6 +71,7 @@ pub(crate) use columns;
 impl Entity for Inference {
     type Key = String;
     const TABLE: &'static str = "receipts";
+    const KEY: &'static str = "digest";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM receipts WHERE digest IN ");
     fn key(&self) -> String {

@@ -23,8 +23,10 @@ pub(crate) trait Entity:
 {
     /// The key type.
     type Key: Hash + Eq + Clone + Send + Sync + Into<Val> + 'static;
-    /// The table, whose one-column primary key is [`Entity::Key`].
+    /// The table.
     const TABLE: &'static str;
+    /// Its one-column primary key, holding [`Entity::Key`].
+    const KEY: &'static str;
     /// `SELECT … WHERE key IN `, completed with the bound key list.
     const SELECT_IN: &'static str;
     /// The row's key.
@@ -120,10 +122,8 @@ fn loader_error(e: &Arc<ApiError>) -> async_graphql::Error {
 /// Records in the request's reads that the rows of `T` with `keys` were looked up.
 fn record<'k, T: Entity>(ctx: &Context<'_>, keys: impl IntoIterator<Item = &'k T::Key>) {
     if let Some(reads) = reads(ctx) {
-        reads.rows(
-            T::TABLE,
-            keys.into_iter().map(|key| key.clone().into().key_text()),
-        );
+        let values = keys.into_iter().map(|key| key.clone().into().key_text());
+        reads.values(T::TABLE, T::KEY, values);
     }
 }
 

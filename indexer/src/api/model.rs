@@ -74,6 +74,7 @@ macro_rules! columns {
 impl Entity for Model {
     type Key = i64;
     const TABLE: &'static str = "models";
+    const KEY: &'static str = "model_id";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM models WHERE model_id IN ");
     fn key(&self) -> i64 {

@@ -50,6 +50,7 @@ macro_rules! columns {
 impl Entity for Release {
     type Key = i64;
     const TABLE: &'static str = "releases";
+    const KEY: &'static str = "release_id";
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM releases WHERE release_id IN ");
     fn key(&self) -> i64 {

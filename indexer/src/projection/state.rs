@@ -1,6 +1,8 @@
 //! The projection's working set: entity rows cached in memory across batches (the indexer is the
 //! only writer, so the cache is authoritative), the rows a batch changed, and the undo journal of
-//! unfinalised blocks (the before-image of each row at the first change in each block).
+//! unfinalised blocks (the before-image of each row at the first change in each block). While
+//! journaling it also keeps each changed row as it was before the batch, for the batch's
+//! [`Changes`](crate::store::Changes).
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +22,10 @@ pub struct Table<E: Entity> {
     rows: HashMap<E::Key, Option<E>>,
     dirty: HashSet<E::Key>,
     journaled: HashMap<E::Key, u64>,
+    /// Rows that existed, as they were before this batch first changed them (kept while journaling).
+    before: HashMap<E::Key, E>,
+    /// A row that existed was changed without journaling: its image before the batch was not kept.
+    before_unknown: bool,
 }
 
 impl<E: Entity> Default for Table<E> {
@@ -28,6 +34,8 @@ impl<E: Entity> Default for Table<E> {
             rows: HashMap::new(),
             dirty: HashSet::new(),
             journaled: HashMap::new(),
+            before: HashMap::new(),
+            before_unknown: false,
         }
     }
 }
@@ -37,29 +45,42 @@ impl<E: Entity> Table<E> {
         self.rows.clear();
         self.dirty.clear();
         self.journaled.clear();
+        self.before.clear();
+        self.before_unknown = false;
     }
 
-    fn flush(&mut self) -> Option<RowSet> {
-        if self.dirty.is_empty() {
-            return None;
-        }
-        let mut set = RowSet {
+    fn set(rows: Vec<Vec<Val>>) -> RowSet {
+        RowSet {
             table: E::TABLE,
             columns: E::KEY_COLUMNS.iter().chain(E::COLUMNS).copied().collect(),
             upsert_key: Some(E::KEY_COLUMNS.len()),
-            rows: Vec::with_capacity(self.dirty.len()),
-        };
+            rows,
+        }
+    }
+
+    fn row(key: &E::Key, row: &E) -> Vec<Val> {
+        E::key_values(key).into_iter().chain(row.values()).collect()
+    }
+
+    /// Moves the changed rows into `batch` (and their images from before it, where kept).
+    fn flush(&mut self, batch: &mut Batch) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut rows = Vec::with_capacity(self.dirty.len());
         for key in self.dirty.drain() {
             if let Some(Some(row)) = self.rows.get(&key) {
-                set.rows.push(
-                    E::key_values(&key)
-                        .into_iter()
-                        .chain(row.values())
-                        .collect(),
-                );
+                rows.push(Self::row(&key, row));
             }
         }
-        Some(set)
+        batch.entities.push(Self::set(rows));
+        if std::mem::take(&mut self.before_unknown) {
+            self.before.clear();
+            batch.replaced_unknown.push(E::TABLE);
+        } else if !self.before.is_empty() {
+            let before = self.before.drain().map(|(key, row)| Self::row(&key, &row));
+            batch.replaced.push(Self::set(before.collect()));
+        }
     }
 }
 
@@ -79,7 +100,7 @@ macro_rules! tables {
         impl Tables {
             fn clear(&mut self) { $(self.$field.clear();)+ }
             fn len(&self) -> usize { 0 $(+ self.$field.rows.len())+ }
-            fn flush(&mut self, out: &mut Vec<RowSet>) { $(out.extend(self.$field.flush());)+ }
+            fn flush(&mut self, batch: &mut Batch) { $(self.$field.flush(batch);)+ }
         }
 
         $(impl Cached for $E {
@@ -207,6 +228,24 @@ impl State {
         Ok(())
     }
 
+    /// Keeps the row as it was before this batch changed it, if this is the batch's first change to
+    /// it: a copy while journaling, otherwise only the note that it is unknown (backfill, where
+    /// nothing reads the batch's changes row by row, skips the copy). Rows created here need none.
+    fn remember<E: Cached>(&mut self, key: &E::Key) {
+        let journaling = self.journaling;
+        let table = E::table(&mut self.tables);
+        if table.dirty.contains(key) {
+            return;
+        }
+        if let Some(Some(row)) = table.rows.get(key) {
+            if journaling {
+                table.before.insert(key.clone(), row.clone());
+            } else {
+                table.before_unknown = true;
+            }
+        }
+    }
+
     /// Records the row's before-image if this block has not changed it yet.
     fn journal<E: Cached>(&mut self, key: &E::Key) -> Result<()> {
         if !self.journaling {
@@ -252,6 +291,7 @@ impl State {
     /// Inserts a new row (an entity's creation event).
     pub async fn create<E: Cached>(&mut self, key: E::Key, row: E) -> Result<()> {
         self.ensure::<E>(&key).await?;
+        self.remember::<E>(&key);
         self.journal::<E>(&key)?;
         let table = E::table(&mut self.tables);
         table.dirty.insert(key.clone());
@@ -269,6 +309,7 @@ impl State {
         if !matches!(E::table(&mut self.tables).rows.get(key), Some(Some(_))) {
             return Ok(None);
         }
+        self.remember::<E>(key);
         self.journal::<E>(key)?;
         let table = E::table(&mut self.tables);
         table.dirty.insert(key.clone());
@@ -286,6 +327,7 @@ impl State {
         change: impl FnOnce(&mut E) -> Result<R>,
     ) -> Result<R> {
         self.ensure::<E>(&key).await?;
+        self.remember::<E>(&key);
         self.journal::<E>(&key)?;
         let table = E::table(&mut self.tables);
         table.dirty.insert(key.clone());
@@ -295,10 +337,75 @@ impl State {
 
     /// Moves the changed rows and journal entries into `batch`.
     pub fn flush(&mut self, batch: &mut Batch) {
-        self.tables.flush(&mut batch.entities);
+        self.tables.flush(batch);
         batch.journal.rows.append(&mut self.journal);
         if !self.keep_cache && self.tables.len() > CACHE_LIMIT {
             self.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::Address;
+
+    use super::*;
+
+    fn curator(accepted_reviews: i64) -> Curator {
+        Curator {
+            enabled: true,
+            accepted_reviews,
+            rejected_reviews: 0,
+            updated_block: 0,
+        }
+    }
+
+    async fn review(state: &mut State, key: &<Curator as Entity>::Key) -> Result<()> {
+        state
+            .modify::<Curator, _>(key, |c| {
+                c.accepted_reviews += 1;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_journaled_batch_keeps_the_rows_it_changed_as_they_were_before_it() -> Result<()> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect_lazy("sqlite::memory:").expect("a lazy pool");
+        let mut state = State::for_empty_store(pool);
+        let key = (1, Address::ZERO);
+
+        state.begin_block(1, true);
+        state.create::<Curator>(key, curator(0)).await?;
+        let mut batch = Batch::default();
+        state.flush(&mut batch);
+        assert!(
+            batch.replaced.is_empty(),
+            "a created row had no image before"
+        );
+
+        state.begin_block(2, true);
+        review(&mut state, &key).await?;
+        review(&mut state, &key).await?;
+        let mut batch = Batch::default();
+        state.flush(&mut batch);
+        assert_eq!(batch.replaced.len(), 1);
+        assert_eq!(
+            batch.replaced[0].rows,
+            vec![Table::<Curator>::row(&key, &curator(0))],
+            "the image before the batch's first change"
+        );
+        assert!(batch.replaced_unknown.is_empty());
+
+        // Without journaling (a backfill) no copy is kept: the batch says so.
+        state.begin_block(3, false);
+        review(&mut state, &key).await?;
+        let mut batch = Batch::default();
+        state.flush(&mut batch);
+        assert!(batch.replaced.is_empty());
+        assert_eq!(batch.replaced_unknown, vec!["curators"]);
+        Ok(())
     }
 }

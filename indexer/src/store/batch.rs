@@ -46,6 +46,13 @@ pub struct Batch {
     pub facts: Facts,
     /// Entity rows to upsert (filled by the projection state's flush).
     pub entities: Vec<RowSet>,
+    /// Not written: the rows of `entities` that existed, as they were before the batch, for tables
+    /// whose changes were journaled (what readers who selected rows by a column's old value need to
+    /// learn, see [`Changes`]).
+    pub replaced: Vec<RowSet>,
+    /// Not written: entity tables whose changed rows' images before the batch were not kept (blocks
+    /// applied without journaling, as in a backfill).
+    pub replaced_unknown: Vec<&'static str>,
     /// `undo_journal` rows.
     pub journal: RowSet,
     /// `block_hashes` rows.
@@ -60,6 +67,8 @@ impl Default for Batch {
             raw_events: RowSet::insert("raw_events", RAW_EVENT_COLUMNS),
             facts: Facts::default(),
             entities: Vec::new(),
+            replaced: Vec::new(),
+            replaced_unknown: Vec::new(),
             journal: RowSet::insert(
                 "undo_journal",
                 &[

@@ -1,12 +1,19 @@
 //! What each committed write changed, for readers that keep answers across writes (the API's response
-//! cache): the tables a write touched and, for entity tables, the keys of the rows it upserted.
+//! cache): the tables a write touched and, per table, the values the written rows had in the columns
+//! readers select rows by (primary keys and [`READ_BY`]).
 //!
 //! Every write to the projections goes through [`Store::commit`](crate::store::Store::commit) (a batch:
 //! its [`Changes`] are exact), a revert or a rebuild (both [`Changes::everything`]). The store numbers
 //! the writes (its *version*) and keeps the changes of the recent ones in a [`ChangeLog`], so a reader
-//! holding answers read at version `v` can ask what changed since and drop only the answers that read a
-//! changed table or row.
+//! holding answers read at version `v` can ask what changed since and drop only the answers that read
+//! a changed table, or rows selected by a value a written row had.
+//!
+//! A row changed in place can leave a selection as well as enter one (a model's new owner): so for
+//! an upserted entity the values of both its images count, the new one and the one before the batch.
+//! The projection keeps the latter only while journaling (following the chain head); in a backfill
+//! batch the non-key columns of the entity tables it changed count as changed for every value.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,20 +22,30 @@ use crate::store::batch::Batch;
 use crate::store::rows::RowSet;
 use crate::store::value::Val;
 
-/// Past this many rows of one table, a write is recorded as touching the whole table: a backfill
-/// batch may upsert most accounts, and the log keeps the recent writes' changes in memory.
-const MAX_KEYS: usize = 4_096;
+/// The columns readers select rows by, other than primary keys (which always count), per table: the
+/// indexed columns the API's graph walk and loaders look rows up by.
+pub const READ_BY: &[(&str, &[&str])] = &[
+    ("contributions", &["contributor", "datanet_id"]),
+    ("models", &["owner"]),
+    ("datanets", &["owner"]),
+    ("releases", &["datanet_id"]),
+    ("receipts", &["digest", "payer", "node", "model_id"]),
+    ("attribution_edges", &["digest", "contribution_id"]),
+    ("model_releases", &["model_id", "release_id"]),
+];
+
+/// Past this many values of one column, a write is recorded as changing every value of it: a
+/// backfill batch may write most accounts, and the log keeps recent writes' changes in memory.
+const MAX_VALUES: usize = 4_096;
 
 /// The changes of one committed write.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
     /// A revert or a rebuild: anything may have changed.
     everything: bool,
-    /// Tables whose changed rows are known by key (entity upserts on a one-column key): their keys,
-    /// as [`key_hash`]es.
-    keyed: HashMap<&'static str, HashSet<u64>>,
-    /// Tables written without a usable key (inserted facts, composite keys): any row may have changed.
-    unkeyed: HashSet<&'static str>,
+    /// Per table written: per column whose values are known, the [`key_hash`]es of the values the
+    /// written rows had in it. A column missing from a written table's map may have changed anywhere.
+    tables: HashMap<&'static str, HashMap<&'static str, HashSet<u64>>>,
 }
 
 impl Changes {
@@ -45,91 +62,144 @@ impl Changes {
     /// from).
     pub fn of(batch: &Batch) -> Self {
         let mut changes = Self::default();
-        changes.add(&batch.raw_events);
+        changes.add(&batch.raw_events, &[]);
         for set in batch.facts.sets() {
-            changes.add(set);
+            changes.add(set, read_by(set.table));
         }
         for set in &batch.entities {
-            changes.add(set);
+            let before = batch.replaced.iter().find(|b| b.table == set.table);
+            let columns = if batch.replaced_unknown.contains(&set.table) {
+                &[][..]
+            } else {
+                read_by(set.table)
+            };
+            changes.add_entity(set, before, columns);
         }
-        changes.add(&batch.journal);
+        changes.add(&batch.journal, &[]);
         changes
     }
 
-    fn add(&mut self, set: &RowSet) {
+    /// Records `set`, knowing the values of its `columns`.
+    fn add(&mut self, set: &RowSet, columns: &[&'static str]) {
         if set.rows.is_empty() {
             return;
         }
-        let known = self.keyed.get(set.table).map_or(0, HashSet::len);
-        if set.upsert_key != Some(1)
-            || self.unkeyed.contains(set.table)
-            || known + set.rows.len() > MAX_KEYS
-        {
-            self.keyed.remove(set.table);
-            self.unkeyed.insert(set.table);
+        let values = columns
+            .iter()
+            .filter_map(|column| Some((*column, column_values(set, column)?)))
+            .collect();
+        self.merge(set.table, values);
+    }
+
+    /// Records the upserted entity rows `set` (and `before`, their images before the batch), knowing
+    /// the values of the one-column key and of `columns`.
+    fn add_entity(&mut self, set: &RowSet, before: Option<&RowSet>, columns: &[&'static str]) {
+        if set.rows.is_empty() {
             return;
         }
-        let keys = self.keyed.entry(set.table).or_default();
-        keys.extend(
-            set.rows
-                .iter()
-                .filter_map(|row| row.first().and_then(key_text))
-                .map(|key| key_hash(&key)),
-        );
+        let key = (set.upsert_key == Some(1)).then(|| set.columns[0]);
+        let mut values = HashMap::new();
+        for column in key.iter().chain(columns) {
+            let (Some(mut after), before) = (
+                column_values(set, column),
+                before.map(|b| column_values(b, column)),
+            ) else {
+                continue;
+            };
+            match before {
+                None => {}
+                Some(Some(before)) => after.extend(before),
+                Some(None) => continue,
+            }
+            if after.len() <= MAX_VALUES {
+                values.insert(*column, after);
+            }
+        }
+        self.merge(set.table, values);
+    }
+
+    /// Adds a write of `table` whose known column values are `values`: a column stays known only if
+    /// every write of the table knows it.
+    fn merge(&mut self, table: &'static str, values: HashMap<&'static str, HashSet<u64>>) {
+        match self.tables.entry(table) {
+            Entry::Vacant(entry) => {
+                entry.insert(values);
+            }
+            Entry::Occupied(mut entry) => {
+                let known = entry.get_mut();
+                known.retain(|column, _| values.contains_key(column));
+                for (column, hashes) in values {
+                    if let Some(k) = known.get_mut(column) {
+                        k.extend(hashes);
+                    }
+                }
+            }
+        }
     }
 
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        !self.everything && self.keyed.is_empty() && self.unkeyed.is_empty()
+        !self.everything && self.tables.is_empty()
     }
 
     /// Whether any row of `table` may have changed.
     pub fn touches_table(&self, table: &str) -> bool {
-        self.everything || self.unkeyed.contains(table) || self.keyed.contains_key(table)
+        self.everything || self.tables.contains_key(table)
     }
 
-    /// Whether the row of `table` whose one-column primary key is `key` (as [`key_text`] writes it)
-    /// may have changed.
-    pub fn touches_row(&self, table: &str, key: &str) -> bool {
-        self.everything
-            || self.unkeyed.contains(table)
-            || self
-                .keyed
-                .get(table)
-                .is_some_and(|keys| keys.contains(&key_hash(key)))
-    }
-
-    /// The [`key_hash`]es of the rows changed in `table`, when they are known (`None`: none changed,
-    /// or any may have).
-    pub fn keys(&self, table: &str) -> Option<&HashSet<u64>> {
-        if self.everything || self.unkeyed.contains(table) {
+    /// The [`key_hash`]es of the values the rows written to `table` had in `column`, when `table` was
+    /// written and they are known (`None`: not written, or rows with any value may have changed).
+    pub fn values(&self, table: &str, column: &str) -> Option<&HashSet<u64>> {
+        if self.everything {
             return None;
         }
-        self.keyed.get(table)
+        self.tables.get(table)?.get(column)
+    }
+
+    /// Whether a row of `table` whose `column` is `value` (as [`key_text`] writes it) may have changed.
+    pub fn touches_value(&self, table: &str, column: &str, value: &str) -> bool {
+        self.touches_table(table)
+            && self
+                .values(table, column)
+                .is_none_or(|values| values.contains(&key_hash(value)))
     }
 }
 
 #[cfg(test)]
 impl Changes {
-    /// A write that upserted the rows `keys` of `table`.
-    pub(crate) fn upserted(table: &'static str, keys: &[&str]) -> Self {
+    /// A write that changed the rows of `table` whose `column` had one of `values`, and no other
+    /// column's values are known.
+    pub(crate) fn written(table: &'static str, column: &'static str, values: &[&str]) -> Self {
         let mut changes = Self::default();
-        changes
-            .keyed
-            .insert(table, keys.iter().map(|k| key_hash(k)).collect());
-        changes
-    }
-
-    /// A write that inserted rows into `table`.
-    pub(crate) fn inserted(table: &'static str) -> Self {
-        let mut changes = Self::default();
-        changes.unkeyed.insert(table);
+        let hashes = values.iter().map(|v| key_hash(v)).collect();
+        changes.merge(table, HashMap::from([(column, hashes)]));
         changes
     }
 }
 
-/// A key column's value as text, the form readers compare keys in: an integer in decimal, text as it
-/// is stored. `None` for NULL (never a primary key).
+/// The columns [`READ_BY`] lists for `table`.
+fn read_by(table: &str) -> &'static [&'static str] {
+    READ_BY
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map_or(&[], |(_, columns)| columns)
+}
+
+/// The [`key_hash`]es of `set`'s values in `column`; `None` if the set has no such column or holds
+/// more than [`MAX_VALUES`] of them.
+fn column_values(set: &RowSet, column: &str) -> Option<HashSet<u64>> {
+    let i = set.columns.iter().position(|c| *c == column)?;
+    let values: HashSet<u64> = set
+        .rows
+        .iter()
+        .filter_map(|row| row.get(i).and_then(key_text))
+        .map(|text| key_hash(&text))
+        .collect();
+    (values.len() <= MAX_VALUES).then_some(values)
+}
+
+/// A column's value as text, the form readers compare values in: an integer in decimal, text as it is
+/// stored. `None` for NULL (which no reader selects by).
 pub fn key_text(value: &Val) -> Option<String> {
     match value {
         Val::Int(v) => Some(v.to_string()),
@@ -138,15 +208,15 @@ pub fn key_text(value: &Val) -> Option<String> {
     }
 }
 
-/// A key's text ([`key_text`]) hashed to 64 bits, the form keys are compared in: readers keep one
-/// word per row they read instead of its text. Two keys of one table may share a hash; a reader then
+/// A value's text ([`key_text`]) hashed to 64 bits, the form values are compared in: readers keep one
+/// word per value they selected by instead of its text. Two values may share a hash; a reader then
 /// takes a change to one for a change to the other, which costs a needless re-read and never a stale
 /// answer.
-pub fn key_hash(key: &str) -> u64 {
+pub fn key_hash(text: &str) -> u64 {
     use std::hash::{Hash, Hasher};
-    // `DefaultHasher::new()` has fixed keys: the same key hashes alike everywhere in the process.
+    // `DefaultHasher::new()` has fixed keys: the same text hashes alike everywhere in the process.
     let mut hasher = std::hash::DefaultHasher::new();
-    key.hash(&mut hasher);
+    text.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -207,61 +277,83 @@ impl ChangeLog {
 mod tests {
     use super::*;
 
-    fn upsert(table: &'static str, key_columns: usize, keys: &[Val]) -> RowSet {
+    fn text(v: &str) -> Val {
+        Val::Text(v.to_owned())
+    }
+
+    /// Model rows `(model_id, owner)`.
+    fn models(rows: &[(i64, &str)]) -> RowSet {
         RowSet {
-            table,
-            columns: vec!["k", "v"],
-            upsert_key: Some(key_columns),
-            rows: keys.iter().map(|k| vec![k.clone(), Val::Int(0)]).collect(),
+            table: "models",
+            columns: vec!["model_id", "owner"],
+            upsert_key: Some(1),
+            rows: rows
+                .iter()
+                .map(|(id, o)| vec![Val::Int(*id), text(o)])
+                .collect(),
         }
     }
 
     #[test]
-    fn a_batch_names_the_entity_rows_it_upserts_and_the_tables_it_inserts_into() {
+    fn a_batch_names_the_values_its_rows_had_in_the_columns_readers_select_by() {
         let mut batch = Batch::default();
-        batch.entities.push(upsert(
-            "accounts",
-            1,
-            &[Val::Text("0xaa".into()), Val::Text("0xbb".into())],
-        ));
-        batch
-            .entities
-            .push(upsert("contributions", 1, &[Val::Int(7)]));
-        batch.entities.push(upsert("curators", 2, &[Val::Int(1)]));
-        batch.facts.receipts.rows.push(Vec::new());
+        batch.entities.push(models(&[(7, "0xnew")]));
+        batch.replaced.push(models(&[(7, "0xold")]));
+        batch.facts.receipts.rows.push(
+            (0..batch.facts.receipts.columns.len())
+                .map(|i| text(&format!("r{i}")))
+                .collect(),
+        );
         let changes = Changes::of(&batch);
 
-        assert!(changes.touches_row("accounts", "0xaa"));
-        assert!(!changes.touches_row("accounts", "0xcc"));
-        assert!(changes.touches_row("contributions", "7"));
-        assert!(!changes.touches_row("contributions", "8"));
-        // Inserted facts and composite keys: any row of the table.
-        assert!(changes.touches_row("receipts", "0xanything"));
-        assert!(changes.touches_row("curators", "1"));
-        assert!(changes.touches_table("accounts"));
-        assert!(!changes.touches_table("models"));
-        assert!(!changes.touches_row("models", "1"));
-        assert_eq!(changes.keys("accounts").map(HashSet::len), Some(2));
-        assert_eq!(changes.keys("receipts"), None);
+        assert!(changes.touches_value("models", "model_id", "7"));
+        assert!(!changes.touches_value("models", "model_id", "8"));
+        // Both owners: the model left the old owner's models and joined the new one's.
+        assert!(changes.touches_value("models", "owner", "0xnew"));
+        assert!(changes.touches_value("models", "owner", "0xold"));
+        assert!(!changes.touches_value("models", "owner", "0xother"));
+        // A column no one selects by: any value.
+        assert!(changes.touches_value("models", "price", "1"));
+        let payer = batch
+            .facts
+            .receipts
+            .columns
+            .iter()
+            .position(|c| *c == "payer");
+        let payer = format!("r{}", payer.expect("receipts have a payer"));
+        assert!(changes.touches_value("receipts", "payer", &payer));
+        assert!(!changes.touches_value("receipts", "payer", "0xsomeone"));
+        assert!(!changes.touches_table("datanets"));
+        assert!(!changes.touches_value("datanets", "owner", "0xnew"));
     }
 
     #[test]
-    fn a_write_of_many_rows_touches_its_whole_table() {
+    fn without_images_from_before_the_batch_only_the_key_is_known() {
         let mut batch = Batch::default();
-        let keys: Vec<Val> = (0..=MAX_KEYS as i64).map(Val::Int).collect();
-        batch.entities.push(upsert("contributions", 1, &keys));
+        batch.entities.push(models(&[(7, "0xnew")]));
+        batch.replaced_unknown.push("models");
         let changes = Changes::of(&batch);
-        assert_eq!(changes.keys("contributions"), None);
-        assert!(changes.touches_row("contributions", "-1"));
+        assert!(!changes.touches_value("models", "model_id", "8"));
+        assert!(changes.touches_value("models", "owner", "0xanyone"));
+    }
+
+    #[test]
+    fn a_write_of_many_values_changes_every_value_of_the_column() {
+        let mut batch = Batch::default();
+        let rows: Vec<(i64, &str)> = (0..=MAX_VALUES as i64).map(|id| (id, "0xone")).collect();
+        batch.entities.push(models(&rows));
+        let changes = Changes::of(&batch);
+        assert!(changes.touches_value("models", "model_id", "-1"));
+        assert!(!changes.touches_value("models", "owner", "0xtwo"));
     }
 
     #[test]
     fn eventless_batches_change_nothing_and_reverts_change_everything() {
         assert!(Changes::of(&Batch::default()).is_empty());
         let everything = Changes::everything();
-        assert!(everything.touches_row("models", "1"));
+        assert!(everything.touches_value("models", "model_id", "1"));
         assert!(everything.touches_table("datanets"));
-        assert_eq!(everything.keys("models"), None);
+        assert_eq!(everything.values("models", "model_id"), None);
     }
 
     #[test]
