@@ -39,6 +39,8 @@ const PAYERS: u64 = 100;
 const NODES: u64 = 10;
 const EVENTS_PER_BLOCK: usize = 2_000;
 const PRICE: u64 = 1_000_000;
+/// Blocks under the head that can still be reorganised while following (journaled).
+const FINALITY: u64 = 12;
 
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -220,17 +222,18 @@ fn contract_of(event: &SoilEvent) -> Contract {
 }
 
 /// Applies `events` as block `number` on top of `parent` through the projection and commits it with
-/// its checkpoint (`head` the chain head); returns the block's hash.
+/// its checkpoint (`head` the chain head, `finalized` the highest final block: a block above it is
+/// journaled, as the sync loop does); returns the block's hash.
 async fn commit_block(
     store: &Store,
     state: &mut State,
     (number, parent): (u64, B256),
     events: &[SoilEvent],
-    head: u64,
+    (head, finalized): (u64, u64),
 ) -> BenchResult<B256> {
     let hash = keccak256(number.to_be_bytes());
     let mut batch = Batch::default();
-    state.begin_block(number, false);
+    state.begin_block(number, number > finalized);
     for (log_index, event) in events.iter().enumerate() {
         let raw = RawEvent {
             block_number: number,
@@ -256,7 +259,7 @@ async fn commit_block(
         chain_id: CHAIN_ID,
         block_number: number,
         block_hash: hash,
-        finalized_block: number,
+        finalized_block: finalized,
         head_block: head,
     };
     store.commit(batch, checkpoint).await?;
@@ -272,7 +275,8 @@ async fn seed(store: &Store, receipts: u64) -> BenchResult {
     let last = blocks.len() as u64;
     let mut parent = B256::ZERO;
     for (i, chunk) in blocks.into_iter().enumerate() {
-        parent = commit_block(store, &mut state, (i as u64 + 1, parent), chunk, last).await?;
+        let number = i as u64 + 1;
+        parent = commit_block(store, &mut state, (number, parent), chunk, (last, number)).await?;
     }
     eprintln!(
         "seeded {count} events ({} attribution edges) in {:.1}s",
@@ -357,7 +361,8 @@ fn wrk(
 }
 
 /// Commits a block on top of the checkpoint every `interval_ms`, as the sync loop does when following
-/// a chain: empty, or with one `event` applied through the projection.
+/// a chain (blocks within `FINALITY` of the head journaled): empty, or with one `event` applied
+/// through the projection.
 async fn new_blocks(store: Store, interval_ms: u64, event: Option<BlockEvent>) -> BenchResult {
     let mut state = State::new(store.pool().clone());
     let mut ticks = tokio::time::interval(std::time::Duration::from_millis(interval_ms));
@@ -375,12 +380,13 @@ async fn new_blocks(store: Store, interval_ms: u64, event: Option<BlockEvent>) -
             }],
             Some(BlockEvent::Settlement) => vec![settlement("live block", number)],
         };
+        let finalized = number.saturating_sub(FINALITY).max(tip.finalized_block);
         commit_block(
             &store,
             &mut state,
             (number, tip.block_hash),
             &events,
-            number,
+            (number, finalized),
         )
         .await?;
     }
