@@ -155,18 +155,18 @@ impl Changes {
         }
         self.tables.get(table)?.get(column)
     }
+}
 
+#[cfg(test)]
+impl Changes {
     /// Whether a row of `table` whose `column` is `value` (as [`key_text`] writes it) may have changed.
-    pub fn touches_value(&self, table: &str, column: &str, value: &str) -> bool {
+    pub(crate) fn touches_value(&self, table: &str, column: &str, value: &str) -> bool {
         self.touches_table(table)
             && self
                 .values(table, column)
                 .is_none_or(|values| values.contains(&key_hash(value)))
     }
-}
 
-#[cfg(test)]
-impl Changes {
     /// A write that changed the rows of `table` whose `column` had one of `values`, and no other
     /// column's values are known.
     pub(crate) fn written(table: &'static str, column: &'static str, values: &[&str]) -> Self {
