@@ -100,19 +100,17 @@ impl Changes {
         let key = (set.upsert_key == Some(1)).then(|| set.columns[0]);
         let mut values = HashMap::new();
         for column in key.iter().chain(columns) {
-            let (Some(mut after), before) = (
-                column_values(set, column),
-                before.map(|b| column_values(b, column)),
-            ) else {
+            let Some(mut known) = column_values(set, column) else {
                 continue;
             };
-            match before {
-                None => {}
-                Some(Some(before)) => after.extend(before),
-                Some(None) => continue,
+            if let Some(before) = before {
+                let Some(old) = column_values(before, column) else {
+                    continue;
+                };
+                known.extend(old);
             }
-            if after.len() <= MAX_VALUES {
-                values.insert(*column, after);
+            if known.len() <= MAX_VALUES {
+                values.insert(*column, known);
             }
         }
         self.merge(set.table, values);
@@ -189,13 +187,19 @@ fn read_by(table: &str) -> &'static [&'static str] {
 /// more than [`MAX_VALUES`] of them.
 fn column_values(set: &RowSet, column: &str) -> Option<HashSet<u64>> {
     let i = set.columns.iter().position(|c| *c == column)?;
-    let values: HashSet<u64> = set
+    let mut values = HashSet::new();
+    for text in set
         .rows
         .iter()
         .filter_map(|row| row.get(i).and_then(key_text))
-        .map(|text| key_hash(&text))
-        .collect();
-    (values.len() <= MAX_VALUES).then_some(values)
+    {
+        values.insert(key_hash(&text));
+        // A backfill batch can hold many thousands: stop hashing once the answer is "any value".
+        if values.len() > MAX_VALUES {
+            return None;
+        }
+    }
+    Some(values)
 }
 
 /// A column's value as text, the form readers compare values in: an integer in decimal, text as it is
