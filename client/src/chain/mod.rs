@@ -10,13 +10,18 @@ mod release;
 mod token;
 mod tx;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alloy::{
     network::EthereumWallet,
     primitives::Address,
     providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::client::RpcClient,
     signers::local::PrivateKeySigner,
+    transports::http::{Http, reqwest},
 };
 use soil_bindings::{Deployment, ReceiptDomain};
 
@@ -30,6 +35,12 @@ use crate::error::{ClientError, Result};
 /// The RPC endpoint used when neither `--rpc-url` nor `SOIL_RPC_URL` is given.
 pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
 
+/// How long one JSON-RPC request may take when `--rpc-timeout` is not given.
+pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a sent transaction may take to be mined before the client stops waiting for it.
+pub const MINING_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A connection to the chain on behalf of one wallet.
 #[derive(Debug, Clone)]
 pub struct Chain {
@@ -41,32 +52,40 @@ pub struct Chain {
 
 impl Chain {
     /// Connects to `rpc_url` with `signer`, and loads the deployment from `deployment` (default
-    /// `deployments/<chainId>.json`), checking it is for the RPC's chain.
+    /// `deployments/<chainId>.json`), checking it is for the RPC's chain. Every request fails after
+    /// `timeout` (a node that stops answering is an error, never a hang).
     pub async fn connect(
         rpc_url: &str,
         signer: PrivateKeySigner,
         deployment: Option<&Path>,
+        timeout: Duration,
     ) -> Result<Self> {
-        let url: alloy::transports::http::reqwest::Url =
+        let url: reqwest::Url =
             rpc_url
                 .parse()
                 .map_err(|err: url::ParseError| ClientError::RpcUrl {
                     url: rpc_url.to_owned(),
                     reason: err.to_string(),
                 })?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|err| ClientError::Rpc {
+                action: format!("setting up the HTTP client for {rpc_url}"),
+                reason: err.to_string(),
+            })?;
+        let transport = Http::with_client(http, url);
+        let is_local = transport.guess_local();
         let account = signer.address();
         let wallet = EthereumWallet::from(signer);
         let provider = ProviderBuilder::new()
             .wallet(wallet.clone())
-            .connect_http(url)
+            .connect_client(RpcClient::new(transport, is_local))
             .erased();
         let chain_id = provider
             .get_chain_id()
             .await
-            .map_err(|err| ClientError::Rpc {
-                action: format!("asking {rpc_url} for its chain id"),
-                reason: err.to_string(),
-            })?;
+            .map_err(|err| tx::rpc_error(&format!("asking {rpc_url} for its chain id"), &err))?;
         let path = deployment.map_or_else(|| default_deployment_path(chain_id), Path::to_path_buf);
         let deployment = Deployment::load_for_chain(&path, chain_id)?;
         Ok(Self {

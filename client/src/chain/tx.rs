@@ -52,8 +52,24 @@ pub enum TxStatus {
 pub(crate) fn rpc_error(action: &str, err: &RpcError<TransportErrorKind>) -> ClientError {
     ClientError::Rpc {
         action: action.to_owned(),
-        reason: err.to_string(),
+        reason: with_causes(err),
     }
+}
+
+/// `err` followed by each of its causes that its own message leaves out ("error sending request …:
+/// operation timed out"): transport errors name what went wrong only in their sources.
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(source) = cause {
+        let message = source.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = source.source();
+    }
+    text
 }
 
 /// A contract error as a [`ClientError`]: reverts decoded, transport errors kept.
@@ -69,7 +85,7 @@ pub(crate) fn contract_error(action: &str, err: &alloy::contract::Error) -> Clie
         },
         None => ClientError::Rpc {
             action: action.to_owned(),
-            reason: err.to_string(),
+            reason: with_causes(err),
         },
     }
 }
@@ -95,11 +111,12 @@ impl Chain {
                 },
             )?;
         let receipt = pending
+            .with_timeout(Some(super::MINING_TIMEOUT))
             .get_receipt()
             .await
             .map_err(|err| ClientError::Rpc {
-                action: action.to_owned(),
-                reason: err.to_string(),
+                action: format!("{action} (waiting for the transaction to be mined)"),
+                reason: with_causes(&err),
             })?;
         if !receipt.status() {
             return Err(ClientError::TransactionFailed {

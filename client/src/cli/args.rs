@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use alloy::primitives::{U256, aliases::U96};
+use alloy::{
+    primitives::{U256, aliases::U96},
+    signers::local::PrivateKeySigner,
+};
 use anyhow::Context as _;
 use soil_client::{
-    chain::{Chain, DEFAULT_RPC_URL},
+    chain::{Chain, DEFAULT_RPC_TIMEOUT, DEFAULT_RPC_URL},
     outbox::Outbox,
     wallet::WalletSource,
 };
@@ -16,6 +19,10 @@ pub(crate) struct Global {
     /// JSON-RPC endpoint of the chain.
     #[arg(long, global = true, env = "SOIL_RPC_URL", default_value = DEFAULT_RPC_URL)]
     pub(crate) rpc_url: String,
+    /// Seconds one JSON-RPC request may take before it fails.
+    #[arg(long, global = true, env = "SOIL_RPC_TIMEOUT", default_value_t = DEFAULT_RPC_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) rpc_timeout: u64,
     /// Encrypted keystore file (password from SOIL_KEYSTORE_PASSWORD or a prompt). Without it the raw
     /// key in SOIL_PRIVATE_KEY is used (local chains only).
     #[arg(long, global = true, env = "SOIL_KEYSTORE")]
@@ -56,8 +63,18 @@ impl Global {
 
     /// Opens the wallet and connects to the chain.
     pub(crate) async fn chain(&self) -> anyhow::Result<Chain> {
-        let signer = self.wallet().open()?;
-        Ok(Chain::connect(&self.rpc_url, signer, self.deployment.as_deref()).await?)
+        self.connect(self.wallet().open()?).await
+    }
+
+    /// Connects to the chain as `signer`.
+    pub(crate) async fn connect(&self, signer: PrivateKeySigner) -> anyhow::Result<Chain> {
+        Ok(Chain::connect(
+            &self.rpc_url,
+            signer,
+            self.deployment.as_deref(),
+            std::time::Duration::from_secs(self.rpc_timeout),
+        )
+        .await?)
     }
 
     /// Opens the receipt outbox.

@@ -54,12 +54,7 @@ pub(crate) struct Infer {
 impl Infer {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
         let signer = global.wallet().open()?;
-        let chain = soil_client::chain::Chain::connect(
-            &global.rpc_url,
-            signer.clone(),
-            global.deployment.as_deref(),
-        )
-        .await?;
+        let chain = global.connect(signer.clone()).await?;
         let outbox = global.outbox().await?;
         let config = SessionConfig {
             model_id: self.model_id,

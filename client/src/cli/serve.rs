@@ -52,12 +52,7 @@ pub(crate) struct Serve {
 impl Serve {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
         let signer = global.wallet().open()?;
-        let chain = soil_client::chain::Chain::connect(
-            &global.rpc_url,
-            signer.clone(),
-            global.deployment.as_deref(),
-        )
-        .await?;
+        let chain = global.connect(signer.clone()).await?;
         let chain_id = chain.deployment().chain_id;
         let outbox = global.outbox().await?;
         let config = SessionConfig {

@@ -2,8 +2,10 @@
 //! market (datanet, contributions, release, model) to run inferences against.
 
 use std::{
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Output},
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
 };
 
 use alloy::{
@@ -173,14 +175,71 @@ impl Env {
 }
 
 /// A child process (`soil serve`, `soil settle --interval`) killed when the test ends, whatever the
-/// outcome.
-pub(crate) struct Running(pub(crate) Child);
+/// outcome. If the test fails, the child's log (when it has one) is printed with the failure.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    log: Option<PathBuf>,
+}
+
+impl Running {
+    pub(crate) fn new(child: Child) -> Self {
+        Self { child, log: None }
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking()
+            && let Some(log) = &self.log
+        {
+            eprintln!(
+                "--- {} ---\n{}",
+                log.display(),
+                std::fs::read_to_string(log).unwrap_or_else(|err| err.to_string())
+            );
+        }
     }
+}
+
+/// How long `soil serve` may take to load the model and sync its releases before it listens.
+const SERVE_STARTUP: Duration = Duration::from_secs(180);
+
+/// Starts `soil serve ARGS` as `account`, its log (requests included) in a file printed if the test
+/// fails; returns once the server says where it listens, with its base URL.
+pub(crate) fn serve(env: &Env, account: usize, args: &[&str]) -> (Running, String) {
+    let log = env.dir.path().join(format!("serve-{account}.log"));
+    let mut child = env
+        .soil(account)
+        .env("SOIL_LOG", "info,tower_http=debug")
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Running {
+        child,
+        log: Some(log),
+    };
+    // Read on a thread of its own, so a server that never listens fails the test instead of hanging it.
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = line_tx.send(line);
+    });
+    let line = line_rx.recv_timeout(SERVE_STARTUP).unwrap_or_else(|_| {
+        panic!("soil serve did not say where it listens within {SERVE_STARTUP:?}")
+    });
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("soil serve printed {line:?} instead of where it listens"))
+        .to_owned();
+    (server, base)
 }
 
 pub(crate) fn assert_success(output: &Output, args: &[&str]) {

@@ -1,5 +1,5 @@
 //! Bad inputs get clear errors: wrong model file, bad keystore password, expired receipt, unknown
-//! release.
+//! release, a node that never answers.
 
 use crate::common::*;
 
@@ -106,4 +106,36 @@ async fn unknown_release_is_named() {
         ],
     );
     assert!(err.contains("release 99 does not exist"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_never_answers_is_an_error_within_the_rpc_timeout() {
+    let env = Env::start().await;
+    // Accepts connections and reads requests, but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let output = env
+        .soil(PAYER)
+        .env("SOIL_RPC_URL", &url)
+        .args(["--rpc-timeout", "1", "balance"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("chain id") && err.contains(&url) && err.contains("timed out"),
+        "{err}"
+    );
 }

@@ -124,7 +124,7 @@ async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
     let deposit_before = env.escrow().depositOf(payer).call().await.unwrap();
     let first = infer(&env, &market, "What do honey bees build?", &[]);
 
-    let mut settle = Running(
+    let mut settle = Running::new(
         env.soil(PAYER)
             .args([
                 "--json",
@@ -184,11 +184,11 @@ async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
         u256(&first["fee"]) + u256(&second["fee"]),
         "each receipt charged once"
     );
-    settle.0.kill().unwrap();
-    settle.0.wait().unwrap();
+    settle.child.kill().unwrap();
+    settle.child.wait().unwrap();
     let mut stdout = Vec::new();
     settle
-        .0
+        .child
         .stdout
         .take()
         .unwrap()

@@ -1,7 +1,7 @@
 //! The OpenAI-compatible server: models, a plain and a streamed chat completion, a plain and a streamed
 //! text completion, OpenAI-style errors, and a receipt in the outbox for each completion.
 
-use std::io::{BufRead, BufReader};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -12,10 +12,10 @@ async fn openai_api_answers_and_leaves_receipts() {
     let env = Env::start().await;
     let market = market(&env).await;
     let model = model_path();
-    let mut child = env
-        .soil(PAYER)
-        .args([
-            "serve",
+    let (server, base) = serve(
+        &env,
+        PAYER,
+        &[
             "--model-id",
             &market.model.to_string(),
             "--model",
@@ -30,20 +30,13 @@ async fn openai_api_answers_and_leaves_receipts() {
             "512",
             "--max-tokens",
             "24",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+        ],
+    );
+    // Every request bounded: a server that stops answering fails the test with its log.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .to_owned();
-    let http = reqwest::Client::new();
 
     let models: Value = http
         .get(format!("{base}/v1/models"))
