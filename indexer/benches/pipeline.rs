@@ -9,7 +9,9 @@
 //!
 //! with peak RSS and database size for each. Run (release): `make bench`, or
 //! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`;
-//! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`.
+//! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`. Phases 2
+//! and 3 set the secondary indexes aside while writing and rebuild them at the end (timed), as the
+//! syncer does for a long backfill; `-- --keep-indexes` keeps them up to date row by row instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +35,7 @@ use soil_indexer::projection::apply::{apply, record};
 use soil_indexer::store::{Batch, BlockRef, Checkpoint, Store};
 use soil_indexer::sync::Syncer;
 use soil_indexer::sync::backfill::{RangeSizer, fetch_logs};
+use soil_indexer::sync::commit::Committer;
 use soil_indexer::sync::decode::Decoder;
 use soil_indexer::sync::rpc::Rpc;
 use soil_indexer::sync::status::SyncStatus;
@@ -47,6 +50,8 @@ struct Args {
     rounds: usize,
     postgres: bool,
     recorded_only: bool,
+    /// Keep the secondary indexes up to date row by row instead of setting them aside (the A/B).
+    keep_indexes: bool,
     out: PathBuf,
 }
 
@@ -56,6 +61,7 @@ fn args() -> BenchResult<Args> {
         rounds: 125,
         postgres: true,
         recorded_only: false,
+        keep_indexes: false,
         out: repo_root().join("target/indexer-bench"),
     };
     let mut it = std::env::args().skip(1);
@@ -67,6 +73,7 @@ fn args() -> BenchResult<Args> {
             "--rounds" => args.rounds = it.next().ok_or("--rounds N")?.parse()?,
             "--no-postgres" => args.postgres = false,
             "--recorded-only" => args.recorded_only = true,
+            "--keep-indexes" => args.keep_indexes = true,
             "--out" => args.out = it.next().ok_or("--out DIR")?.into(),
             "--bench" => {}
             other => return Err(format!("unknown argument `{other}`").into()),
@@ -315,7 +322,8 @@ async fn fetch_all(rpc: &Arc<Rpc>, decoder: Decoder, from: u64, to: u64) -> Benc
 }
 
 /// Decode + write: the recorded logs through the decoder and projections into `store`, one
-/// transaction per ~50k events (cut at block boundaries), as backfill commits them.
+/// transaction per ~50k events (cut at block boundaries), each committed while the next is applied,
+/// as backfill commits them.
 async fn write_recorded(
     store: &Store,
     logs: &[Log],
@@ -323,6 +331,7 @@ async fn write_recorded(
     chain_id: u64,
 ) -> BenchResult<u64> {
     let mut state = State::for_empty_store(store.pool().clone());
+    let mut committer = Committer::new(store.clone());
     let mut batch = Batch::default();
     let mut events = 0u64;
     for (i, log) in logs.iter().enumerate() {
@@ -343,7 +352,6 @@ async fn write_recorded(
                 hash,
                 parent_hash: Default::default(),
             })?;
-            state.flush(&mut batch);
             let checkpoint = Checkpoint {
                 chain_id,
                 block_number: event.block_number,
@@ -351,14 +359,17 @@ async fn write_recorded(
                 finalized_block: event.block_number,
                 head_block: event.block_number,
             };
-            store.commit(std::mem::take(&mut batch), checkpoint).await?;
+            committer
+                .submit(&mut state, std::mem::take(&mut batch), checkpoint)
+                .await?;
         }
     }
+    committer.wait(&mut state).await?;
     Ok(events)
 }
 
 /// Phase 2 over `out/logs.jsonl` (made by a full run, with `out/deployment.json`); its table row.
-async fn decode_and_write(out: &Path, d: &Deployment) -> BenchResult<String> {
+async fn decode_and_write(out: &Path, d: &Deployment, keep_indexes: bool) -> BenchResult<String> {
     let text = std::fs::read_to_string(out.join("logs.jsonl"))?;
     let logs: Vec<Log> = text
         .lines()
@@ -371,7 +382,12 @@ async fn decode_and_write(out: &Path, d: &Deployment) -> BenchResult<String> {
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
     reset_peak_rss();
     let started = Instant::now();
+    // As the syncer does for a long backfill: secondary indexes aside, rebuilt at the end (timed).
+    if !keep_indexes {
+        store.defer_indexes().await?;
+    }
     let written = write_recorded(&store, &logs, &Decoder::new(d), d.chain_id).await?;
+    store.restore_indexes().await?;
     let write = started.elapsed();
     store.close().await;
     Ok(format!(
@@ -382,11 +398,19 @@ async fn decode_and_write(out: &Path, d: &Deployment) -> BenchResult<String> {
     ))
 }
 
-async fn end_to_end(url: &str, d: Deployment, store: &Store) -> BenchResult<u64> {
+async fn end_to_end(
+    url: &str,
+    d: Deployment,
+    store: &Store,
+    keep_indexes: bool,
+) -> BenchResult<u64> {
     let rpc = Arc::new(Rpc::connect(url, RpcConfig::default()).await?);
     let config = SyncConfig {
         finality_depth: 0,
         exit_when_caught_up: true,
+        // The bench chain packs its million events into few blocks: set the indexes aside from the
+        // first block, as a real chain's backfill of this many events (far more blocks) would.
+        defer_indexes_from: u64::from(!keep_indexes),
         ..SyncConfig::default()
     };
     let path = PathBuf::from("bench-deployment.json");
@@ -505,7 +529,9 @@ async fn main() -> BenchResult {
     if args.recorded_only {
         let d: Deployment =
             serde_json::from_slice(&std::fs::read(args.out.join("deployment.json"))?)?;
-        print_table(vec![decode_and_write(&args.out, &d).await?]);
+        print_table(vec![
+            decode_and_write(&args.out, &d, args.keep_indexes).await?,
+        ]);
         return Ok(());
     }
     let root = repo_root();
@@ -560,7 +586,7 @@ async fn main() -> BenchResult {
     std::fs::write(args.out.join("deployment.json"), serde_json::to_vec(&d)?)?;
 
     // 2. Decode + write from the recorded file into SQLite.
-    rows.push(decode_and_write(&args.out, &d).await?);
+    rows.push(decode_and_write(&args.out, &d, args.keep_indexes).await?);
 
     // 3. End to end into SQLite.
     let db = args.out.join("e2e.db");
@@ -569,7 +595,7 @@ async fn main() -> BenchResult {
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
     reset_peak_rss();
     let started = Instant::now();
-    end_to_end(&url, d, &store).await?;
+    end_to_end(&url, d, &store, args.keep_indexes).await?;
     let e2e = started.elapsed();
     store.close().await;
     rows.push(format!(
@@ -585,7 +611,7 @@ async fn main() -> BenchResult {
         let store = Store::open(&pg.url()).await?;
         reset_peak_rss();
         let started = Instant::now();
-        end_to_end(&url, d, &store).await?;
+        end_to_end(&url, d, &store, args.keep_indexes).await?;
         let e2e = started.elapsed();
         let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
             .fetch_one(store.pool())

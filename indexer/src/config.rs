@@ -47,6 +47,9 @@ pub struct SyncConfig {
     pub progress_interval: Duration,
     /// Stop (successfully) once caught up with the head instead of following it.
     pub exit_when_caught_up: bool,
+    /// A backfill starting at least this many blocks behind the final head sets the secondary indexes
+    /// aside and rebuilds them once caught up ([`Store::defer_indexes`](crate::store::Store)); 0 never.
+    pub defer_indexes_from: u64,
 }
 
 impl Default for SyncConfig {
@@ -59,6 +62,7 @@ impl Default for SyncConfig {
             poll_interval: Duration::from_millis(1_000),
             progress_interval: Duration::from_secs(5),
             exit_when_caught_up: false,
+            defer_indexes_from: 10_000,
         }
     }
 }

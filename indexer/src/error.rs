@@ -168,6 +168,10 @@ pub enum IndexerError {
         source: std::io::Error,
     },
 
+    /// The task committing a batch was cancelled (the runtime is shutting down).
+    #[error("the batch being committed was abandoned (the runtime is shutting down)")]
+    CommitAborted,
+
     /// The metrics recorder could not be installed.
     #[error("cannot install the metrics recorder: {0}")]
     Metrics(String),
@@ -177,10 +181,11 @@ impl IndexerError {
     /// Whether retrying from the checkpoint may succeed (RPC and database outages); every other
     /// error means the data or the configuration is wrong and the indexer must stop.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Rpc { .. } | Self::Database { .. } | Self::IncompleteLog(_)
-        )
+        match self {
+            Self::Rpc { .. } | Self::IncompleteLog(_) => true,
+            Self::Database { source, .. } => is_outage(source),
+            _ => false,
+        }
     }
 
     /// Wraps a database error with what the indexer was doing.
@@ -189,5 +194,66 @@ impl IndexerError {
     }
 }
 
+/// Whether a database error is an outage that may pass (a lost connection, a busy or locked SQLite
+/// file, a full disk, PostgreSQL restarting or rolling back a transaction) rather than a query or a row
+/// that is wrong, which fails the same way on every retry and must stop the indexer.
+fn is_outage(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => {
+            let code = error.code().unwrap_or_default();
+            if error
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // The SQLSTATE class: connection 08, rollback 40, resources 53, operator
+                // intervention 57, system 58.
+                matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58"))
+            } else {
+                // SQLite: the primary result code under the extended one (BUSY 5, LOCKED 6, IOERR 10,
+                // FULL 13).
+                code.parse::<u32>()
+                    .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13))
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Result alias for the indexer.
 pub type Result<T, E = IndexerError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite_error(sql: &str) -> IndexerError {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let source = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        IndexerError::db("testing")(source)
+    }
+
+    #[tokio::test]
+    async fn a_wrong_query_or_row_stops_the_indexer_and_an_outage_is_retried() {
+        assert!(!sqlite_error("SELEC 1").await.is_transient(), "syntax");
+        assert!(
+            !sqlite_error("SELECT * FROM no_such_table")
+                .await
+                .is_transient(),
+            "missing table"
+        );
+        let decode = IndexerError::db("testing")(sqlx::Error::ColumnNotFound("x".into()));
+        assert!(!decode.is_transient());
+        let outage = IndexerError::db("testing")(sqlx::Error::PoolTimedOut);
+        assert!(outage.is_transient());
+        let io = IndexerError::db("testing")(sqlx::Error::Io(std::io::Error::other("reset")));
+        assert!(io.is_transient());
+    }
+}

@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// Exit once caught up with the chain head instead of following it.
     #[arg(long)]
     pub exit_when_caught_up: bool,
+    /// A backfill at least this many blocks behind sets the secondary indexes aside and rebuilds them
+    /// once caught up (queries are slower meanwhile); 0 never.
+    #[arg(long, default_value_t = 10_000)]
+    pub defer_indexes_from: u64,
     /// Do not serve HTTP (sync only).
     #[arg(long)]
     pub no_serve: bool,
@@ -96,6 +100,7 @@ impl RunArgs {
             max_range: self.max_range,
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             exit_when_caught_up: self.exit_when_caught_up,
+            defer_indexes_from: self.defer_indexes_from,
             ..SyncConfig::default()
         }
     }

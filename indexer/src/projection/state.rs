@@ -120,7 +120,8 @@ tables! {
     parameters: Parameter,
 }
 
-/// Above this many cached rows the cache is dropped after a flush (and refilled on demand).
+/// Above this many cached rows the cache is dropped once its batches are committed (and refilled on
+/// demand).
 const CACHE_LIMIT: usize = 2_000_000;
 
 /// The projection's working set. See the module docs.
@@ -137,6 +138,8 @@ pub struct State {
     complete: bool,
     /// The cache is never dropped (a rebuild, whose one transaction holds everything until the end).
     keep_cache: bool,
+    /// Above this many cached rows the cache is to be dropped ([`CACHE_LIMIT`]; lower in tests).
+    cache_limit: usize,
 }
 
 impl State {
@@ -151,6 +154,16 @@ impl State {
             journal: Vec::new(),
             complete: false,
             keep_cache: false,
+            cache_limit: CACHE_LIMIT,
+        }
+    }
+
+    /// The same working set with a cache limit of `rows` (to reach the limit in tests).
+    #[cfg(test)]
+    pub(crate) fn with_cache_limit(self, rows: usize) -> Self {
+        Self {
+            cache_limit: rows,
+            ..self
         }
     }
 
@@ -339,9 +352,13 @@ impl State {
     pub fn flush(&mut self, batch: &mut Batch) {
         self.tables.flush(batch);
         batch.journal.rows.append(&mut self.journal);
-        if !self.keep_cache && self.tables.len() > CACHE_LIMIT {
-            self.clear();
-        }
+    }
+
+    /// Whether the cache has outgrown its limit and should be dropped ([`State::clear`]) once every
+    /// flushed batch is committed (not before: rows of a batch still being written would be read back
+    /// from the store without them).
+    pub fn over_limit(&self) -> bool {
+        !self.keep_cache && self.tables.len() > self.cache_limit
     }
 }
 

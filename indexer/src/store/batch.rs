@@ -91,17 +91,28 @@ impl Default for Batch {
 }
 
 impl Batch {
+    /// The row sets to write, in order.
+    fn into_sets(self) -> impl Iterator<Item = RowSet> {
+        std::iter::once(self.raw_events)
+            .chain(self.facts.into_sets())
+            .chain(self.entities)
+            .chain([self.journal, self.blocks])
+    }
+
     /// Writes every row through `conn`, a `backend` connection (inside the caller's transaction).
     pub async fn write(self, conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<()> {
-        self.raw_events.write(conn, backend).await?;
-        for set in self.facts.into_sets() {
+        for set in self.into_sets() {
             set.write(conn, backend).await?;
         }
-        for set in self.entities {
-            set.write(conn, backend).await?;
+        Ok(())
+    }
+
+    /// Writes every row through `conn` by COPY (inside the caller's transaction).
+    pub async fn copy(self, conn: &mut sqlx::PgConnection) -> Result<()> {
+        for set in self.into_sets() {
+            set.copy(conn).await?;
         }
-        self.journal.write(conn, backend).await?;
-        self.blocks.write(conn, backend).await
+        Ok(())
     }
 
     /// Records a block's identity for reorg detection.
@@ -123,30 +134,25 @@ fn unix_now() -> i64 {
 
 impl Store {
     /// Commits `batch` and `checkpoint` in one transaction, and prunes the undo journal and block
-    /// window at or below the new finalized block.
+    /// window at or below the new finalized block. On PostgreSQL the rows go in by COPY.
     pub async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
         let changes = Changes::of(&batch);
-        let mut tx = self
-            .pool()
-            .begin()
-            .await
-            .map_err(IndexerError::db("starting a batch"))?;
-        batch.write(&mut tx, self.backend()).await?;
-        write_checkpoint(&mut tx, checkpoint).await?;
-        let finalized = int("finalized block", checkpoint.finalized_block)?;
-        sqlx::query("DELETE FROM undo_journal WHERE block_number <= $1")
-            .bind(finalized)
-            .execute(&mut *tx)
-            .await
-            .map_err(IndexerError::db("pruning the undo journal"))?;
-        sqlx::query("DELETE FROM block_hashes WHERE block_number < $1")
-            .bind(finalized)
-            .execute(&mut *tx)
-            .await
-            .map_err(IndexerError::db("pruning the block window"))?;
-        tx.commit()
-            .await
-            .map_err(IndexerError::db("committing a batch"))?;
+        let begun = IndexerError::db("starting a batch");
+        let committed = IndexerError::db("committing a batch");
+        match self.copy_pool() {
+            Some(pool) => {
+                let mut tx = pool.begin().await.map_err(begun)?;
+                batch.copy(&mut tx).await?;
+                seal::<sqlx::Postgres>(&mut tx, checkpoint).await?;
+                tx.commit().await.map_err(committed)?;
+            }
+            None => {
+                let mut tx = self.pool().begin().await.map_err(begun)?;
+                batch.write(&mut tx, self.backend()).await?;
+                seal::<sqlx::Any>(&mut tx, checkpoint).await?;
+                tx.commit().await.map_err(committed)?;
+            }
+        }
         self.changed(changes);
         Ok(())
     }
@@ -211,12 +217,43 @@ impl Store {
     }
 }
 
-/// Upserts the single `sync_state` row.
-pub(crate) async fn write_checkpoint(
-    conn: &mut sqlx::AnyConnection,
+/// Ends a batch's transaction: writes `checkpoint`, and prunes the undo journal and the block window
+/// at or below its finalized block.
+async fn seal<DB: sqlx::Database>(conn: &mut DB::Connection, checkpoint: Checkpoint) -> Result<()>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    write_checkpoint::<DB>(&mut *conn, checkpoint).await?;
+    let finalized = int("finalized block", checkpoint.finalized_block)?;
+    sqlx::query::<DB>("DELETE FROM undo_journal WHERE block_number <= $1")
+        .bind(finalized)
+        .execute(&mut *conn)
+        .await
+        .map_err(IndexerError::db("pruning the undo journal"))?;
+    sqlx::query::<DB>("DELETE FROM block_hashes WHERE block_number < $1")
+        .bind(finalized)
+        .execute(&mut *conn)
+        .await
+        .map_err(IndexerError::db("pruning the block window"))?;
+    Ok(())
+}
+
+/// Upserts the single `sync_state` row (through sqlx's `Any` connections, or a PostgreSQL one for a
+/// batch committed by COPY).
+pub(crate) async fn write_checkpoint<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
     checkpoint: Checkpoint,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<()>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
         "INSERT INTO sync_state (id, chain_id, block_number, block_hash, finalized_block, head_block, updated_at) \
          VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET chain_id = excluded.chain_id, \
          block_number = excluded.block_number, block_hash = excluded.block_hash, \

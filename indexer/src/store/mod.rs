@@ -1,5 +1,6 @@
 //! The database: one schema on SQLite (embedded default) or PostgreSQL, reached through sqlx's `Any`
-//! driver so the same SQL runs on both (placeholders are written `$1, $2, …`).
+//! driver so the same SQL runs on both (placeholders are written `$1, $2, …`); on PostgreSQL a batch is
+//! committed by COPY on a typed connection of its own ([`copy`]).
 //!
 //! The tables are described in `SCHEMA.md` next to this file. The indexer is their only writer: a
 //! block's rows, their effect on the aggregates and the checkpoint are committed in one transaction
@@ -10,14 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::error::{IndexerError, Result};
 
 pub mod batch;
 pub mod changes;
+pub mod copy;
 pub mod entity;
 pub mod fact;
+pub mod indexes;
 pub mod revert;
 pub mod rows;
 pub mod value;
@@ -54,6 +58,9 @@ pub struct Store {
     backend: Backend,
     /// The version and the recent writes' changes: see [`Store::version`].
     changes: Arc<ChangeLog>,
+    /// PostgreSQL: the connection batches are committed on, by COPY ([`copy`]: sqlx's `Any` driver
+    /// has none).
+    copy_pool: Option<PgPool>,
 }
 
 impl Store {
@@ -71,10 +78,12 @@ impl Store {
             .map_err(IndexerError::db("parsing the database URL"))?;
         let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         pool = match backend {
+            // `page_size` takes effect only on a new file (before its first table): 16 KiB pages make a
+            // backfill's B-tree inserts about a third cheaper than the default 4 KiB.
             Backend::Sqlite => pool.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                        "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
                          PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;",
                     )
                     .await?;
@@ -87,10 +96,23 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(IndexerError::db("connecting to the database"))?;
+        let copy_pool = match backend {
+            Backend::Sqlite => None,
+            // Lazy: its first connection makes the stages, which need the migrated tables.
+            Backend::Postgres => Some(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| Box::pin(copy::create_stages(conn)))
+                    .connect_lazy(&url)
+                    .map_err(IndexerError::db("parsing the database URL"))?,
+            ),
+        };
         let store = Self {
             pool,
             backend,
             changes: Arc::default(),
+            copy_pool,
         };
         store.migrate().await?;
         Ok(store)
@@ -115,6 +137,11 @@ impl Store {
     /// The connection pool, for read-only queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// PostgreSQL: the pool batches are committed through by COPY.
+    fn copy_pool(&self) -> Option<&PgPool> {
+        self.copy_pool.as_ref()
     }
 
     /// Which database this is.
@@ -153,6 +180,9 @@ impl Store {
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
+        if let Some(pool) = &self.copy_pool {
+            pool.close().await;
+        }
         self.pool.close().await;
     }
 }

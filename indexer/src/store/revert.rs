@@ -134,7 +134,7 @@ impl Store {
                 .await
                 .map_err(IndexerError::db("deleting orphaned rows"))?;
         }
-        write_checkpoint(
+        write_checkpoint::<sqlx::Any>(
             &mut tx,
             Checkpoint {
                 block_number: ancestor,

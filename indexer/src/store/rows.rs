@@ -1,5 +1,6 @@
 //! Multi-row `INSERT` (optionally `ON CONFLICT … DO UPDATE`) of many rows of one table, chunked under
-//! the backends' bind-parameter limits. The same SQL runs on SQLite and PostgreSQL but for its
+//! the backends' bind-parameter limits (a batch's commit on PostgreSQL uses COPY instead, see
+//! [`copy`](crate::store::copy)). The same SQL runs on SQLite and PostgreSQL but for its
 //! placeholders: `$1, $2, …` on PostgreSQL, anonymous `?` on SQLite, whose parser looks every numbered
 //! or named parameter up in a list (quadratic in a statement's parameters: 20 times slower at 30 000).
 
@@ -76,17 +77,23 @@ impl RowSet {
             sql.push(')');
         }
         if let Some(key) = upsert_key {
-            let keys = columns[..key].join(", ");
-            let updates: Vec<String> = columns[key..]
-                .iter()
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect();
-            sql.push_str(&format!(
-                " ON CONFLICT ({keys}) DO UPDATE SET {}",
-                updates.join(", ")
-            ));
+            sql.push_str(&Self::conflict_clause(columns, key));
         }
         sql
+    }
+
+    /// ` ON CONFLICT (key columns) DO UPDATE SET` every other column: an upsert keyed by the first
+    /// `key` columns.
+    pub(crate) fn conflict_clause(columns: &[&str], key: usize) -> String {
+        let updates: Vec<String> = columns[key..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            columns[..key].join(", "),
+            updates.join(", ")
+        )
     }
 
     /// Writes the rows through `conn`, a `backend` connection (inside the caller's transaction).

@@ -38,7 +38,7 @@ impl Val {
 
 /// `0x` + lowercase hex of `bytes`.
 pub fn hex0x(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
+    alloy::primitives::hex::encode_prefixed(bytes)
 }
 
 /// A `u64` from the chain as a database integer.

@@ -4,6 +4,7 @@
 //! backoff; wrong data or configuration stops it with an error.
 
 pub mod backfill;
+pub mod commit;
 pub mod decode;
 pub mod progress;
 pub mod rpc;
@@ -11,7 +12,7 @@ pub mod status;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::consensus::BlockHeader;
 use alloy::providers::Provider;
@@ -26,6 +27,7 @@ use crate::projection::apply::{apply, record};
 use crate::reorg;
 use crate::store::{Batch, BlockRef, Checkpoint, Store};
 use backfill::{Fetched, InFlight, RangeSizer};
+use commit::{Committed, Committer};
 use decode::Decoder;
 use progress::Progress;
 use rpc::Rpc;
@@ -40,9 +42,12 @@ pub struct Syncer {
     chain_id: u64,
     config: SyncConfig,
     state: State,
+    committer: Committer,
     checkpoint: Checkpoint,
     status: Arc<SyncStatus>,
     heads: Option<Subscription<Header>>,
+    /// Whether the secondary indexes are set aside for a backfill (by this run or a killed one).
+    indexes_deferred: bool,
 }
 
 impl Syncer {
@@ -106,9 +111,12 @@ impl Syncer {
             }
         };
         status.set_checkpoint(checkpoint.block_number);
+        // A run killed during a long backfill left the secondary indexes aside: carry on from there.
+        let indexes_deferred = store.deferred_indexes().await? > 0;
         Ok(Self {
             decoder: Decoder::new(&deployment),
             state,
+            committer: Committer::new(store.clone()),
             rpc,
             store,
             chain_id,
@@ -116,6 +124,7 @@ impl Syncer {
             checkpoint,
             status,
             heads: None,
+            indexes_deferred,
         })
     }
 
@@ -177,9 +186,22 @@ impl Syncer {
         }
         let safe = head.saturating_sub(self.config.finality_depth);
         if cp.block_number < safe {
+            let behind = safe - cp.block_number;
+            if !self.indexes_deferred
+                && self.config.defer_indexes_from > 0
+                && behind >= self.config.defer_indexes_from
+            {
+                self.store.defer_indexes().await?;
+                self.indexes_deferred = true;
+            }
             self.backfill(safe, head).await?;
-            Ok(false)
-        } else if cp.block_number < head {
+            return Ok(false);
+        }
+        if self.indexes_deferred {
+            self.store.restore_indexes().await?;
+            self.indexes_deferred = false;
+        }
+        if cp.block_number < head {
             self.follow(head).await?;
             Ok(self.checkpoint.block_number >= head)
         } else {
@@ -202,29 +224,47 @@ impl Syncer {
         Ok(())
     }
 
-    async fn commit(&mut self, mut batch: Batch, checkpoint: Checkpoint) -> Result<()> {
-        self.state.flush(&mut batch);
-        let events = batch.event_count;
-        let started = Instant::now();
-        if let Err(error) = self.store.commit(batch, checkpoint).await {
-            self.state.clear();
-            return Err(error);
+    /// Follows the batches that landed: the checkpoint, the status and the metrics.
+    fn landed(&mut self, batches: impl IntoIterator<Item = Committed>) {
+        for batch in batches {
+            metrics::histogram!("soil_indexer_flush_seconds").record(batch.took.as_secs_f64());
+            metrics::counter!("soil_indexer_events_total").increment(batch.events);
+            self.checkpoint = batch.checkpoint;
+            self.status.set_checkpoint(batch.checkpoint.block_number);
         }
-        metrics::histogram!("soil_indexer_flush_seconds").record(started.elapsed().as_secs_f64());
-        metrics::counter!("soil_indexer_events_total").increment(events);
-        self.checkpoint = checkpoint;
-        self.status.set_checkpoint(checkpoint.block_number);
+    }
+
+    /// Commits `batch` and waits for it to land.
+    async fn commit(&mut self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
+        let landed = self
+            .committer
+            .submit(&mut self.state, batch, checkpoint)
+            .await?;
+        self.landed(landed);
+        let landed = self.committer.wait(&mut self.state).await?;
+        self.landed(landed);
         Ok(())
     }
 
-    /// Backfills the final blocks up to `safe` in ranges.
+    /// Backfills the final blocks up to `safe` in ranges, each committed while the next is applied;
+    /// returns once the last one has landed (or failed).
     async fn backfill(&mut self, safe: u64, head: u64) -> Result<()> {
+        let applied = self.backfill_ranges(safe, head).await;
+        let last = self.committer.wait(&mut self.state).await;
+        if let Ok(last) = &last {
+            self.landed(*last);
+        }
+        applied.and(last.map(drop))
+    }
+
+    async fn backfill_ranges(&mut self, safe: u64, head: u64) -> Result<()> {
         let sizer = Arc::new(RangeSizer::new(
             self.config.initial_range,
             self.config.max_range,
             self.config.target_logs,
         ));
         let mut next = self.checkpoint.block_number + 1;
+        let mut applied = self.checkpoint.block_number;
         let mut progress = Progress::new(next, safe, self.config.progress_interval);
         let mut in_flight = InFlight::default();
         loop {
@@ -237,24 +277,24 @@ impl Syncer {
                 return Ok(());
             };
             let fetched = fetched?;
+            debug_assert_eq!(fetched.from, applied + 1, "ranges are applied in order");
             let (to, events) = (fetched.to, fetched.events.len() as u64);
-            self.apply_range(fetched, head).await?;
+            let (batch, checkpoint) = self.apply_range(fetched, head).await?;
+            let landed = self
+                .committer
+                .submit(&mut self.state, batch, checkpoint)
+                .await?;
+            self.landed(landed);
+            applied = to;
             progress.advance(to, events);
         }
     }
 
-    async fn apply_range(&mut self, fetched: Fetched, head: u64) -> Result<()> {
+    /// Applies a fetched range: its batch and the checkpoint it commits with.
+    async fn apply_range(&mut self, fetched: Fetched, head: u64) -> Result<(Batch, Checkpoint)> {
         let Fetched {
-            from,
-            to,
-            events,
-            header,
+            to, events, header, ..
         } = fetched;
-        debug_assert_eq!(
-            from,
-            self.checkpoint.block_number + 1,
-            "ranges are applied in order"
-        );
         let mut batch = Batch::default();
         for event in &events {
             self.state.begin_block(event.block_number, false);
@@ -273,7 +313,7 @@ impl Syncer {
             finalized_block: to,
             head_block: head,
         };
-        self.commit(batch, checkpoint).await
+        Ok((batch, checkpoint))
     }
 
     /// Applies the unfinalised blocks up to `head` one by one, checking each one's parent hash.

@@ -39,6 +39,8 @@ fn indexer(
             "2",
             "--poll-interval-ms",
             "50",
+            "--defer-indexes-from",
+            "1",
         ])
         .arg("--deployment")
         .arg(deployment)
@@ -91,6 +93,10 @@ async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResul
 
     let mut first = indexer(&chain.rpc_url(), &deployment, &url)?;
     let at = kill_after(&mut first, &store, start + 20).await?;
+    assert!(
+        store.deferred_indexes().await? > 0,
+        "killed mid-backfill with the secondary indexes set aside"
+    );
     let mut second = indexer(&chain.rpc_url(), &deployment, &url)?;
     let again = kill_after(&mut second, &store, at + 25).await?;
     assert!(
@@ -99,6 +105,11 @@ async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResul
     );
     let status = indexer(&chain.rpc_url(), &deployment, &url)?.wait()?;
     assert!(status.success(), "the last run exits 0 once caught up");
+    assert_eq!(
+        store.deferred_indexes().await?,
+        0,
+        "indexes rebuilt once caught up"
+    );
 
     let (clean, _) = sqlite(dir.path(), "clean.db").await?;
     index(&chain, &clean, sync_config(1)).await?;

@@ -4,6 +4,7 @@
 mod api;
 mod crash;
 mod explorer;
+mod indexes;
 mod postgres;
 mod reorg;
 mod support;
