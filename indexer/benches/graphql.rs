@@ -42,6 +42,10 @@ const PRICE: u64 = 1_000_000;
 /// Blocks under the head that can still be reorganised while following (journaled).
 const FINALITY: u64 = 12;
 
+/// The allocator the `soil-indexer` binary uses (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 struct Options {

@@ -40,6 +40,9 @@ use soil_indexer::sync::decode::Decoder;
 use soil_indexer::sync::rpc::Rpc;
 use soil_indexer::sync::status::SyncStatus;
 
+/// The allocator the `soil-indexer` binary uses (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const GAS_PRICE: u128 = 2_000_000_000;

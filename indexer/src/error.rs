@@ -26,6 +26,24 @@ pub enum IndexerError {
         source: sqlx::Error,
     },
 
+    /// Committing a batch into SQLite on the batch writer's connection failed.
+    #[error("database error while {context}: {source}")]
+    SqliteWrite {
+        /// What the writer was doing.
+        context: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The SQLite batch writer thread is gone (it panicked, or the store was dropped).
+    #[error("the SQLite batch writer thread has stopped")]
+    WriterStopped,
+
+    /// The database URL names an in-memory SQLite database, which a second connection cannot share.
+    #[error("`{0}` is an in-memory SQLite database: the indexer needs a file, sqlite://<path>")]
+    InMemoryDatabase(String),
+
     /// The schema migrations could not be applied.
     #[error("could not apply the database migrations: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -158,6 +176,16 @@ pub enum IndexerError {
         finality_depth: u64,
     },
 
+    /// A thread of the indexer's own could not be started.
+    #[error("cannot start the {name} thread: {source}")]
+    Thread {
+        /// Which thread.
+        name: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The HTTP server could not start.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -184,6 +212,7 @@ impl IndexerError {
         match self {
             Self::Rpc { .. } | Self::IncompleteLog(_) => true,
             Self::Database { source, .. } => is_outage(source),
+            Self::SqliteWrite { source, .. } => is_sqlite_outage(source),
             _ => false,
         }
     }
@@ -222,6 +251,15 @@ fn is_outage(error: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// [`is_outage`] for an error of the SQLite batch writer's connection.
+fn is_sqlite_outage(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+    matches!(
+        error.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull)
+    )
 }
 
 /// Result alias for the indexer.

@@ -9,7 +9,7 @@ use crate::store::changes::Changes;
 use crate::store::fact::{Facts, RAW_EVENT_COLUMNS};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, int};
-use crate::store::{Backend, Store};
+use crate::store::{Backend, Bulk, Store};
 
 /// Where the indexer stands: the last block applied and how far reverts may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Default for Batch {
 
 impl Batch {
     /// The row sets to write, in order.
-    fn into_sets(self) -> impl Iterator<Item = RowSet> {
+    pub(crate) fn into_sets(self) -> impl Iterator<Item = RowSet> {
         std::iter::once(self.raw_events)
             .chain(self.facts.into_sets())
             .chain(self.entities)
@@ -126,6 +126,42 @@ impl Batch {
     }
 }
 
+/// Deletes the undo journal at or below the finalized block (`$1`).
+pub(crate) const PRUNE_JOURNAL: &str = "DELETE FROM undo_journal WHERE block_number <= $1";
+
+/// Deletes the block window below the finalized block (`$1`).
+pub(crate) const PRUNE_BLOCKS: &str = "DELETE FROM block_hashes WHERE block_number < $1";
+
+impl Checkpoint {
+    /// The `sync_state` row (id 1) that records it, as an upsert.
+    pub(crate) fn row_set(&self) -> Result<RowSet> {
+        let mut set = RowSet {
+            table: "sync_state",
+            columns: vec![
+                "id",
+                "chain_id",
+                "block_number",
+                "block_hash",
+                "finalized_block",
+                "head_block",
+                "updated_at",
+            ],
+            upsert_key: Some(1),
+            rows: Vec::new(),
+        };
+        set.push(vec![
+            Val::Int(1),
+            Val::Int(int("chain id", self.chain_id)?),
+            Val::Int(int("block number", self.block_number)?),
+            self.block_hash.to_val(),
+            Val::Int(int("finalized block", self.finalized_block)?),
+            Val::Int(int("head block", self.head_block)?),
+            Val::Int(unix_now()),
+        ]);
+        Ok(set)
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -134,22 +170,18 @@ fn unix_now() -> i64 {
 
 impl Store {
     /// Commits `batch` and `checkpoint` in one transaction, and prunes the undo journal and block
-    /// window at or below the new finalized block. On PostgreSQL the rows go in by COPY.
+    /// window at or below the new finalized block. On SQLite the batch writer thread commits it
+    /// ([`writer`](crate::store::writer)), on PostgreSQL the rows go in by COPY.
     pub async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
         let changes = Changes::of(&batch);
         let begun = IndexerError::db("starting a batch");
         let committed = IndexerError::db("committing a batch");
-        match self.copy_pool() {
-            Some(pool) => {
+        match self.bulk() {
+            Bulk::Writer(writer) => writer.commit(batch, checkpoint).await?,
+            Bulk::Copy(pool) => {
                 let mut tx = pool.begin().await.map_err(begun)?;
                 batch.copy(&mut tx).await?;
-                seal::<sqlx::Postgres>(&mut tx, checkpoint).await?;
-                tx.commit().await.map_err(committed)?;
-            }
-            None => {
-                let mut tx = self.pool().begin().await.map_err(begun)?;
-                batch.write(&mut tx, self.backend()).await?;
-                seal::<sqlx::Any>(&mut tx, checkpoint).await?;
+                seal(&mut tx, checkpoint).await?;
                 tx.commit().await.map_err(committed)?;
             }
         }
@@ -219,21 +251,16 @@ impl Store {
 
 /// Ends a batch's transaction: writes `checkpoint`, and prunes the undo journal and the block window
 /// at or below its finalized block.
-async fn seal<DB: sqlx::Database>(conn: &mut DB::Connection, checkpoint: Checkpoint) -> Result<()>
-where
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    write_checkpoint::<DB>(&mut *conn, checkpoint).await?;
+/// On PostgreSQL (the COPY path; the SQLite writer seals its own).
+async fn seal(conn: &mut sqlx::PgConnection, checkpoint: Checkpoint) -> Result<()> {
+    write_checkpoint::<sqlx::Postgres>(&mut *conn, checkpoint).await?;
     let finalized = int("finalized block", checkpoint.finalized_block)?;
-    sqlx::query::<DB>("DELETE FROM undo_journal WHERE block_number <= $1")
+    sqlx::query(PRUNE_JOURNAL)
         .bind(finalized)
         .execute(&mut *conn)
         .await
         .map_err(IndexerError::db("pruning the undo journal"))?;
-    sqlx::query::<DB>("DELETE FROM block_hashes WHERE block_number < $1")
+    sqlx::query(PRUNE_BLOCKS)
         .bind(finalized)
         .execute(&mut *conn)
         .await

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
 use crate::error::{IndexerError, Result};
+use writer::SqliteWriter;
 
 pub mod batch;
 pub mod changes;
@@ -25,6 +27,7 @@ pub mod indexes;
 pub mod revert;
 pub mod rows;
 pub mod value;
+mod writer;
 
 pub use batch::{Batch, BlockRef, Checkpoint};
 pub use changes::{ChangeLog, Changes};
@@ -51,6 +54,15 @@ impl Backend {
     }
 }
 
+/// Applies the migrations of `backend` through `pool`.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+    }
+    Ok(())
+}
+
 /// A handle on the indexer's database (cheap to clone). Readers use [`Store::pool`].
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -58,9 +70,18 @@ pub struct Store {
     backend: Backend,
     /// The version and the recent writes' changes: see [`Store::version`].
     changes: Arc<ChangeLog>,
-    /// PostgreSQL: the connection batches are committed on, by COPY ([`copy`]: sqlx's `Any` driver
-    /// has none).
-    copy_pool: Option<PgPool>,
+    /// Where batches are committed.
+    bulk: Bulk,
+}
+
+/// How a batch's commit reaches the database: sqlx's `Any` driver, which every read uses, has
+/// neither COPY nor SQLite's bind-once statements.
+#[derive(Debug, Clone)]
+pub(crate) enum Bulk {
+    /// SQLite: the batch writer thread ([`writer`]).
+    Writer(Arc<SqliteWriter>),
+    /// PostgreSQL: the connection batches are committed on, by COPY ([`copy`]).
+    Copy(PgPool),
 }
 
 impl Store {
@@ -68,6 +89,9 @@ impl Store {
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            return Err(IndexerError::InMemoryDatabase(url.to_owned()));
+        }
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
@@ -96,10 +120,16 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(IndexerError::db("connecting to the database"))?;
-        let copy_pool = match backend {
-            Backend::Sqlite => None,
+        migrate(&pool, backend).await?;
+        let bulk = match backend {
+            // After the migrations: the writer's connection opens an existing file.
+            Backend::Sqlite => Bulk::Writer(Arc::new(SqliteWriter::start(
+                SqliteConnectOptions::from_str(&url)
+                    .map_err(IndexerError::db("parsing the database URL"))?
+                    .get_filename(),
+            )?)),
             // Lazy: its first connection makes the stages, which need the migrated tables.
-            Backend::Postgres => Some(
+            Backend::Postgres => Bulk::Copy(
                 PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
@@ -108,30 +138,12 @@ impl Store {
                     .map_err(IndexerError::db("parsing the database URL"))?,
             ),
         };
-        let store = Self {
+        Ok(Self {
             pool,
             backend,
             changes: Arc::default(),
-            copy_pool,
-        };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
-        }
-        Ok(())
+            bulk,
+        })
     }
 
     /// The connection pool, for read-only queries.
@@ -139,9 +151,9 @@ impl Store {
         &self.pool
     }
 
-    /// PostgreSQL: the pool batches are committed through by COPY.
-    fn copy_pool(&self) -> Option<&PgPool> {
-        self.copy_pool.as_ref()
+    /// Where batches are committed.
+    pub(crate) fn bulk(&self) -> &Bulk {
+        &self.bulk
     }
 
     /// Which database this is.
@@ -180,7 +192,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
-        if let Some(pool) = &self.copy_pool {
+        if let Bulk::Copy(pool) = &self.bulk {
             pool.close().await;
         }
         self.pool.close().await;

@@ -48,7 +48,7 @@ impl RowSet {
         self.rows.push(row);
     }
 
-    fn statement_for(
+    pub(crate) fn statement_for(
         backend: Backend,
         table: &str,
         columns: &[&str],

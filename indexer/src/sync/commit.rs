@@ -212,7 +212,7 @@ mod tests {
         committer.submit(&mut state, batch, third).await?;
         assert!(matches!(
             committer.wait(&mut state).await,
-            Err(IndexerError::Database { .. })
+            Err(IndexerError::SqliteWrite { .. })
         ));
         assert_eq!(
             store.checkpoint().await?,
