@@ -7,7 +7,8 @@
 //! 2. decode + write from the recorded log file into SQLite (no RPC);
 //! 3. end to end (`Syncer`, RPC → SQLite, and RPC → PostgreSQL in a throwaway cluster);
 //!
-//! with peak RSS and database size for each. Run (release): `make bench`, or
+//! with the time, the bench process's CPU time (user + system: not anvil's), peak RSS and database size for
+//! each. Run (release): `make bench`, or
 //! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`;
 //! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`. Phases 2
 //! and 3 set the secondary indexes aside while writing and rebuild them at the end (timed), as the
@@ -98,6 +99,54 @@ fn peak_rss_mib() -> f64 {
 /// Resets the peak-RSS counter (Linux: write 5 to clear_refs).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// CPU time (user + system, all threads) this process has used, in seconds: `utime` and `stime` of
+/// `/proc/self/stat`, in clock ticks of 1/100 s. Unlike wall time it does not count anvil or
+/// whatever else shares the machine's cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One phase's wall and CPU clocks (its peak RSS is reset when it starts).
+struct Meter {
+    started: Instant,
+    cpu: f64,
+}
+
+impl Meter {
+    fn start() -> Self {
+        reset_peak_rss();
+        Self {
+            started: Instant::now(),
+            cpu: cpu_seconds(),
+        }
+    }
+
+    /// `| time | events/s | CPU s | peak RSS |` for `events` handled since the start.
+    fn cells(&self, events: u64) -> String {
+        let wall = self.started.elapsed();
+        format!(
+            "{wall:.1?} | {} | {:.1} | {:.0}",
+            rate(events, wall),
+            cpu_seconds() - self.cpu,
+            peak_rss_mib()
+        )
+    }
 }
 
 fn sqlite_size_mib(path: &Path) -> f64 {
@@ -383,20 +432,20 @@ async fn decode_and_write(out: &Path, d: &Deployment, keep_indexes: bool) -> Ben
     let _ = std::fs::remove_file(&db);
     let _ = std::fs::remove_file(out.join("recorded.db-wal"));
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
-    reset_peak_rss();
-    let started = Instant::now();
-    // As the syncer does for a long backfill: secondary indexes aside, rebuilt at the end (timed).
+    let meter = Meter::start();
+    // As the syncer does for a long backfill: freed memory kept for reuse, secondary indexes aside
+    // and rebuilt at the end (timed).
+    soil_indexer::allocator::set_backfilling(true);
     if !keep_indexes {
         store.defer_indexes().await?;
     }
     let written = write_recorded(&store, &logs, &Decoder::new(d), d.chain_id).await?;
     store.restore_indexes().await?;
-    let write = started.elapsed();
+    soil_indexer::allocator::set_backfilling(false);
+    let cells = meter.cells(written);
     store.close().await;
     Ok(format!(
-        "| decode + write from the recorded file → SQLite | {written} | {write:.1?} | {} | {:.0} | {:.0} MiB |",
-        rate(written, write),
-        peak_rss_mib(),
+        "| decode + write from the recorded file → SQLite | {written} | {cells} | {:.0} MiB |",
         sqlite_size_mib(&db)
     ))
 }
@@ -565,15 +614,16 @@ async fn main() -> BenchResult {
     // 1. Fetch only.
     let rpc = Arc::new(Rpc::connect(&url, RpcConfig::default()).await?);
     let decoder = Decoder::new(&d);
-    reset_peak_rss();
-    let started = Instant::now();
+    let meter = Meter::start();
     let logs = fetch_all(&rpc, decoder, d.start_block, head).await?;
-    let fetch = started.elapsed();
     let events = logs.len() as u64;
+    rows.push(format!(
+        "| fetch only (eth_getLogs, adaptive ranges, 4 in flight) | {events} | {} | – |",
+        meter.cells(events)
+    ));
     if events < 1_000_000 {
         eprintln!("warning: only {events} events (ask for more --rounds)");
     }
-    rows.push(format!("| fetch only (eth_getLogs, adaptive ranges, 4 in flight) | {events} | {fetch:.1?} | {} | {:.0} | – |", rate(events, fetch), peak_rss_mib()));
 
     // The recorded log file.
     let recorded = args.out.join("logs.jsonl");
@@ -584,6 +634,10 @@ async fn main() -> BenchResult {
             serde_json::to_writer(&mut file, log)?;
             file.write_all(b"\n")?;
         }
+        // On disk before phase 2 starts, so that its writes do not share the disk with these.
+        file.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
     }
     drop(logs);
     std::fs::write(args.out.join("deployment.json"), serde_json::to_vec(&d)?)?;
@@ -596,15 +650,12 @@ async fn main() -> BenchResult {
     let _ = std::fs::remove_file(&db);
     let _ = std::fs::remove_file(args.out.join("e2e.db-wal"));
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
-    reset_peak_rss();
-    let started = Instant::now();
+    let meter = Meter::start();
     end_to_end(&url, d, &store, args.keep_indexes).await?;
-    let e2e = started.elapsed();
+    let cells = meter.cells(events);
     store.close().await;
     rows.push(format!(
-        "| end to end RPC → SQLite | {events} | {e2e:.1?} | {} | {:.0} | {:.0} MiB |",
-        rate(events, e2e),
-        peak_rss_mib(),
+        "| end to end RPC → SQLite | {events} | {cells} | {:.0} MiB |",
         sqlite_size_mib(&db)
     ));
 
@@ -612,18 +663,15 @@ async fn main() -> BenchResult {
     if args.postgres {
         let pg = Postgres::start()?;
         let store = Store::open(&pg.url()).await?;
-        reset_peak_rss();
-        let started = Instant::now();
+        let meter = Meter::start();
         end_to_end(&url, d, &store, args.keep_indexes).await?;
-        let e2e = started.elapsed();
+        let cells = meter.cells(events);
         let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
             .fetch_one(store.pool())
             .await?;
         store.close().await;
         rows.push(format!(
-            "| end to end RPC → PostgreSQL 15 | {events} | {e2e:.1?} | {} | {:.0} | {:.0} MiB |",
-            rate(events, e2e),
-            peak_rss_mib(),
+            "| end to end RPC → PostgreSQL 15 | {events} | {cells} | {:.0} MiB |",
             size as f64 / (1024.0 * 1024.0)
         ));
     }
@@ -633,8 +681,8 @@ async fn main() -> BenchResult {
 }
 
 fn print_table(rows: Vec<String>) {
-    println!("| phase | events | time | events/s | peak RSS (MiB) | DB size |");
-    println!("|---|---|---|---|---|---|");
+    println!("| phase | events | time | events/s | CPU s (bench) | peak RSS (MiB) | DB size |");
+    println!("|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }

@@ -7,6 +7,7 @@
 //! - [`api`]: GraphQL and the explorer over the store (read only).
 //! - [`metrics`], [`config`], [`error`].
 
+pub mod allocator;
 pub mod api;
 pub mod cli;
 pub mod config;

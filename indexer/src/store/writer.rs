@@ -31,7 +31,15 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 struct Job {
     batch: Batch,
     checkpoint: Checkpoint,
-    done: oneshot::Sender<Result<()>>,
+    done: oneshot::Sender<Outcome>,
+}
+
+/// How a commit went, and the batch's rows, handed back to be freed by the committer: the writer
+/// thread is the backfill's bottleneck, and a thread-local free (where the rows were allocated) is
+/// cheaper than the writer's cross-thread one.
+struct Outcome {
+    result: Result<()>,
+    _spent: Vec<RowSet>,
 }
 
 /// The handle of the writer thread; the thread ends when the last handle is dropped.
@@ -62,9 +70,14 @@ impl SqliteWriter {
             .spawn(move || {
                 let mut writer = Writer { conn };
                 for job in queue {
-                    let result = writer.commit(job.batch, job.checkpoint);
-                    // The committer may have stopped waiting (its task was cancelled): nothing to tell.
-                    let _ = job.done.send(result);
+                    let mut spent = Vec::new();
+                    let result = writer.commit(job.batch, job.checkpoint, &mut spent);
+                    // The committer may have stopped waiting (its task was cancelled): the rows are
+                    // then freed here.
+                    let _ = job.done.send(Outcome {
+                        result,
+                        _spent: spent,
+                    });
                 }
             })
             .map_err(|source| IndexerError::Thread {
@@ -84,7 +97,10 @@ impl SqliteWriter {
                 done,
             })
             .map_err(|_| IndexerError::WriterStopped)?;
-        outcome.await.map_err(|_| IndexerError::WriterStopped)?
+        outcome
+            .await
+            .map_err(|_| IndexerError::WriterStopped)?
+            .result
     }
 }
 
@@ -94,7 +110,13 @@ struct Writer {
 }
 
 impl Writer {
-    fn commit(&mut self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
+    /// Writes `batch` and `checkpoint` in one transaction; its row sets end up in `spent`.
+    fn commit(
+        &mut self,
+        batch: Batch,
+        checkpoint: Checkpoint,
+        spent: &mut Vec<RowSet>,
+    ) -> Result<()> {
         let failed = |context| move |source| IndexerError::SqliteWrite { context, source };
         let finalized = int("finalized block", checkpoint.finalized_block)?;
         let checkpoint = checkpoint.row_set()?;
@@ -103,24 +125,29 @@ impl Writer {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(failed("starting a batch"))?;
         for set in batch.into_sets().chain([checkpoint]) {
-            if set.rows.is_empty() {
-                continue;
-            }
-            let sql =
-                RowSet::statement_for(Backend::Sqlite, set.table, &set.columns, set.upsert_key, 1);
-            let mut statement = tx
-                .prepare_cached(&sql)
-                .map_err(failed("preparing a batch's insert"))?;
-            for row in &set.rows {
-                for (index, value) in row.iter().enumerate() {
+            if !set.rows.is_empty() {
+                let sql = RowSet::statement_for(
+                    Backend::Sqlite,
+                    set.table,
+                    &set.columns,
+                    set.upsert_key,
+                    1,
+                );
+                let mut statement = tx
+                    .prepare_cached(&sql)
+                    .map_err(failed("preparing a batch's insert"))?;
+                for row in &set.rows {
+                    for (index, value) in row.iter().enumerate() {
+                        statement
+                            .raw_bind_parameter(index + 1, value)
+                            .map_err(failed("binding a batch's row"))?;
+                    }
                     statement
-                        .raw_bind_parameter(index + 1, value)
-                        .map_err(failed("binding a batch's row"))?;
+                        .raw_execute()
+                        .map_err(failed("writing a batch of rows"))?;
                 }
-                statement
-                    .raw_execute()
-                    .map_err(failed("writing a batch of rows"))?;
             }
+            spent.push(set);
         }
         // `$1` is SQLite's first parameter too.
         tx.execute(PRUNE_JOURNAL, [finalized])

@@ -136,6 +136,8 @@ impl Syncer {
     /// Runs until a fatal error (or, with `exit_when_caught_up`, until caught up). Transient failures
     /// are logged and retried from the checkpoint with capped exponential backoff.
     pub async fn run(&mut self) -> Result<()> {
+        // Until caught up this is a backfill (see `allocator`).
+        crate::allocator::set_backfilling(!self.status.ready());
         let mut failures = 0u32;
         let mut verify_tip = true;
         loop {
@@ -143,6 +145,9 @@ impl Syncer {
                 Ok(caught_up) => {
                     failures = 0;
                     verify_tip = false;
+                    if caught_up != self.status.ready() {
+                        crate::allocator::set_backfilling(!caught_up);
+                    }
                     self.status.set_ready(caught_up);
                     if caught_up {
                         if self.config.exit_when_caught_up {
