@@ -70,14 +70,10 @@ impl SqliteWriter {
             .spawn(move || {
                 let mut writer = Writer { conn };
                 for job in queue {
-                    let mut spent = Vec::new();
-                    let result = writer.commit(job.batch, job.checkpoint, &mut spent);
+                    let outcome = writer.commit(job.batch, job.checkpoint);
                     // The committer may have stopped waiting (its task was cancelled): the rows are
                     // then freed here.
-                    let _ = job.done.send(Outcome {
-                        result,
-                        _spent: spent,
-                    });
+                    let _ = job.done.send(outcome);
                 }
             })
             .map_err(|source| IndexerError::Thread {
@@ -110,44 +106,52 @@ struct Writer {
 }
 
 impl Writer {
-    /// Writes `batch` and `checkpoint` in one transaction; its row sets end up in `spent`.
-    fn commit(
-        &mut self,
-        batch: Batch,
-        checkpoint: Checkpoint,
-        spent: &mut Vec<RowSet>,
-    ) -> Result<()> {
+    /// Writes `batch` and `checkpoint` in one transaction, and hands the batch's rows back with how
+    /// it went.
+    fn commit(&mut self, batch: Batch, checkpoint: Checkpoint) -> Outcome {
+        let sets = checkpoint
+            .row_set()
+            .map(|row| batch.into_sets().chain([row]).collect::<Vec<_>>());
+        match sets {
+            Ok(sets) => Outcome {
+                result: self.write(&sets, checkpoint.finalized_block),
+                _spent: sets,
+            },
+            Err(e) => Outcome {
+                result: Err(e),
+                _spent: Vec::new(),
+            },
+        }
+    }
+
+    /// Writes `sets`, prunes the undo journal at or below `finalized_block` and the block window
+    /// below it, in one transaction.
+    fn write(&mut self, sets: &[RowSet], finalized_block: u64) -> Result<()> {
         let failed = |context| move |source| IndexerError::SqliteWrite { context, source };
-        let finalized = int("finalized block", checkpoint.finalized_block)?;
-        let checkpoint = checkpoint.row_set()?;
+        let finalized = int("finalized block", finalized_block)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(failed("starting a batch"))?;
-        for set in batch.into_sets().chain([checkpoint]) {
-            if !set.rows.is_empty() {
-                let sql = RowSet::statement_for(
-                    Backend::Sqlite,
-                    set.table,
-                    &set.columns,
-                    set.upsert_key,
-                    1,
-                );
-                let mut statement = tx
-                    .prepare_cached(&sql)
-                    .map_err(failed("preparing a batch's insert"))?;
-                for row in &set.rows {
-                    for (index, value) in row.iter().enumerate() {
-                        statement
-                            .raw_bind_parameter(index + 1, value)
-                            .map_err(failed("binding a batch's row"))?;
-                    }
-                    statement
-                        .raw_execute()
-                        .map_err(failed("writing a batch of rows"))?;
-                }
+        for set in sets {
+            if set.rows.is_empty() {
+                continue;
             }
-            spent.push(set);
+            let sql =
+                RowSet::statement_for(Backend::Sqlite, set.table, &set.columns, set.upsert_key, 1);
+            let mut statement = tx
+                .prepare_cached(&sql)
+                .map_err(failed("preparing a batch's insert"))?;
+            for row in &set.rows {
+                for (index, value) in row.iter().enumerate() {
+                    statement
+                        .raw_bind_parameter(index + 1, value)
+                        .map_err(failed("binding a batch's row"))?;
+                }
+                statement
+                    .raw_execute()
+                    .map_err(failed("writing a batch of rows"))?;
+            }
         }
         // `$1` is SQLite's first parameter too.
         tx.execute(PRUNE_JOURNAL, [finalized])
