@@ -46,6 +46,7 @@ pub(crate) enum EdgeKind {
 
 /// A node of the attribution graph.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(serial)]
 pub(crate) struct GraphNode {
     /// `kind:key`, usable as `root` of another `attributionGraph` query.
     id: String,
@@ -60,6 +61,7 @@ pub(crate) struct GraphNode {
 
 /// An edge of the attribution graph.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(serial)]
 pub(crate) struct GraphEdge {
     /// Source node id.
     source: String,
@@ -75,6 +77,7 @@ pub(crate) struct GraphEdge {
 
 /// The graph around `root`.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(serial)]
 pub(crate) struct AttributionGraph {
     /// The root's id, normalised.
     root: String,
@@ -598,7 +601,8 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
     .await
 }
 
-/// `ATTRIBUTED` edges whose `column` (`digest` or `contribution_id`) is in `keys`.
+/// `ATTRIBUTED` edges whose `column` (`digest` or `contribution_id`) is in `keys`, with their
+/// inference's fee (each edge carries it): from a contribution, one index range holds every column read.
 async fn attributed<V: Into<Val> + Clone + Sync>(
     src: &Source<'_>,
     g: &mut Builder,
@@ -616,20 +620,22 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
         src,
         g,
         select(
-            "digest, contribution_id, weight_ppm, amount",
+            "digest, contribution_id, weight_ppm, amount, fee",
             "attribution_edges",
             column,
         ),
         keys,
         limit,
-        |g, (digest, contribution, weight, amount): (String, i64, i64, String)| {
+        |g, (digest, contribution, weight, amount, fee): (String, i64, i64, String, String)| {
             g.edge(
-                NodeId::Inference(digest),
+                NodeId::Inference(digest.clone()),
                 NodeId::Contribution(contribution),
                 EdgeKind::Attributed,
                 weight,
                 Some(&amount),
-            )
+            )?;
+            g.value(&NodeId::Inference(digest), BigInt(fee));
+            Ok(())
         },
     )
     .await

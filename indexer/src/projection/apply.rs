@@ -757,6 +757,7 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
             Val::Int(i64::from(*weight)),
             amount.to_val(),
             Val::Int(block),
+            fee.to_val(),
         ]);
     }
 

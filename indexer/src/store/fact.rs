@@ -104,6 +104,7 @@ impl Default for Facts {
                     "weight_ppm",
                     "amount",
                     "block_number",
+                    "fee",
                 ],
             ),
             pool_accruals: event_set(

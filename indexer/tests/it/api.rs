@@ -492,6 +492,7 @@ async fn graph(api: &Served, actors: &Actors) -> TestResult {
             json!({}),
         )
         .await?;
+    let fee = digest["inferences"]["edges"][0]["node"]["fee"].clone();
     let digest = digest["inferences"]["edges"][0]["node"]["digest"]
         .as_str()
         .ok_or("digest")?
@@ -535,6 +536,16 @@ async fn graph(api: &Served, actors: &Actors) -> TestResult {
         v
     };
     assert_eq!(kinds, expected, "{g}");
+    let inference = g["nodes"]
+        .as_array()
+        .ok_or("nodes")?
+        .iter()
+        .find(|n| n["id"] == json!(format!("inference:{digest}")))
+        .ok_or("inference node")?;
+    assert_eq!(
+        inference["value"], fee,
+        "an inference reached through its edges is sized by its fee: {g}"
+    );
     assert_eq!(
         g["edges"].as_array().map(Vec::len),
         Some(6),
