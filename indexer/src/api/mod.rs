@@ -25,6 +25,7 @@ mod graph;
 mod graphiql;
 mod ids;
 mod inference;
+mod inflight;
 mod loader;
 mod meta;
 mod model;
@@ -51,6 +52,7 @@ pub use error::ApiError;
 
 use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
+use crate::api::inflight::{InFlight, Turn};
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
 use crate::api::reads::Reads;
@@ -143,6 +145,8 @@ struct Graphql {
     /// Read for its version: an answer is cached for the version it was read at.
     store: Store,
     cache: Option<Arc<ResponseCache>>,
+    /// The requests running for the cache, which identical requests wait for.
+    flights: Arc<InFlight>,
 }
 
 /// The HTTP routes: `/graphql` (POST queries, WebSocket subscriptions), `/graphiql` and the explorer
@@ -159,6 +163,7 @@ pub fn router(store: &Store, config: ApiConfig) -> Router {
             timeout,
             store: store.clone(),
             cache,
+            flights: Arc::default(),
         });
     Router::new()
         .route("/graphql", graphql)
@@ -168,12 +173,40 @@ pub fn router(store: &Store, config: ApiConfig) -> Router {
 
 /// Answers one query: from the response cache when the same body was answered and nothing it read
 /// has changed since, else by running it under the per-request time limit (recording what it reads,
-/// for the cache).
+/// for the cache). A request that misses while the same body runs waits for that run and asks the
+/// cache again ([`inflight`]).
 async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
+    let deadline = tokio::time::Instant::now() + api.timeout;
+    let timed_out = || {
+        json(
+            StatusCode::OK,
+            serialize(&error_response(&ApiError::Timeout(api.timeout))),
+        )
+    };
     let log = api.store.changes();
-    let version = log.version();
-    if let Some(answer) = api.cache.as_ref().and_then(|c| c.get(log, &body)) {
-        return json(StatusCode::OK, answer);
+    let mut version = log.version();
+    let mut leading = None;
+    if let Some(cache) = &api.cache {
+        if let Some(answer) = cache.get(log, &body) {
+            return json(StatusCode::OK, answer);
+        }
+        if cache::cacheable(&body) {
+            match api.flights.join(&body) {
+                Turn::Lead(leader) => leading = Some(leader),
+                Turn::Follow(follower) => {
+                    if tokio::time::timeout_at(deadline, follower.done())
+                        .await
+                        .is_err()
+                    {
+                        return timed_out();
+                    }
+                    if let Some(answer) = cache.get(log, &body) {
+                        return json(StatusCode::OK, answer);
+                    }
+                    version = log.version();
+                }
+            }
+        }
     }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -184,9 +217,9 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     };
     let reads = Arc::new(Reads::default());
     let request = request.data(Arc::clone(&reads));
-    let response = tokio::time::timeout(api.timeout, api.schema.execute(request))
-        .await
-        .unwrap_or_else(|_| error_response(&ApiError::Timeout(api.timeout)));
+    let Ok(response) = tokio::time::timeout_at(deadline, api.schema.execute(request)).await else {
+        return timed_out();
+    };
     let answer = serialize(&response);
     if let Some(cache) = &api.cache
         && response.is_ok()
@@ -194,6 +227,8 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     {
         cache.put(log, version, body, answer.clone(), reads.take());
     }
+    // After the put: wakes the requests that waited for this one.
+    drop(leading);
     json(StatusCode::OK, answer)
 }
 
