@@ -13,11 +13,12 @@
 //!
 //! [`ChangeLog::since`]: crate::store::ChangeLog::since
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use lru::LruCache;
 
+use crate::api::figures::Template;
 use crate::api::reads::ReadSet;
 use crate::store::ChangeLog;
 
@@ -44,10 +45,10 @@ struct Entries {
     answers: LruCache<Bytes, Answer>,
 }
 
-/// A kept answer and what it was read from.
+/// A kept answer (its node figures left as holes) and what it was read from.
 #[derive(Debug)]
 struct Answer {
-    body: Bytes,
+    template: Arc<Template>,
     reads: ReadSet,
     /// Bytes counted against the budget (request, answer and reads).
     weight: usize,
@@ -103,11 +104,15 @@ impl ResponseCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The kept answer to `request`, right at the store's current version (`log`), if there is one.
-    pub(crate) fn get(&self, log: &ChangeLog, request: &[u8]) -> Option<Bytes> {
+    /// The kept answer to `request`, right at the store's current version (`log`) once its holes are
+    /// filled, if there is one.
+    pub(crate) fn get(&self, log: &ChangeLog, request: &[u8]) -> Option<Arc<Template>> {
         let mut entries = self.entries();
         entries.catch_up(log);
-        let hit = entries.answers.get(request).map(|a| a.body.clone());
+        let hit = entries
+            .answers
+            .get(request)
+            .map(|a| Arc::clone(&a.template));
         metrics::counter!(
             "soil_indexer_api_cache_total",
             "result" => if hit.is_some() { "hit" } else { "miss" }
@@ -125,10 +130,10 @@ impl ResponseCache {
         log: &ChangeLog,
         version: u64,
         request: Bytes,
-        answer: Bytes,
+        answer: Arc<Template>,
         reads: ReadSet,
     ) {
-        let weight = request.len() + answer.len() + reads.weight();
+        let weight = request.len() + answer.weight() + reads.weight();
         if weight > self.budget / 8 {
             return;
         }
@@ -143,7 +148,7 @@ impl ResponseCache {
             }
         }
         let kept = Answer {
-            body: answer,
+            template: answer,
             reads,
             weight,
         };
@@ -176,6 +181,21 @@ mod tests {
         Bytes::copy_from_slice(text.as_bytes())
     }
 
+    /// An answer without holes.
+    fn a(text: &str) -> Arc<Template> {
+        Arc::new(Template::plain(b(text)))
+    }
+
+    trait Body {
+        fn body(self) -> Option<Bytes>;
+    }
+
+    impl Body for Option<Arc<Template>> {
+        fn body(self) -> Option<Bytes> {
+            self.map(|t| t.body().clone())
+        }
+    }
+
     fn accounts(addresses: &[&str]) -> ReadSet {
         let reads = Reads::default();
         reads.values(
@@ -196,22 +216,30 @@ mod tests {
     fn a_write_retires_only_the_answers_read_from_what_it_changed() {
         let log = ChangeLog::default();
         let cache = ResponseCache::new(1 << 20).unwrap();
-        cache.put(&log, 0, b("{a}"), b("A"), accounts(&["0xaa"]));
-        cache.put(&log, 0, b("{b}"), b("B"), accounts(&["0xbb"]));
-        cache.put(&log, 0, b("{list}"), b("L"), table("receipts"));
-        assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
+        cache.put(&log, 0, b("{a}"), a("A"), accounts(&["0xaa"]));
+        cache.put(&log, 0, b("{b}"), a("B"), accounts(&["0xbb"]));
+        cache.put(&log, 0, b("{list}"), a("L"), table("receipts"));
+        assert_eq!(cache.get(&log, b"{a}").body(), Some(b("A")));
 
         log.record(Changes::written("accounts", "address", &["0xbb"]));
-        assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
-        assert_eq!(cache.get(&log, b"{b}"), None, "0xbb changed");
-        assert_eq!(cache.get(&log, b"{list}"), Some(b("L")));
+        assert_eq!(cache.get(&log, b"{a}").body(), Some(b("A")));
+        assert_eq!(cache.get(&log, b"{b}").body(), None, "0xbb changed");
+        assert_eq!(cache.get(&log, b"{list}").body(), Some(b("L")));
 
         log.record(Changes::written("receipts", "digest", &["0x01"]));
-        assert_eq!(cache.get(&log, b"{list}"), None, "a receipt was added");
-        assert_eq!(cache.get(&log, b"{a}"), Some(b("A")));
+        assert_eq!(
+            cache.get(&log, b"{list}").body(),
+            None,
+            "a receipt was added"
+        );
+        assert_eq!(cache.get(&log, b"{a}").body(), Some(b("A")));
 
         log.record(Changes::everything());
-        assert_eq!(cache.get(&log, b"{a}"), None, "a revert retires everything");
+        assert_eq!(
+            cache.get(&log, b"{a}").body(),
+            None,
+            "a revert retires everything"
+        );
         assert_eq!(cache.len(), 0);
     }
 
@@ -222,30 +250,30 @@ mod tests {
         let started_at = log.version();
         log.record(Changes::written("accounts", "address", &["0xaa"]));
         let put = |version, key: &str, answer: &str, account: &str| {
-            cache.put(&log, version, b(key), b(answer), accounts(&[account]));
+            cache.put(&log, version, b(key), a(answer), accounts(&[account]));
         };
         put(started_at, "{a}", "A", "0xaa");
         assert_eq!(
-            cache.get(&log, b"{a}"),
+            cache.get(&log, b"{a}").body(),
             None,
             "it may mix rows from both sides"
         );
         // A write elsewhere while it ran: the answer is what a read now would give.
         put(started_at, "{b}", "B", "0xbb");
-        assert_eq!(cache.get(&log, b"{b}"), Some(b("B")));
+        assert_eq!(cache.get(&log, b"{b}").body(), Some(b("B")));
         put(log.version(), "{a}", "A2", "0xaa");
-        assert_eq!(cache.get(&log, b"{a}"), Some(b("A2")));
+        assert_eq!(cache.get(&log, b"{a}").body(), Some(b("A2")));
     }
 
     #[test]
     fn a_cache_further_behind_than_the_log_starts_over() {
         let log = ChangeLog::default();
         let cache = ResponseCache::new(1 << 20).unwrap();
-        cache.put(&log, 0, b("{a}"), b("A"), accounts(&["0xaa"]));
+        cache.put(&log, 0, b("{a}"), a("A"), accounts(&["0xaa"]));
         for n in 0..1_000 {
             log.record(Changes::written("models", "model_id", &[&n.to_string()]));
         }
-        assert_eq!(cache.get(&log, b"{a}"), None);
+        assert_eq!(cache.get(&log, b"{a}").body(), None);
     }
 
     #[test]
@@ -254,30 +282,30 @@ mod tests {
         let log = ChangeLog::default();
         let cache = ResponseCache::new(80).unwrap();
         let put = |key: &str, answer: &str| {
-            cache.put(&log, 0, b(key), b(answer), ReadSet::default());
+            cache.put(&log, 0, b(key), a(answer), ReadSet::default());
         };
         for key in ["a", "b", "c", "d", "e", "f", "g", "h"] {
             put(&format!("{{{key}}}"), "answer!");
         }
         assert_eq!(cache.len(), 8);
         assert!(
-            cache.get(&log, b"{a}").is_some(),
+            cache.get(&log, b"{a}").body().is_some(),
             "a is now the most recent"
         );
         put("{i}", "answer!");
         assert_eq!(cache.len(), 8);
         assert_eq!(
-            cache.get(&log, b"{b}"),
+            cache.get(&log, b"{b}").body(),
             None,
             "b was the least recently used"
         );
-        assert!(cache.get(&log, b"{a}").is_some());
+        assert!(cache.get(&log, b"{a}").body().is_some());
         // Replacing an answer does not count its old bytes twice.
         put("{a}", "ANSWER!");
         assert_eq!(cache.len(), 8);
-        assert_eq!(cache.get(&log, b"{a}"), Some(b("ANSWER!")));
+        assert_eq!(cache.get(&log, b"{a}").body(), Some(b("ANSWER!")));
         assert!(
-            cache.get(&log, b"{c}").is_some(),
+            cache.get(&log, b"{c}").body().is_some(),
             "nothing else was evicted"
         );
     }
@@ -296,8 +324,8 @@ mod tests {
         assert!(ResponseCache::new(0).is_none());
         let log = ChangeLog::default();
         let cache = ResponseCache::new(64).unwrap();
-        let long = b("this answer is longer than an eighth");
+        let long = a("this answer is longer than an eighth");
         cache.put(&log, 0, b("{a}"), long, ReadSet::default());
-        assert_eq!(cache.get(&log, b"{a}"), None);
+        assert_eq!(cache.get(&log, b"{a}").body(), None);
     }
 }

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
+use crate::api::figures::Holes;
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::reads::{Reads, reads};
 use crate::api::{ApiConfig, db};
@@ -170,7 +171,22 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> AttributionGraph {
+    /// A builder for at most `limit` nodes.
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            values: HashMap::new(),
+            edges: Vec::new(),
+            edge_index: HashMap::new(),
+            truncated: false,
+            frontier: Vec::new(),
+        }
+    }
+
+    /// The graph, with `holes`' marks in place of the nodes' running totals when given.
+    fn finish(self, holes: Option<Holes>) -> AttributionGraph {
         let ids: Vec<String> = self.nodes.iter().map(NodeId::to_string).collect();
         let nodes = self
             .nodes
@@ -180,7 +196,10 @@ impl Builder {
                 id: ids[i].clone(),
                 kind: id.kind(),
                 label: label(id),
-                value: self.values.get(&i).cloned().unwrap_or_else(BigInt::zero),
+                value: match holes {
+                    Some(holes) if Holes::fills(id.kind()) => holes.mark(id),
+                    _ => self.values.get(&i).cloned().unwrap_or_else(BigInt::zero),
+                },
             })
             .collect();
         let edges = self
@@ -641,11 +660,13 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
     .await
 }
 
-/// Loads the value of every node that has none yet (nodes reached through a foreign key); nodes without
-/// a row get zero. Returns whether the root has a row.
-async fn fill_values(src: &Source<'_>, g: &mut Builder) -> ApiResult<bool> {
+/// Loads the value of every node that has none yet (nodes reached through a foreign key), or with
+/// `fees_only` of the inferences alone (the others are holes); nodes without a row get zero. Returns
+/// whether the root has a row.
+async fn fill_values(src: &Source<'_>, g: &mut Builder, fees_only: bool) -> ApiResult<bool> {
     let missing: Vec<usize> = (0..g.nodes.len())
-        .filter(|i| !g.values.contains_key(i))
+        .filter(|&i| !g.values.contains_key(&i))
+        .filter(|&i| !fees_only || !Holes::fills(g.nodes[i].kind()))
         .collect();
     let f = Frontier::of(
         missing
@@ -764,18 +785,10 @@ pub(crate) async fn attribution_graph(
         db: db(ctx, &[]),
         reads: reads(ctx),
     };
-    let mut g = Builder {
-        limit,
-        nodes: Vec::new(),
-        index: HashMap::new(),
-        values: HashMap::new(),
-        edges: Vec::new(),
-        edge_index: HashMap::new(),
-        truncated: false,
-        frontier: Vec::new(),
-    };
+    let holes = ctx.data_opt::<Holes>().copied();
+    let mut g = Builder::new(limit);
     g.node(root.clone());
-    if !fill_values(&src, &mut g).await? {
+    if !fill_values(&src, &mut g, false).await? {
         return Err(gql(ApiError::NotFound(root.to_string())));
     }
     for _ in 0..depth {
@@ -790,7 +803,27 @@ pub(crate) async fn attribution_graph(
                 .collect::<Vec<_>>(),
         );
         expand(&src, &mut g, frontier).await?;
-        fill_values(&src, &mut g).await?;
+        fill_values(&src, &mut g, holes.is_some()).await?;
     }
-    Ok(g.finish())
+    Ok(g.finish(holes))
+}
+
+/// The value of each of `ids` (zero for a node without a row), read from `db` in one statement per
+/// kind: the figures [`Holes`] stand for.
+pub(crate) async fn figures(db: &Db, ids: &[NodeId]) -> ApiResult<Vec<BigInt>> {
+    let mut g = Builder::new(ids.len());
+    for id in ids {
+        g.node(id.clone());
+    }
+    fill_values(&Source { db, reads: None }, &mut g, false).await?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            g.index
+                .get(id)
+                .and_then(|i| g.values.get(i))
+                .cloned()
+                .unwrap_or_else(BigInt::zero)
+        })
+        .collect())
 }

@@ -21,6 +21,7 @@ mod db;
 pub mod error;
 #[path = "../explorer/mod.rs"]
 pub mod explorer;
+mod figures;
 mod graph;
 mod graphiql;
 mod ids;
@@ -52,6 +53,7 @@ pub use error::ApiError;
 
 use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
+use crate::api::figures::{Figures, Template};
 use crate::api::inflight::{InFlight, Turn};
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
@@ -118,8 +120,7 @@ pub fn sdl() -> String {
 }
 
 /// The executable schema over `store`.
-fn schema(store: &Store, config: ApiConfig) -> SoilSchema {
-    let db = Db::new(store, config.read_connections, config.request_timeout);
+fn schema(db: Db, config: ApiConfig) -> SoilSchema {
     builder(&config)
         .data(entity_loader::<account::AccountRow>(&db))
         .data(entity_loader::<datanet::Datanet>(&db))
@@ -145,8 +146,12 @@ struct Graphql {
     /// Read for its version: an answer is cached for the version it was read at.
     store: Store,
     cache: Option<Arc<ResponseCache>>,
+    /// The node figures cached answers are filled with.
+    figures: Arc<Figures>,
     /// The requests running for the cache, which identical requests wait for.
     flights: Arc<InFlight>,
+    /// Where missing figures are read.
+    db: Db,
 }
 
 /// The HTTP routes: `/graphql` (POST queries, WebSocket subscriptions), `/graphiql` and the explorer
@@ -155,7 +160,8 @@ struct Graphql {
 pub fn router(store: &Store, config: ApiConfig) -> Router {
     let timeout = config.request_timeout;
     let cache = ResponseCache::new(config.response_cache_bytes).map(Arc::new);
-    let schema = schema(store, config);
+    let db = Db::new(store, config.read_connections, config.request_timeout);
+    let schema = schema(db.clone(), config);
     let graphql = post(execute)
         .get_service(GraphQLSubscription::new(schema.clone()))
         .with_state(Graphql {
@@ -163,7 +169,9 @@ pub fn router(store: &Store, config: ApiConfig) -> Router {
             timeout,
             store: store.clone(),
             cache,
+            figures: Arc::new(Figures::new()),
             flights: Arc::default(),
+            db,
         });
     Router::new()
         .route("/graphql", graphql)
@@ -188,7 +196,7 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     let mut leading = None;
     if let Some(cache) = &api.cache {
         if let Some(answer) = cache.get(log, &body) {
-            return json(StatusCode::OK, answer);
+            return api.filled(&answer).await;
         }
         if cache::cacheable(&body) {
             match api.flights.join(&body) {
@@ -201,7 +209,7 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
                         return timed_out();
                     }
                     if let Some(answer) = cache.get(log, &body) {
-                        return json(StatusCode::OK, answer);
+                        return api.filled(&answer).await;
                     }
                     version = log.version();
                 }
@@ -215,21 +223,46 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
             return json(StatusCode::BAD_REQUEST, serialize(&response));
         }
     };
+    let cached = api.cache.as_ref().filter(|_| cache::cacheable(&body));
     let reads = Arc::new(Reads::default());
-    let request = request.data(Arc::clone(&reads));
+    let mut request = request.data(Arc::clone(&reads));
+    if cached.is_some() {
+        request = request.data(api.figures.holes());
+    }
     let Ok(response) = tokio::time::timeout_at(deadline, api.schema.execute(request)).await else {
         return timed_out();
     };
-    let answer = serialize(&response);
-    if let Some(cache) = &api.cache
+    let answer = Arc::new(match cached {
+        Some(_) => api.figures.template(serialize(&response)),
+        None => Template::plain(serialize(&response)),
+    });
+    if let Some(cache) = cached
         && response.is_ok()
-        && cache::cacheable(&body)
     {
-        cache.put(log, version, body, answer.clone(), reads.take());
+        cache.put(log, version, body, Arc::clone(&answer), reads.take());
     }
     // After the put: wakes the requests that waited for this one.
     drop(leading);
-    json(StatusCode::OK, answer)
+    api.filled(&answer).await
+}
+
+impl Graphql {
+    /// `answer` with its node figures at the store's current version.
+    async fn filled(&self, answer: &Template) -> Response {
+        match self
+            .figures
+            .fill(&self.db, self.store.changes(), answer)
+            .await
+        {
+            Ok(body) => json(StatusCode::OK, body),
+            Err(error) => {
+                let response = async_graphql::Response::from_errors(vec![
+                    error.into_server_error(Default::default()),
+                ]);
+                json(StatusCode::OK, serialize(&response))
+            }
+        }
+    }
 }
 
 /// A response carrying `error` alone, with its `extensions.code`.

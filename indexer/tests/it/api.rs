@@ -708,8 +708,12 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     let graph = r#"{ attributionGraph(root: "contribution:1", depth: 1) { nodes { id } } }"#;
     let latest = "{ inferences(last: 1) { edges { node { digest } } } }";
     let earner = "{ contribution(id: 2) { contributor { earnings { attributed } } } }";
+    // A graph whose shape the settlement leaves as it is (contribution 3 is not named), with a figure it
+    // changes: the revenue of the datanet all three contributions are in.
+    let neighbour =
+        r#"{ attributionGraph(root: "contribution:3", depth: 1) { nodes { id value } } }"#;
     let mut cached = Vec::new();
-    for query in [contribution, graph, latest, earner] {
+    for query in [contribution, graph, latest, earner, neighbour] {
         let answer = api.data(query, json!({})).await?;
         assert_eq!(api.data(query, json!({})).await?, answer);
         cached.push(answer);
@@ -782,6 +786,22 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     };
     let now = api.data(earner, json!({})).await?;
     assert!(attributed(&now)? > attributed(&cached[3])?, "{now}");
+    let revenue = api
+        .data("{ datanet(id: 1) { revenue { total } } }", json!({}))
+        .await?["datanet"]["revenue"]["total"]
+        .clone();
+    let datanet_value = |v: &Value| -> TestResult<Value> {
+        let nodes = v["attributionGraph"]["nodes"].as_array().ok_or("nodes")?;
+        let datanet = nodes.iter().find(|n| n["id"] == "datanet:1");
+        Ok(datanet.ok_or("datanet:1 in the graph")?["value"].clone())
+    };
+    let now = api.data(neighbour, json!({})).await?;
+    assert_eq!(datanet_value(&now)?, revenue, "{now}");
+    assert_ne!(
+        datanet_value(&cached[4])?,
+        revenue,
+        "the settlement credited datanet 1"
+    );
     Ok(())
 }
 
