@@ -268,8 +268,9 @@ async fn seal(conn: &mut sqlx::PgConnection, checkpoint: Checkpoint) -> Result<(
     Ok(())
 }
 
-/// Upserts the single `sync_state` row (through sqlx's `Any` connections, or a PostgreSQL one for a
-/// batch committed by COPY).
+/// Upserts the single `sync_state` row, as [`Checkpoint::row_set`] lays it out (the SQLite writer
+/// writes that set itself), through sqlx's `Any` connections or a PostgreSQL one for a batch
+/// committed by COPY.
 pub(crate) async fn write_checkpoint<DB: sqlx::Database>(
     conn: &mut DB::Connection,
     checkpoint: Checkpoint,
@@ -277,24 +278,33 @@ pub(crate) async fn write_checkpoint<DB: sqlx::Database>(
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    sqlx::query::<DB>(
-        "INSERT INTO sync_state (id, chain_id, block_number, block_hash, finalized_block, head_block, updated_at) \
-         VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET chain_id = excluded.chain_id, \
-         block_number = excluded.block_number, block_hash = excluded.block_hash, \
-         finalized_block = excluded.finalized_block, head_block = excluded.head_block, updated_at = excluded.updated_at",
-    )
-    .bind(int("chain id", checkpoint.chain_id)?)
-    .bind(int("block number", checkpoint.block_number)?)
-    .bind(crate::store::value::hex0x(checkpoint.block_hash.as_slice()))
-    .bind(int("finalized block", checkpoint.finalized_block)?)
-    .bind(int("head block", checkpoint.head_block)?)
-    .bind(unix_now())
-    .execute(&mut *conn)
-    .await
-    .map_err(IndexerError::db("writing the checkpoint"))?;
+    let set = checkpoint.row_set()?;
+    // `$n` placeholders, which SQLite reads too (as parameters named `$1`, `$2`… in that order).
+    let sql = RowSet::statement_for(
+        Backend::Postgres,
+        set.table,
+        &set.columns,
+        set.upsert_key,
+        1,
+    );
+    let mut query = sqlx::query::<DB>(&sql);
+    for value in set.rows.into_iter().flatten() {
+        query = match value {
+            Val::Int(v) => query.bind(v),
+            Val::Text(v) => query.bind(v),
+            Val::NullInt => query.bind(None::<i64>),
+            Val::NullText => query.bind(None::<String>),
+        };
+    }
+    query
+        .execute(&mut *conn)
+        .await
+        .map_err(IndexerError::db("writing the checkpoint"))?;
     Ok(())
 }
 
