@@ -67,6 +67,24 @@ impl Holes {
 
 const CLOSING: &str = "\\u0001\"";
 
+/// The figures a request read on its way, to keep (a graph walk reads most of those it leaves as holes
+/// along with the shape: the root's, each contribution's earnings).
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    figures: Mutex<Vec<(NodeId, String)>>,
+}
+
+impl Seen {
+    /// Records `id`'s figure as read.
+    pub(crate) fn add(&self, id: NodeId, figure: String) {
+        // A push: a panic cannot leave the list half-changed.
+        self.figures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, figure));
+    }
+}
+
 /// An answer with the places its node figures go.
 #[derive(Debug)]
 pub(crate) struct Template {
@@ -270,6 +288,21 @@ impl Figures {
             }
         }
         Ok(template.filled(&figures))
+    }
+
+    /// Keeps the figures a request that started at store version `version` read, when no write
+    /// landed since (else some may be older than the rows are now).
+    pub(crate) fn keep(&self, log: &ChangeLog, version: u64, seen: &Seen) {
+        let read = std::mem::take(&mut *seen.figures.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut kept = self.kept();
+        kept.catch_up(log);
+        if kept.version != version {
+            return;
+        }
+        for (id, figure) in read {
+            let hash = key_hash(&key_of(&id).key_text());
+            kept.figures.put(id, (hash, figure));
+        }
     }
 
     /// Writes the kept figures of `template`'s holes into `figures`; returns the holes missing and

@@ -8,6 +8,7 @@
 //! from the indexer's running totals and stored edge amounts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use alloy::primitives::U256;
 use async_graphql::{Context, Enum, SimpleObject};
@@ -16,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
-use crate::api::figures::Holes;
+use crate::api::figures::{Holes, Seen};
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::reads::{Reads, reads};
 use crate::api::{ApiConfig, db};
@@ -185,8 +186,16 @@ impl Builder {
         }
     }
 
-    /// The graph, with `holes`' marks in place of the nodes' running totals when given.
-    fn finish(self, holes: Option<Holes>) -> AttributionGraph {
+    /// The graph, with `holes`' marks in place of the nodes' running totals when given (the totals
+    /// read on the way go to `seen`).
+    fn finish(self, holes: Option<Holes>, seen: Option<&Seen>) -> AttributionGraph {
+        if let (Some(_), Some(seen)) = (holes, seen) {
+            for (&i, BigInt(value)) in &self.values {
+                if Holes::fills(self.nodes[i].kind()) {
+                    seen.add(self.nodes[i].clone(), value.clone());
+                }
+            }
+        }
         let ids: Vec<String> = self.nodes.iter().map(NodeId::to_string).collect();
         let nodes = self
             .nodes
@@ -805,7 +814,8 @@ pub(crate) async fn attribution_graph(
         expand(&src, &mut g, frontier).await?;
         fill_values(&src, &mut g, holes.is_some()).await?;
     }
-    Ok(g.finish(holes))
+    let seen = ctx.data_opt::<Arc<Seen>>().map(Arc::as_ref);
+    Ok(g.finish(holes, seen))
 }
 
 /// The value of each of `ids` (zero for a node without a row), read from `db` in one statement per

@@ -53,7 +53,7 @@ pub use error::ApiError;
 
 use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
-use crate::api::figures::{Figures, Template};
+use crate::api::figures::{Figures, Seen, Template};
 use crate::api::inflight::{InFlight, Turn};
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
@@ -225,15 +225,19 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     };
     let cached = api.cache.as_ref().filter(|_| cache::cacheable(&body));
     let reads = Arc::new(Reads::default());
+    let seen = Arc::new(Seen::default());
     let mut request = request.data(Arc::clone(&reads));
     if cached.is_some() {
-        request = request.data(api.figures.holes());
+        request = request.data(api.figures.holes()).data(Arc::clone(&seen));
     }
     let Ok(response) = tokio::time::timeout_at(deadline, api.schema.execute(request)).await else {
         return timed_out();
     };
     let answer = Arc::new(match cached {
-        Some(_) => api.figures.template(serialize(&response)),
+        Some(_) => {
+            api.figures.keep(log, version, &seen);
+            api.figures.template(serialize(&response))
+        }
         None => Template::plain(serialize(&response)),
     });
     if let Some(cache) = cached
