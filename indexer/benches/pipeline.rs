@@ -588,8 +588,15 @@ async fn main() -> BenchResult {
     }
     let root = repo_root();
     let anvil = Anvil::at(root.join("node_modules/.bin/anvil"))
-        // Not `--silent`: alloy waits for anvil's "Listening on" line.
-        .args(["--gas-limit", "1000000000", "--disable-code-size-limit"])
+        // Not `--silent`: alloy waits for anvil's "Listening on" line. `--prune-history`: no past
+        // states written to disk (nothing here reads state at a past block); without it a run left
+        // about 6 GB in ~/.foundry/anvil/tmp, which a killed anvil never removes.
+        .args([
+            "--gas-limit",
+            "1000000000",
+            "--disable-code-size-limit",
+            "--prune-history",
+        ])
         .try_spawn()?;
     let url = anvil.endpoint();
     let signers: Vec<PrivateKeySigner> = anvil
