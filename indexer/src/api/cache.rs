@@ -3,7 +3,7 @@
 //!
 //! Each answer keeps the [`ReadSet`] it was read from (the rows it looked up by key, the tables it read
 //! otherwise). When the store's version moves, the cache asks the store's change log what the writes
-//! since changed ([`ChangeLog::since`]) and drops the answers those changes may have touched: a block
+//! since changed ([`ChangeLog::catch_up`]) and drops the answers those changes may have touched: a block
 //! that credits three contributors retires their earnings and every list over the tables it wrote,
 //! while the other contributors' answers stay. A revert or a rebuild, or writes older than the log
 //! keeps, empty the cache. Queries that read the checkpoint (`_meta`) are never cached (see
@@ -11,7 +11,7 @@
 //! recently used first once their bytes pass the budget. graph-node keeps a cache of the same kind,
 //! keyed by block; Hasura and GraphQL CDNs invalidate by the entities an answer holds, as this one does.
 //!
-//! [`ChangeLog::since`]: crate::store::ChangeLog::since
+//! [`ChangeLog::catch_up`]: crate::store::ChangeLog::catch_up
 
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +20,7 @@ use lru::LruCache;
 
 use crate::api::figures::Template;
 use crate::api::reads::ReadSet;
-use crate::store::ChangeLog;
+use crate::store::{CaughtUp, ChangeLog};
 
 /// Whether an answer to `request` may be cached: not when the query mentions `_meta`, the only field
 /// read from the checkpoint rather than the projections. A field is always named in the query text
@@ -58,14 +58,14 @@ impl Entries {
     /// Brings the entries to the store's current version, dropping the answers that the writes since
     /// may have changed (all of them when the log no longer holds those writes).
     fn catch_up(&mut self, log: &ChangeLog) {
-        if log.version() == self.version {
-            return;
-        }
-        let Some((now, writes)) = log.since(self.version) else {
-            self.answers.clear();
-            self.bytes = 0;
-            self.version = log.version();
-            return;
+        let writes = match log.catch_up(&mut self.version) {
+            CaughtUp::Current => return,
+            CaughtUp::Forgotten => {
+                self.answers.clear();
+                self.bytes = 0;
+                return;
+            }
+            CaughtUp::Changed(writes) => writes,
         };
         let stale: Vec<Bytes> = self
             .answers
@@ -79,7 +79,6 @@ impl Entries {
                 self.bytes -= answer.weight;
             }
         }
-        self.version = now;
     }
 }
 

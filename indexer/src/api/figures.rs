@@ -26,8 +26,8 @@ use crate::api::db::{Db, Val};
 use crate::api::error::ApiResult;
 use crate::api::graph;
 use crate::api::ids::{NodeId, NodeKind};
-use crate::store::ChangeLog;
 use crate::store::changes::key_hash;
+use crate::store::{CaughtUp, ChangeLog};
 
 /// Figures kept; past this the least recently used leave (one per account, contribution, datanet,
 /// release or model that a cached graph shows).
@@ -195,13 +195,13 @@ impl Kept {
     /// Drops the figures whose rows the writes since changed (all of them when the log no longer
     /// holds those writes).
     fn catch_up(&mut self, log: &ChangeLog) {
-        if log.version() == self.version {
-            return;
-        }
-        let Some((now, writes)) = log.since(self.version) else {
-            self.figures.clear();
-            self.version = log.version();
-            return;
+        let writes = match log.catch_up(&mut self.version) {
+            CaughtUp::Current => return,
+            CaughtUp::Forgotten => {
+                self.figures.clear();
+                return;
+            }
+            CaughtUp::Changed(writes) => writes,
         };
         let stale: Vec<NodeId> = self
             .figures
@@ -219,7 +219,6 @@ impl Kept {
         for id in stale {
             self.figures.pop(&id);
         }
-        self.version = now;
     }
 }
 

@@ -34,6 +34,17 @@ pub const READ_BY: &[(&str, &[&str])] = &[
     ("model_releases", &["model_id", "release_id"]),
 ];
 
+/// What the writes since a reader's version changed ([`ChangeLog::catch_up`]).
+#[derive(Debug)]
+pub enum CaughtUp {
+    /// Nothing was written since.
+    Current,
+    /// The changes of the writes since, oldest first.
+    Changed(Vec<Arc<Changes>>),
+    /// Some of those writes are no longer kept: anything may have changed.
+    Forgotten,
+}
+
 /// Past this many values of one column, a write is recorded as changing every value of it: a
 /// backfill batch may write most accounts, and the log keeps recent writes' changes in memory.
 const MAX_VALUES: usize = 4_096;
@@ -253,6 +264,24 @@ impl ChangeLog {
             recent.pop_front();
         }
         self.version.store(version, Ordering::Release);
+    }
+
+    /// Brings a reader whose answers are right at version `*at` to the current version, and says what
+    /// the writes meanwhile changed, for it to drop what they touched.
+    pub fn catch_up(&self, at: &mut u64) -> CaughtUp {
+        if self.version() == *at {
+            return CaughtUp::Current;
+        }
+        match self.since(*at) {
+            Some((now, writes)) => {
+                *at = now;
+                CaughtUp::Changed(writes)
+            }
+            None => {
+                *at = self.version();
+                CaughtUp::Forgotten
+            }
+        }
     }
 
     /// The changes of every write after version `since`, oldest first, with the version they bring

@@ -30,7 +30,7 @@ pub mod value;
 mod writer;
 
 pub use batch::{Batch, BlockRef, Checkpoint};
-pub use changes::{ChangeLog, Changes};
+pub use changes::{CaughtUp, ChangeLog, Changes};
 
 /// The two supported databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
