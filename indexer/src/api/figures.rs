@@ -33,57 +33,42 @@ use crate::store::{CaughtUp, ChangeLog};
 /// release or model that a cached graph shows).
 const KEPT: usize = 1 << 18;
 
-/// Marks written in place of node figures, in a request whose answer may be cached.
-#[derive(Debug, Clone, Copy)]
+/// What a request whose answer may be cached carries: the marks it writes in place of node figures,
+/// and the figures it read on its way, to keep (a graph walk reads most of those it leaves as holes
+/// along with the shape: the root's, each contribution's earnings).
+#[derive(Debug)]
 pub(crate) struct Holes {
     nonce: u64,
+    seen: Mutex<Vec<(NodeId, String)>>,
 }
 
 impl Holes {
-    fn new() -> Self {
-        Self {
-            nonce: std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
-        }
-    }
-
     /// Whether a node of `kind` is sized by a running total (a hole), rather than by a settled
     /// receipt's fee, which never changes.
     pub(crate) fn fills(kind: NodeKind) -> bool {
         kind != NodeKind::Inference
     }
 
-    /// The mark standing for `id`'s figure: a string that JSON writes as `"\u0001<nonce>:<id>\u0001"`.
-    pub(crate) fn mark(self, id: &NodeId) -> BigInt {
+    /// The mark standing for `id`'s figure, a string that JSON writes as
+    /// `"\u0001<nonce>:<id>\u0001"`; `figure`, when read on the way, is kept for it.
+    pub(crate) fn mark(&self, id: &NodeId, figure: Option<&BigInt>) -> BigInt {
+        if let Some(BigInt(figure)) = figure {
+            // A push: a panic cannot leave the list half-changed.
+            self.seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((id.clone(), figure.clone()));
+        }
         BigInt(format!("\u{1}{:016x}:{id}\u{1}", self.nonce))
     }
+}
 
-    /// The text a mark starts with in a JSON answer, up to the node id.
-    fn opening(self) -> String {
-        format!("\"\\u0001{:016x}:", self.nonce)
-    }
+/// The text a mark of `nonce` starts with in a JSON answer, up to the node id.
+fn opening(nonce: u64) -> String {
+    format!("\"\\u0001{nonce:016x}:")
 }
 
 const CLOSING: &str = "\\u0001\"";
-
-/// The figures a request read on its way, to keep (a graph walk reads most of those it leaves as holes
-/// along with the shape: the root's, each contribution's earnings).
-#[derive(Debug, Default)]
-pub(crate) struct Seen {
-    figures: Mutex<Vec<(NodeId, String)>>,
-}
-
-impl Seen {
-    /// Records `id`'s figure as read.
-    pub(crate) fn add(&self, id: NodeId, figure: String) {
-        // A push: a panic cannot leave the list half-changed.
-        self.figures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id, figure));
-    }
-}
 
 /// An answer with the places its node figures go.
 #[derive(Debug)]
@@ -94,11 +79,11 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// Finds the marks `holes` wrote in `body`.
-    fn parse(holes: Holes, body: Bytes) -> Self {
+    /// Finds the marks of `nonce` in `body`.
+    fn parse(nonce: u64, body: Bytes) -> Self {
         let mut found = Vec::new();
         if let Ok(text) = std::str::from_utf8(&body) {
-            let opening = holes.opening();
+            let opening = opening(nonce);
             let mut from = 0;
             while let Some(start) = text[from..].find(&opening).map(|at| from + at) {
                 let id_start = start + opening.len();
@@ -156,7 +141,8 @@ impl Template {
 /// The figures of the nodes cached answers show, right at the version they were caught up to.
 #[derive(Debug)]
 pub(crate) struct Figures {
-    holes: Holes,
+    /// The random number in this cache's marks.
+    nonce: u64,
     kept: Mutex<Kept>,
     /// Taken to read missing figures: after a block, the requests that find the same figures missing
     /// read them once, in turn, instead of all at once.
@@ -192,6 +178,12 @@ fn key_of(id: &NodeId) -> Val {
 }
 
 impl Kept {
+    /// Keeps `figure` for `id`, with the hash of its row's key.
+    fn put(&mut self, id: NodeId, figure: String) {
+        let hash = key_hash(&key_of(&id).key_text());
+        self.figures.put(id, (hash, figure));
+    }
+
     /// Drops the figures whose rows the writes since changed (all of them when the log no longer
     /// holds those writes).
     fn catch_up(&mut self, log: &ChangeLog) {
@@ -225,7 +217,9 @@ impl Kept {
 impl Figures {
     pub(crate) fn new() -> Self {
         Self {
-            holes: Holes::new(),
+            nonce: std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
             kept: Mutex::new(Kept {
                 version: 0,
                 figures: LruCache::new(KEPT.try_into().expect("KEPT is not zero")),
@@ -234,14 +228,17 @@ impl Figures {
         }
     }
 
-    /// The marks requests write for this cache.
+    /// What a request answered for this cache carries.
     pub(crate) fn holes(&self) -> Holes {
-        self.holes
+        Holes {
+            nonce: self.nonce,
+            seen: Mutex::default(),
+        }
     }
 
     /// `answer` as a template: where the marks of this cache's [`Holes`] are in it.
     pub(crate) fn template(&self, answer: Bytes) -> Template {
-        Template::parse(self.holes, answer)
+        Template::parse(self.nonce, answer)
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -280,8 +277,7 @@ impl Figures {
             let keep = kept.version == version;
             for (&i, (id, BigInt(figure))) in missing.iter().zip(ids.into_iter().zip(read)) {
                 if keep {
-                    let hash = key_hash(&key_of(&id).key_text());
-                    kept.figures.put(id, (hash, figure.clone()));
+                    kept.put(id, figure.clone());
                 }
                 figures[i] = figure;
             }
@@ -291,16 +287,15 @@ impl Figures {
 
     /// Keeps the figures a request that started at store version `version` read, when no write
     /// landed since (else some may be older than the rows are now).
-    pub(crate) fn keep(&self, log: &ChangeLog, version: u64, seen: &Seen) {
-        let read = std::mem::take(&mut *seen.figures.lock().unwrap_or_else(|p| p.into_inner()));
+    pub(crate) fn keep(&self, log: &ChangeLog, version: u64, holes: &Holes) {
+        let read = std::mem::take(&mut *holes.seen.lock().unwrap_or_else(|p| p.into_inner()));
         let mut kept = self.kept();
         kept.catch_up(log);
         if kept.version != version {
             return;
         }
         for (id, figure) in read {
-            let hash = key_hash(&key_of(&id).key_text());
-            kept.figures.put(id, (hash, figure));
+            kept.put(id, figure);
         }
     }
 
@@ -332,26 +327,24 @@ mod tests {
 
     #[test]
     fn a_template_finds_its_own_marks_and_fills_them_in() {
-        let holes = Holes::new();
-        let mark = |id: &NodeId| serde_json::to_string(&holes.mark(id).0).unwrap();
+        let figures = Figures::new();
+        let holes = figures.holes();
+        let mark = |id: &NodeId| serde_json::to_string(&holes.mark(id, None).0).unwrap();
         let (datanet, account) = (
             NodeId::Datanet(3),
             NodeId::Account(format!("0x{}", "ab".repeat(20))),
         );
-        let foreign = serde_json::to_string(
-            &Holes {
-                nonce: holes.nonce ^ 1,
-            }
-            .mark(&datanet)
-            .0,
-        )
-        .unwrap();
+        let foreign = Holes {
+            nonce: figures.nonce ^ 1,
+            seen: Mutex::default(),
+        };
+        let foreign = serde_json::to_string(&foreign.mark(&datanet, None).0).unwrap();
         let body = format!(
             r#"{{"nodes":[{{"value":{}}},{{"value":{}}},{{"value":"7"}},{{"label":{foreign}}}]}}"#,
             mark(&datanet),
             mark(&account)
         );
-        let template = Template::parse(holes, Bytes::from(body));
+        let template = figures.template(Bytes::from(body));
         let ids: Vec<&NodeId> = template.holes.iter().map(|(_, id)| id).collect();
         assert_eq!(ids, [&datanet, &account], "another nonce's mark is text");
         let filled = template.filled(&["120".to_owned(), "5".to_owned()]);
@@ -375,8 +368,7 @@ mod tests {
             NodeId::Datanet(2),
             NodeId::Contribution(1),
         ] {
-            let hash = key_hash(&key_of(&id).key_text());
-            kept.figures.put(id, (hash, "1".to_owned()));
+            kept.put(id, "1".to_owned());
         }
         log.record(Changes::written("datanets", "datanet_id", &["2"]));
         kept.catch_up(&log);

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
-use crate::api::figures::{Holes, Seen};
+use crate::api::figures::Holes;
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::reads::{Reads, reads};
 use crate::api::{ApiConfig, db};
@@ -187,15 +187,8 @@ impl Builder {
     }
 
     /// The graph, with `holes`' marks in place of the nodes' running totals when given (the totals
-    /// read on the way go to `seen`).
-    fn finish(self, holes: Option<Holes>, seen: Option<&Seen>) -> AttributionGraph {
-        if let (Some(_), Some(seen)) = (holes, seen) {
-            for (&i, BigInt(value)) in &self.values {
-                if Holes::fills(self.nodes[i].kind()) {
-                    seen.add(self.nodes[i].clone(), value.clone());
-                }
-            }
-        }
+    /// read on the way are kept for them).
+    fn finish(self, holes: Option<&Holes>) -> AttributionGraph {
         let ids: Vec<String> = self.nodes.iter().map(NodeId::to_string).collect();
         let nodes = self
             .nodes
@@ -206,7 +199,7 @@ impl Builder {
                 kind: id.kind(),
                 label: label(id),
                 value: match holes {
-                    Some(holes) if Holes::fills(id.kind()) => holes.mark(id),
+                    Some(holes) if Holes::fills(id.kind()) => holes.mark(id, self.values.get(&i)),
                     _ => self.values.get(&i).cloned().unwrap_or_else(BigInt::zero),
                 },
             })
@@ -794,7 +787,7 @@ pub(crate) async fn attribution_graph(
         db: db(ctx, &[]),
         reads: reads(ctx),
     };
-    let holes = ctx.data_opt::<Holes>().copied();
+    let holes = ctx.data_opt::<Arc<Holes>>().map(Arc::as_ref);
     let mut g = Builder::new(limit);
     g.node(root.clone());
     if !fill_values(&src, &mut g, false).await? {
@@ -814,8 +807,7 @@ pub(crate) async fn attribution_graph(
         expand(&src, &mut g, frontier).await?;
         fill_values(&src, &mut g, holes.is_some()).await?;
     }
-    let seen = ctx.data_opt::<Arc<Seen>>().map(Arc::as_ref);
-    Ok(g.finish(holes, seen))
+    Ok(g.finish(holes))
 }
 
 /// The value of each of `ids` (zero for a node without a row), read from `db` in one statement per

@@ -53,7 +53,7 @@ pub use error::ApiError;
 
 use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
-use crate::api::figures::{Figures, Seen, Template};
+use crate::api::figures::{Figures, Template};
 use crate::api::inflight::{InFlight, Turn};
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
@@ -194,11 +194,12 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
     let log = api.store.changes();
     let mut version = log.version();
     let mut leading = None;
+    let cached = api.cache.as_ref().filter(|_| cache::cacheable(&body));
     if let Some(cache) = &api.cache {
         if let Some(answer) = cache.get(log, &body) {
             return api.filled(&answer).await;
         }
-        if cache::cacheable(&body) {
+        if cached.is_some() {
             match api.flights.join(&body) {
                 Turn::Lead(leader) => leading = Some(leader),
                 Turn::Follow(follower) => {
@@ -223,19 +224,18 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
             return json(StatusCode::BAD_REQUEST, serialize(&response));
         }
     };
-    let cached = api.cache.as_ref().filter(|_| cache::cacheable(&body));
     let reads = Arc::new(Reads::default());
-    let seen = Arc::new(Seen::default());
+    let holes = cached.map(|_| Arc::new(api.figures.holes()));
     let mut request = request.data(Arc::clone(&reads));
-    if cached.is_some() {
-        request = request.data(api.figures.holes()).data(Arc::clone(&seen));
+    if let Some(holes) = &holes {
+        request = request.data(Arc::clone(holes));
     }
     let Ok(response) = tokio::time::timeout_at(deadline, api.schema.execute(request)).await else {
         return timed_out();
     };
-    let answer = Arc::new(match cached {
-        Some(_) => {
-            api.figures.keep(log, version, &seen);
+    let answer = Arc::new(match &holes {
+        Some(holes) => {
+            api.figures.keep(log, version, holes);
             api.figures.template(serialize(&response))
         }
         None => Template::plain(serialize(&response)),
