@@ -171,7 +171,7 @@ fn unix_now() -> i64 {
 impl Store {
     /// Commits `batch` and `checkpoint` in one transaction, and prunes the undo journal and block
     /// window at or below the new finalized block. On SQLite the batch writer thread commits it
-    /// ([`writer`](crate::store::writer)), on PostgreSQL the rows go in by COPY.
+    /// (`store/writer.rs`), on PostgreSQL the rows go in by COPY.
     pub async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
         let changes = Changes::of(&batch);
         let begun = IndexerError::db("starting a batch");
