@@ -7,12 +7,14 @@
 //! whatever the number of keys: each connection prepares it once and reuses it, instead of parsing a new
 //! statement with one placeholder per key on every request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, FromRow};
 
 use crate::api::error::ApiError;
+use crate::api::reader::SqliteReader;
 use crate::store::{Backend, Store};
 
 /// A value bound into a query.
@@ -91,9 +93,13 @@ impl Sql {
     }
 
     /// The SQL text.
-    #[cfg(test)]
-    fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The bound values, in placeholder order.
+    pub(crate) fn binds(&self) -> &[Val] {
+        &self.binds
     }
 }
 
@@ -131,6 +137,8 @@ impl From<&str> for Val {
 pub(crate) struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite: the connections batches of one-value statements run on ([`Db::texts`]).
+    reader: Option<Arc<SqliteReader>>,
 }
 
 impl Db {
@@ -162,7 +170,18 @@ impl Db {
                 })
             })
             .connect_lazy_with(options);
-        Self { pool, backend }
+        let reader = store.sqlite_file().map(|file| {
+            Arc::new(SqliteReader::new(
+                file,
+                connections as usize,
+                statement_timeout,
+            ))
+        });
+        Self {
+            pool,
+            backend,
+            reader,
+        }
     }
 
     /// Which database the pool reads.
@@ -192,6 +211,29 @@ impl Db {
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
         Ok(Self::query(sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Runs `statements`, each yielding one text value, and returns each one's (`None` when it found
+    /// no row or a `NULL`): on SQLite in one read transaction on the API's own connections
+    /// ([`SqliteReader`]), on PostgreSQL one after the other on one pooled connection.
+    pub(crate) async fn texts(
+        &self,
+        statements: Vec<Sql>,
+    ) -> Result<Vec<Option<String>>, ApiError> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(reader) = &self.reader {
+            return reader.texts(statements).await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut found = Vec::with_capacity(statements.len());
+        for sql in &statements {
+            let row: Option<(Option<String>,)> =
+                Self::query(sql).fetch_optional(&mut *conn).await?;
+            found.push(row.and_then(|(text,)| text));
+        }
+        Ok(found)
     }
 
     /// Runs `sql` and decodes its first row, if any.

@@ -67,6 +67,12 @@ pub enum ApiError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read on the API's own SQLite connections failed.
+    #[error("database error: {0}")]
+    Read(#[source] rusqlite::Error),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Closed,
     /// A stored value did not have the shape the indexer writes.
     #[error("stored {column} value {value:?} is malformed")]
     Stored {
@@ -91,7 +97,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::Timeout(_) => "TIMEOUT",
-            Self::Database(_) | Self::Stored { .. } => "INTERNAL",
+            Self::Database(_) | Self::Read(_) | Self::Stored { .. } | Self::Closed => "INTERNAL",
         }
     }
 }

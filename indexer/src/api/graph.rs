@@ -4,23 +4,27 @@
 //! The graph is explored breadth first, one level per step; each level costs a fixed number of batched
 //! `WHERE key IN (…)` statements on indexed columns (one per kind of neighbour), never one per node, and
 //! stops adding nodes at `limit` (then `truncated` is true). Each statement's text is fixed (the keys are
-//! one bound list) and its rows come back folded into one JSON array. Node values and edge amounts come
+//! one bound list) and its rows come back folded into one JSON array; a level's statements go to the
+//! database as one batch (a [`Step`]). Node values and edge amounts come
 //! from the indexer's running totals and stored edge amounts.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use alloy::primitives::U256;
-use async_graphql::{Context, Enum, SimpleObject};
+use async_graphql::{Context, Enum, Object, ScalarType, SimpleObject, Value};
 use serde::de::DeserializeOwned;
 
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::figures::Holes;
+use crate::api::flat::{Flat, FlatObject, enum_value};
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::reads::{Reads, reads};
 use crate::api::{ApiConfig, db};
+
+/// The walk's maps, keyed by node ids and indexes it made itself (no key chosen by a client).
+type HashMap<K, V> = foldhash::HashMap<K, V>;
 use crate::store::Backend;
 
 /// How two nodes are related.
@@ -46,9 +50,9 @@ pub(crate) enum EdgeKind {
     Served,
 }
 
+// Resolved a list at a time ([`Flat`]).
 /// A node of the attribution graph.
 #[derive(Debug, Clone, SimpleObject)]
-#[graphql(serial)]
 pub(crate) struct GraphNode {
     /// `kind:key`, usable as `root` of another `attributionGraph` query.
     id: String,
@@ -61,9 +65,9 @@ pub(crate) struct GraphNode {
     value: BigInt,
 }
 
+// Resolved a list at a time ([`Flat`]).
 /// An edge of the attribution graph.
 #[derive(Debug, Clone, SimpleObject)]
-#[graphql(serial)]
 pub(crate) struct GraphEdge {
     /// Source node id.
     source: String,
@@ -78,17 +82,64 @@ pub(crate) struct GraphEdge {
 }
 
 /// The graph around `root`.
-#[derive(Debug, Clone, SimpleObject)]
-#[graphql(serial)]
+#[derive(Debug, Clone)]
 pub(crate) struct AttributionGraph {
-    /// The root's id, normalised.
     root: String,
-    /// Nodes, the root first.
     nodes: Vec<GraphNode>,
-    /// Edges between those nodes.
     edges: Vec<GraphEdge>,
-    /// Whether nodes were left out because of `limit`.
     truncated: bool,
+}
+
+/// The graph around `root`.
+#[Object]
+impl AttributionGraph {
+    /// The root's id, normalised.
+    async fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// Nodes, the root first.
+    async fn nodes(&self, ctx: &Context<'_>) -> Flat<'_, GraphNode> {
+        Flat::new(ctx, &self.nodes)
+    }
+
+    /// Edges between those nodes.
+    async fn edges(&self, ctx: &Context<'_>) -> Flat<'_, GraphEdge> {
+        Flat::new(ctx, &self.edges)
+    }
+
+    /// Whether nodes were left out because of `limit`.
+    async fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+impl FlatObject for GraphNode {
+    fn value_of(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "id" => Value::String(self.id.clone()),
+            "kind" => enum_value(&self.kind),
+            "label" => Value::String(self.label.clone()),
+            "value" => self.value.to_value(),
+            _ => return None,
+        })
+    }
+}
+
+impl FlatObject for GraphEdge {
+    fn value_of(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "source" => Value::String(self.source.clone()),
+            "target" => Value::String(self.target.clone()),
+            "kind" => enum_value(&self.kind),
+            "weight" => self.weight.to_value(),
+            "amount" => self
+                .amount
+                .as_ref()
+                .map_or(Value::Null, ScalarType::to_value),
+            _ => return None,
+        })
+    }
 }
 
 struct Edge {
@@ -104,7 +155,8 @@ struct Builder {
     limit: usize,
     nodes: Vec<NodeId>,
     index: HashMap<NodeId, usize>,
-    values: HashMap<usize, BigInt>,
+    /// Each node's figure, once read.
+    values: Vec<Option<BigInt>>,
     edges: Vec<Edge>,
     edge_index: HashMap<(usize, usize, EdgeKind), usize>,
     truncated: bool,
@@ -123,13 +175,14 @@ impl Builder {
         let i = self.nodes.len();
         self.index.insert(id.clone(), i);
         self.nodes.push(id);
+        self.values.push(None);
         self.frontier.push(i);
         Some(i)
     }
 
     fn value(&mut self, id: &NodeId, value: BigInt) {
         if let Some(&i) = self.index.get(id) {
-            self.values.insert(i, value);
+            self.values[i] = Some(value);
         }
     }
 
@@ -172,15 +225,22 @@ impl Builder {
         Ok(())
     }
 
+    /// Gives zero to each of `nodes` whose value was read and not found (no row).
+    fn zero_unread(&mut self, nodes: Vec<usize>) {
+        for i in nodes {
+            self.values[i].get_or_insert_with(BigInt::zero);
+        }
+    }
+
     /// A builder for at most `limit` nodes.
     fn new(limit: usize) -> Self {
         Self {
             limit,
             nodes: Vec::new(),
-            index: HashMap::new(),
-            values: HashMap::new(),
+            index: HashMap::default(),
+            values: Vec::new(),
             edges: Vec::new(),
-            edge_index: HashMap::new(),
+            edge_index: HashMap::default(),
             truncated: false,
             frontier: Vec::new(),
         }
@@ -199,8 +259,10 @@ impl Builder {
                 kind: id.kind(),
                 label: label(id),
                 value: match holes {
-                    Some(holes) if Holes::fills(id.kind()) => holes.mark(id, self.values.get(&i)),
-                    _ => self.values.get(&i).cloned().unwrap_or_else(BigInt::zero),
+                    Some(holes) if Holes::fills(id.kind()) => {
+                        holes.mark(id, self.values[i].as_ref())
+                    }
+                    _ => self.values[i].clone().unwrap_or_else(BigInt::zero),
                 },
             })
             .collect();
@@ -303,7 +365,7 @@ struct Source<'a> {
 
 impl Select {
     /// The statement for `keys`, at most `limit` rows. The database folds the rows into one JSON array
-    /// (one value handed back instead of a row per neighbour: sqlx hands SQLite rows over one by one).
+    /// (one value handed back instead of a row per neighbour).
     fn sql<V: Into<Val> + Clone>(self, db: &Db, keys: &[V], limit: usize) -> Sql {
         let (open, close) = match db.backend() {
             Backend::Sqlite => ("SELECT json_group_array(json_array(", ")) FROM ("),
@@ -329,58 +391,81 @@ impl Select {
     }
 }
 
-/// Runs `select` for `keys` (at most `limit` rows) and hands each row to `add`; nothing at all when
-/// `keys` is empty.
-async fn each<K, T>(
-    src: &Source<'_>,
-    g: &mut Builder,
-    select: Select,
-    keys: &[K],
-    limit: usize,
-    mut add: impl FnMut(&mut Builder, T) -> ApiResult<()>,
-) -> ApiResult<()>
-where
-    K: Into<Val> + Clone + Sync,
-    T: DeserializeOwned,
-{
-    if keys.is_empty() {
-        return Ok(());
-    }
-    if let Some(reads) = src.reads {
-        let values = keys.iter().map(|key| key.clone().into().key_text());
-        reads.values(select.table, select.key, values);
-    }
-    let (json,): (String,) = src
-        .db
-        .one(&select.sql(src.db, keys, limit))
-        .await
-        .map_err(gql)?
-        .unwrap_or_else(|| ("[]".to_owned(),));
-    let found: Vec<T> = serde_json::from_str(&json).map_err(|e| {
-        gql(ApiError::Stored {
-            column: select.table,
-            value: e.to_string(),
-        })
-    })?;
-    for row in found {
-        add(g, row)?;
-    }
-    Ok(())
+/// One step of the walk: statements that depend only on what the graph held when the step began,
+/// run as one batch ([`Db::texts`]: one snapshot, one hand-over to the database), then each one's rows
+/// handed, in order, to what adds them to the graph.
+///
+/// [`Db::texts`]: crate::api::db::Db::texts
+struct Step<'a> {
+    src: &'a Source<'a>,
+    statements: Vec<Sql>,
+    adds: Vec<Add>,
 }
 
-/// Adds the neighbours of one level to `g`: one query per kind of neighbour of each kind of node in
-/// the level.
-async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult<()> {
+/// Adds one statement's rows (a JSON array) to the graph.
+type Add = Box<dyn FnOnce(&mut Builder, &str) -> ApiResult<()> + Send>;
+
+impl<'a> Step<'a> {
+    fn new(src: &'a Source<'a>) -> Self {
+        Self {
+            src,
+            statements: Vec::new(),
+            adds: Vec::new(),
+        }
+    }
+
+    /// Reads `select` for `keys` (at most `limit` rows) and hands each row to `add`; nothing at all
+    /// when `keys` is empty.
+    fn read<K, T>(
+        &mut self,
+        select: Select,
+        keys: &[K],
+        limit: usize,
+        mut add: impl FnMut(&mut Builder, T) -> ApiResult<()> + Send + 'static,
+    ) where
+        K: Into<Val> + Clone,
+        T: DeserializeOwned,
+    {
+        if keys.is_empty() {
+            return;
+        }
+        if let Some(reads) = self.src.reads {
+            let values = keys.iter().map(|key| key.clone().into().key_text());
+            reads.values(select.table, select.key, values);
+        }
+        self.statements.push(select.sql(self.src.db, keys, limit));
+        self.adds.push(Box::new(move |g, json| {
+            let found: Vec<T> = serde_json::from_str(json).map_err(|e| {
+                gql(ApiError::Stored {
+                    column: select.table,
+                    value: e.to_string(),
+                })
+            })?;
+            found.into_iter().try_for_each(|row| add(g, row))
+        }));
+    }
+
+    /// Runs the step's statements and adds their rows to `g`.
+    async fn run(self, g: &mut Builder) -> ApiResult<()> {
+        let found = self.src.db.texts(self.statements).await.map_err(gql)?;
+        for (add, json) in self.adds.into_iter().zip(found) {
+            add(g, json.as_deref().unwrap_or("[]"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the neighbours of one level of `g` in `step`: one query per kind of neighbour of each kind
+/// of node in the level.
+fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
     use EdgeKind::*;
     use NodeId::{Account, Contribution, Datanet, Inference, Model, Release};
     // Each query may at most fill the remaining room (plus one, to learn that something was left out).
     let room = g.limit.saturating_sub(g.nodes.len()) + 1;
-    let f = &level;
+    let f = level;
 
     // Accounts: what they contributed, own, paid for and served.
-    each(
-        src,
-        g,
+    step.read(
         select(
             "contribution_id, contributor, earnings",
             "contributions",
@@ -393,11 +478,8 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Contribution(id), BigInt(earnings));
             Ok(())
         },
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("model_id, owner, revenue", "models", "owner"),
         &f.accounts,
         room,
@@ -406,11 +488,8 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Model(id), BigInt(revenue));
             Ok(())
         },
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("datanet_id, owner, revenue", "datanets", "owner"),
         &f.accounts,
         room,
@@ -419,11 +498,8 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Datanet(id), BigInt(revenue));
             Ok(())
         },
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("digest, payer, fee", "receipts", "payer"),
         &f.accounts,
         room,
@@ -438,11 +514,8 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Inference(digest), BigInt(fee));
             Ok(())
         },
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("digest, node, node_amount, fee", "receipts", "node"),
         &f.accounts,
         room,
@@ -457,13 +530,10 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Inference(digest), BigInt(fee));
             Ok(())
         },
-    )
-    .await?;
+    );
 
     // Contributions: their contributor and datanet, and the inferences attributed to them.
-    each(
-        src,
-        g,
+    step.read(
         select(
             "contribution_id, contributor, datanet_id",
             "contributions",
@@ -475,14 +545,11 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.edge(Account(contributor), Contribution(id), Contributed, 0, None)?;
             g.edge(Contribution(id), Datanet(datanet), InDatanet, 0, None)
         },
-    )
-    .await?;
-    attributed(src, g, "contribution_id", &f.contributions, room).await?;
+    );
+    attributed(step, "contribution_id", &f.contributions, room);
 
     // Inferences: their model, payer and node, and the contributions they were attributed to.
-    each(
-        src,
-        g,
+    step.read(
         select(
             "digest, payer, node, model_id, fee, node_amount",
             "receipts",
@@ -515,34 +582,25 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
                 Some(&node_amount),
             )
         },
-    )
-    .await?;
-    attributed(src, g, "digest", &f.inferences, room).await?;
+    );
+    attributed(step, "digest", &f.inferences, room);
 
     // Models: their owner, the releases they were trained on and the inferences that used them.
-    each(
-        src,
-        g,
+    step.read(
         select("model_id, owner", "models", "model_id"),
         &f.models,
         f.models.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Model(id), Owns, 0, None),
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("model_id, release_id", "model_releases", "model_id"),
         &f.models,
         room,
         |g, (model, release): (i64, i64)| {
             g.edge(Model(model), Release(release), TrainedOn, 0, None)
         },
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("digest, model_id, fee", "receipts", "model_id"),
         &f.models,
         room,
@@ -551,44 +609,32 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Inference(digest), BigInt(fee));
             Ok(())
         },
-    )
-    .await?;
+    );
 
     // Releases: their datanet and the models trained on them.
-    each(
-        src,
-        g,
+    step.read(
         select("release_id, datanet_id", "releases", "release_id"),
         &f.releases,
         f.releases.len(),
         |g, (id, datanet): (i64, i64)| g.edge(Datanet(datanet), Release(id), Released, 0, None),
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select("model_id, release_id", "model_releases", "release_id"),
         &f.releases,
         room,
         |g, (model, release): (i64, i64)| {
             g.edge(Model(model), Release(release), TrainedOn, 0, None)
         },
-    )
-    .await?;
+    );
 
     // Datanets: their owner, releases and contributions.
-    each(
-        src,
-        g,
+    step.read(
         select("datanet_id, owner", "datanets", "datanet_id"),
         &f.datanets,
         f.datanets.len(),
         |g, (id, owner): (i64, String)| g.edge(Account(owner), Datanet(id), Owns, 0, None),
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select(
             "release_id, datanet_id, pool_accrued",
             "releases",
@@ -601,11 +647,8 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Release(id), BigInt(pool));
             Ok(())
         },
-    )
-    .await?;
-    each(
-        src,
-        g,
+    );
+    step.read(
         select(
             "contribution_id, datanet_id, earnings",
             "contributions",
@@ -618,28 +661,24 @@ async fn expand(src: &Source<'_>, g: &mut Builder, level: Frontier) -> ApiResult
             g.value(&Contribution(id), BigInt(earnings));
             Ok(())
         },
-    )
-    .await
+    );
 }
 
 /// `ATTRIBUTED` edges whose `column` (`digest` or `contribution_id`) is in `keys`, with their
 /// inference's fee (each edge carries it): from a contribution, one index range holds every column read.
-async fn attributed<V: Into<Val> + Clone + Sync>(
-    src: &Source<'_>,
-    g: &mut Builder,
+fn attributed<V: Into<Val> + Clone>(
+    step: &mut Step<'_>,
     column: &'static str,
     keys: &[V],
     room: usize,
-) -> ApiResult<()> {
+) {
     // An inference names at most 16 contributions: take all of a frontier's edges, whatever the room.
     let limit = if column == "digest" {
         keys.len() * 16
     } else {
         room
     };
-    each(
-        src,
-        g,
+    step.read(
         select(
             "digest, contribution_id, weight_ppm, amount, fee",
             "attribution_edges",
@@ -658,16 +697,15 @@ async fn attributed<V: Into<Val> + Clone + Sync>(
             g.value(&NodeId::Inference(digest), BigInt(fee));
             Ok(())
         },
-    )
-    .await
+    );
 }
 
-/// Loads the value of every node that has none yet (nodes reached through a foreign key), or with
-/// `fees_only` of the inferences alone (the others are holes); nodes without a row get zero. Returns
-/// whether the root has a row.
-async fn fill_values(src: &Source<'_>, g: &mut Builder, fees_only: bool) -> ApiResult<bool> {
+/// Reads in `step` the value of every node of `g` that has none yet (nodes reached through a foreign
+/// key), or with `fees_only` of the inferences alone (the others are holes). Returns those nodes, to
+/// give zero to the ones without a row once the step has run ([`Builder::zero_unread`]).
+fn read_missing(step: &mut Step<'_>, g: &Builder, fees_only: bool) -> Vec<usize> {
     let missing: Vec<usize> = (0..g.nodes.len())
-        .filter(|&i| !g.values.contains_key(&i))
+        .filter(|&i| g.values[i].is_none())
         .filter(|&i| !fees_only || !Holes::fills(g.nodes[i].kind()))
         .collect();
     let f = Frontier::of(
@@ -677,86 +715,61 @@ async fn fill_values(src: &Source<'_>, g: &mut Builder, fees_only: bool) -> ApiR
             .collect::<Vec<_>>(),
     );
     values(
-        src,
-        g,
+        step,
         select("address, credited", "accounts", "address"),
-        f.accounts,
+        &f.accounts,
         NodeId::Account,
-    )
-    .await?;
+    );
     values(
-        src,
-        g,
+        step,
         select("digest, fee", "receipts", "digest"),
-        f.inferences,
+        &f.inferences,
         NodeId::Inference,
-    )
-    .await?;
+    );
     values(
-        src,
-        g,
+        step,
         select("datanet_id, revenue", "datanets", "datanet_id"),
-        f.datanets,
+        &f.datanets,
         NodeId::Datanet,
-    )
-    .await?;
+    );
     values(
-        src,
-        g,
+        step,
         select("release_id, pool_accrued", "releases", "release_id"),
-        f.releases,
+        &f.releases,
         NodeId::Release,
-    )
-    .await?;
+    );
     values(
-        src,
-        g,
+        step,
         select("model_id, revenue", "models", "model_id"),
-        f.models,
+        &f.models,
         NodeId::Model,
-    )
-    .await?;
+    );
     values(
-        src,
-        g,
+        step,
         select(
             "contribution_id, earnings",
             "contributions",
             "contribution_id",
         ),
-        f.contributions,
+        &f.contributions,
         NodeId::Contribution,
-    )
-    .await?;
-    let root_found = g.values.contains_key(&0);
-    for i in missing {
-        g.values.entry(i).or_insert_with(BigInt::zero);
-    }
-    Ok(root_found)
+    );
+    missing
 }
 
-async fn values<K>(
-    src: &Source<'_>,
-    g: &mut Builder,
-    select: Select,
-    keys: Vec<K>,
-    id: fn(K) -> NodeId,
-) -> ApiResult<()>
+fn values<K>(step: &mut Step<'_>, select: Select, keys: &[K], id: fn(K) -> NodeId)
 where
-    K: Into<Val> + Clone + Sync + DeserializeOwned,
+    K: Into<Val> + Clone + DeserializeOwned + Send + 'static,
 {
-    each(
-        src,
-        g,
+    step.read(
         select,
-        &keys,
+        keys,
         keys.len(),
-        |g, (key, value): (K, String)| {
+        move |g, (key, value): (K, String)| {
             g.value(&id(key), BigInt(value));
             Ok(())
         },
-    )
-    .await
+    );
 }
 
 /// Builds the graph around `root` to `depth` levels and at most `limit` nodes.
@@ -790,23 +803,33 @@ pub(crate) async fn attribution_graph(
     let holes = ctx.data_opt::<Arc<Holes>>().map(Arc::as_ref);
     let mut g = Builder::new(limit);
     g.node(root.clone());
-    if !fill_values(&src, &mut g, false).await? {
-        return Err(gql(ApiError::NotFound(root.to_string())));
-    }
-    for _ in 0..depth {
-        let level = std::mem::take(&mut g.frontier);
-        if level.is_empty() {
+    // Each step reads the values the previous one left missing with the next level's neighbours:
+    // both depend only on what the graph holds when the step begins.
+    let mut step = Step::new(&src);
+    let mut unread = read_missing(&mut step, &g, false);
+    for level in 0..depth {
+        let frontier = std::mem::take(&mut g.frontier);
+        if frontier.is_empty() {
             break;
         }
         let frontier = Frontier::of(
-            level
+            frontier
                 .iter()
                 .map(|&i| g.nodes[i].clone())
                 .collect::<Vec<_>>(),
         );
-        expand(&src, &mut g, frontier).await?;
-        fill_values(&src, &mut g, holes.is_some()).await?;
+        expand(&mut step, &g, &frontier);
+        std::mem::replace(&mut step, Step::new(&src))
+            .run(&mut g)
+            .await?;
+        if level == 0 && g.values[0].is_none() {
+            return Err(gql(ApiError::NotFound(root.to_string())));
+        }
+        g.zero_unread(unread);
+        unread = read_missing(&mut step, &g, holes.is_some());
     }
+    step.run(&mut g).await?;
+    g.zero_unread(unread);
     Ok(g.finish(holes))
 }
 
@@ -817,14 +840,17 @@ pub(crate) async fn figures(db: &Db, ids: &[NodeId]) -> ApiResult<Vec<BigInt>> {
     for id in ids {
         g.node(id.clone());
     }
-    fill_values(&Source { db, reads: None }, &mut g, false).await?;
+    let src = Source { db, reads: None };
+    let mut step = Step::new(&src);
+    let unread = read_missing(&mut step, &g, false);
+    step.run(&mut g).await?;
+    g.zero_unread(unread);
     Ok(ids
         .iter()
         .map(|id| {
             g.index
                 .get(id)
-                .and_then(|i| g.values.get(i))
-                .cloned()
+                .and_then(|&i| g.values[i].clone())
                 .unwrap_or_else(BigInt::zero)
         })
         .collect())

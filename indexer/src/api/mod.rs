@@ -22,6 +22,7 @@ pub mod error;
 #[path = "../explorer/mod.rs"]
 pub mod explorer;
 mod figures;
+mod flat;
 mod graph;
 mod graphiql;
 mod ids;
@@ -33,6 +34,7 @@ mod model;
 mod pagination;
 mod pool;
 mod query;
+mod reader;
 mod reads;
 mod release;
 mod subscription;

@@ -6,6 +6,7 @@
 //! block's rows, their effect on the aggregates and the checkpoint are committed in one transaction
 //! ([`batch`]), and a reorg reverts to a parent block in one transaction ([`revert`]).
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +73,8 @@ pub struct Store {
     changes: Arc<ChangeLog>,
     /// Where batches are committed.
     bulk: Bulk,
+    /// SQLite: the database file.
+    file: Option<PathBuf>,
 }
 
 /// How a batch's commit reaches the database: sqlx's `Any` driver, which every read uses, has
@@ -121,15 +124,20 @@ impl Store {
             .await
             .map_err(IndexerError::db("connecting to the database"))?;
         migrate(&pool, backend).await?;
-        let bulk = match backend {
-            // After the migrations: the writer's connection opens an existing file.
-            Backend::Sqlite => Bulk::Writer(Arc::new(SqliteWriter::start(
+        let file = match backend {
+            Backend::Sqlite => Some(
                 SqliteConnectOptions::from_str(&url)
                     .map_err(IndexerError::db("parsing the database URL"))?
-                    .get_filename(),
-            )?)),
+                    .get_filename()
+                    .to_owned(),
+            ),
+            Backend::Postgres => None,
+        };
+        let bulk = match &file {
+            // After the migrations: the writer's connection opens an existing file.
+            Some(file) => Bulk::Writer(Arc::new(SqliteWriter::start(file)?)),
             // Lazy: its first connection makes the stages, which need the migrated tables.
-            Backend::Postgres => Bulk::Copy(
+            None => Bulk::Copy(
                 PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
@@ -143,6 +151,7 @@ impl Store {
             backend,
             changes: Arc::default(),
             bulk,
+            file,
         })
     }
 
@@ -154,6 +163,12 @@ impl Store {
     /// Where batches are committed.
     pub(crate) fn bulk(&self) -> &Bulk {
         &self.bulk
+    }
+
+    /// SQLite: the database file, for connections of a component's own (the batch writer's, the
+    /// API's readers').
+    pub(crate) fn sqlite_file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// Which database this is.
