@@ -71,8 +71,10 @@ impl SqliteReader {
             Some(ErrorCode::OperationInterrupted) => ApiError::Timeout(self.timeout),
             _ => ApiError::Read(e),
         });
-        // A failed batch rolled its transaction back: the connection is as good as new.
-        self.lock().push(conn);
+        // A failed batch rolled its transaction back; a connection left inside one is dropped.
+        if conn.is_autocommit() {
+            self.lock().push(conn);
+        }
         found
     }
 
