@@ -57,9 +57,13 @@ impl SqliteReader {
         let _permit = self.permits.acquire().await.map_err(|_| ApiError::Closed)?;
         let deadline = Instant::now() + self.timeout;
         let reader = Arc::clone(self);
-        tokio::task::spawn_blocking(move || reader.run(&statements, deadline))
-            .await
-            .map_err(|_| ApiError::Closed)?
+        match tokio::task::spawn_blocking(move || reader.run(&statements, deadline)).await {
+            Ok(found) => found,
+            // A panic in the read is a bug: it goes on as a panic of this request, not as a
+            // shutdown.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(ApiError::Closed),
+        }
     }
 
     fn run(&self, statements: &[Sql], deadline: Instant) -> Result<Vec<Option<String>>, ApiError> {
