@@ -1,5 +1,6 @@
 //! Embeds GraphiQL (served at `/graphiql`) from the npm packages pinned in `package-lock.json`, so
-//! the IDE works with no network: `make setup-npm` (`npm ci`) installs them before any build.
+//! the IDE works with no network: `make setup-npm` (`npm ci`) installs them before any build. Also
+//! rebuilds the crate when a migration is added.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,9 @@ const ASSETS: [(&str, &str); 4] = [
 ];
 
 fn main() {
+    // `sqlx::migrate!` embeds the migrations; a build script that names what it reads turns off
+    // cargo's rerun-on-any-change, so a new migration file would otherwise not be embedded.
+    println!("cargo:rerun-if-changed=migrations");
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let node_modules = PathBuf::from(manifest).join("../node_modules");
     for (variable, relative) in ASSETS {

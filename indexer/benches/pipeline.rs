@@ -4,11 +4,12 @@
 //! settlement followed by `claimPoolRewards` over every contribution: two events per contribution
 //! per round), then measures
 //! 1. fetch only: `eth_getLogs` over adaptive ranges, several in flight (the indexer's own fetcher);
-//! 2. decode + write from the recorded log file into SQLite (no RPC);
+//! 2. decode + write from the recorded log file into SQLite, then into PostgreSQL (no RPC: the
+//!    database's own ceiling);
 //! 3. end to end (`Syncer`, RPC → SQLite, and RPC → PostgreSQL in a throwaway cluster);
 //!
-//! with the time, the bench process's CPU time (user + system: not anvil's), peak RSS and database size for
-//! each. Run (release): `make bench`, or
+//! with the time, the bench process's CPU time (user + system: not anvil's; the PostgreSQL server's
+//! beside it), peak RSS and database size for each. Run (release): `make bench`, or
 //! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`;
 //! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`. Phases 2
 //! and 3 set the secondary indexes aside while writing and rebuild them at the end (timed), as the
@@ -129,7 +130,10 @@ struct Meter {
 }
 
 impl Meter {
+    /// Starts the clocks once the dirty pages of earlier phases are on disk (`sync`), so that a
+    /// phase's figures do not carry the write-back of the one before.
     fn start() -> Self {
+        let _ = Command::new("sync").status();
         reset_peak_rss();
         Self {
             started: Instant::now(),
@@ -420,18 +424,23 @@ async fn write_recorded(
     Ok(events)
 }
 
-/// Phase 2 over `out/logs.jsonl` (made by a full run, with `out/deployment.json`); its table row.
-async fn decode_and_write(out: &Path, d: &Deployment, keep_indexes: bool) -> BenchResult<String> {
+/// Reads the recorded log file a full run left in `out`.
+fn recorded_logs(out: &Path) -> BenchResult<Vec<Log>> {
     let text = std::fs::read_to_string(out.join("logs.jsonl"))?;
-    let logs: Vec<Log> = text
+    Ok(text
         .lines()
         .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
-    drop(text);
-    let db = out.join("recorded.db");
-    let _ = std::fs::remove_file(&db);
-    let _ = std::fs::remove_file(out.join("recorded.db-wal"));
-    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+        .collect::<Result<_, _>>()?)
+}
+
+/// Phase 2 over `logs` into `store`; returns the events written and the phase's cells (without the
+/// database size).
+async fn decode_and_write(
+    store: &Store,
+    logs: &[Log],
+    d: &Deployment,
+    keep_indexes: bool,
+) -> BenchResult<(u64, String)> {
     let meter = Meter::start();
     // As the syncer does for a long backfill: freed memory kept for reuse, secondary indexes aside
     // and rebuilt at the end (timed).
@@ -439,14 +448,47 @@ async fn decode_and_write(out: &Path, d: &Deployment, keep_indexes: bool) -> Ben
     if !keep_indexes {
         store.defer_indexes().await?;
     }
-    let written = write_recorded(&store, &logs, &Decoder::new(d), d.chain_id).await?;
+    let written = write_recorded(store, logs, &Decoder::new(d), d.chain_id).await?;
     store.restore_indexes().await?;
     soil_indexer::allocator::set_backfilling(false);
-    let cells = meter.cells(written);
+    Ok((written, meter.cells(written)))
+}
+
+/// Phase 2 into a new SQLite file in `out`; its table row.
+async fn decode_and_write_sqlite(
+    out: &Path,
+    logs: &[Log],
+    d: &Deployment,
+    keep_indexes: bool,
+) -> BenchResult<String> {
+    let db = out.join("recorded.db");
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_file(out.join("recorded.db-wal"));
+    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+    let (written, cells) = decode_and_write(&store, logs, d, keep_indexes).await?;
     store.close().await;
     Ok(format!(
         "| decode + write from the recorded file → SQLite | {written} | {cells} | {:.0} MiB |",
         sqlite_size_mib(&db)
+    ))
+}
+
+/// Phase 2 into a throwaway PostgreSQL cluster of its own (stopped after it, with its write-back);
+/// its table row, with the server's CPU time beside the bench's.
+async fn decode_and_write_postgres(
+    logs: &[Log],
+    d: &Deployment,
+    keep_indexes: bool,
+) -> BenchResult<String> {
+    let pg = Postgres::start()?;
+    let store = Store::open(&pg.url_of("recorded")?).await?;
+    let server = pg.cpu_seconds();
+    let (written, cells) = decode_and_write(&store, logs, d, keep_indexes).await?;
+    let server = pg.cpu_seconds() - server;
+    let size = pg.size_mib(&store).await?;
+    store.close().await;
+    Ok(format!(
+        "| decode + write from the recorded file → PostgreSQL 15 (server {server:.1} CPU s) | {written} | {cells} | {size:.0} MiB |"
     ))
 }
 
@@ -543,23 +585,63 @@ impl Postgres {
             "pg_ctl",
             &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
         )?;
-        pg.run(
-            "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "postgres",
-                "bench",
-            ],
-        )?;
         Ok(pg)
     }
 
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/bench", self.port)
+    /// Creates the database `name` and returns its URL.
+    fn url_of(&self, name: &str) -> BenchResult<String> {
+        let port = self.port.to_string();
+        self.run(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name],
+        )?;
+        Ok(format!("postgres://postgres@127.0.0.1:{port}/{name}"))
+    }
+
+    /// The size of `store`'s database, in MiB.
+    async fn size_mib(&self, store: &Store) -> BenchResult<f64> {
+        let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(store.pool())
+            .await?;
+        Ok(size as f64 / (1024.0 * 1024.0))
+    }
+
+    /// CPU time (user + system) the server has used, in seconds: the postmaster's own and its
+    /// finished children's, and that of each live child (the backends, the WAL writer, the
+    /// checkpointer).
+    fn cpu_seconds(&self) -> f64 {
+        let pid_file = self.dir.path().join("data/postmaster.pid");
+        let Some(postmaster) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|s| s.lines().next()?.trim().parse::<u32>().ok())
+        else {
+            return 0.0;
+        };
+        let mut ticks = 0.0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let pid = head
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok());
+            let fields: Vec<f64> = rest
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect();
+            // After the name: state, ppid (1), …, utime (11), stime (12), cutime (13), cstime (14).
+            let field = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+            if pid == Some(postmaster) {
+                ticks += field(11) + field(12) + field(13) + field(14);
+            } else if field(1) == f64::from(postmaster) {
+                ticks += field(11) + field(12);
+            }
+        }
+        ticks / 100.0
     }
 }
 
@@ -581,9 +663,13 @@ async fn main() -> BenchResult {
     if args.recorded_only {
         let d: Deployment =
             serde_json::from_slice(&std::fs::read(args.out.join("deployment.json"))?)?;
-        print_table(vec![
-            decode_and_write(&args.out, &d, args.keep_indexes).await?,
-        ]);
+        let logs = recorded_logs(&args.out)?;
+        let mut rows =
+            vec![decode_and_write_sqlite(&args.out, &logs, &d, args.keep_indexes).await?];
+        if args.postgres {
+            rows.push(decode_and_write_postgres(&logs, &d, args.keep_indexes).await?);
+        }
+        print_table(rows);
         return Ok(());
     }
     let root = repo_root();
@@ -650,7 +736,9 @@ async fn main() -> BenchResult {
     std::fs::write(args.out.join("deployment.json"), serde_json::to_vec(&d)?)?;
 
     // 2. Decode + write from the recorded file into SQLite.
-    rows.push(decode_and_write(&args.out, &d, args.keep_indexes).await?);
+    let logs = recorded_logs(&args.out)?;
+    rows.push(decode_and_write_sqlite(&args.out, &logs, &d, args.keep_indexes).await?);
+    drop(logs);
 
     // 3. End to end into SQLite.
     let db = args.out.join("e2e.db");
@@ -666,20 +754,27 @@ async fn main() -> BenchResult {
         sqlite_size_mib(&db)
     ));
 
-    // 4. End to end into PostgreSQL.
+    // 2 and 3 into PostgreSQL, after the SQLite phases, each on a cluster of its own: a server
+    // left running carries on writing its pages back while the next phase runs.
     if args.postgres {
+        let logs = recorded_logs(&args.out)?;
+        // The table lists both decode + write rows before the end-to-end ones.
+        rows.insert(
+            2,
+            decode_and_write_postgres(&logs, &d, args.keep_indexes).await?,
+        );
+        drop(logs);
         let pg = Postgres::start()?;
-        let store = Store::open(&pg.url()).await?;
+        let store = Store::open(&pg.url_of("bench")?).await?;
+        let server = pg.cpu_seconds();
         let meter = Meter::start();
         end_to_end(&url, d, &store, args.keep_indexes).await?;
         let cells = meter.cells(events);
-        let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-            .fetch_one(store.pool())
-            .await?;
+        let server = pg.cpu_seconds() - server;
+        let size = pg.size_mib(&store).await?;
         store.close().await;
         rows.push(format!(
-            "| end to end RPC → PostgreSQL 15 | {events} | {cells} | {:.0} MiB |",
-            size as f64 / (1024.0 * 1024.0)
+            "| end to end RPC → PostgreSQL 15 (server {server:.1} CPU s) | {events} | {cells} | {size:.0} MiB |"
         ));
     }
 

@@ -18,9 +18,20 @@ fn stage(table: &str) -> String {
     format!("soil_stage_{table}")
 }
 
-/// Creates the session's stage of every upserted table: a temporary table like it, emptied at every
-/// commit. Run on each new connection of the COPY pool (after the migrations).
-pub(crate) async fn create_stages(conn: &mut PgConnection) -> sqlx::Result<()> {
+/// Readies a new connection of the COPY pool (after the migrations): its commits do not wait for
+/// their WAL to reach the disk, and it has a stage for every upserted table (a temporary table like
+/// it, emptied at every commit).
+///
+/// Why a batch need not be durable at its commit: its rows and the checkpoint they move to are one
+/// transaction, and PostgreSQL keeps a commit atomic and in order with `synchronous_commit = off`; a
+/// crash loses at most the last few hundred milliseconds of batches, whole. The indexer then resumes
+/// from the checkpoint that did reach the disk and fetches those blocks again from the chain, which
+/// still has them: no gap, no duplicate, only work done twice. Every other write (reverts, rebuilds,
+/// the migrations) stays synchronous.
+pub(crate) async fn prepare(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SET synchronous_commit = off")
+        .execute(&mut *conn)
+        .await?;
     for table in ENTITY_TABLES.iter().chain(UPSERTED) {
         sqlx::query(&format!(
             "CREATE TEMP TABLE {} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",

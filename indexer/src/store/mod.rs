@@ -141,7 +141,7 @@ impl Store {
                 PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _| Box::pin(copy::create_stages(conn)))
+                    .after_connect(|conn, _| Box::pin(copy::prepare(conn)))
                     .connect_lazy(&url)
                     .map_err(IndexerError::db("parsing the database URL"))?,
             ),

@@ -42,3 +42,36 @@ async fn postgres_holds_the_same_exact_graph_and_survives_reorgs() -> TestResult
     let clean = Store::open(&cluster.database("clean")?).await?;
     reorg_replays_to_a_clean_state(&followed, &clean).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_compares_every_text_column_in_byte_order() -> TestResult {
+    assert!(
+        PgCluster::available(),
+        "PostgreSQL 15 server binaries are missing: run `make setup`"
+    );
+    let cluster = PgCluster::start()?;
+    let store = Store::open(&cluster.database("collation")?).await?;
+    // A column left at the database's default collation has none named here.
+    let other: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text, c.collation_name::text \
+         FROM information_schema.columns c \
+         JOIN information_schema.tables t USING (table_schema, table_name) \
+         WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+           AND c.data_type = 'text' AND c.table_name NOT LIKE '\\_sqlx%' \
+           AND c.collation_name IS DISTINCT FROM 'C'",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    assert!(
+        other.is_empty(),
+        "TEXT columns not in byte order (give them COLLATE \"C\", as migration 0006 did): {other:?}"
+    );
+    let text_columns: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND data_type = 'text' AND collation_name = 'C'",
+    )
+    .fetch_one(store.pool())
+    .await?;
+    assert!(text_columns > 50, "only {text_columns} text columns seen");
+    Ok(())
+}
