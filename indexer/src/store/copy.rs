@@ -1,7 +1,7 @@
 //! PostgreSQL's bulk path: a batch's rows go in by `COPY … FROM STDIN` (text format) on a typed
 //! connection, since sqlx's `Any` driver has no COPY. An insert-only set is copied straight into its
 //! table; an upsert (entities, the block window) into a temporary twin of its table (made once per
-//! connection, `create_stages`), then moved with one `INSERT … SELECT … ON CONFLICT … DO UPDATE`.
+//! connection, `prepare`), then moved with one `INSERT … SELECT … ON CONFLICT … DO UPDATE`.
 
 use sqlx::PgConnection;
 use sqlx::postgres::PgCopyIn;

@@ -361,8 +361,11 @@ impl PgCluster {
         Path::new(PG_BIN).join("initdb").exists()
     }
 
-    /// Creates and starts the cluster.
+    /// Creates and starts the cluster; fails by name when the server binaries are missing.
     pub(crate) fn start() -> TestResult<Self> {
+        if !Self::available() {
+            return Err("PostgreSQL 15 server binaries are missing: run `make setup`".into());
+        }
         let dir = tempfile::Builder::new().prefix("soil-pg-").tempdir()?;
         let as_postgres = Command::new("id")
             .arg("-u")
