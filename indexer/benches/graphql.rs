@@ -10,7 +10,7 @@
 //! ```text
 //! cargo bench -p soil-indexer --bench graphql -- [--db sqlite:///tmp/graphql-bench.db] [--clients 200]
 //!     [--seconds 20] [--receipts 62500] [--no-cache] [--block-ms 1000]
-//!     [--block-events deposit|settlement]
+//!     [--block-events deposit|settlement] [--query earnings|graph]
 //! ```
 //! `--db` keeps the seeded database for later runs (seeding is skipped when it is already filled).
 //! Each query is measured three times: with the response cache from cold (wrk starts with it empty,
@@ -56,6 +56,8 @@ struct Options {
     cached: bool,
     block_ms: u64,
     block_event: Option<BlockEvent>,
+    /// Only this query (`earnings` or `graph`); both, earnings first, when `None`.
+    query: Option<String>,
 }
 
 /// The Soil event each live block carries.
@@ -77,6 +79,7 @@ fn options() -> BenchResult<Options> {
         cached: true,
         block_ms: 1_000,
         block_event: None,
+        query: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -87,6 +90,13 @@ fn options() -> BenchResult<Options> {
             "--seconds" => o.seconds = value()?.parse()?,
             "--receipts" => o.receipts = value()?.parse()?,
             "--no-cache" => o.cached = false,
+            "--query" => {
+                let query = value()?;
+                if !matches!(query.as_str(), "earnings" | "graph") {
+                    return Err(format!("--query takes earnings or graph, not {query}").into());
+                }
+                o.query = Some(query);
+            }
             "--block-ms" => o.block_ms = value()?.parse()?,
             "--block-events" => {
                 o.block_event = Some(match value()?.as_str() {
@@ -479,9 +489,13 @@ async fn main() -> BenchResult {
     println!("| query | cache | clients | requests/s | p50 (ms) | p99 (ms) | errors |");
     println!("|---|---|---|---|---|---|---|");
     for (name, bodies) in [
-        ("contributor earnings", &earnings),
-        ("attributionGraph depth 2", &graphs),
-    ] {
+        ("earnings", "contributor earnings", &earnings),
+        ("graph", "attributionGraph depth 2", &graphs),
+    ]
+    .into_iter()
+    .filter(|(query, ..)| o.query.as_deref().is_none_or(|only| only == *query))
+    .map(|(_, name, bodies)| (name, bodies))
+    {
         let path = dir.path().join("bench.lua");
         std::fs::write(&path, script(bodies))?;
         for (cache, base) in &runs {
