@@ -8,8 +8,8 @@
 //!    database's own ceiling);
 //! 3. end to end (`Syncer`, RPC → SQLite, and RPC → PostgreSQL in a throwaway cluster);
 //!
-//! with the time, the bench process's CPU time (user + system: not anvil's; the PostgreSQL server's
-//! beside it), peak RSS and database size for each. Run (release): `make bench`, or
+//! with the time, the bench process's CPU time (user + system), anvil's where the phase asks it (and
+//! the PostgreSQL server's beside it: on two cores the three share them), peak RSS and database size for each. Run (release): `make bench`, or
 //! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`;
 //! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`. Phases 2
 //! and 3 set the secondary indexes aside while writing and rebuild them at the end (timed), as the
@@ -102,50 +102,89 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// CPU time (user + system, all threads) this process has used, in seconds: `utime` and `stime` of
-/// `/proc/self/stat`, in clock ticks of 1/100 s. Unlike wall time it does not count anvil or
-/// whatever else shares the machine's cores.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
+/// The fields of `/proc/<pid>/stat` after the command name (which is in parentheses and may hold
+/// spaces): state (0), ppid (1), …, utime (11), stime (12), in clock ticks of 1/100 s.
+fn stat_fields(pid: &str) -> Vec<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
-    (ticks(11) + ticks(12)) / 100.0
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect()
 }
 
-/// One phase's wall and CPU clocks (its peak RSS is reset when it starts).
+/// CPU time (user + system, all threads) this process has used, in seconds. Unlike wall time it
+/// does not count whatever else shares the machine's cores.
+fn cpu_seconds() -> f64 {
+    let fields = stat_fields("self");
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+    (field(11) + field(12)) / 100.0
+}
+
+/// CPU time (user + system) of process `root` and every live process below it, in seconds: the
+/// `anvil` of `node_modules/.bin` is a Node.js launcher, and the node its child.
+fn tree_cpu_seconds(root: u32) -> f64 {
+    let mut stats: Vec<(u32, u32, f64)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let fields = stat_fields(&pid.to_string());
+        let field = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+        stats.push((pid, field(1) as u32, field(11) + field(12)));
+    }
+    let mut tree = vec![root];
+    let mut ticks = 0.0;
+    while let Some(parent) = tree.pop() {
+        for &(pid, ppid, cpu) in &stats {
+            if pid == parent {
+                ticks += cpu;
+            }
+            if ppid == parent {
+                tree.push(pid);
+            }
+        }
+    }
+    ticks / 100.0
+}
+
+/// One phase's wall clock and the CPU clocks of this process and of anvil (its peak RSS is reset
+/// when it starts).
 struct Meter {
     started: Instant,
     cpu: f64,
+    /// Anvil's pid and its CPU time at the start, in the phases that ask it.
+    anvil: Option<(u32, f64)>,
 }
 
 impl Meter {
     /// Starts the clocks once the dirty pages of earlier phases are on disk (`sync`), so that a
-    /// phase's figures do not carry the write-back of the one before.
-    fn start() -> Self {
+    /// phase's figures do not carry the write-back of the one before; `anvil` is the node's pid
+    /// where the phase asks it.
+    fn start(anvil: Option<u32>) -> Self {
         let _ = Command::new("sync").status();
         reset_peak_rss();
+        let anvil = anvil.map(|pid| (pid, tree_cpu_seconds(pid)));
         Self {
             started: Instant::now(),
             cpu: cpu_seconds(),
+            anvil,
         }
     }
 
-    /// `| time | events/s | CPU s | peak RSS |` for `events` handled since the start.
+    /// `| time | events/s | CPU s (bench) | CPU s (anvil) | peak RSS |` for `events` handled since
+    /// the start.
     fn cells(&self, events: u64) -> String {
         let wall = self.started.elapsed();
+        let anvil = self.anvil.as_ref().map_or("–".to_owned(), |(pid, cpu)| {
+            format!("{:.1}", tree_cpu_seconds(*pid) - cpu)
+        });
         format!(
-            "{wall:.1?} | {} | {:.1} | {:.0}",
+            "{wall:.1?} | {} | {:.1} | {anvil} | {:.0}",
             rate(events, wall),
             cpu_seconds() - self.cpu,
             peak_rss_mib()
@@ -441,7 +480,7 @@ async fn decode_and_write(
     d: &Deployment,
     keep_indexes: bool,
 ) -> BenchResult<(u64, String)> {
-    let meter = Meter::start();
+    let meter = Meter::start(None);
     // As the syncer does for a long backfill: freed memory kept for reuse, secondary indexes aside
     // and rebuilt at the end (timed).
     soil_indexer::allocator::set_backfilling(true);
@@ -619,23 +658,17 @@ impl Postgres {
         };
         let mut ticks = 0.0;
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
                 continue;
             };
-            let Some((head, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let pid = head
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse::<u32>().ok());
-            let fields: Vec<f64> = rest
-                .split_whitespace()
-                .map(|v| v.parse().unwrap_or(0.0))
-                .collect();
-            // After the name: state, ppid (1), …, utime (11), stime (12), cutime (13), cstime (14).
+            let fields = stat_fields(&pid.to_string());
+            // cutime (13) and cstime (14): the finished children's.
             let field = |i: usize| fields.get(i).copied().unwrap_or(0.0);
-            if pid == Some(postmaster) {
+            if pid == postmaster {
                 ticks += field(11) + field(12) + field(13) + field(14);
             } else if field(1) == f64::from(postmaster) {
                 ticks += field(11) + field(12);
@@ -707,7 +740,7 @@ async fn main() -> BenchResult {
     // 1. Fetch only.
     let rpc = Arc::new(Rpc::connect(&url, RpcConfig::default()).await?);
     let decoder = Decoder::new(&d);
-    let meter = Meter::start();
+    let meter = Meter::start(Some(anvil.child().id()));
     let logs = fetch_all(&rpc, decoder, d.start_block, head).await?;
     let events = logs.len() as u64;
     rows.push(format!(
@@ -745,7 +778,7 @@ async fn main() -> BenchResult {
     let _ = std::fs::remove_file(&db);
     let _ = std::fs::remove_file(args.out.join("e2e.db-wal"));
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
-    let meter = Meter::start();
+    let meter = Meter::start(Some(anvil.child().id()));
     end_to_end(&url, d, &store, args.keep_indexes).await?;
     let cells = meter.cells(events);
     store.close().await;
@@ -767,7 +800,7 @@ async fn main() -> BenchResult {
         let pg = Postgres::start()?;
         let store = Store::open(&pg.url_of("bench")?).await?;
         let server = pg.cpu_seconds();
-        let meter = Meter::start();
+        let meter = Meter::start(Some(anvil.child().id()));
         end_to_end(&url, d, &store, args.keep_indexes).await?;
         let cells = meter.cells(events);
         let server = pg.cpu_seconds() - server;
@@ -783,8 +816,10 @@ async fn main() -> BenchResult {
 }
 
 fn print_table(rows: Vec<String>) {
-    println!("| phase | events | time | events/s | CPU s (bench) | peak RSS (MiB) | DB size |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| phase | events | time | events/s | CPU s (bench) | CPU s (anvil) | peak RSS (MiB) | DB size |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }

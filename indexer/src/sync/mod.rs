@@ -9,6 +9,7 @@ pub mod decode;
 pub mod progress;
 pub mod rpc;
 pub mod status;
+mod wire;
 
 use std::path::Path;
 use std::sync::Arc;

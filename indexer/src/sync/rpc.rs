@@ -16,6 +16,7 @@ use rand::Rng;
 
 use crate::config::RpcConfig;
 use crate::error::{IndexerError, Result};
+use crate::sync::wire::WireLog;
 
 /// Why one RPC attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,10 +291,7 @@ impl Rpc {
             .address(addresses.to_vec())
             .from_block(from)
             .to_block(to);
-        self.attempt("eth_getLogs", |p| async move {
-            p.get_logs(&filter).await.map_err(|e| Failure::classify(&e))
-        })
-        .await
+        self.attempt("eth_getLogs", |p| get_logs(p, filter)).await
     }
 
     /// `eth_getLogs` of exactly the block `hash` (so the logs and the header agree even mid-reorg).
@@ -301,12 +299,18 @@ impl Rpc {
         let filter = Filter::new()
             .address(addresses.to_vec())
             .at_block_hash(hash);
-        self.retry("eth_getLogs", |p| {
-            let filter = filter.clone();
-            async move { p.get_logs(&filter).await.map_err(|e| Failure::classify(&e)) }
-        })
-        .await
+        self.retry("eth_getLogs", |p| get_logs(p, filter.clone()))
+            .await
     }
+}
+
+/// `eth_getLogs` with `filter`, its answer read as [`WireLog`]s (see [`super::wire`]).
+async fn get_logs(provider: DynProvider, filter: Filter) -> Result<Vec<Log>, Failure> {
+    let logs: Vec<WireLog> = provider
+        .raw_request("eth_getLogs".into(), (filter,))
+        .await
+        .map_err(|e| Failure::classify(&e))?;
+    Ok(logs.into_iter().map(Log::from).collect())
 }
 
 #[cfg(test)]
