@@ -21,6 +21,8 @@ echo "==> indexer: GraphQL under load (wrk, 200 clients) over 1M attribution edg
 db="$ROOT/target/graphql-bench.db"
 rm -f "$db" "$db-wal" "$db-shm"
 cargo bench -p soil-indexer --bench graphql -- --db "sqlite://$db" --clients 200 --seconds 20
-echo "==> the same, each block carrying a Soil event (the response cache emptied every second)"
-cargo bench -p soil-indexer --bench graphql -- --db "sqlite://$db" --clients 200 --seconds 20 --block-events
+for event in deposit settlement; do
+  echo "==> the same, each block carrying a $event (the figures it changes retired from the response cache)"
+  cargo bench -p soil-indexer --bench graphql -- --db "sqlite://$db" --clients 200 --seconds 20 --block-events "$event"
+done
 echo "==> figures go to docs/BENCHMARKS.md with these commands"
