@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use rand::Rng;
+
 /// The RPC client's limits.
 #[derive(Debug, Clone, Copy)]
 pub struct RpcConfig {
@@ -26,6 +28,17 @@ impl Default for RpcConfig {
             concurrency: 4,
             attempts: 8,
         }
+    }
+}
+
+impl RpcConfig {
+    /// The delay before retry `attempt` (1-based): exponential from `backoff_base`, capped at
+    /// `backoff_cap`, with full jitter over its upper half.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.backoff_base.as_millis() as u64;
+        let cap = self.backoff_cap.as_millis() as u64;
+        let full = base.saturating_mul(1u64 << attempt.min(20)).min(cap).max(1);
+        Duration::from_millis(rand::rng().random_range(full / 2..=full))
     }
 }
 

@@ -85,6 +85,21 @@ pub enum IndexerError {
         found: u64,
     },
 
+    /// A batch was to commit on top of a checkpoint other than the one the store holds: the database
+    /// lost commits it had acknowledged (a PostgreSQL crash; batches commit without waiting for their
+    /// WAL flush), or another indexer writes to it. Transient: the syncer reads the stored checkpoint
+    /// back and resumes from there, so nothing is skipped.
+    #[error(
+        "the database's checkpoint is {stored}, but this batch follows block {expected}: it lost acknowledged commits (a crash) or another indexer writes to it; resuming from the stored checkpoint",
+        stored = match .found { Some(block) => format!("block {block}"), None => "missing".to_owned() }
+    )]
+    CheckpointMoved {
+        /// The block the batch follows.
+        expected: u64,
+        /// The block in `sync_state`, if any.
+        found: Option<u64>,
+    },
+
     /// There is no contract code at a deployment address.
     #[error(
         "no contract code at {address} ({contract}) on chain {chain_id}: wrong deployment file or RPC endpoint?"
@@ -210,7 +225,7 @@ impl IndexerError {
     /// error means the data or the configuration is wrong and the indexer must stop.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Rpc { .. } | Self::IncompleteLog(_) => true,
+            Self::Rpc { .. } | Self::IncompleteLog(_) | Self::CheckpointMoved { .. } => true,
             Self::Database { source, .. } => is_outage(source),
             Self::SqliteWrite { source, .. } => is_sqlite_outage(source),
             _ => false,

@@ -25,7 +25,7 @@ use crate::sync::status::SyncStatus;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// JSON-RPC endpoint: `http(s)://…`, or `ws(s)://…` to be told of new heads.
-    #[arg(long, env = "SOIL_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    #[arg(long, env = "SOIL_RPC_URL", default_value = "http://127.0.0.1:8545", value_parser = rpc_url)]
     pub rpc_url: String,
     /// The deployment file (`deployments/<chainId>.json`) naming the contracts and their start block.
     #[arg(
@@ -72,6 +72,21 @@ pub struct RunArgs {
     /// response cache off.
     #[arg(long, env = "SOIL_RESPONSE_CACHE_MIB", default_value_t = 256)]
     pub response_cache_mib: usize,
+}
+
+/// An RPC endpoint the provider can connect to: an `http`, `https`, `ws` or `wss` URL with a host.
+fn rpc_url(text: &str) -> std::result::Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https" | "ws" | "wss") {
+        return Err(format!(
+            "the scheme `{}` is not http, https, ws or wss",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL names no host".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 impl RunArgs {
@@ -132,23 +147,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let metrics = crate::metrics::install()?;
     let deployment = Deployment::load(&args.deployment)?;
     let store = Store::open(&args.database.database_url).await?;
-    let rpc = Arc::new(Rpc::connect(&args.rpc_url, args.rpc_config()).await?);
     let status = Arc::new(SyncStatus::default());
-    let mut syncer = Syncer::new(
-        rpc,
-        store.clone(),
-        deployment,
-        &args.deployment,
-        args.sync_config(),
-        status.clone(),
-    )
-    .await?;
-    tracing::info!(
-        chain_id = deployment.chain_id,
-        from_block = syncer.checkpoint().block_number + 1,
-        database = store.backend_name(),
-        "indexing"
-    );
+    // Served from the start: /health answers and /ready says why not while the RPC is waited for.
     let server = if args.no_serve {
         None
     } else {
@@ -166,7 +166,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         ))
     };
     let outcome = tokio::select! {
-        outcome = syncer.run() => outcome,
+        outcome = sync(&args, &store, deployment, status) => outcome,
         () = shutdown_signal() => {
             tracing::info!("shutting down");
             Ok(())
@@ -177,6 +177,61 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     store.close().await;
     outcome
+}
+
+/// Starts the syncer, then runs it.
+async fn sync(
+    args: &RunArgs,
+    store: &Store,
+    deployment: Deployment,
+    status: Arc<SyncStatus>,
+) -> Result<()> {
+    let mut syncer = start_syncer(args, store, deployment, status).await?;
+    tracing::info!(
+        chain_id = deployment.chain_id,
+        from_block = syncer.checkpoint().block_number + 1,
+        database = store.backend_name(),
+        "indexing"
+    );
+    syncer.run().await
+}
+
+/// Connects to the RPC and checks the deployment against the chain. An RPC or database that cannot be
+/// reached yet is waited for (each try logged with its error and the delay before the next, capped
+/// backoff), so an outage at start-up is ridden out in one process instead of a crash loop under a
+/// supervisor; a wrong chain, missing contracts or a bad URL stop at once.
+async fn start_syncer(
+    args: &RunArgs,
+    store: &Store,
+    deployment: Deployment,
+    status: Arc<SyncStatus>,
+) -> Result<Syncer> {
+    let config = args.rpc_config();
+    let mut failures = 0u32;
+    loop {
+        let started = async {
+            let rpc = Arc::new(Rpc::connect(&args.rpc_url, config).await?);
+            Syncer::new(
+                rpc,
+                store.clone(),
+                deployment,
+                &args.deployment,
+                args.sync_config(),
+                status.clone(),
+            )
+            .await
+        }
+        .await;
+        match started {
+            Err(error) if error.is_transient() => {
+                failures += 1;
+                let delay = config.backoff(failures);
+                tracing::warn!(%error, ?delay, "cannot start syncing yet; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            started => return started,
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -59,6 +59,33 @@ pub struct Batch {
     pub blocks: RowSet,
     /// Events in the batch.
     pub event_count: u64,
+    /// The checkpoint the batch continues from, checked when it commits by COPY (`None`: unchecked).
+    pub follows: Option<Follows>,
+}
+
+/// The checkpoint a batch continues from: the store must hold `block` as its checkpoint, or hold none
+/// when `block` is `origin` (the block before the deployment's first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follows {
+    /// The checkpoint block the batch follows.
+    pub block: u64,
+    /// The checkpoint of a store that holds nothing yet.
+    pub origin: u64,
+}
+
+impl Follows {
+    /// Fails with [`IndexerError::CheckpointMoved`] unless `stored` is the checkpoint followed.
+    fn check(self, stored: Option<u64>) -> Result<()> {
+        let expected = stored.map_or(self.block == self.origin, |block| block == self.block);
+        if expected {
+            Ok(())
+        } else {
+            Err(IndexerError::CheckpointMoved {
+                expected: self.block,
+                found: stored,
+            })
+        }
+    }
 }
 
 impl Default for Batch {
@@ -86,6 +113,7 @@ impl Default for Batch {
                 rows: Vec::new(),
             },
             event_count: 0,
+            follows: None,
         }
     }
 }
@@ -180,6 +208,9 @@ impl Store {
             Bulk::Writer(writer) => writer.commit(batch, checkpoint).await?,
             Bulk::Copy(pool) => {
                 let mut tx = pool.begin().await.map_err(begun)?;
+                if let Some(follows) = batch.follows {
+                    follows.check(stored_block(&mut tx).await?)?;
+                }
                 batch.copy(&mut tx).await?;
                 seal(&mut tx, checkpoint).await?;
                 tx.commit().await.map_err(committed)?;
@@ -247,6 +278,23 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The stored checkpoint's block, its row locked until the transaction ends (PostgreSQL).
+async fn stored_block(conn: &mut sqlx::PgConnection) -> Result<Option<u64>> {
+    let block: Option<i64> =
+        sqlx::query_scalar("SELECT block_number FROM sync_state WHERE id = 1 FOR UPDATE")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(IndexerError::db("reading the checkpoint"))?;
+    block
+        .map(|b| {
+            u64::try_from(b).map_err(|_| IndexerError::CorruptRow {
+                table: "sync_state",
+                reason: format!("block_number = {b}"),
+            })
+        })
+        .transpose()
 }
 
 /// Ends a batch's transaction: writes `checkpoint`, and prunes the undo journal and the block window
@@ -318,4 +366,42 @@ pub(crate) fn row_u64(row: &sqlx::any::AnyRow, name: &str, table: &'static str) 
         table,
         reason: format!("{name} = {v}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_commits_only_on_the_checkpoint_it_follows() {
+        let follows = Follows {
+            block: 10,
+            origin: 4,
+        };
+        assert!(follows.check(Some(10)).is_ok());
+        let lost = follows.check(Some(8)).expect_err("two batches lost");
+        assert!(matches!(
+            lost,
+            IndexerError::CheckpointMoved {
+                expected: 10,
+                found: Some(8)
+            }
+        ));
+        assert!(lost.is_transient(), "the syncer resumes from the store");
+        assert!(lost.to_string().contains("checkpoint is block 8"), "{lost}");
+        let emptied = follows.check(None).expect_err("every batch lost");
+        assert!(
+            emptied.to_string().contains("checkpoint is missing"),
+            "{emptied}"
+        );
+        let first = Follows {
+            block: 4,
+            origin: 4,
+        };
+        assert!(
+            first.check(None).is_ok(),
+            "the first batch of an empty store"
+        );
+        assert!(first.check(Some(9)).is_err(), "a store already ahead");
+    }
 }

@@ -30,7 +30,7 @@ pub mod rows;
 pub mod value;
 mod writer;
 
-pub use batch::{Batch, BlockRef, Checkpoint};
+pub use batch::{Batch, BlockRef, Checkpoint, Follows};
 pub use changes::{CaughtUp, ChangeLog, Changes};
 
 /// The two supported databases.

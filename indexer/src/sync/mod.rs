@@ -26,7 +26,7 @@ use crate::error::{IndexerError, Result};
 use crate::projection::State;
 use crate::projection::apply::{apply, record};
 use crate::reorg;
-use crate::store::{Batch, BlockRef, Checkpoint, Store};
+use crate::store::{Batch, BlockRef, Checkpoint, Follows, Store};
 use backfill::{Fetched, InFlight, RangeSizer};
 use commit::{Committed, Committer};
 use decode::Decoder;
@@ -49,6 +49,27 @@ pub struct Syncer {
     heads: Option<Subscription<Header>>,
     /// Whether the secondary indexes are set aside for a backfill (by this run or a killed one).
     indexes_deferred: bool,
+    /// The deployment's first block.
+    start_block: u64,
+    /// Whether the next step must first read the checkpoint back from the store: set after a failure,
+    /// since a database server that crashed may have lost commits it had acknowledged (PostgreSQL
+    /// batches commit without waiting for their WAL flush), and resuming from the checkpoint held in
+    /// memory would then skip the lost blocks.
+    reload: bool,
+}
+
+/// The checkpoint of a store that holds nothing: the block before the first one to index (genesis
+/// when the deployment starts at 0: a genesis block holds no logs).
+async fn origin(rpc: &Rpc, chain_id: u64, start_block: u64) -> Result<Checkpoint> {
+    let before = start_block.saturating_sub(1);
+    let hash = rpc.header(before).await?.hash;
+    Ok(Checkpoint {
+        chain_id,
+        block_number: before,
+        block_hash: hash,
+        finalized_block: before,
+        head_block: 0,
+    })
 }
 
 impl Syncer {
@@ -97,24 +118,14 @@ impl Syncer {
                 });
             }
             Some(stored) => stored,
-            None => {
-                // The block before the first one to index (genesis when the deployment starts at 0:
-                // a genesis block holds no logs).
-                let before = deployment.start_block.saturating_sub(1);
-                let hash = rpc.header(before).await?.hash;
-                Checkpoint {
-                    chain_id,
-                    block_number: before,
-                    block_hash: hash,
-                    finalized_block: before,
-                    head_block: 0,
-                }
-            }
+            None => origin(&rpc, chain_id, deployment.start_block).await?,
         };
         status.set_checkpoint(checkpoint.block_number);
         // A run killed during a long backfill left the secondary indexes aside: carry on from there.
         let indexes_deferred = store.deferred_indexes().await? > 0;
         Ok(Self {
+            start_block: deployment.start_block,
+            reload: false,
             decoder: Decoder::new(&deployment),
             state,
             committer: Committer::new(store.clone()),
@@ -161,9 +172,7 @@ impl Syncer {
                     failures += 1;
                     self.state.clear();
                     verify_tip = true;
-                    if let Ok(Some(stored)) = self.store.checkpoint().await {
-                        self.checkpoint = stored;
-                    }
+                    self.reload = true;
                     let delay = self.rpc.backoff(failures);
                     tracing::warn!(%error, ?delay, "sync failed; resuming from the checkpoint");
                     tokio::time::sleep(delay).await;
@@ -173,8 +182,31 @@ impl Syncer {
         }
     }
 
+    /// Reads the checkpoint, and whether the secondary indexes are set aside, back from the store.
+    async fn reload(&mut self) -> Result<()> {
+        self.checkpoint = match self.store.checkpoint().await? {
+            Some(stored) => stored,
+            None => origin(&self.rpc, self.chain_id, self.start_block).await?,
+        };
+        self.indexes_deferred = self.store.deferred_indexes().await? > 0;
+        self.status.set_checkpoint(self.checkpoint.block_number);
+        self.reload = false;
+        Ok(())
+    }
+
+    /// What a batch continuing from checkpoint block `block` must find in the store.
+    fn follows(&self, block: u64) -> Follows {
+        Follows {
+            block,
+            origin: self.start_block.saturating_sub(1),
+        }
+    }
+
     /// One pass: returns whether the checkpoint is at the head.
     async fn step(&mut self, verify_tip: bool) -> Result<bool> {
+        if self.reload {
+            self.reload().await?;
+        }
         let head = self.rpc.head().await?;
         self.status.set_head(head);
         let cp = self.checkpoint;
@@ -299,9 +331,15 @@ impl Syncer {
     /// Applies a fetched range: its batch and the checkpoint it commits with.
     async fn apply_range(&mut self, fetched: Fetched, head: u64) -> Result<(Batch, Checkpoint)> {
         let Fetched {
-            to, events, header, ..
+            from,
+            to,
+            events,
+            header,
         } = fetched;
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            follows: Some(self.follows(from - 1)),
+            ..Batch::default()
+        };
         for event in &events {
             self.state.begin_block(event.block_number, false);
             record(&mut batch, self.chain_id, event)?;
@@ -343,7 +381,10 @@ impl Syncer {
                 }
             }
             events.sort_by_key(|e| e.log_index);
-            let mut batch = Batch::default();
+            let mut batch = Batch {
+                follows: Some(self.follows(number - 1)),
+                ..Batch::default()
+            };
             self.state.begin_block(number, number > safe);
             for event in &events {
                 record(&mut batch, self.chain_id, event)?;

@@ -12,7 +12,6 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, Header, Log};
 use alloy::transports::{RpcError, TransportError, TransportErrorKind};
-use rand::Rng;
 
 use crate::config::RpcConfig;
 use crate::error::{IndexerError, Result};
@@ -231,10 +230,7 @@ impl Rpc {
 
     /// Capped exponential backoff with jitter in [d/2, d].
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.config.backoff_base.as_millis() as u64;
-        let cap = self.config.backoff_cap.as_millis() as u64;
-        let full = base.saturating_mul(1u64 << attempt.min(20)).min(cap).max(1);
-        Duration::from_millis(rand::rng().random_range(full / 2..=full))
+        self.config.backoff(attempt)
     }
 
     /// `eth_chainId`.

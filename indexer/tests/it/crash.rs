@@ -1,6 +1,8 @@
 //! kill -9 at any moment during backfill: the real binary is SIGKILLed twice mid-way and restarted;
-//! the result is exactly the state of a clean run (no gap, no duplicate).
+//! the result is exactly the state of a clean run (no gap, no duplicate), on SQLite and on PostgreSQL,
+//! where the database server is also crashed under a running indexer.
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,14 +14,10 @@ use soil_indexer::store::Store;
 use sqlx::Row;
 
 use crate::support::{
-    Actors, TestResult, index, send, setup_graph, sqlite, sync_config, use_graph, wallet,
+    Actors, PgCluster, TestResult, index, send, setup_graph, sqlite, sync_config, use_graph, wallet,
 };
 
-fn indexer(
-    rpc_url: &str,
-    deployment: &std::path::Path,
-    database_url: &str,
-) -> std::io::Result<Child> {
+fn indexer(rpc_url: &str, deployment: &Path, database_url: &str) -> std::io::Result<Child> {
     Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
         .args([
             "run",
@@ -75,8 +73,8 @@ async fn kill_after(child: &mut Child, store: &Store, block: i64) -> TestResult<
     Ok(checkpoint(store).await)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResult {
+/// A chain with the whole graph and 60 more blocks to backfill, and its deployment file in `dir`.
+async fn chain_to_backfill(dir: &Path) -> TestResult<(LocalChain, PathBuf)> {
     let chain = LocalChain::start().await?;
     let actors = Actors::of(&chain);
     setup_graph(&chain, &actors).await?;
@@ -85,34 +83,44 @@ async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResul
     for _ in 0..60 {
         send!(escrow.deposit(U256::from(1u64)));
     }
-    let dir = tempfile::tempdir()?;
-    let deployment = dir.path().join("deployment.json");
+    let deployment = dir.join("deployment.json");
     std::fs::write(&deployment, serde_json::to_string(&chain.deployment)?)?;
-    let (store, url) = sqlite(dir.path(), "killed.db").await?;
-    let start = chain.deployment.start_block as i64;
+    Ok((chain, deployment))
+}
 
-    let mut first = indexer(&chain.rpc_url(), &deployment, &url)?;
-    let at = kill_after(&mut first, &store, start + 20).await?;
+/// The real binary backfills `chain` into `url` and is SIGKILLed twice mid-way; a third run catches up.
+async fn kill_twice_then_catch_up(
+    chain: &LocalChain,
+    deployment: &Path,
+    url: &str,
+    store: &Store,
+) -> TestResult {
+    let start = chain.deployment.start_block as i64;
+    let mut first = indexer(&chain.rpc_url(), deployment, url)?;
+    let at = kill_after(&mut first, store, start + 20).await?;
     assert!(
         store.deferred_indexes().await? > 0,
         "killed mid-backfill with the secondary indexes set aside"
     );
-    let mut second = indexer(&chain.rpc_url(), &deployment, &url)?;
-    let again = kill_after(&mut second, &store, at + 25).await?;
+    let mut second = indexer(&chain.rpc_url(), deployment, url)?;
+    let again = kill_after(&mut second, store, at + 25).await?;
     assert!(
         again > at,
         "the restarted indexer resumed from its checkpoint"
     );
-    let status = indexer(&chain.rpc_url(), &deployment, &url)?.wait()?;
+    let status = indexer(&chain.rpc_url(), deployment, url)?.wait()?;
     assert!(status.success(), "the last run exits 0 once caught up");
     assert_eq!(
         store.deferred_indexes().await?,
         0,
         "indexes rebuilt once caught up"
     );
+    Ok(())
+}
 
-    let (clean, _) = sqlite(dir.path(), "clean.db").await?;
-    index(&chain, &clean, sync_config(1)).await?;
+/// `store` holds exactly what a clean in-process run of `chain` into `clean` holds; returns the dump.
+async fn same_as_clean_run(chain: &LocalChain, store: &Store, clean: &Store) -> TestResult<String> {
+    index(chain, clean, sync_config(1)).await?;
     let raw = |s: &Store| {
         let pool = s.pool().clone();
         async move {
@@ -123,16 +131,23 @@ async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResul
         }
     };
     assert_eq!(
-        raw(&store).await?,
-        raw(&clean).await?,
+        raw(store).await?,
+        raw(clean).await?,
         "no raw event lost or duplicated"
     );
-    let dumped = dump(&store).await?;
-    assert_eq!(
-        dumped,
-        dump(&clean).await?,
-        "killed twice and resumed == clean run"
-    );
+    let dumped = dump(store).await?;
+    assert_eq!(dumped, dump(clean).await?, "resumed == clean run");
+    Ok(dumped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (chain, deployment) = chain_to_backfill(dir.path()).await?;
+    let (store, url) = sqlite(dir.path(), "killed.db").await?;
+    kill_twice_then_catch_up(&chain, &deployment, &url, &store).await?;
+    let (clean, _) = sqlite(dir.path(), "clean.db").await?;
+    let dumped = same_as_clean_run(&chain, &store, &clean).await?;
 
     // The other subcommands on the same database: `rebuild` re-derives the same graph from the raw
     // events, `status` reports the checkpoint.
@@ -161,6 +176,50 @@ async fn sigkill_during_backfill_resumes_without_gap_or_duplicate() -> TestResul
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sigkill_and_server_crash_during_backfill_resume_without_gap_or_duplicate()
+-> TestResult {
+    let cluster = PgCluster::start()?;
+    let dir = tempfile::tempdir()?;
+    let (chain, deployment) = chain_to_backfill(dir.path()).await?;
+    let url = cluster.database("killed")?;
+    let store = Store::open(&url).await?;
+    kill_twice_then_catch_up(&chain, &deployment, &url, &store).await?;
+    let clean = Store::open(&cluster.database("clean")?).await?;
+    same_as_clean_run(&chain, &store, &clean).await?;
+
+    // The database server itself crashes mid-backfill (an immediate stop: commits not yet flushed
+    // from its WAL buffers may be lost, since the indexer commits without waiting for the flush); the
+    // indexer rides out the outage and, with the server back, catches up to the same graph.
+    let url = cluster.database("crashed")?;
+    let store = Store::open(&url).await?;
+    let start = chain.deployment.start_block as i64;
+    let mut child = indexer(&chain.rpc_url(), &deployment, &url)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while checkpoint(&store).await < start + 20 {
+        assert!(Instant::now() < deadline, "the indexer made no progress");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    store.close().await;
+    cluster.crash()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait()?.is_none(),
+        "the indexer kept running through the database outage"
+    );
+    cluster.restart()?;
+    let status = child.wait()?;
+    assert!(status.success(), "the indexer exits 0 once caught up");
+    let store = Store::open(&url).await?;
+    let crashed = dump(&store).await?;
+    assert_eq!(
+        crashed,
+        dump(&clean).await?,
+        "a database crash mid-backfill, then caught up == clean run"
+    );
+    Ok(())
+}
+
 fn cli(args: &[&str]) -> TestResult<String> {
     let output = Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
         .args(args)
@@ -174,6 +233,103 @@ fn cli(args: &[&str]) -> TestResult<String> {
     Ok(String::from_utf8(output.stdout)?)
 }
 
+/// A port nothing listens on (yet).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Listens on `port` and relays every connection to `target` (the node "coming up" at `port`).
+async fn relay(port: u16, target: std::net::SocketAddr) -> TestResult<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    Ok(tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rpc_unreachable_at_start_up_is_waited_for_not_a_crash() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let dir = tempfile::tempdir()?;
+    let deployment = dir.path().join("deployment.json");
+    std::fs::write(&deployment, serde_json::to_string(&chain.deployment)?)?;
+    let (rpc_port, port) = (free_port()?, free_port()?);
+    let url = format!("sqlite://{}", dir.path().join("waited.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
+        .args(["run", "--exit-when-caught-up", "--database-url", &url])
+        .arg("--rpc-url")
+        .arg(format!("http://127.0.0.1:{rpc_port}"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--deployment")
+        .arg(&deployment)
+        .env("SOIL_INDEXER_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let result = async {
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/health")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "/health never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            child.try_wait()?.is_none(),
+            "the indexer exited while the RPC was unreachable"
+        );
+        let ready = http.get(format!("{base}/ready")).send().await?;
+        assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+
+        // The node comes up at the address the indexer was given: it starts syncing by itself.
+        let anvil = chain.anvil.endpoint_url();
+        let target = (
+            anvil.host_str().ok_or("anvil host")?,
+            anvil.port().ok_or("anvil port")?,
+        );
+        let target = tokio::net::lookup_host(target)
+            .await?
+            .next()
+            .ok_or("anvil address")?;
+        let _relay = relay(rpc_port, target).await?;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "never caught up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().ok_or("stderr")?, &mut log)?;
+        assert!(status.success(), "{log}");
+        let unreachable = format!("http://127.0.0.1:{rpc_port}");
+        assert!(
+            log.contains("retrying") && log.contains(&unreachable),
+            "each failed try is logged, naming the endpoint: {log}"
+        );
+        let store = Store::open(&url).await?;
+        let head =
+            alloy::providers::Provider::get_block_number(&crate::support::reader(&chain)).await?;
+        assert_eq!(checkpoint(&store).await, head as i64, "caught up");
+        TestResult::Ok(())
+    }
+    .await;
+    if child.try_wait()?.is_none() {
+        child.kill()?;
+        child.wait()?;
+    }
+    result
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_health_readiness_and_metrics_while_following() -> TestResult {
     let chain = LocalChain::start().await?;
@@ -182,9 +338,7 @@ async fn serves_health_readiness_and_metrics_while_following() -> TestResult {
     let dir = tempfile::tempdir()?;
     let deployment = dir.path().join("deployment.json");
     std::fs::write(&deployment, serde_json::to_string(&chain.deployment)?)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let url = format!("sqlite://{}", dir.path().join("served.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
         .args([

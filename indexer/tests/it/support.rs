@@ -293,25 +293,79 @@ pub(crate) fn sync_config(finality_depth: u64) -> SyncConfig {
     }
 }
 
+/// The indexer of `chain` into `store`, reporting to `status`.
+async fn syncer(
+    chain: &LocalChain,
+    store: &Store,
+    config: SyncConfig,
+    status: Arc<SyncStatus>,
+) -> TestResult<Syncer> {
+    let rpc = Arc::new(Rpc::connect(&chain.rpc_url(), RpcConfig::default()).await?);
+    let path = PathBuf::from("deployments/test.json");
+    Ok(Syncer::new(rpc, store.clone(), chain.deployment, &path, config, status).await?)
+}
+
 /// Indexes `chain` into `store` until caught up with the head.
 pub(crate) async fn index(
     chain: &LocalChain,
     store: &Store,
     config: SyncConfig,
 ) -> TestResult<Syncer> {
-    let rpc = Arc::new(Rpc::connect(&chain.rpc_url(), RpcConfig::default()).await?);
-    let path = PathBuf::from("deployments/test.json");
-    let mut syncer = Syncer::new(
-        rpc,
-        store.clone(),
-        chain.deployment,
-        &path,
-        config,
-        Arc::new(SyncStatus::default()),
-    )
-    .await?;
+    let mut syncer = syncer(chain, store, config, Arc::new(SyncStatus::default())).await?;
     syncer.run().await?;
     Ok(syncer)
+}
+
+/// An indexer following `chain` into `store` in the background, as `soil-indexer run` does.
+pub(crate) struct Follower {
+    task: tokio::task::JoinHandle<soil_indexer::Result<()>>,
+    status: Arc<SyncStatus>,
+}
+
+impl Follower {
+    /// Starts following (with `config`'s finality depth and poll interval, never exiting) and waits
+    /// until it has caught up with the head.
+    pub(crate) async fn start(
+        chain: &LocalChain,
+        store: &Store,
+        config: SyncConfig,
+    ) -> TestResult<Self> {
+        let status = Arc::new(SyncStatus::default());
+        let config = SyncConfig {
+            exit_when_caught_up: false,
+            ..config
+        };
+        let mut syncer = syncer(chain, store, config, status.clone()).await?;
+        let follower = Self {
+            task: tokio::spawn(async move { syncer.run().await }),
+            status,
+        };
+        follower.caught_up(chain).await?;
+        Ok(follower)
+    }
+
+    /// Waits until the follower's checkpoint is the chain's head (fails if it stopped).
+    pub(crate) async fn caught_up(&self, chain: &LocalChain) -> TestResult {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            assert!(!self.task.is_finished(), "the follower stopped");
+            let head = reader(chain).get_block_number().await?;
+            if self.status.ready() && self.status.checkpoint() == head {
+                return Ok(());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the follower did not catch up with block {head}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// A fresh SQLite database in `dir`.
@@ -356,14 +410,9 @@ fn run_pg(as_postgres: bool, program: &str, args: &[&str]) -> TestResult {
 }
 
 impl PgCluster {
-    /// Whether the PostgreSQL server binaries are installed (`make setup`).
-    pub(crate) fn available() -> bool {
-        Path::new(PG_BIN).join("initdb").exists()
-    }
-
     /// Creates and starts the cluster; fails by name when the server binaries are missing.
     pub(crate) fn start() -> TestResult<Self> {
-        if !Self::available() {
+        if !Path::new(PG_BIN).join("initdb").exists() {
             return Err("PostgreSQL 15 server binaries are missing: run `make setup`".into());
         }
         let dir = tempfile::Builder::new().prefix("soil-pg-").tempdir()?;
@@ -397,30 +446,45 @@ impl PgCluster {
                 "--no-sync",
             ],
         )?;
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
-            dir.path().display()
-        );
-        let log = dir.path().join("log");
-        run_pg(
-            as_postgres,
-            "pg_ctl",
-            &[
-                "-D",
-                data,
-                "-o",
-                &options,
-                "-l",
-                log.to_str().ok_or("path")?,
-                "-w",
-                "start",
-            ],
-        )?;
-        Ok(Self {
+        let cluster = Self {
             dir,
             port,
             as_postgres,
-        })
+        };
+        cluster.pg_ctl(&["-w", "start"])?;
+        Ok(cluster)
+    }
+
+    /// `pg_ctl` on this cluster's data directory (starting takes the cluster's port and options).
+    fn pg_ctl(&self, args: &[&str]) -> TestResult {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let mut all = vec![
+            "-D",
+            data.to_str().ok_or("non-UTF-8 temp path")?,
+            "-o",
+            &options,
+            "-l",
+            log.to_str().ok_or("non-UTF-8 temp path")?,
+        ];
+        all.extend_from_slice(args);
+        run_pg(self.as_postgres, "pg_ctl", &all)
+    }
+
+    /// Crashes the server: an immediate stop, which exits without a checkpoint, so what its WAL
+    /// buffers held unflushed is lost, as in a power cut.
+    pub(crate) fn crash(&self) -> TestResult {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"])
+    }
+
+    /// Starts the server again on the same port (it recovers from its WAL first).
+    pub(crate) fn restart(&self) -> TestResult {
+        self.pg_ctl(&["-w", "start"])
     }
 
     /// A new database in the cluster; returns its URL.
@@ -440,13 +504,6 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        if let Some(data) = data.to_str() {
-            let _ = run_pg(
-                self.as_postgres,
-                "pg_ctl",
-                &["-D", data, "-m", "immediate", "-w", "stop"],
-            );
-        }
+        let _ = self.crash();
     }
 }
