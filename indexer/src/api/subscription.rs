@@ -1,7 +1,8 @@
 //! Subscriptions: new settlements and new contributions, pushed over WebSocket as the indexer applies
 //! them. Each subscription polls the store past its own cursor every `ApiConfig::poll_interval`; a
-//! reorg that rolls the checkpoint back below the cursor moves the cursor back with it, so the replayed
-//! rows are delivered too.
+//! reorg undone since the last poll (the `reorgs` table, written in the revert's transaction) moves the
+//! cursor back to the block the store reverted to, so the replayed rows are delivered too, however soon
+//! the replay followed the revert.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -23,23 +24,30 @@ const BATCH: i64 = 100;
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionRoot;
 
-/// How far the indexer has got: the checkpoint block (-1 before the first) and the contributions so far.
-struct Checkpoint {
+/// What a subscription saw of the store when it last looked: the checkpoint block (-1 before the
+/// first) and the last reorg undone (0 before any).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
     block_number: i64,
-    contribution_count: i64,
+    reorg: i64,
 }
 
-async fn checkpoint(db: &Db) -> Result<Checkpoint, ApiError> {
-    let sql = Sql::new(
+/// The store now, and the lowest block that a reorg undone since `since` went back to, if any: the
+/// rows above it may have been replaced since a subscription delivered them.
+async fn look(db: &Db, since: i64) -> Result<(Seen, Option<i64>), ApiError> {
+    let mut sql = Sql::new(
         "SELECT (SELECT block_number FROM sync_state WHERE id = 1) AS block_number, \
-         (SELECT contribution_count FROM totals WHERE id = 1) AS contribution_count",
+         (SELECT MAX(reorg_id) FROM reorgs) AS reorg, \
+         (SELECT MIN(reverted_to) FROM reorgs WHERE reorg_id > ",
     );
-    let row: Option<(Option<i64>, Option<i64>)> = db.one(&sql).await?;
-    let (block, count) = row.unwrap_or_default();
-    Ok(Checkpoint {
+    sql.bind(since).push(") AS reverted_to");
+    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = db.one(&sql).await?;
+    let (block, reorg, reverted_to) = row.unwrap_or_default();
+    let seen = Seen {
         block_number: block.unwrap_or(-1),
-        contribution_count: count.unwrap_or(0),
-    })
+        reorg: reorg.unwrap_or(0),
+    };
+    Ok((seen, reverted_to))
 }
 
 /// Polls with `next` at once and then every `interval`, yielding each row it returns; a failed poll
@@ -80,25 +88,29 @@ where
 /// Where a settlements subscription stands.
 struct Settlements {
     db: Db,
-    /// Last delivered (block_number, log_index); `None` until the first poll takes the checkpoint.
-    position: Option<(i64, i64)>,
+    /// Last delivered (block_number, log_index) and the last reorg seen; `None` until the first poll.
+    position: Option<((i64, i64), i64)>,
     model: Option<i64>,
 }
 
 async fn next_settlements(mut s: Settlements) -> (Result<Vec<Inference>, ApiError>, Settlements) {
     let rows = async {
-        let checkpoint = checkpoint(&s.db).await?;
-        let position = match s.position {
+        let (position, reorg) = match s.position {
             // Subscribed now: deliver what comes after the current checkpoint.
             None => {
-                s.position = Some((checkpoint.block_number, i64::MAX));
+                let (now, _) = look(&s.db, i64::MAX).await?;
+                s.position = Some(((now.block_number, i64::MAX), now.reorg));
                 return Ok(Vec::new());
             }
-            // A reorg rolled the checkpoint back: the replayed blocks come again.
-            Some((block, _)) if checkpoint.block_number < block => {
-                (checkpoint.block_number, i64::MAX)
+            Some((position, reorg)) => {
+                let (now, reverted_to) = look(&s.db, reorg).await?;
+                // A reorg went back below what was delivered: the replayed blocks come again.
+                let position = match reverted_to {
+                    Some(block) => position.min((block, i64::MAX)),
+                    None => position,
+                };
+                (position, now.reorg)
             }
-            Some(position) => position,
         };
         let mut sql = Sql::new(concat!(
             "SELECT ",
@@ -112,10 +124,10 @@ async fn next_settlements(mut s: Settlements) -> (Result<Vec<Inference>, ApiErro
         sql.push(" ORDER BY block_number, log_index LIMIT ")
             .bind(BATCH);
         let rows: Vec<Inference> = s.db.all(&sql).await?;
-        s.position = Some(
-            rows.last()
-                .map_or(position, |last| (last.block_number, last.log_index)),
-        );
+        let last = rows
+            .last()
+            .map_or(position, |last| (last.block_number, last.log_index));
+        s.position = Some((last, reorg));
         Ok(rows)
     }
     .await;
@@ -125,20 +137,42 @@ async fn next_settlements(mut s: Settlements) -> (Result<Vec<Inference>, ApiErro
 /// Where a contributions subscription stands.
 struct Contributions {
     db: Db,
-    /// Last delivered contribution id (ids are dense and global); `None` until the first poll.
-    last: Option<i64>,
+    /// Last delivered contribution id (ids are dense and global) and the last reorg seen; `None`
+    /// until the first poll.
+    last: Option<(i64, i64)>,
     datanet: Option<i64>,
+}
+
+/// The highest contribution id submitted at or below `block` (`i64::MAX`: any block).
+async fn last_contribution(db: &Db, block: i64) -> Result<i64, ApiError> {
+    let mut sql = Sql::new(
+        "SELECT COALESCE(MAX(contribution_id), 0) FROM contributions WHERE submitted_block <= ",
+    );
+    sql.bind(block);
+    let row: Option<(i64,)> = db.one(&sql).await?;
+    Ok(row.map_or(0, |(id,)| id))
 }
 
 async fn next_contributions(
     mut s: Contributions,
 ) -> (Result<Vec<Contribution>, ApiError>, Contributions) {
     let rows = async {
-        let checkpoint = checkpoint(&s.db).await?;
-        // A reorg may have dropped contributions: never wait past the last one that exists.
-        let Some(last) = s.last.map(|last| last.min(checkpoint.contribution_count)) else {
-            s.last = Some(checkpoint.contribution_count);
-            return Ok(Vec::new());
+        let (last, reorg) = match s.last {
+            // Subscribed now: deliver the contributions after the last one there is.
+            None => {
+                let (now, _) = look(&s.db, i64::MAX).await?;
+                s.last = Some((last_contribution(&s.db, i64::MAX).await?, now.reorg));
+                return Ok(Vec::new());
+            }
+            Some((last, reorg)) => {
+                let (now, reverted_to) = look(&s.db, reorg).await?;
+                // Ids above the reorg's block were taken again by the replayed contributions.
+                let last = match reverted_to {
+                    Some(block) => last.min(last_contribution(&s.db, block).await?),
+                    None => last,
+                };
+                (last, now.reorg)
+            }
         };
         let mut sql = Sql::new(concat!(
             "SELECT ",
@@ -151,7 +185,8 @@ async fn next_contributions(
         }
         sql.push(" ORDER BY contribution_id LIMIT ").bind(BATCH);
         let rows: Vec<Contribution> = s.db.all(&sql).await?;
-        s.last = Some(rows.last().map_or(last, |row| row.contribution_id));
+        let last = rows.last().map_or(last, |row| row.contribution_id);
+        s.last = Some((last, reorg));
         Ok(rows)
     }
     .await;

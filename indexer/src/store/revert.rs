@@ -134,6 +134,7 @@ impl Store {
                 .await
                 .map_err(IndexerError::db("deleting orphaned rows"))?;
         }
+        record_reorg(&mut tx, checkpoint.block_number, ancestor, entries.len()).await?;
         write_checkpoint::<sqlx::Any>(
             &mut tx,
             Checkpoint {
@@ -149,6 +150,31 @@ impl Store {
         self.changed(Changes::everything());
         Ok(entries.len() as u64)
     }
+}
+
+/// Appends a reorg to `reorgs` through `conn` (inside the revert's transaction): the checkpoint it
+/// reverted from, the ancestor it reverted to, the journal entries it undid and when.
+async fn record_reorg(
+    conn: &mut sqlx::AnyConnection,
+    from: u64,
+    to: u64,
+    undone: usize,
+) -> Result<()> {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    sqlx::query(
+        "INSERT INTO reorgs (reorg_id, reverted_from, reverted_to, undone, at) \
+         SELECT COALESCE(MAX(reorg_id), 0) + 1, $1, $2, $3, $4 FROM reorgs",
+    )
+    .bind(int("block number", from)?)
+    .bind(int("block number", to)?)
+    .bind(int("undone entries", undone as u64)?)
+    .bind(int("time", at)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(IndexerError::db("recording a reorg"))?;
+    Ok(())
 }
 
 /// Empties every projection, aggregate and the journal through `conn` (inside the caller's

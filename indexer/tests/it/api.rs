@@ -1,18 +1,22 @@
 //! The GraphQL API over a store filled by the real indexer from a real chain (anvil with the contracts
 //! deployed, the scenario of `support::setup_graph` + `support::use_graph`), served by the real axum
-//! router on loopback and queried over HTTP and WebSocket — on SQLite, and on PostgreSQL when its server
-//! binaries are installed.
+//! router on loopback and queried over HTTP and WebSocket — on SQLite and on PostgreSQL.
 
 use std::time::Duration;
 
+use alloy::primitives::{aliases::U96, keccak256};
+use alloy::providers::Provider;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use soil_bindings::contracts::IDatanetRegistry;
 use soil_bindings::testnet::LocalChain;
 use soil_indexer::api::{self, ApiConfig};
+use soil_indexer::projection::rebuild::dump;
 use soil_indexer::store::Store;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::reorg::reorg;
 use crate::support::{self, Actors, PgCluster, TestResult};
 
 /// The API served on a free loopback port.
@@ -633,13 +637,10 @@ async fn api_serves_the_indexed_chain_on_sqlite_and_postgres() -> TestResult {
     let (store, _) = support::sqlite(dir.path(), "api.db").await?;
     support::index(&chain, &store, support::sync_config(2)).await?;
     check_api(&chain, &store).await?;
-    if PgCluster::available() {
-        let cluster = PgCluster::start()?;
-        let pg = Store::open(&cluster.database("api")?).await?;
-        support::index(&chain, &pg, support::sync_config(2)).await?;
-        check_api(&chain, &pg).await?;
-    }
-    Ok(())
+    let cluster = PgCluster::start()?;
+    let pg = Store::open(&cluster.database("api")?).await?;
+    support::index(&chain, &pg, support::sync_config(2)).await?;
+    check_api(&chain, &pg).await
 }
 
 /// Reads the next `next` message of a graphql-transport-ws stream, skipping pings.
@@ -670,21 +671,11 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     support::index(&chain, &store, support::sync_config(2)).await?;
     let api = Served::start(&store, ApiConfig::default()).await?;
 
-    let mut request =
-        format!("{}/graphql", api.base.replace("http://", "ws://")).into_client_request()?;
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
-    ws.send(Message::Text(
-        json!({ "type": "connection_init" }).to_string().into(),
-    ))
+    let mut ws = subscribe(
+        &api,
+        "subscription { settlements(modelId: 1) { digest fee inputTokens attributions { contribution { id } weightPpm } } }",
+    )
     .await?;
-    assert_eq!(next_message(&mut ws).await?["type"], "connection_ack");
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
-        "query": "subscription { settlements(modelId: 1) { digest fee inputTokens attributions { contribution { id } weightPpm } } }"
-    } });
-    ws.send(Message::Text(subscribe.to_string().into())).await?;
     // Let the subscription take its starting checkpoint before the chain moves.
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Asked twice at this block: the second answer comes from the response cache.
@@ -801,6 +792,107 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
         datanet_value(&cached[4])?,
         revenue,
         "the settlement credited datanet 1"
+    );
+    Ok(())
+}
+
+/// A graphql-transport-ws connection to `api` with `query` subscribed as id "1".
+async fn subscribe(
+    api: &Served,
+    query: &str,
+) -> TestResult<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let mut request =
+        format!("{}/graphql", api.base.replace("http://", "ws://")).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    ws.send(Message::Text(
+        json!({ "type": "connection_init" }).to_string().into(),
+    ))
+    .await?;
+    assert_eq!(next_message(&mut ws).await?["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    ws.send(Message::Text(subscribe.to_string().into())).await?;
+    Ok(ws)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed_contribution()
+-> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    support::setup_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "followed.db").await?;
+    let follower = support::Follower::start(&chain, &store, support::sync_config(64)).await?;
+    // Subscriptions look every 2 s: the revert and the replay below both land between two looks.
+    let config = ApiConfig {
+        poll_interval: Duration::from_secs(2),
+        ..ApiConfig::default()
+    };
+    let api = Served::start(&store, config).await?;
+    let mut ws = subscribe(
+        &api,
+        "subscription { contributions(datanetId: 1) { id contentHash uri } }",
+    )
+    .await?;
+    // Let the subscription take its starting point before the chain moves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let fork = support::reader(&chain).get_block_number().await?;
+    // A provider of its own each time: its nonce is read from the chain as it is then.
+    let contribute = async |document: &str| -> TestResult {
+        let registry = IDatanetRegistry::new(
+            chain.deployment.datanet_registry,
+            support::wallet(&chain, &actors.alice),
+        );
+        support::send!(registry.contribute(
+            1,
+            keccak256(document),
+            500,
+            format!("file:///{document}.txt"),
+            U96::from(100u64),
+        ));
+        Ok(())
+    };
+    contribute("orphaned").await?;
+    let message = next_message(&mut ws).await?;
+    let delivered = &message["payload"]["data"]["contributions"];
+    assert_eq!(delivered["id"], json!(5), "{message}");
+    assert_eq!(delivered["uri"], json!("file:///orphaned.txt"));
+    follower.caught_up(&chain).await?;
+
+    // The contribution's block is replaced; the new branch takes contribution id 5 for another document.
+    let head = support::reader(&chain).get_block_number().await?;
+    reorg(&chain, head - fork).await?;
+    contribute("replayed").await?;
+    follower.caught_up(&chain).await?;
+    let message = next_message(&mut ws).await?;
+    let delivered = &message["payload"]["data"]["contributions"];
+    assert_eq!(
+        delivered,
+        &json!({ "id": 5, "contentHash": keccak256("replayed").to_string(), "uri": "file:///replayed.txt" }),
+        "{message}"
+    );
+
+    let reverted_to: Vec<(i64,)> = sqlx::query_as("SELECT reverted_to FROM reorgs")
+        .fetch_all(store.pool())
+        .await?;
+    assert_eq!(
+        reverted_to,
+        vec![(fork as i64,)],
+        "one reorg, back to the fork"
+    );
+    drop(follower);
+    let (clean, _) = support::sqlite(dir.path(), "clean.db").await?;
+    support::index(&chain, &clean, support::sync_config(64)).await?;
+    assert_eq!(
+        dump(&store).await?,
+        dump(&clean).await?,
+        "followed through the reorg == clean run"
     );
     Ok(())
 }

@@ -33,7 +33,7 @@ pub(crate) async fn alternative_history(chain: &LocalChain, actors: &Actors) -> 
 
 /// Replaces the last `depth` blocks by as many empty ones (`anvil_reorg`): the chain keeps its height,
 /// those blocks get new hashes and the state is rolled back to the fork point.
-async fn reorg(chain: &LocalChain, depth: u64) -> TestResult {
+pub(crate) async fn reorg(chain: &LocalChain, depth: u64) -> TestResult {
     let provider = reader(chain);
     let head = provider.get_block_number().await?;
     let before = provider.get_block_by_number(head.into()).await?;
