@@ -8,7 +8,7 @@
 //! | `soil_indexer_rpc_errors_total{method,kind}` | counter | failed RPC attempts (`too_many_results`, `rate_limited`, `transient`) |
 //! | `soil_indexer_reorgs_total`, `soil_indexer_reorg_depth_blocks` | counter, histogram | reorgs handled and their depth |
 //! | `soil_indexer_flush_seconds` | histogram | time to commit one batch |
-//! | `soil_indexer_block_to_queryable_seconds` | histogram | block timestamp → its rows committed |
+//! | `soil_indexer_block_to_queryable_seconds` | histogram | head learned of (`eth_blockNumber` answer) → the block's rows committed, per block followed |
 
 use std::sync::Mutex;
 

@@ -13,7 +13,7 @@ mod wire;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use alloy::consensus::BlockHeader;
 use alloy::providers::Provider;
@@ -170,6 +170,8 @@ impl Syncer {
                 }
                 Err(error) if error.is_transient() => {
                     failures += 1;
+                    // Not ready while the chain or the database cannot be followed.
+                    self.status.set_ready(false);
                     self.state.clear();
                     verify_tip = true;
                     self.reload = true;
@@ -208,6 +210,7 @@ impl Syncer {
             self.reload().await?;
         }
         let head = self.rpc.head().await?;
+        let arrived = Instant::now();
         self.status.set_head(head);
         let cp = self.checkpoint;
         let unfinalised = cp.block_number > cp.finalized_block;
@@ -240,7 +243,7 @@ impl Syncer {
             self.indexes_deferred = false;
         }
         if cp.block_number < head {
-            self.follow(head).await?;
+            self.follow(head, arrived).await?;
             Ok(self.checkpoint.block_number >= head)
         } else {
             Ok(true)
@@ -360,8 +363,9 @@ impl Syncer {
         Ok((batch, checkpoint))
     }
 
-    /// Applies the unfinalised blocks up to `head` one by one, checking each one's parent hash.
-    async fn follow(&mut self, head: u64) -> Result<()> {
+    /// Applies the unfinalised blocks up to `head` one by one, checking each one's parent hash;
+    /// `arrived` is when the head was learned of.
+    async fn follow(&mut self, head: u64, arrived: Instant) -> Result<()> {
         let safe = head.saturating_sub(self.config.finality_depth);
         for number in self.checkpoint.block_number + 1..=head {
             let header = self.rpc.header(number).await?;
@@ -404,11 +408,8 @@ impl Syncer {
                 head_block: head,
             };
             self.commit(batch, checkpoint).await?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
             metrics::histogram!("soil_indexer_block_to_queryable_seconds")
-                .record((now - header.timestamp() as f64).max(0.0));
+                .record(arrived.elapsed().as_secs_f64());
         }
         Ok(())
     }
