@@ -25,9 +25,10 @@ fn stage(table: &str) -> String {
 /// Why a batch need not be durable at its commit: its rows and the checkpoint they move to are one
 /// transaction, and PostgreSQL keeps a commit atomic and in order with `synchronous_commit = off`; a
 /// crash loses at most the last few hundred milliseconds of batches, whole. The indexer then resumes
-/// from the checkpoint that did reach the disk and fetches those blocks again from the chain, which
-/// still has them: no gap, no duplicate, only work done twice. Every other write (reverts, rebuilds,
-/// the migrations) stays synchronous.
+/// from the checkpoint that did reach the disk (the syncer reads it back after any failure, and each
+/// batch checks it follows the stored checkpoint, `store::Follows`) and fetches those blocks again from
+/// the chain, which still has them: no gap, no duplicate, only work done twice. Every other write
+/// (reverts, rebuilds, the migrations) stays synchronous.
 pub(crate) async fn prepare(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query("SET synchronous_commit = off")
         .execute(&mut *conn)
