@@ -256,3 +256,27 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rpc_url;
+
+    #[test]
+    fn an_rpc_url_needs_a_scheme_the_provider_speaks_and_a_host() {
+        for good in [
+            "http://127.0.0.1:8545",
+            "https://rpc.example.org/v1/key",
+            "ws://localhost:8546",
+            "wss://rpc.example.org",
+        ] {
+            assert_eq!(rpc_url(good).as_deref(), Ok(good));
+        }
+        let scheme = rpc_url("ftp://127.0.0.1:8545").expect_err("ftp");
+        assert!(scheme.contains("`ftp` is not http"), "{scheme}");
+        let bare = rpc_url("localhost:8545").expect_err("no scheme");
+        assert!(bare.contains("`localhost`"), "{bare}");
+        let garbage = rpc_url("not a url").expect_err("garbage");
+        assert!(garbage.starts_with("not a URL"), "{garbage}");
+        assert!(rpc_url("http://").is_err(), "no host");
+    }
+}
