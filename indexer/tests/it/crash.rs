@@ -14,7 +14,8 @@ use soil_indexer::store::Store;
 use sqlx::Row;
 
 use crate::support::{
-    Actors, PgCluster, TestResult, index, send, setup_graph, sqlite, sync_config, use_graph, wallet,
+    Actors, PgCluster, TestResult, free_port, index, send, setup_graph, sqlite, sync_config,
+    use_graph, wallet,
 };
 
 fn indexer(rpc_url: &str, deployment: &Path, database_url: &str) -> std::io::Result<Child> {
@@ -57,17 +58,23 @@ async fn checkpoint(store: &Store) -> i64 {
     }
 }
 
-/// Waits until the child's checkpoint passes `block`, then SIGKILLs it; returns where it stood.
-async fn kill_after(child: &mut Child, store: &Store, block: i64) -> TestResult<i64> {
+/// Waits until the running child's checkpoint reaches `block`.
+async fn reached(child: &mut Child, store: &Store, block: i64) -> TestResult {
     let deadline = Instant::now() + Duration::from_secs(60);
     while checkpoint(store).await < block {
         assert!(
             child.try_wait()?.is_none(),
-            "the indexer exited before it was killed"
+            "the indexer exited before block {block}"
         );
         assert!(Instant::now() < deadline, "the indexer made no progress");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    Ok(())
+}
+
+/// Waits until the child's checkpoint passes `block`, then SIGKILLs it; returns where it stood.
+async fn kill_after(child: &mut Child, store: &Store, block: i64) -> TestResult<i64> {
+    reached(child, store, block).await?;
     child.kill()?; // SIGKILL
     child.wait()?;
     Ok(checkpoint(store).await)
@@ -195,11 +202,7 @@ async fn postgres_sigkill_and_server_crash_during_backfill_resume_without_gap_or
     let store = Store::open(&url).await?;
     let start = chain.deployment.start_block as i64;
     let mut child = indexer(&chain.rpc_url(), &deployment, &url)?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while checkpoint(&store).await < start + 20 {
-        assert!(Instant::now() < deadline, "the indexer made no progress");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    reached(&mut child, &store, start + 20).await?;
     store.close().await;
     cluster.crash()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -231,13 +234,6 @@ fn cli(args: &[&str]) -> TestResult<String> {
         String::from_utf8_lossy(&output.stderr)
     );
     Ok(String::from_utf8(output.stdout)?)
-}
-
-/// A port nothing listens on (yet).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Listens on `port` and relays every connection to `target` (the node "coming up" at `port`).

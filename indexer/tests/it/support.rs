@@ -368,6 +368,11 @@ impl Drop for Follower {
     }
 }
 
+/// A loopback port nothing listens on (yet).
+pub(crate) fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 /// A fresh SQLite database in `dir`.
 pub(crate) async fn sqlite(dir: &Path, name: &str) -> TestResult<(Store, String)> {
     let url = format!("sqlite://{}", dir.join(name).display());
@@ -429,7 +434,7 @@ impl PgCluster {
                 .status()?;
             assert!(status.success(), "chown of the cluster directory failed");
         }
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = free_port()?;
         let data = dir.path().join("data");
         let data = data.to_str().ok_or("non-UTF-8 temp path")?;
         run_pg(
