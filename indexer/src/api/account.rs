@@ -12,7 +12,7 @@ use crate::api::datanet::Datanet;
 use crate::api::error::ApiResult;
 use crate::api::inference::{Inference, InferenceFilter};
 use crate::api::loader::{Entity, load};
-use crate::api::model::Model;
+use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, Order, cost};
 
 /// An `accounts` row.
@@ -307,7 +307,7 @@ impl Account {
             ctx,
             (first, after, last, before),
             order,
-            Some(self.row.address.clone()),
+            ModelFilter::Owner(self.row.address.clone()),
         )
         .await
     }

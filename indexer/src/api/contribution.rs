@@ -9,8 +9,8 @@ use crate::api::attribution::AttributionEdge;
 use crate::api::datanet::Datanet;
 use crate::api::db::Sql;
 use crate::api::error::{ApiError, ApiResult, gql};
-use crate::api::loader::{Entity, Group, load, load_group, load_many};
-use crate::api::model::Model;
+use crate::api::loader::{Entity, load};
+use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, KeyKind, Order, cost, page};
 use crate::api::{Args, db};
 
@@ -106,26 +106,6 @@ pub(crate) struct ContributionEarnings {
     inferences: i64,
 }
 
-/// A (release, model) pair of a datanet: a model trained on a release of `contribution_count`
-/// accepted contributions, used to find the models a contribution reached.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct DatanetModel {
-    datanet_id: i64,
-    contribution_count: i64,
-    model_id: i64,
-}
-
-impl Group for DatanetModel {
-    type Key = i64;
-    const TABLES: &'static [&'static str] = &["releases", "model_releases"];
-    const SELECT_IN: &'static str = "SELECT r.datanet_id, r.contribution_count, mr.model_id FROM releases r \
-         JOIN model_releases mr ON mr.release_id = r.release_id WHERE r.datanet_id IN ";
-    const ORDER: &'static str = " ORDER BY mr.model_id";
-    fn group(&self) -> i64 {
-        self.datanet_id
-    }
-}
-
 #[ComplexObject]
 impl Contribution {
     /// Review state.
@@ -174,19 +154,28 @@ impl Contribution {
         }
     }
 
-    /// Models trained on a release that includes this contribution (accepted ones only).
-    async fn models(&self, ctx: &Context<'_>) -> ApiResult<Vec<Model>> {
+    /// Models trained on a release that includes this contribution (accepted ones only), by id.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+    ) -> ApiResult<Connection<Cursor, Model>> {
+        let args = (first, after, last, before);
         if self.accepted_seq == 0 {
-            return Ok(Vec::new());
+            // Pending or rejected: in no release. The arguments are still checked.
+            let page = page(ctx, args, order, &[KeyKind::Int])?;
+            return Ok(page.connection(Vec::new(), |m: &Model| Cursor::ints(&[m.model_id])));
         }
-        let mut ids: Vec<i64> = load_group::<DatanetModel>(ctx, self.datanet_id)
-            .await?
-            .into_iter()
-            .filter(|pair| pair.contribution_count >= self.accepted_seq)
-            .map(|pair| pair.model_id)
-            .collect();
-        ids.dedup();
-        load_many::<Model>(ctx, ids).await
+        let filter = ModelFilter::Contribution {
+            datanet_id: self.datanet_id,
+            accepted_seq: self.accepted_seq,
+        };
+        Model::list(ctx, args, order, filter).await
     }
 
     /// The inferences whose attribution names this contribution, in chain order.

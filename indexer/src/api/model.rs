@@ -195,21 +195,75 @@ impl Model {
     }
 }
 
+/// Which models a list holds.
+#[derive(Debug, Clone)]
+pub(crate) enum ModelFilter {
+    /// All of them.
+    All,
+    /// Owned by one account.
+    Owner(String),
+    /// Trained on one release.
+    Release(i64),
+    /// Trained on a release of `datanet_id` that includes its accepted contribution number
+    /// `accepted_seq` (from 1; a release holds the first `contribution_count` accepted ones).
+    Contribution { datanet_id: i64, accepted_seq: i64 },
+}
+
+impl ModelFilter {
+    /// The tables the list reads, for the response cache.
+    fn tables(&self) -> &'static [&'static str] {
+        match self {
+            Self::All | Self::Owner(_) => &["models"],
+            Self::Release(_) => &["models", "model_releases"],
+            Self::Contribution { .. } => &["models", "model_releases", "releases"],
+        }
+    }
+
+    /// Appends the filter to a query over `models` whose `WHERE` clause is open.
+    fn append(self, sql: &mut Sql) {
+        match self {
+            Self::All => {}
+            Self::Owner(owner) => {
+                sql.push(" AND owner = ").bind(owner);
+            }
+            Self::Release(release_id) => {
+                sql.push(
+                    " AND model_id IN (SELECT model_id FROM model_releases WHERE release_id = ",
+                )
+                .bind(release_id)
+                .push(")");
+            }
+            Self::Contribution {
+                datanet_id,
+                accepted_seq,
+            } => {
+                sql.push(
+                    " AND model_id IN (SELECT mr.model_id FROM releases r \
+                     JOIN model_releases mr ON mr.release_id = r.release_id WHERE r.datanet_id = ",
+                )
+                .bind(datanet_id)
+                .push(" AND r.contribution_count >= ")
+                .bind(accepted_seq)
+                .push(")");
+            }
+        }
+    }
+}
+
 impl Model {
-    /// A page of models by id, optionally only those `owner` owns.
+    /// A page of the models `filter` holds, by id.
     pub(crate) async fn list(
         ctx: &Context<'_>,
         args: Args,
         order: Order,
-        owner: Option<String>,
+        filter: ModelFilter,
     ) -> ApiResult<Connection<Cursor, Self>> {
         let page = page(ctx, args, order, &[KeyKind::Int])?;
+        let tables = filter.tables();
         let mut sql = Sql::new(concat!("SELECT ", columns!(), " FROM models WHERE 1 = 1"));
-        if let Some(owner) = owner {
-            sql.push(" AND owner = ").bind(owner);
-        }
+        filter.append(&mut sql);
         page.append(&mut sql, &["model_id"]);
-        let rows: Vec<Self> = db(ctx, &["models"]).all(&sql).await.map_err(gql)?;
+        let rows: Vec<Self> = db(ctx, tables).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| Cursor::ints(&[r.model_id])))
     }
 }

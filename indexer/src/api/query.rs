@@ -13,7 +13,7 @@ use crate::api::ids;
 use crate::api::inference::{Inference, InferenceFilter};
 use crate::api::loader::load;
 use crate::api::meta::{Meta, Totals};
-use crate::api::model::Model;
+use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, Order, cost};
 use crate::api::pool::PoolAccrual;
 use crate::api::release::Release;
@@ -145,7 +145,8 @@ impl QueryRoot {
         #[graphql(default)] order: Order,
         owner: Option<String>,
     ) -> ApiResult<Connection<Cursor, Model>> {
-        Model::list(ctx, (first, after, last, before), order, address(owner)?).await
+        let filter = address(owner)?.map_or(ModelFilter::All, ModelFilter::Owner);
+        Model::list(ctx, (first, after, last, before), order, filter).await
     }
 
     /// An inference by receipt digest.

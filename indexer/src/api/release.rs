@@ -7,8 +7,8 @@ use crate::api::amount::BigInt;
 use crate::api::datanet::Datanet;
 use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
-use crate::api::loader::{Entity, Group, load, load_group, load_many};
-use crate::api::model::Model;
+use crate::api::loader::{Entity, Group, load};
+use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
 use crate::api::pool::PoolAccrual;
 use crate::api::{Args, db};
@@ -88,24 +88,6 @@ impl Group for ReleaseOfModel {
     }
 }
 
-/// A model trained on a release, grouped by release.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct ModelOfRelease {
-    release_id: i64,
-    model_id: i64,
-}
-
-impl Group for ModelOfRelease {
-    type Key = i64;
-    const TABLES: &'static [&'static str] = &["model_releases"];
-    const SELECT_IN: &'static str =
-        "SELECT release_id, model_id FROM model_releases WHERE release_id IN ";
-    const ORDER: &'static str = " ORDER BY release_id, model_id";
-    fn group(&self) -> i64 {
-        self.release_id
-    }
-}
-
 #[ComplexObject]
 impl Release {
     /// The datanet released.
@@ -123,13 +105,23 @@ impl Release {
     }
 
     /// Models trained on this release, by id.
-    async fn models(&self, ctx: &Context<'_>) -> ApiResult<Vec<Model>> {
-        let ids = load_group::<ModelOfRelease>(ctx, self.release_id)
-            .await?
-            .into_iter()
-            .map(|m| m.model_id)
-            .collect();
-        load_many::<Model>(ctx, ids).await
+    #[graphql(complexity = "crate::api::pagination::cost(first, last, child_complexity)")]
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+    ) -> ApiResult<Connection<Cursor, Model>> {
+        Model::list(
+            ctx,
+            (first, after, last, before),
+            order,
+            ModelFilter::Release(self.release_id),
+        )
+        .await
     }
 
     /// Accruals to this release's pool, in chain order.

@@ -454,35 +454,83 @@ async fn traversal(api: &Served, actors: &Actors) -> TestResult {
     );
     // contributor → contributions → models and inferences that used them
     let q = "query($who: String!) { account(address: $who) { contributions(first: 5) { edges { node { id
-        models { id } attributions(first: 5) { edges { node { inference { digest } amount } } } } } } } }";
+        models { nodes { id } } attributions(first: 5) { edges { node { inference { digest } amount } } } } } } } }";
     let data = api.data(q, json!({ "who": addr(&actors.alice) })).await?;
     let edges = data["account"]["contributions"]["edges"]
         .as_array()
         .ok_or("edges")?;
-    assert_eq!(edges[0]["node"]["models"], json!([{ "id": 1 }]));
+    assert_eq!(
+        edges[0]["node"]["models"]["nodes"],
+        json!([{ "id": 1 }, { "id": 2 }, { "id": 3 }])
+    );
     let used = &edges[0]["node"]["attributions"]["edges"];
     assert_eq!(used[0]["node"]["inference"]["digest"], inference["digest"]);
     let bob_rejected = api
         .data(
-            "{ contribution(id: 4) { models { id } attributions { edges { cursor } } } }",
+            "{ contribution(id: 4) { models { nodes { id } } attributions { edges { cursor } } } }",
             json!({}),
         )
         .await?;
     assert_eq!(
-        bob_rejected["contribution"]["models"],
+        bob_rejected["contribution"]["models"]["nodes"],
         json!([]),
         "a rejected contribution is in no release"
     );
     // datanet → releases → models → revenue
-    let data = api.data("{ datanet(id: 1) { releases { edges { node { id contributionCount models { id revenue { total } } } } } } }", json!({})).await?;
+    let data = api.data("{ datanet(id: 1) { releases { edges { node { id contributionCount models { nodes { id revenue { total } } } } } } } }", json!({})).await?;
     let release = &data["datanet"]["releases"]["edges"][0]["node"];
     assert_eq!(release["contributionCount"], json!(3));
-    assert_eq!(release["models"][0]["id"], json!(1));
+    assert_eq!(release["models"]["nodes"][0]["id"], json!(1));
     assert!(
-        release["models"][0]["revenue"]["total"]
+        release["models"]["nodes"][0]["revenue"]["total"]
             .as_str()
             .is_some_and(|s| s != "0")
     );
+    model_pages(api).await?;
+    Ok(())
+}
+
+/// A release's and a contribution's models page like every other list: by id, both ways, from cursors.
+async fn model_pages(api: &Served) -> TestResult {
+    let q = "query($first: Int, $after: String, $last: Int, $before: String, $order: Order = ASC) {
+        release(id: 1) { models(first: $first, after: $after, last: $last, before: $before, order: $order) {
+            nodes { id } pageInfo { hasNextPage hasPreviousPage endCursor startCursor } } }
+        contribution(id: 3) { models(first: $first, after: $after, last: $last, before: $before, order: $order) {
+            nodes { id } pageInfo { hasNextPage endCursor } } } }";
+    let ids = |page: &Value, parent: &str| page[parent]["models"]["nodes"].clone();
+    let first = api.data(q, json!({ "first": 2 })).await?;
+    for parent in ["release", "contribution"] {
+        assert_eq!(
+            ids(&first, parent),
+            json!([{ "id": 1 }, { "id": 2 }]),
+            "{parent}"
+        );
+        assert_eq!(
+            first[parent]["models"]["pageInfo"]["hasNextPage"],
+            json!(true)
+        );
+    }
+    let cursor = first["release"]["models"]["pageInfo"]["endCursor"].clone();
+    let next = api.data(q, json!({ "first": 2, "after": cursor })).await?;
+    assert_eq!(ids(&next, "release"), json!([{ "id": 3 }]));
+    assert_eq!(
+        next["release"]["models"]["pageInfo"]["hasNextPage"],
+        json!(false)
+    );
+    assert_eq!(
+        ids(&next, "contribution"),
+        json!([{ "id": 3 }]),
+        "one cursor shape for both"
+    );
+    let back = api.data(q, json!({ "last": 1, "before": cursor })).await?;
+    assert_eq!(ids(&back, "release"), json!([{ "id": 1 }]));
+    let newest = api.data(q, json!({ "first": 1, "order": "DESC" })).await?;
+    assert_eq!(ids(&newest, "release"), json!([{ "id": 3 }]));
+    assert_eq!(ids(&newest, "contribution"), json!([{ "id": 3 }]));
+    let (message, _) = api
+        .error(q, json!({ "first": 2, "after": "not a cursor" }))
+        .await?;
+    assert!(message.contains("cursor"), "{message}");
     Ok(())
 }
 
@@ -596,8 +644,8 @@ async fn graph(api: &Served, actors: &Actors) -> TestResult {
 
 async fn limits(api: &Served) -> TestResult {
     // Depth: nested traversal past the limit.
-    let deep = "{ datanet(id: 1) { releases { edges { node { models { releases { datanet { releases { edges { node {
-        models { releases { datanet { id } } } } } } } } } } } } } }";
+    let deep = "{ datanet(id: 1) { releases(first: 1) { edges { node { models(first: 1) { nodes { releases { datanet {
+        releases(first: 1) { edges { node { models(first: 1) { nodes { releases { datanet { id } } } } } } } } } } } } } } } }";
     let body = api.post(deep, json!({})).await?;
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("nested too deep"), "{body}");
@@ -633,6 +681,7 @@ async fn api_serves_the_indexed_chain_on_sqlite_and_postgres() -> TestResult {
     let actors = Actors::of(&chain);
     support::setup_graph(&chain, &actors).await?;
     support::use_graph(&chain, &actors).await?;
+    support::register_more_models(&chain, &actors, 2).await?;
     let dir = tempfile::tempdir()?;
     let (store, _) = support::sqlite(dir.path(), "api.db").await?;
     support::index(&chain, &store, support::sync_config(2)).await?;

@@ -231,6 +231,35 @@ pub(crate) async fn setup_graph(chain: &LocalChain, actors: &Actors) -> TestResu
     Ok(())
 }
 
+/// `count` more models (ids 2, 3, …) registered against release 1, as model 1 is: for the lists of a
+/// release's and a contribution's models, which page.
+pub(crate) async fn register_more_models(
+    chain: &LocalChain,
+    actors: &Actors,
+    count: usize,
+) -> TestResult {
+    let models = IModelRegistry::new(
+        chain.deployment.model_registry,
+        wallet(chain, &actors.model_owner),
+    );
+    let (owner_bps, data_bps, node_bps, treasury_bps) = SPLIT;
+    for i in 0..count {
+        send!(models.registerModel(
+            keccak256(format!("weights {}", i + 2)),
+            format!("file:///model-{}.gguf", i + 2),
+            vec![1],
+            U96::from(PRICE),
+            Split {
+                ownerBps: owner_bps,
+                dataBps: data_bps,
+                nodeBps: node_bps,
+                treasuryBps: treasury_bps
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// Settlements, price change, pool and balance claims, nonce cancellation, withdrawal, stake return,
 /// ownership and parameter changes: every remaining event kind.
 pub(crate) async fn use_graph(chain: &LocalChain, actors: &Actors) -> TestResult {
