@@ -1,6 +1,11 @@
 //! The API's read-only view of the store: its own connection pool over the same database (so slow
-//! readers never hold the indexer's write connections), with a statement timeout on PostgreSQL and
-//! `query_only` on SQLite, and a small SQL builder that numbers `$n` placeholders.
+//! readers never hold the indexer's write connections), with a statement timeout on both (PostgreSQL's
+//! `statement_timeout`; on SQLite, `query_only` connections whose progress handler interrupts a
+//! statement past its deadline), and a small SQL builder that numbers `$n` placeholders.
+//!
+//! On SQLite the pool is sqlx's typed one, not `Any`: the progress handler is set through the
+//! connection's raw handle, which `Any` hides. Without it a statement ran on after its request had
+//! given up, until it yielded its next row (sqlx's worker stops there once nobody reads the rows).
 //!
 //! A list of keys (`WHERE key IN …`) is bound as one JSON array parameter and unpacked by the database
 //! (`json_each` on SQLite, `json_array_elements_text` on PostgreSQL), so a statement's text is the same
@@ -8,10 +13,12 @@
 //! statement with one placeholder per key on every request.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, FromRow};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::{AnyPool, Database, Executor, FromRow, Sqlite, SqlitePool};
 
 use crate::api::error::ApiError;
 use crate::api::reader::SqliteReader;
@@ -132,70 +139,112 @@ impl From<&str> for Val {
     }
 }
 
+/// A row type the API reads, from either backend's rows.
+pub(crate) trait Row:
+    for<'r> FromRow<'r, AnyRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+impl<T> Row for T where
+    T: for<'r> FromRow<'r, AnyRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+/// Virtual-machine steps between two looks at a SQLite statement's deadline.
+const STEPS_PER_CHECK: i32 = 1_000;
+
+/// The read connections of one backend.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite {
+        /// Where rows are read ([`Db::all`], [`Db::one`]).
+        rows: SqlitePool,
+        /// Where batches of one-value statements run ([`Db::texts`]).
+        texts: Arc<SqliteReader>,
+    },
+    Postgres(AnyPool),
+}
+
 /// The API's database handle (cheap to clone).
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
-    pool: AnyPool,
-    backend: Backend,
-    /// SQLite: the connections batches of one-value statements run on ([`Db::texts`]).
-    reader: Option<Arc<SqliteReader>>,
+    pool: Pool,
+    statement_timeout: Duration,
 }
 
 impl Db {
-    /// A lazily connecting read pool of `connections` over the store's database. On PostgreSQL every
-    /// statement is cut off after `statement_timeout`; on SQLite connections are `query_only`.
+    /// A lazily connecting read pool of `connections` over the store's database. Every statement is
+    /// cut off after `statement_timeout`: by the server on PostgreSQL, by the progress handler on
+    /// SQLite, whose connections are also `query_only`.
     pub(crate) fn new(store: &Store, connections: u32, statement_timeout: Duration) -> Self {
-        let options = (*store.pool().connect_options()).clone();
-        let backend = store.backend();
-        let timeout_ms = statement_timeout.as_millis();
-        let pool = AnyPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(statement_timeout)
-            // A SQLite connection is a file handle in this process: pinging it before each statement
-            // (sqlx's default) costs a round trip to its worker thread and finds nothing.
-            .test_before_acquire(backend == Backend::Postgres)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    let setup = match backend {
-                        Backend::Sqlite => {
-                            "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;".to_owned()
-                        }
-                        Backend::Postgres => format!(
-                            "SET statement_timeout = {timeout_ms}; \
-                             SET default_transaction_read_only = on;"
-                        ),
-                    };
-                    conn.execute(setup.as_str()).await?;
-                    Ok(())
-                })
-            })
-            .connect_lazy_with(options);
-        let reader = store.sqlite_file().map(|file| {
-            Arc::new(SqliteReader::new(
-                file,
-                connections as usize,
-                statement_timeout,
-            ))
-        });
+        let pool = match store.sqlite_file() {
+            Some(file) => Pool::Sqlite {
+                rows: SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(statement_timeout)
+                    // A connection is a file handle in this process: pinging it before each
+                    // statement (sqlx's default) costs a round trip to its worker thread.
+                    .test_before_acquire(false)
+                    .connect_lazy_with(
+                        SqliteConnectOptions::new()
+                            .filename(file)
+                            .create_if_missing(false)
+                            .pragma("query_only", "ON")
+                            .busy_timeout(Duration::from_secs(5)),
+                    ),
+                texts: Arc::new(SqliteReader::new(
+                    file,
+                    connections as usize,
+                    statement_timeout,
+                )),
+            },
+            None => {
+                let timeout_ms = statement_timeout.as_millis();
+                Pool::Postgres(
+                    AnyPoolOptions::new()
+                        .max_connections(connections)
+                        .acquire_timeout(statement_timeout)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    format!(
+                                        "SET statement_timeout = {timeout_ms}; \
+                                         SET default_transaction_read_only = on;"
+                                    )
+                                    .as_str(),
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_lazy_with((*store.pool().connect_options()).clone()),
+                )
+            }
+        };
         Self {
             pool,
-            backend,
-            reader,
+            statement_timeout,
         }
     }
 
     /// Which database the pool reads.
     pub(crate) fn backend(&self) -> Backend {
-        self.backend
+        match self.pool {
+            Pool::Sqlite { .. } => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
     }
 
-    fn query<'q, T>(
+    fn query<'q, DB, T>(
         sql: &'q Sql,
-    ) -> sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>
+    ) -> sqlx::query::QueryAs<'q, DB, T, <DB as Database>::Arguments<'q>>
     where
-        T: for<'r> FromRow<'r, AnyRow>,
+        DB: Database,
+        T: for<'r> FromRow<'r, DB::Row>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
-        let mut query = sqlx::query_as::<_, T>(&sql.text);
+        let mut query = sqlx::query_as::<DB, T>(&sql.text);
         for value in &sql.binds {
             query = match value {
                 Val::Int(v) => query.bind(*v),
@@ -205,12 +254,42 @@ impl Db {
         query
     }
 
+    /// A SQLite connection whose statements are interrupted once `statement_timeout` has passed from
+    /// now (the handler replaces the one its last user set).
+    async fn sqlite(&self, pool: &SqlitePool) -> Result<PoolConnection<Sqlite>, ApiError> {
+        let mut conn = pool.acquire().await?;
+        let deadline = Instant::now() + self.statement_timeout;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(STEPS_PER_CHECK, move || Instant::now() <= deadline);
+        Ok(conn)
+    }
+
+    /// What a failed SQLite statement is to the request: its time limit when it was interrupted.
+    fn sqlite_error(&self, e: sqlx::Error) -> ApiError {
+        let interrupted = e
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == SQLITE_INTERRUPT);
+        if interrupted {
+            ApiError::Timeout(self.statement_timeout)
+        } else {
+            ApiError::Database(e)
+        }
+    }
+
     /// Runs `sql` and decodes every row.
-    pub(crate) async fn all<T>(&self, sql: &Sql) -> Result<Vec<T>, ApiError>
-    where
-        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-    {
-        Ok(Self::query(sql).fetch_all(&self.pool).await?)
+    pub(crate) async fn all<T: Row>(&self, sql: &Sql) -> Result<Vec<T>, ApiError> {
+        match &self.pool {
+            Pool::Sqlite { rows, .. } => {
+                let mut conn = self.sqlite(rows).await?;
+                Self::query(sql)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| self.sqlite_error(e))
+            }
+            Pool::Postgres(pool) => Ok(Self::query(sql).fetch_all(pool).await?),
+        }
     }
 
     /// Runs `statements`, each yielding one text value, and returns each one's (`None` when it found
@@ -223,10 +302,11 @@ impl Db {
         if statements.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(reader) = &self.reader {
-            return reader.texts(statements).await;
-        }
-        let mut conn = self.pool.acquire().await?;
+        let pool = match &self.pool {
+            Pool::Sqlite { texts, .. } => return texts.texts(statements).await,
+            Pool::Postgres(pool) => pool,
+        };
+        let mut conn = pool.acquire().await?;
         let mut found = Vec::with_capacity(statements.len());
         for sql in &statements {
             let row: Option<(Option<String>,)> =
@@ -237,17 +317,50 @@ impl Db {
     }
 
     /// Runs `sql` and decodes its first row, if any.
-    pub(crate) async fn one<T>(&self, sql: &Sql) -> Result<Option<T>, ApiError>
-    where
-        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-    {
-        Ok(Self::query(sql).fetch_optional(&self.pool).await?)
+    pub(crate) async fn one<T: Row>(&self, sql: &Sql) -> Result<Option<T>, ApiError> {
+        match &self.pool {
+            Pool::Sqlite { rows, .. } => {
+                let mut conn = self.sqlite(rows).await?;
+                Self::query(sql)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| self.sqlite_error(e))
+            }
+            Pool::Postgres(pool) => Ok(Self::query(sql).fetch_optional(pool).await?),
+        }
     }
 }
+
+/// SQLite's result code for a statement its progress handler stopped.
+const SQLITE_INTERRUPT: &str = "9";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_row_read_past_its_time_limit_stops_with_a_timeout_and_the_pool_serves_on() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("rows.db").display());
+        let store = Store::open(&url).await.expect("a migrated store");
+        let db = Db::new(&store, 1, Duration::from_millis(50));
+        // A count over an endless series: no row comes out before it ends, so only the progress
+        // handler can stop it.
+        let endless = Sql::new(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n",
+        );
+        let started = Instant::now();
+        let error = db
+            .all::<(i64,)>(&endless)
+            .await
+            .expect_err("an endless statement cannot finish");
+        assert!(matches!(error, ApiError::Timeout(_)), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The one connection, with a deadline of its own this time.
+        let mut one = Sql::new("SELECT ");
+        one.bind(7);
+        assert_eq!(db.one::<(i64,)>(&one).await.expect("served on"), Some((7,)));
+    }
 
     #[test]
     fn placeholders_are_numbered_in_bind_order() {

@@ -10,17 +10,13 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
-use sqlx::FromRow;
-use sqlx::any::AnyRow;
 
-use crate::api::db::{Db, Sql, Val};
+use crate::api::db::{Db, Row, Sql, Val};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::reads::reads;
 
 /// A row type read by key.
-pub(crate) trait Entity:
-    for<'r> FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static
-{
+pub(crate) trait Entity: Row + Clone + Sync + 'static {
     /// The key type.
     type Key: Hash + Eq + Clone + Send + Sync + Into<Val> + 'static;
     /// The table.
@@ -34,9 +30,7 @@ pub(crate) trait Entity:
 }
 
 /// Rows grouped under a key (one key, many rows), read for many keys at once.
-pub(crate) trait Group:
-    for<'r> FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static
-{
+pub(crate) trait Group: Row + Clone + Sync + 'static {
     /// The key type.
     type Key: Hash + Eq + Clone + Send + Sync + Into<Val> + 'static;
     /// The tables the rows are read from.

@@ -8,7 +8,8 @@
 //! - `GET /`: the explorer (see [`explorer`]).
 //!
 //! Every request is bounded: query depth and complexity limits, a page-size cap, a per-request time
-//! limit, and on PostgreSQL a server-side `statement_timeout` on the API's own read pool.
+//! limit, and a statement timeout on the API's own read connections (PostgreSQL's server-side
+//! `statement_timeout`; on SQLite a progress handler that interrupts the statement).
 
 mod account;
 mod amount;
