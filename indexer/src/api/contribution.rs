@@ -165,17 +165,11 @@ impl Contribution {
         before: Option<String>,
         #[graphql(default)] order: Order,
     ) -> ApiResult<Connection<Cursor, Model>> {
-        let args = (first, after, last, before);
-        if self.accepted_seq == 0 {
-            // Pending or rejected: in no release. The arguments are still checked.
-            let page = page(ctx, args, order, &[KeyKind::Int])?;
-            return Ok(page.connection(Vec::new(), |m: &Model| Cursor::ints(&[m.model_id])));
-        }
         let filter = ModelFilter::Contribution {
             datanet_id: self.datanet_id,
             accepted_seq: self.accepted_seq,
         };
-        Model::list(ctx, args, order, filter).await
+        Model::list(ctx, (first, after, last, before), order, filter).await
     }
 
     /// The inferences whose attribution names this contribution, in chain order.

@@ -205,7 +205,8 @@ pub(crate) enum ModelFilter {
     /// Trained on one release.
     Release(i64),
     /// Trained on a release of `datanet_id` that includes its accepted contribution number
-    /// `accepted_seq` (from 1; a release holds the first `contribution_count` accepted ones).
+    /// `accepted_seq`: a release holds the first `contribution_count` accepted ones, counted from 1,
+    /// so none holds a pending or rejected contribution (0).
     Contribution { datanet_id: i64, accepted_seq: i64 },
 }
 
@@ -242,9 +243,9 @@ impl ModelFilter {
                      JOIN model_releases mr ON mr.release_id = r.release_id WHERE r.datanet_id = ",
                 )
                 .bind(datanet_id)
-                .push(" AND r.contribution_count >= ")
+                .push(" AND ")
                 .bind(accepted_seq)
-                .push(")");
+                .push(" BETWEEN 1 AND r.contribution_count)");
             }
         }
     }
