@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{AnyPool, Database, Executor, FromRow, Sqlite, SqlitePool};
 
 use crate::api::error::ApiError;
-use crate::api::reader::SqliteReader;
+use crate::api::reader::{BUSY_TIMEOUT, STEPS_PER_CHECK, SqliteReader};
 use crate::store::{Backend, Store};
 
 /// A value bound into a query.
@@ -150,9 +150,6 @@ impl<T> Row for T where
 {
 }
 
-/// Virtual-machine steps between two looks at a SQLite statement's deadline.
-const STEPS_PER_CHECK: i32 = 1_000;
-
 /// The read connections of one backend.
 #[derive(Debug, Clone)]
 enum Pool {
@@ -190,7 +187,7 @@ impl Db {
                             .filename(file)
                             .create_if_missing(false)
                             .pragma("query_only", "ON")
-                            .busy_timeout(Duration::from_secs(5)),
+                            .busy_timeout(BUSY_TIMEOUT),
                     ),
                 texts: Arc::new(SqliteReader::new(
                     file,
@@ -270,7 +267,7 @@ impl Db {
         let interrupted = e
             .as_database_error()
             .and_then(|e| e.code())
-            .is_some_and(|code| code == SQLITE_INTERRUPT);
+            .is_some_and(|code| code == rusqlite::ffi::SQLITE_INTERRUPT.to_string());
         if interrupted {
             ApiError::Timeout(self.statement_timeout)
         } else {
@@ -330,9 +327,6 @@ impl Db {
         }
     }
 }
-
-/// SQLite's result code for a statement its progress handler stopped.
-const SQLITE_INTERRUPT: &str = "9";
 
 #[cfg(test)]
 mod tests {

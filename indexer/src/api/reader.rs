@@ -28,7 +28,7 @@ use crate::api::db::{Sql, Val};
 use crate::api::error::ApiError;
 
 /// Virtual-machine steps between two looks at the deadline (a few microseconds of work).
-const STEPS_PER_CHECK: i32 = 1_000;
+pub(crate) const STEPS_PER_CHECK: i32 = 1_000;
 
 /// Statements each connection keeps prepared (the walk has about twenty).
 const PREPARED: usize = 64;
@@ -36,8 +36,9 @@ const PREPARED: usize = 64;
 /// How long a batch may hold the calling task's thread before it is moved to the blocking pool.
 const INLINE_BUDGET: Duration = Duration::from_millis(2);
 
-/// How long a batch on the blocking pool waits for a lock on the file (a writer recovering the WAL).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a read on the blocking pool (or on the sqlx pool, [`crate::api::db`]) waits for a lock on
+/// the file (a writer recovering the WAL).
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Read-only connections to one SQLite file, opened on first use and kept.
 #[derive(Debug)]
