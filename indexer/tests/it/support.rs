@@ -210,11 +210,30 @@ pub(crate) async fn setup_graph(chain: &LocalChain, actors: &Actors) -> TestResu
         send!(as_curator.review(id, accept));
     }
     send!(as_curator.publishRelease(1, keccak256("release root"), 3));
-    let models = IModelRegistry::new(d.model_registry, wallet(chain, &actors.model_owner));
+    register_model(chain, actors, "weights", "file:///model.gguf").await?;
+    let as_payer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.payer));
+    send!(as_payer.deposit(U256::from(50_000_000u64)));
+    let as_relayer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.relayer));
+    send!(as_relayer.depositFor(actors.payer.address(), U256::from(1_000_000u64)));
+    Ok(())
+}
+
+/// A model of the model owner's with `weights` (hashed) at `uri`, trained on release 1, at [`PRICE`]
+/// and [`SPLIT`].
+async fn register_model(
+    chain: &LocalChain,
+    actors: &Actors,
+    weights: &str,
+    uri: &str,
+) -> TestResult {
+    let models = IModelRegistry::new(
+        chain.deployment.model_registry,
+        wallet(chain, &actors.model_owner),
+    );
     let (owner_bps, data_bps, node_bps, treasury_bps) = SPLIT;
     send!(models.registerModel(
-        keccak256("weights"),
-        "file:///model.gguf".into(),
+        keccak256(weights),
+        uri.into(),
         vec![1],
         U96::from(PRICE),
         Split {
@@ -224,10 +243,6 @@ pub(crate) async fn setup_graph(chain: &LocalChain, actors: &Actors) -> TestResu
             treasuryBps: treasury_bps
         },
     ));
-    let as_payer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.payer));
-    send!(as_payer.deposit(U256::from(50_000_000u64)));
-    let as_relayer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.relayer));
-    send!(as_relayer.depositFor(actors.payer.address(), U256::from(1_000_000u64)));
     Ok(())
 }
 
@@ -238,24 +253,14 @@ pub(crate) async fn register_more_models(
     actors: &Actors,
     count: usize,
 ) -> TestResult {
-    let models = IModelRegistry::new(
-        chain.deployment.model_registry,
-        wallet(chain, &actors.model_owner),
-    );
-    let (owner_bps, data_bps, node_bps, treasury_bps) = SPLIT;
-    for i in 0..count {
-        send!(models.registerModel(
-            keccak256(format!("weights {}", i + 2)),
-            format!("file:///model-{}.gguf", i + 2),
-            vec![1],
-            U96::from(PRICE),
-            Split {
-                ownerBps: owner_bps,
-                dataBps: data_bps,
-                nodeBps: node_bps,
-                treasuryBps: treasury_bps
-            },
-        ));
+    for id in 2..count + 2 {
+        register_model(
+            chain,
+            actors,
+            &format!("weights {id}"),
+            &format!("file:///model-{id}.gguf"),
+        )
+        .await?;
     }
     Ok(())
 }
