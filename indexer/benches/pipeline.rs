@@ -11,7 +11,9 @@
 //! with the time, the bench process's CPU time (user + system), anvil's where the phase asks it (and
 //! the PostgreSQL server's beside it: on two cores the three share them), peak RSS and database size for each. Run (release): `make bench`, or
 //! `cargo bench -p soil-indexer --bench pipeline -- --contributions 4000 --rounds 125`;
-//! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`. Phases 2
+//! `-- --recorded-only` repeats phase 2 alone over the log file a full run left in `--out`;
+//! `-- --reuse-chain` loads the chain a full run saved in `--out` (`anvil_dumpState`) instead of making
+//! it again (4–5 minutes here), and `-- --end-to-end-only` runs phase 3 alone. Phases 2
 //! and 3 set the secondary indexes aside while writing and rebuild them at the end (timed), as the
 //! syncer does for a long backfill; `-- --keep-indexes` keeps them up to date row by row instead.
 
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::Anvil;
-use alloy::primitives::{U256, aliases::U96, keccak256};
+use alloy::primitives::{Bytes, U256, aliases::U96, keccak256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::Log;
 use alloy::signers::local::PrivateKeySigner;
@@ -55,6 +57,10 @@ struct Args {
     rounds: usize,
     postgres: bool,
     recorded_only: bool,
+    /// Load the chain a full run saved instead of making it.
+    reuse_chain: bool,
+    /// Phase 3 alone.
+    end_to_end_only: bool,
     /// Keep the secondary indexes up to date row by row instead of setting them aside (the A/B).
     keep_indexes: bool,
     out: PathBuf,
@@ -66,6 +72,8 @@ fn args() -> BenchResult<Args> {
         rounds: 125,
         postgres: true,
         recorded_only: false,
+        reuse_chain: false,
+        end_to_end_only: false,
         keep_indexes: false,
         out: repo_root().join("target/indexer-bench"),
     };
@@ -78,6 +86,8 @@ fn args() -> BenchResult<Args> {
             "--rounds" => args.rounds = it.next().ok_or("--rounds N")?.parse()?,
             "--no-postgres" => args.postgres = false,
             "--recorded-only" => args.recorded_only = true,
+            "--reuse-chain" => args.reuse_chain = true,
+            "--end-to-end-only" => args.end_to_end_only = true,
             "--keep-indexes" => args.keep_indexes = true,
             "--out" => args.out = it.next().ok_or("--out DIR")?.into(),
             "--bench" => {}
@@ -706,6 +716,12 @@ async fn main() -> BenchResult {
         return Ok(());
     }
     let root = repo_root();
+    let chain = args.out.join("chain.state.gz");
+    let load = if args.reuse_chain {
+        vec!["--load-state".into(), unpack_chain(&chain)?]
+    } else {
+        Vec::new()
+    };
     let anvil = Anvil::at(root.join("node_modules/.bin/anvil"))
         // Not `--silent`: alloy waits for anvil's "Listening on" line. `--prune-history`: no past
         // states written to disk (nothing here reads state at a past block); without it a run left
@@ -716,62 +732,43 @@ async fn main() -> BenchResult {
             "--disable-code-size-limit",
             "--prune-history",
         ])
+        .args(load)
+        // Loading a saved chain of a million events takes a while.
+        .timeout(300_000)
         .try_spawn()?;
     let url = anvil.endpoint();
-    let signers: Vec<PrivateKeySigner> = anvil
-        .keys()
-        .iter()
-        .map(|k| PrivateKeySigner::from(k.clone()))
-        .collect();
-    let d = deploy(&root, &url, &signers[0]).await?;
-    let started = Instant::now();
-    generate(&url, &signers, &d, &args).await?;
+    let d = if args.reuse_chain {
+        serde_json::from_slice(&std::fs::read(args.out.join("deployment.json"))?)?
+    } else {
+        let signers: Vec<PrivateKeySigner> = anvil
+            .keys()
+            .iter()
+            .map(|k| PrivateKeySigner::from(k.clone()))
+            .collect();
+        let d = deploy(&root, &url, &signers[0]).await?;
+        let started = Instant::now();
+        generate(&url, &signers, &d, &args).await?;
+        eprintln!("generated the chain in {:.1?}", started.elapsed());
+        save_chain(&url, &chain).await?;
+        std::fs::write(args.out.join("deployment.json"), serde_json::to_vec(&d)?)?;
+        d
+    };
     let head = ProviderBuilder::new()
         .connect_http(anvil.endpoint_url())
         .get_block_number()
         .await?;
-    eprintln!(
-        "generated {} blocks in {:.1?}",
-        head - d.start_block,
-        started.elapsed()
-    );
     let mut rows = Vec::new();
-
-    // 1. Fetch only.
-    let rpc = Arc::new(Rpc::connect(&url, RpcConfig::default()).await?);
-    let decoder = Decoder::new(&d);
-    let meter = Meter::start(Some(anvil.child().id()));
-    let logs = fetch_all(&rpc, decoder, d.start_block, head).await?;
-    let events = logs.len() as u64;
-    rows.push(format!(
-        "| fetch only (eth_getLogs, adaptive ranges, 4 in flight) | {events} | {} | – |",
-        meter.cells(events)
-    ));
-    if events < 1_000_000 {
-        eprintln!("warning: only {events} events (ask for more --rounds)");
-    }
-
-    // The recorded log file.
     let recorded = args.out.join("logs.jsonl");
-    {
-        use std::io::Write;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&recorded)?);
-        for log in &logs {
-            serde_json::to_writer(&mut file, log)?;
-            file.write_all(b"\n")?;
-        }
-        // On disk before phase 2 starts, so that its writes do not share the disk with these.
-        file.into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?
-            .sync_all()?;
-    }
-    drop(logs);
-    std::fs::write(args.out.join("deployment.json"), serde_json::to_vec(&d)?)?;
-
-    // 2. Decode + write from the recorded file into SQLite.
-    let logs = recorded_logs(&args.out)?;
-    rows.push(decode_and_write_sqlite(&args.out, &logs, &d, args.keep_indexes).await?);
-    drop(logs);
+    let events = if args.end_to_end_only {
+        let file = std::fs::read(&recorded)
+            .map_err(|e| format!("{} (made by a full run): {e}", recorded.display()))?;
+        file.iter().filter(|&&b| b == b'\n').count() as u64
+    } else {
+        let events = fetch_and_record(&url, &d, head, &recorded, anvil.child().id(), &mut rows).await?;
+        let logs = recorded_logs(&args.out)?;
+        rows.push(decode_and_write_sqlite(&args.out, &logs, &d, args.keep_indexes).await?);
+        events
+    };
 
     // 3. End to end into SQLite.
     let db = args.out.join("e2e.db");
@@ -790,13 +787,14 @@ async fn main() -> BenchResult {
     // 2 and 3 into PostgreSQL, after the SQLite phases, each on a cluster of its own: a server
     // left running carries on writing its pages back while the next phase runs.
     if args.postgres {
-        let logs = recorded_logs(&args.out)?;
-        // The table lists both decode + write rows before the end-to-end ones.
-        rows.insert(
-            2,
-            decode_and_write_postgres(&logs, &d, args.keep_indexes).await?,
-        );
-        drop(logs);
+        if !args.end_to_end_only {
+            let logs = recorded_logs(&args.out)?;
+            // The table lists both decode + write rows before the end-to-end ones.
+            rows.insert(
+                2,
+                decode_and_write_postgres(&logs, &d, args.keep_indexes).await?,
+            );
+        }
         let pg = Postgres::start()?;
         let store = Store::open(&pg.url_of("bench")?).await?;
         let server = pg.cpu_seconds();
@@ -813,6 +811,67 @@ async fn main() -> BenchResult {
 
     print_table(rows);
     Ok(())
+}
+
+/// Saves the chain anvil at `url` holds into `path` (`anvil_dumpState`: gzipped JSON, blocks and
+/// receipts included).
+async fn save_chain(url: &str, path: &Path) -> BenchResult {
+    let provider = ProviderBuilder::new().connect_http(url.parse()?);
+    let state: Bytes = provider.raw_request("anvil_dumpState".into(), ()).await?;
+    std::fs::write(path, state)?;
+    Ok(())
+}
+
+/// The chain `save_chain` saved in `path`, unpacked beside it for anvil's `--load-state` (which
+/// reads plain JSON); its path.
+fn unpack_chain(path: &Path) -> BenchResult<PathBuf> {
+    let unpacked = path.with_extension("json");
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("{} (saved by a full run): {e}", path.display()))?;
+    let status = Command::new("gzip")
+        .arg("-dc")
+        .stdin(file)
+        .stdout(std::fs::File::create(&unpacked)?)
+        .status()?;
+    if !status.success() {
+        return Err(format!("gzip -dc {}: {status}", path.display()).into());
+    }
+    Ok(unpacked)
+}
+
+/// Phase 1 (its row pushed to `rows`): fetches the chain's logs from `d.start_block` to `head` and
+/// records them in `recorded`; the number of events.
+async fn fetch_and_record(
+    url: &str,
+    d: &Deployment,
+    head: u64,
+    recorded: &Path,
+    anvil: u32,
+    rows: &mut Vec<String>,
+) -> BenchResult<u64> {
+    use std::io::Write;
+    let rpc = Arc::new(Rpc::connect(url, RpcConfig::default()).await?);
+    let decoder = Decoder::new(d);
+    let meter = Meter::start(Some(anvil));
+    let logs = fetch_all(&rpc, decoder, d.start_block, head).await?;
+    let events = logs.len() as u64;
+    rows.push(format!(
+        "| fetch only (eth_getLogs, adaptive ranges, 4 in flight) | {events} | {} | – |",
+        meter.cells(events)
+    ));
+    if events < 1_000_000 {
+        eprintln!("warning: only {events} events (ask for more --rounds)");
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(recorded)?);
+    for log in &logs {
+        serde_json::to_writer(&mut file, log)?;
+        file.write_all(b"\n")?;
+    }
+    // On disk before phase 2 starts, so that its writes do not share the disk with these.
+    file.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?
+        .sync_all()?;
+    Ok(events)
 }
 
 fn print_table(rows: Vec<String>) {
