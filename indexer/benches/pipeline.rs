@@ -764,7 +764,8 @@ async fn main() -> BenchResult {
             .map_err(|e| format!("{} (made by a full run): {e}", recorded.display()))?;
         file.iter().filter(|&&b| b == b'\n').count() as u64
     } else {
-        let events = fetch_and_record(&url, &d, head, &recorded, anvil.child().id(), &mut rows).await?;
+        let events =
+            fetch_and_record(&url, &d, head, &recorded, anvil.child().id(), &mut rows).await?;
         let logs = recorded_logs(&args.out)?;
         rows.push(decode_and_write_sqlite(&args.out, &logs, &d, args.keep_indexes).await?);
         events

@@ -54,6 +54,10 @@ pub struct SyncConfig {
     pub max_range: u64,
     /// A range returning fewer logs than this grows the next one.
     pub target_logs: usize,
+    /// While the store is busy with a batch, the backfill ranges that arrive are applied into the
+    /// next one until it holds this many events (each batch upserts every entity it touched once, so
+    /// a slow store gets fewer, larger batches).
+    pub batch_events: u64,
     /// How often to look for new blocks when not subscribed (or as a fallback when subscribed).
     pub poll_interval: Duration,
     /// How often backfill progress is logged.
@@ -72,6 +76,7 @@ impl Default for SyncConfig {
             initial_range: 500,
             max_range: 50_000,
             target_logs: 5_000,
+            batch_events: 50_000,
             poll_interval: Duration::from_millis(1_000),
             progress_interval: Duration::from_secs(5),
             exit_when_caught_up: false,

@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Largest eth_getLogs block range.
     #[arg(long, default_value_t = 50_000)]
     pub max_range: u64,
+    /// Most events a backfill batch gathers from the ranges that arrive while the store is busy.
+    #[arg(long, default_value_t = 50_000)]
+    pub batch_events: u64,
     /// Most RPC requests in flight (halved on HTTP 429).
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
@@ -113,6 +116,7 @@ impl RunArgs {
             finality_depth: self.finality_depth,
             initial_range: self.initial_range,
             max_range: self.max_range,
+            batch_events: self.batch_events,
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             exit_when_caught_up: self.exit_when_caught_up,
             defer_indexes_from: self.defer_indexes_from,

@@ -23,7 +23,8 @@ pub struct RangeSizer {
 
 impl RangeSizer {
     /// Starts at `initial` blocks, never above `max`; a range with fewer than `target_logs` / 2 logs
-    /// doubles the size, a refused one halves it.
+    /// doubles the size, one with more than twice `target_logs` scales it to what would have held
+    /// `target_logs`, and a refused one halves it.
     pub fn new(initial: u64, max: u64, target_logs: usize) -> Self {
         Self {
             size: AtomicU64::new(initial.clamp(1, max.max(1))),
@@ -46,10 +47,12 @@ impl RangeSizer {
                     Some((s * 2).min(max))
                 });
         } else if logs > self.target_logs * 2 {
+            // The blocks that would have held `target_logs`, at this range's density.
+            let fitting = span.saturating_mul(self.target_logs as u64) / logs as u64;
             let _ = self
                 .size
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
-                    Some((s / 2).max(1))
+                    Some(fitting.min(s).max(1))
                 });
         }
     }
@@ -212,7 +215,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizer_grows_when_cheap_and_shrinks_when_refused() {
+    fn sizer_grows_when_cheap_and_shrinks_to_the_density_seen() {
         let sizer = RangeSizer::new(100, 1_000, 1_000);
         sizer.succeeded(100, 10);
         assert_eq!(sizer.size(), 200);
@@ -220,8 +223,15 @@ mod tests {
         assert_eq!(sizer.size(), 200);
         sizer.refused(200);
         assert_eq!(sizer.size(), 100);
+        // Five times the target: the next range is the fifth that would have held it.
         sizer.succeeded(100, 5_000);
-        assert_eq!(sizer.size(), 50);
+        assert_eq!(sizer.size(), 20);
+        // Denser than one block can hold: one block at a time.
+        sizer.succeeded(20, 1_000_000);
+        assert_eq!(sizer.size(), 1);
+        // Within twice the target: kept.
+        sizer.succeeded(1, 1_500);
+        assert_eq!(sizer.size(), 1);
         for _ in 0..10 {
             sizer.succeeded(sizer.size(), 0);
         }

@@ -84,6 +84,14 @@ impl Committer {
         Ok(landed)
     }
 
+    /// Whether the store is free for the next batch: none in flight, or the one in flight has finished
+    /// (it is collected by the next [`submit`](Self::submit) or [`wait`](Self::wait)).
+    pub fn idle(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_none_or(|batch| batch.task.is_finished())
+    }
+
     /// Waits for the batch in flight, if any, to land.
     pub async fn wait(&mut self, state: &mut State) -> Result<Option<Committed>> {
         let Some(batch) = self.in_flight.take() else {

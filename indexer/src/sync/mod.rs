@@ -34,6 +34,10 @@ use progress::Progress;
 use rpc::Rpc;
 use status::SyncStatus;
 
+/// A backfill is cut into at least this many ranges, however few its blocks, so that fetching,
+/// applying and committing overlap even when a few blocks hold most of its events.
+const MIN_RANGES: u64 = 64;
+
 /// Follows one deployment into one store.
 #[derive(Debug)]
 pub struct Syncer {
@@ -277,11 +281,7 @@ impl Syncer {
 
     /// Commits `batch` and waits for it to land.
     async fn commit(&mut self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
-        let landed = self
-            .committer
-            .submit(&mut self.state, batch, checkpoint)
-            .await?;
-        self.landed(landed);
+        self.submit(batch, checkpoint).await?;
         let landed = self.committer.wait(&mut self.state).await?;
         self.landed(landed);
         Ok(())
@@ -298,51 +298,80 @@ impl Syncer {
         applied.and(last.map(drop))
     }
 
+    /// Fetches `[checkpoint + 1, safe]` in ranges, several in flight, and applies them in order. While
+    /// the store is busy with a batch, the ranges that arrive are applied into the next one (up to
+    /// [`SyncConfig::batch_events`]), which is handed over as soon as the store is free.
     async fn backfill_ranges(&mut self, safe: u64, head: u64) -> Result<()> {
+        let blocks = safe.saturating_sub(self.checkpoint.block_number);
         let sizer = Arc::new(RangeSizer::new(
             self.config.initial_range,
-            self.config.max_range,
+            self.config.max_range.min(blocks.div_ceil(MIN_RANGES)),
             self.config.target_logs,
         ));
         let mut next = self.checkpoint.block_number + 1;
         let mut applied = self.checkpoint.block_number;
         let mut progress = Progress::new(next, safe, self.config.progress_interval);
         let mut in_flight = InFlight::default();
+        let mut gathered: Option<(Batch, Checkpoint)> = None;
         loop {
             while in_flight.len() < self.rpc.throttle.limit() && next <= safe {
                 let to = (next + sizer.size() - 1).min(safe);
                 in_flight.spawn(&self.rpc, self.decoder, &sizer, next, to);
                 next = to + 1;
             }
+            // Whatever was gathered goes to a free store before waiting on the network.
+            if self.committer.idle()
+                && let Some((batch, checkpoint)) = gathered.take()
+            {
+                self.submit(batch, checkpoint).await?;
+            }
             let Some(fetched) = in_flight.next().await else {
+                if let Some((batch, checkpoint)) = gathered.take() {
+                    self.submit(batch, checkpoint).await?;
+                }
                 return Ok(());
             };
             let fetched = fetched?;
             debug_assert_eq!(fetched.from, applied + 1, "ranges are applied in order");
             let (to, events) = (fetched.to, fetched.events.len() as u64);
-            let (batch, checkpoint) = self.apply_range(fetched, head).await?;
-            let landed = self
-                .committer
-                .submit(&mut self.state, batch, checkpoint)
-                .await?;
-            self.landed(landed);
+            let batch = match gathered.take() {
+                Some((batch, _)) => batch,
+                None => Batch {
+                    follows: Some(self.follows(fetched.from - 1)),
+                    ..Batch::default()
+                },
+            };
+            let (batch, checkpoint) = self.apply_range(batch, fetched, head).await?;
+            if self.committer.idle() || batch.event_count >= self.config.batch_events {
+                self.submit(batch, checkpoint).await?;
+            } else {
+                gathered = Some((batch, checkpoint));
+            }
             applied = to;
             progress.advance(to, events);
         }
     }
 
-    /// Applies a fetched range: its batch and the checkpoint it commits with.
-    async fn apply_range(&mut self, fetched: Fetched, head: u64) -> Result<(Batch, Checkpoint)> {
+    /// Hands `batch` to the committer (after the batch in flight has landed).
+    async fn submit(&mut self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
+        let landed = self
+            .committer
+            .submit(&mut self.state, batch, checkpoint)
+            .await?;
+        self.landed(landed);
+        Ok(())
+    }
+
+    /// Applies a fetched range into `batch`: the batch and the checkpoint it now commits with.
+    async fn apply_range(
+        &mut self,
+        mut batch: Batch,
+        fetched: Fetched,
+        head: u64,
+    ) -> Result<(Batch, Checkpoint)> {
         let Fetched {
-            from,
-            to,
-            events,
-            header,
+            to, events, header, ..
         } = fetched;
-        let mut batch = Batch {
-            follows: Some(self.follows(from - 1)),
-            ..Batch::default()
-        };
         for event in &events {
             self.state.begin_block(event.block_number, false);
             record(&mut batch, self.chain_id, event)?;

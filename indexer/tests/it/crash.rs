@@ -36,6 +36,10 @@ fn indexer(rpc_url: &str, deployment: &Path, database_url: &str) -> std::io::Res
             "1",
             "--max-range",
             "2",
+            // Batches of a few ranges at most, so that the checkpoint moves in small steps and each
+            // kill lands mid-backfill.
+            "--batch-events",
+            "4",
             "--poll-interval-ms",
             "50",
             "--defer-indexes-from",
