@@ -1,5 +1,6 @@
 //! Backfill of final blocks: `eth_getLogs` over adaptive block ranges (split on too-many-results,
-//! grown when cheap), several ranges in flight, applied strictly in order, one transaction per range.
+//! grown when cheap, shrunk to the density seen), several ranges in flight, applied strictly in order;
+//! the syncer commits them in batches of one range or more (`Syncer::backfill_ranges`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
