@@ -76,6 +76,38 @@ async fn origin(rpc: &Rpc, chain_id: u64, start_block: u64) -> Result<Checkpoint
     })
 }
 
+/// Where a run resumes, as the store says.
+struct Resume {
+    /// The stored checkpoint, or the block before the deployment's first when there is none.
+    checkpoint: Checkpoint,
+    /// Whether the store holds no checkpoint yet.
+    empty_store: bool,
+    /// Whether a run killed during a long backfill left the secondary indexes aside.
+    indexes_deferred: bool,
+}
+
+impl Resume {
+    /// Reads it from `store`, which must hold `chain_id`'s data if any.
+    async fn read(store: &Store, rpc: &Rpc, chain_id: u64, start_block: u64) -> Result<Self> {
+        let stored = store.checkpoint().await?;
+        let checkpoint = match stored {
+            Some(stored) if stored.chain_id != chain_id => {
+                return Err(IndexerError::DatabaseChainMismatch {
+                    stored: stored.chain_id,
+                    found: chain_id,
+                });
+            }
+            Some(stored) => stored,
+            None => origin(rpc, chain_id, start_block).await?,
+        };
+        Ok(Self {
+            checkpoint,
+            empty_store: stored.is_none(),
+            indexes_deferred: store.deferred_indexes().await? > 0,
+        })
+    }
+}
+
 impl Syncer {
     /// Checks that the RPC serves the deployment's chain with code at its addresses and that the store
     /// holds that chain, and resumes from the stored checkpoint (or the deployment's start block).
@@ -108,25 +140,13 @@ impl Syncer {
                 });
             }
         }
-        let stored = store.checkpoint().await?;
-        let state = if stored.is_none() {
+        let resume = Resume::read(&store, &rpc, chain_id, deployment.start_block).await?;
+        let state = if resume.empty_store {
             State::for_empty_store(store.pool().clone())
         } else {
             State::new(store.pool().clone())
         };
-        let checkpoint = match stored {
-            Some(stored) if stored.chain_id != chain_id => {
-                return Err(IndexerError::DatabaseChainMismatch {
-                    stored: stored.chain_id,
-                    found: chain_id,
-                });
-            }
-            Some(stored) => stored,
-            None => origin(&rpc, chain_id, deployment.start_block).await?,
-        };
-        status.set_checkpoint(checkpoint.block_number);
-        // A run killed during a long backfill left the secondary indexes aside: carry on from there.
-        let indexes_deferred = store.deferred_indexes().await? > 0;
+        status.set_checkpoint(resume.checkpoint.block_number);
         Ok(Self {
             start_block: deployment.start_block,
             reload: false,
@@ -137,10 +157,10 @@ impl Syncer {
             store,
             chain_id,
             config,
-            checkpoint,
+            checkpoint: resume.checkpoint,
             status,
             heads: None,
-            indexes_deferred,
+            indexes_deferred: resume.indexes_deferred,
         })
     }
 
@@ -190,11 +210,9 @@ impl Syncer {
 
     /// Reads the checkpoint, and whether the secondary indexes are set aside, back from the store.
     async fn reload(&mut self) -> Result<()> {
-        self.checkpoint = match self.store.checkpoint().await? {
-            Some(stored) => stored,
-            None => origin(&self.rpc, self.chain_id, self.start_block).await?,
-        };
-        self.indexes_deferred = self.store.deferred_indexes().await? > 0;
+        let resume = Resume::read(&self.store, &self.rpc, self.chain_id, self.start_block).await?;
+        self.checkpoint = resume.checkpoint;
+        self.indexes_deferred = resume.indexes_deferred;
         self.status.set_checkpoint(self.checkpoint.block_number);
         self.reload = false;
         Ok(())
