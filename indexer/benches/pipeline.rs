@@ -704,8 +704,7 @@ async fn main() -> BenchResult {
     let args = args()?;
     std::fs::create_dir_all(&args.out)?;
     if args.recorded_only {
-        let d: Deployment =
-            serde_json::from_slice(&std::fs::read(args.out.join("deployment.json"))?)?;
+        let d = Deployment::load(&args.out.join("deployment.json"))?;
         let logs = recorded_logs(&args.out)?;
         let mut rows =
             vec![decode_and_write_sqlite(&args.out, &logs, &d, args.keep_indexes).await?];
@@ -738,7 +737,7 @@ async fn main() -> BenchResult {
         .try_spawn()?;
     let url = anvil.endpoint();
     let d = if args.reuse_chain {
-        serde_json::from_slice(&std::fs::read(args.out.join("deployment.json"))?)?
+        Deployment::load(&args.out.join("deployment.json"))?
     } else {
         let signers: Vec<PrivateKeySigner> = anvil
             .keys()
@@ -760,9 +759,13 @@ async fn main() -> BenchResult {
     let mut rows = Vec::new();
     let recorded = args.out.join("logs.jsonl");
     let events = if args.end_to_end_only {
-        let file = std::fs::read(&recorded)
+        use std::io::BufRead;
+        let file = std::fs::File::open(&recorded)
             .map_err(|e| format!("{} (made by a full run): {e}", recorded.display()))?;
-        file.iter().filter(|&&b| b == b'\n').count() as u64
+        // One log a line, counted without holding the file's 600-odd MB.
+        std::io::BufReader::new(file)
+            .split(b'\n')
+            .try_fold(0u64, |lines, line| line.map(|_| lines + 1))?
     } else {
         let events =
             fetch_and_record(&url, &d, head, &recorded, anvil.child().id(), &mut rows).await?;
