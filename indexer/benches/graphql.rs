@@ -317,10 +317,12 @@ fn wrk(
     clients: u32,
     seconds: u32,
 ) -> BenchResult<(String, f64, f64, String)> {
+    // Two load threads (wrk wants at least one connection each).
+    let threads = clients.clamp(1, 2).to_string();
     let output = Command::new("wrk")
         .args([
             "-t",
-            "2",
+            &threads,
             "-c",
             &clients.to_string(),
             "-d",
