@@ -11,14 +11,14 @@
 use std::sync::Arc;
 
 use alloy::primitives::U256;
-use async_graphql::{Context, Enum, Object, ScalarType, SimpleObject, Value};
+use async_graphql::{Context, Enum, Object, SimpleObject};
 use serde::de::DeserializeOwned;
 
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Sql, Val};
 use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::figures::Holes;
-use crate::api::flat::{Flat, FlatObject, enum_value};
+use crate::api::flat::{Flat, FlatObject, Json};
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::reads::{Reads, reads};
 use crate::api::{ApiConfig, db};
@@ -114,31 +114,73 @@ impl AttributionGraph {
     }
 }
 
+/// A field of [`GraphNode`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NodeField {
+    Id,
+    Kind,
+    Label,
+    Value,
+}
+
 impl FlatObject for GraphNode {
-    fn value_of(&self, name: &str) -> Option<Value> {
+    type Field = NodeField;
+
+    fn field(name: &str) -> Option<NodeField> {
         Some(match name {
-            "id" => Value::String(self.id.clone()),
-            "kind" => enum_value(&self.kind),
-            "label" => Value::String(self.label.clone()),
-            "value" => self.value.to_value(),
+            "id" => NodeField::Id,
+            "kind" => NodeField::Kind,
+            "label" => NodeField::Label,
+            "value" => NodeField::Value,
             _ => return None,
         })
     }
+
+    fn write(&self, field: NodeField, json: &mut Json) {
+        match field {
+            NodeField::Id => json.string(&self.id),
+            NodeField::Kind => json.enumeration(&self.kind),
+            NodeField::Label => json.string(&self.label),
+            NodeField::Value => json.string(&self.value.0),
+        }
+    }
+}
+
+/// A field of [`GraphEdge`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EdgeField {
+    Source,
+    Target,
+    Kind,
+    Weight,
+    Amount,
 }
 
 impl FlatObject for GraphEdge {
-    fn value_of(&self, name: &str) -> Option<Value> {
+    type Field = EdgeField;
+
+    fn field(name: &str) -> Option<EdgeField> {
         Some(match name {
-            "source" => Value::String(self.source.clone()),
-            "target" => Value::String(self.target.clone()),
-            "kind" => enum_value(&self.kind),
-            "weight" => self.weight.to_value(),
-            "amount" => self
-                .amount
-                .as_ref()
-                .map_or(Value::Null, ScalarType::to_value),
+            "source" => EdgeField::Source,
+            "target" => EdgeField::Target,
+            "kind" => EdgeField::Kind,
+            "weight" => EdgeField::Weight,
+            "amount" => EdgeField::Amount,
             _ => return None,
         })
+    }
+
+    fn write(&self, field: EdgeField, json: &mut Json) {
+        match field {
+            EdgeField::Source => json.string(&self.source),
+            EdgeField::Target => json.string(&self.target),
+            EdgeField::Kind => json.enumeration(&self.kind),
+            EdgeField::Weight => json.float(self.weight),
+            EdgeField::Amount => match &self.amount {
+                Some(amount) => json.string(&amount.0),
+                None => json.null(),
+            },
+        }
     }
 }
 
@@ -854,4 +896,16 @@ pub(crate) async fn figures(db: &Db, ids: &[NodeId]) -> ApiResult<Vec<BigInt>> {
                 .unwrap_or_else(BigInt::zero)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::flat::unwritten_fields;
+
+    #[test]
+    fn nodes_and_edges_write_every_field_of_their_schema_types() {
+        assert_eq!(unwritten_fields::<GraphNode>(), Vec::<String>::new());
+        assert_eq!(unwritten_fields::<GraphEdge>(), Vec::<String>::new());
+    }
 }

@@ -38,6 +38,7 @@ mod query;
 mod reader;
 mod reads;
 mod release;
+mod splice;
 mod subscription;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ use crate::api::inflight::{InFlight, Turn};
 use crate::api::loader::{entity_loader, group_loader};
 use crate::api::query::QueryRoot;
 use crate::api::reads::Reads;
+use crate::api::splice::Splices;
 use crate::api::subscription::SubscriptionRoot;
 use crate::store::Store;
 
@@ -226,20 +228,22 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
         }
     };
     let reads = Arc::new(Reads::default());
+    let splices = Arc::new(Splices::new());
     let holes = cached.map(|_| Arc::new(api.figures.holes()));
-    let mut request = request.data(Arc::clone(&reads));
+    let mut request = request.data(Arc::clone(&reads)).data(Arc::clone(&splices));
     if let Some(holes) = &holes {
         request = request.data(Arc::clone(holes));
     }
     let Ok(response) = tokio::time::timeout_at(deadline, api.schema.execute(request)).await else {
         return timed_out();
     };
+    let text = Bytes::from(splices.splice(serialize_vec(&response)));
     let answer = Arc::new(match &holes {
         Some(holes) => {
             api.figures.keep(log, version, holes);
-            api.figures.template(serialize(&response))
+            api.figures.template(text)
         }
-        None => Template::plain(serialize(&response)),
+        None => Template::plain(text),
     });
     if let Some(cache) = cached
         && response.is_ok()
@@ -282,8 +286,12 @@ fn error_response(error: &ApiError) -> async_graphql::Response {
 }
 
 fn serialize(response: &async_graphql::Response) -> Bytes {
+    Bytes::from(serialize_vec(response))
+}
+
+fn serialize_vec(response: &async_graphql::Response) -> Vec<u8> {
     // A response is a tree of strings, numbers and maps with string keys: it always serializes.
-    Bytes::from(serde_json::to_vec(response).expect("a GraphQL response serializes to JSON"))
+    serde_json::to_vec(response).expect("a GraphQL response serializes to JSON")
 }
 
 /// A file compiled into the binary (the explorer's and GraphiQL's), revalidated on every load.
