@@ -51,13 +51,13 @@ impl Holes {
 
     /// The mark standing for `id`'s figure, a string that JSON writes as
     /// `"\u0001<nonce>:<id>\u0001"`; `figure`, when read on the way, is kept for it.
-    pub(crate) fn mark(&self, id: &NodeId, figure: Option<&BigInt>) -> BigInt {
+    pub(crate) fn mark(&self, id: &NodeId, figure: Option<BigInt>) -> BigInt {
         if let Some(BigInt(figure)) = figure {
             // A push: a panic cannot leave the list half-changed.
             self.seen
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push((id.clone(), figure.clone()));
+                .push((id.clone(), figure));
         }
         BigInt(format!("\u{1}{:016x}:{id}\u{1}", self.nonce))
     }

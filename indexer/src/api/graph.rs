@@ -25,6 +25,7 @@ use crate::api::{ApiConfig, db};
 
 /// The walk's maps, keyed by node ids and indexes it made itself (no key chosen by a client).
 type HashMap<K, V> = foldhash::HashMap<K, V>;
+type IndexSet<K> = indexmap::IndexSet<K, foldhash::fast::RandomState>;
 use crate::store::Backend;
 
 /// How two nodes are related.
@@ -55,7 +56,7 @@ pub(crate) enum EdgeKind {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct GraphNode {
     /// `kind:key`, usable as `root` of another `attributionGraph` query.
-    id: String,
+    id: Arc<str>,
     /// What the node is.
     kind: NodeKind,
     /// A short human label.
@@ -70,9 +71,9 @@ pub(crate) struct GraphNode {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct GraphEdge {
     /// Source node id.
-    source: String,
+    source: Arc<str>,
     /// Target node id.
-    target: String,
+    target: Arc<str>,
     /// How the nodes are related.
     kind: EdgeKind,
     /// Attribution weight as a fraction of the whole for `ATTRIBUTED` edges, 0 for the others.
@@ -189,14 +190,14 @@ struct Edge {
     target: usize,
     kind: EdgeKind,
     weight_ppm: i64,
-    amount: Option<U256>,
+    amount: Option<BigInt>,
 }
 
 /// The graph under construction.
 struct Builder {
     limit: usize,
-    nodes: Vec<NodeId>,
-    index: HashMap<NodeId, usize>,
+    /// The nodes, each once; a node's number is its place here.
+    nodes: IndexSet<NodeId>,
     /// Each node's figure, once read.
     values: Vec<Option<BigInt>>,
     edges: Vec<Edge>,
@@ -205,51 +206,57 @@ struct Builder {
     frontier: Vec<usize>,
 }
 
+/// Where an edge's ends are in the graph: `None` for an end left out because of the limit.
+type Ends = (Option<usize>, Option<usize>);
+
 impl Builder {
     fn node(&mut self, id: NodeId) -> Option<usize> {
-        if let Some(&i) = self.index.get(&id) {
+        if let Some(i) = self.nodes.get_index_of(&id) {
             return Some(i);
         }
         if self.nodes.len() >= self.limit {
             self.truncated = true;
             return None;
         }
-        let i = self.nodes.len();
-        self.index.insert(id.clone(), i);
-        self.nodes.push(id);
+        let (i, _) = self.nodes.insert_full(id);
         self.values.push(None);
         self.frontier.push(i);
         Some(i)
     }
 
     fn value(&mut self, id: &NodeId, value: BigInt) {
-        if let Some(&i) = self.index.get(id) {
+        self.figure(self.nodes.get_index_of(id), value);
+    }
+
+    /// Sets the figure of node `at`, when it is in the graph.
+    fn figure(&mut self, at: Option<usize>, value: BigInt) {
+        if let Some(i) = at {
             self.values[i] = Some(value);
         }
     }
 
-    /// Adds `source → target` (and whichever endpoint is new, within the limit).
+    /// Adds `source → target` (and whichever end is new, within the limit); returns where its ends
+    /// are, to give them their figures.
     fn edge(
         &mut self,
         source: NodeId,
         target: NodeId,
         kind: EdgeKind,
         weight_ppm: i64,
-        amount: Option<&str>,
-    ) -> ApiResult<()> {
-        let amount = amount
-            .map(|a| a.parse::<U256>().map_err(|_| stored("edge amount", a)))
-            .transpose()?;
-        let (Some(s), Some(t)) = (self.node(source), self.node(target)) else {
-            return Ok(());
+        amount: Option<String>,
+    ) -> ApiResult<Ends> {
+        let amount = amount.map(stored_amount).transpose()?;
+        let ends = (self.node(source), self.node(target));
+        let (Some(s), Some(t)) = ends else {
+            return Ok(ends);
         };
         match self.edge_index.get(&(s, t, kind)) {
             Some(&e) => {
                 // A receipt may name one contribution twice: weights and amounts add up.
                 let edge = &mut self.edges[e];
                 edge.weight_ppm += weight_ppm;
-                edge.amount = match (edge.amount, amount) {
-                    (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                edge.amount = match (edge.amount.take(), amount) {
+                    (Some(a), Some(b)) => Some(sum(&a, &b)?),
                     (a, b) => a.or(b),
                 };
             }
@@ -264,7 +271,7 @@ impl Builder {
                 });
             }
         }
-        Ok(())
+        Ok(ends)
     }
 
     /// Gives zero to each of `nodes` whose value was read and not found (no row).
@@ -278,8 +285,7 @@ impl Builder {
     fn new(limit: usize) -> Self {
         Self {
             limit,
-            nodes: Vec::new(),
-            index: HashMap::default(),
+            nodes: IndexSet::default(),
             values: Vec::new(),
             edges: Vec::new(),
             edge_index: HashMap::default(),
@@ -291,41 +297,54 @@ impl Builder {
     /// The graph, with `holes`' marks in place of the nodes' running totals when given (the totals
     /// read on the way are kept for them).
     fn finish(self, holes: Option<&Holes>) -> AttributionGraph {
-        let ids: Vec<String> = self.nodes.iter().map(NodeId::to_string).collect();
+        let ids: Vec<Arc<str>> = self.nodes.iter().map(|id| id.to_string().into()).collect();
         let nodes = self
             .nodes
             .iter()
-            .enumerate()
-            .map(|(i, id)| GraphNode {
-                id: ids[i].clone(),
+            .zip(self.values)
+            .zip(&ids)
+            .map(|((id, value), text)| GraphNode {
+                id: Arc::clone(text),
                 kind: id.kind(),
                 label: label(id),
                 value: match holes {
-                    Some(holes) if Holes::fills(id.kind()) => {
-                        holes.mark(id, self.values[i].as_ref())
-                    }
-                    _ => self.values[i].clone().unwrap_or_else(BigInt::zero),
+                    Some(holes) if Holes::fills(id.kind()) => holes.mark(id, value),
+                    _ => value.unwrap_or_else(BigInt::zero),
                 },
             })
             .collect();
         let edges = self
             .edges
-            .iter()
+            .into_iter()
             .map(|e| GraphEdge {
-                source: ids[e.source].clone(),
-                target: ids[e.target].clone(),
+                source: Arc::clone(&ids[e.source]),
+                target: Arc::clone(&ids[e.target]),
                 kind: e.kind,
                 weight: e.weight_ppm as f64 / 1_000_000.0,
-                amount: e.amount.map(|a| BigInt(a.to_string())),
+                amount: e.amount,
             })
             .collect();
         AttributionGraph {
-            root: ids[0].clone(),
+            root: ids[0].to_string(),
             nodes,
             edges,
             truncated: self.truncated,
         }
     }
+}
+
+/// A stored amount, checked to be a decimal number of at most 78 digits (a `uint256`).
+fn stored_amount(amount: String) -> ApiResult<BigInt> {
+    if amount.is_empty() || amount.len() > 78 || !amount.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(stored("edge amount", &amount));
+    }
+    Ok(BigInt(amount))
+}
+
+/// `a + b`, saturating at the largest `uint256`.
+fn sum(a: &BigInt, b: &BigInt) -> ApiResult<BigInt> {
+    let parse = |n: &BigInt| n.0.parse::<U256>().map_err(|_| stored("edge amount", &n.0));
+    Ok(BigInt(parse(a)?.saturating_add(parse(b)?).to_string()))
 }
 
 fn stored(column: &'static str, value: &str) -> async_graphql::Error {
@@ -458,12 +477,12 @@ impl<'a> Step<'a> {
 
     /// Reads `select` for `keys` (at most `limit` rows) and hands each row to `add`; nothing at all
     /// when `keys` is empty.
-    fn read<K, T>(
+    fn read<K, T, R>(
         &mut self,
         select: Select,
         keys: &[K],
         limit: usize,
-        mut add: impl FnMut(&mut Builder, T) -> ApiResult<()> + Send + 'static,
+        mut add: impl FnMut(&mut Builder, T) -> ApiResult<R> + Send + 'static,
     ) where
         K: Into<Val> + Clone,
         T: DeserializeOwned,
@@ -483,7 +502,7 @@ impl<'a> Step<'a> {
                     value: e.to_string(),
                 })
             })?;
-            found.into_iter().try_for_each(|row| add(g, row))
+            found.into_iter().try_for_each(|row| add(g, row).map(drop))
         }));
     }
 
@@ -516,8 +535,9 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.accounts,
         room,
         |g, (id, contributor, earnings): (i64, String, String)| {
-            g.edge(Account(contributor), Contribution(id), Contributed, 0, None)?;
-            g.value(&Contribution(id), BigInt(earnings));
+            let (_, contribution) =
+                g.edge(Account(contributor), Contribution(id), Contributed, 0, None)?;
+            g.figure(contribution, BigInt(earnings));
             Ok(())
         },
     );
@@ -526,8 +546,8 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.accounts,
         room,
         |g, (id, owner, revenue): (i64, String, String)| {
-            g.edge(Account(owner), Model(id), Owns, 0, None)?;
-            g.value(&Model(id), BigInt(revenue));
+            let (_, model) = g.edge(Account(owner), Model(id), Owns, 0, None)?;
+            g.figure(model, BigInt(revenue));
             Ok(())
         },
     );
@@ -536,8 +556,8 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.accounts,
         room,
         |g, (id, owner, revenue): (i64, String, String)| {
-            g.edge(Account(owner), Datanet(id), Owns, 0, None)?;
-            g.value(&Datanet(id), BigInt(revenue));
+            let (_, datanet) = g.edge(Account(owner), Datanet(id), Owns, 0, None)?;
+            g.figure(datanet, BigInt(revenue));
             Ok(())
         },
     );
@@ -546,14 +566,14 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.accounts,
         room,
         |g, (digest, payer, fee): (String, String, String)| {
-            g.edge(
+            let (_, inference) = g.edge(
                 Account(payer),
-                Inference(digest.clone()),
+                Inference(digest),
                 Paid,
                 0,
-                Some(&fee),
+                Some(fee.clone()),
             )?;
-            g.value(&Inference(digest), BigInt(fee));
+            g.figure(inference, BigInt(fee));
             Ok(())
         },
     );
@@ -562,14 +582,9 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.accounts,
         room,
         |g, (digest, node, amount, fee): (String, String, String, String)| {
-            g.edge(
-                Account(node),
-                Inference(digest.clone()),
-                Served,
-                0,
-                Some(&amount),
-            )?;
-            g.value(&Inference(digest), BigInt(fee));
+            let (_, inference) =
+                g.edge(Account(node), Inference(digest), Served, 0, Some(amount))?;
+            g.figure(inference, BigInt(fee));
             Ok(())
         },
     );
@@ -608,20 +623,26 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
             String,
             String,
         )| {
-            g.edge(Inference(digest.clone()), Model(model), Used, 0, Some(&fee))?;
+            g.edge(
+                Inference(digest.clone()),
+                Model(model),
+                Used,
+                0,
+                Some(fee.clone()),
+            )?;
             g.edge(
                 Account(payer),
                 Inference(digest.clone()),
                 Paid,
                 0,
-                Some(&fee),
+                Some(fee),
             )?;
             g.edge(
                 Account(node),
                 Inference(digest),
                 Served,
                 0,
-                Some(&node_amount),
+                Some(node_amount),
             )
         },
     );
@@ -647,8 +668,9 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.models,
         room,
         |g, (digest, model, fee): (String, i64, String)| {
-            g.edge(Inference(digest.clone()), Model(model), Used, 0, Some(&fee))?;
-            g.value(&Inference(digest), BigInt(fee));
+            let (inference, _) =
+                g.edge(Inference(digest), Model(model), Used, 0, Some(fee.clone()))?;
+            g.figure(inference, BigInt(fee));
             Ok(())
         },
     );
@@ -685,8 +707,8 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.datanets,
         room,
         |g, (id, datanet, pool): (i64, i64, String)| {
-            g.edge(Datanet(datanet), Release(id), Released, 0, None)?;
-            g.value(&Release(id), BigInt(pool));
+            let (_, release) = g.edge(Datanet(datanet), Release(id), Released, 0, None)?;
+            g.figure(release, BigInt(pool));
             Ok(())
         },
     );
@@ -699,8 +721,9 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         &f.datanets,
         room,
         |g, (id, datanet, earnings): (i64, i64, String)| {
-            g.edge(Contribution(id), Datanet(datanet), InDatanet, 0, None)?;
-            g.value(&Contribution(id), BigInt(earnings));
+            let (contribution, _) =
+                g.edge(Contribution(id), Datanet(datanet), InDatanet, 0, None)?;
+            g.figure(contribution, BigInt(earnings));
             Ok(())
         },
     );
@@ -729,14 +752,14 @@ fn attributed<V: Into<Val> + Clone>(
         keys,
         limit,
         |g, (digest, contribution, weight, amount, fee): (String, i64, i64, String, String)| {
-            g.edge(
-                NodeId::Inference(digest.clone()),
+            let (inference, _) = g.edge(
+                NodeId::Inference(digest),
                 NodeId::Contribution(contribution),
                 EdgeKind::Attributed,
                 weight,
-                Some(&amount),
+                Some(amount),
             )?;
-            g.value(&NodeId::Inference(digest), BigInt(fee));
+            g.figure(inference, BigInt(fee));
             Ok(())
         },
     );
@@ -890,9 +913,9 @@ pub(crate) async fn figures(db: &Db, ids: &[NodeId]) -> ApiResult<Vec<BigInt>> {
     Ok(ids
         .iter()
         .map(|id| {
-            g.index
-                .get(id)
-                .and_then(|&i| g.values[i].clone())
+            g.nodes
+                .get_index_of(id)
+                .and_then(|i| g.values[i].clone())
                 .unwrap_or_else(BigInt::zero)
         })
         .collect())
@@ -902,6 +925,74 @@ pub(crate) async fn figures(db: &Db, ids: &[NodeId]) -> ApiResult<Vec<BigInt>> {
 mod tests {
     use super::*;
     use crate::api::flat::unwritten_fields;
+
+    #[test]
+    fn a_contribution_named_twice_by_one_receipt_is_one_edge_whose_weights_and_amounts_add_up() {
+        let mut g = Builder::new(10);
+        let inference = || NodeId::Inference(format!("0x{}", "ab".repeat(32)));
+        for (weight, amount) in [(250_000, "25"), (500_000, "50")] {
+            let ends = g
+                .edge(
+                    inference(),
+                    NodeId::Contribution(7),
+                    EdgeKind::Attributed,
+                    weight,
+                    Some(amount.to_owned()),
+                )
+                .expect("a stored amount");
+            assert_eq!(ends, (Some(0), Some(1)));
+        }
+        let graph = g.finish(None);
+        assert_eq!(graph.nodes.len(), 2);
+        assert_eq!(graph.edges.len(), 1);
+        assert_eq!(graph.edges[0].weight, 0.75);
+        assert_eq!(graph.edges[0].amount, Some(BigInt("75".into())));
+        assert_eq!(&*graph.edges[0].source, inference().to_string());
+    }
+
+    #[test]
+    fn an_edge_past_the_limit_is_left_out_and_the_graph_says_so() {
+        let mut g = Builder::new(2);
+        g.node(NodeId::Model(1));
+        let ends = g
+            .edge(
+                NodeId::Model(1),
+                NodeId::Release(1),
+                EdgeKind::TrainedOn,
+                0,
+                None,
+            )
+            .expect("no amount");
+        assert_eq!(ends, (Some(0), Some(1)));
+        let ends = g
+            .edge(
+                NodeId::Model(1),
+                NodeId::Release(2),
+                EdgeKind::TrainedOn,
+                0,
+                None,
+            )
+            .expect("no amount");
+        assert_eq!(ends, (Some(0), None));
+        let graph = g.finish(None);
+        assert!(graph.truncated);
+        assert_eq!(graph.edges.len(), 1);
+    }
+
+    #[test]
+    fn a_stored_amount_that_is_not_a_number_is_an_error_naming_it() {
+        let mut g = Builder::new(10);
+        let error = g
+            .edge(
+                NodeId::Account(format!("0x{}", "01".repeat(20))),
+                NodeId::Inference(format!("0x{}", "ab".repeat(32))),
+                EdgeKind::Paid,
+                0,
+                Some("12e3".to_owned()),
+            )
+            .expect_err("not a decimal amount");
+        assert!(error.message.contains("12e3"), "{}", error.message);
+    }
 
     #[test]
     fn nodes_and_edges_write_every_field_of_their_schema_types() {
