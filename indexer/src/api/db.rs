@@ -22,6 +22,7 @@ use sqlx::{AnyPool, Database, Executor, FromRow, Sqlite, SqlitePool};
 
 use crate::api::error::ApiError;
 use crate::api::reader::{BUSY_TIMEOUT, STEPS_PER_CHECK, SqliteReader};
+use crate::api::rows::Found;
 use crate::store::{Backend, Store};
 
 /// A value bound into a query.
@@ -156,8 +157,8 @@ enum Pool {
     Sqlite {
         /// Where rows are read ([`Db::all`], [`Db::one`]).
         rows: SqlitePool,
-        /// Where batches of one-value statements run ([`Db::texts`]).
-        texts: Arc<SqliteReader>,
+        /// Where batches of statements run ([`Db::batch`]).
+        batches: Arc<SqliteReader>,
     },
     Postgres(AnyPool),
 }
@@ -189,7 +190,7 @@ impl Db {
                             .pragma("query_only", "ON")
                             .busy_timeout(BUSY_TIMEOUT),
                     ),
-                texts: Arc::new(SqliteReader::new(
+                batches: Arc::new(SqliteReader::new(
                     file,
                     connections as usize,
                     statement_timeout,
@@ -289,18 +290,18 @@ impl Db {
         }
     }
 
-    /// Runs `statements`, each yielding one text value, and returns each one's (`None` when it found
-    /// no row or a `NULL`): on SQLite in one read transaction on the API's own connections
-    /// ([`SqliteReader`]), on PostgreSQL one after the other on one pooled connection.
-    pub(crate) async fn texts(
-        &self,
-        statements: Vec<Sql>,
-    ) -> Result<Vec<Option<String>>, ApiError> {
+    /// Runs `statements` and returns what each one found: on SQLite their rows, read in one read
+    /// transaction on the API's own connections ([`SqliteReader`]); on PostgreSQL, one after the
+    /// other on one pooled connection, the one JSON text each folds its rows into.
+    pub(crate) async fn batch(&self, statements: Vec<Sql>) -> Result<Vec<Found>, ApiError> {
         if statements.is_empty() {
             return Ok(Vec::new());
         }
         let pool = match &self.pool {
-            Pool::Sqlite { texts, .. } => return texts.texts(statements).await,
+            Pool::Sqlite { batches, .. } => {
+                let tables = batches.batch(statements).await?;
+                return Ok(tables.into_iter().map(Found::Table).collect());
+            }
             Pool::Postgres(pool) => pool,
         };
         let mut conn = pool.acquire().await?;
@@ -308,7 +309,7 @@ impl Db {
         for sql in &statements {
             let row: Option<(Option<String>,)> =
                 Self::query(sql).fetch_optional(&mut *conn).await?;
-            found.push(row.and_then(|(text,)| text));
+            found.push(Found::Json(row.and_then(|(text,)| text)));
         }
         Ok(found)
     }

@@ -4,9 +4,11 @@
 //! The graph is explored breadth first, one level per step; each level costs a fixed number of batched
 //! `WHERE key IN (…)` statements on indexed columns (one per kind of neighbour), never one per node, and
 //! stops adding nodes at `limit` (then `truncated` is true). Each statement's text is fixed (the keys are
-//! one bound list) and its rows come back folded into one JSON array; a level's statements go to the
-//! database as one batch (a [`Step`]). Node values and edge amounts come
-//! from the indexer's running totals and stored edge amounts.
+//! one bound list); a level's statements go to the database as one batch (a [`Step`]), and their rows
+//! come back read straight from SQLite, or folded into one JSON array each by PostgreSQL ([`Found`]).
+//! Node values and edge amounts come from the indexer's running totals and stored edge amounts.
+//!
+//! [`Found`]: crate::api::rows::Found
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use crate::api::figures::Holes;
 use crate::api::flat::{Flat, FlatObject, Json};
 use crate::api::ids::{NodeId, NodeKind};
 use crate::api::reads::{Reads, reads};
+use crate::api::rows::Found;
 use crate::api::{ApiConfig, db};
 
 /// The walk's maps, keyed by node ids and indexes it made itself (no key chosen by a client).
@@ -401,7 +404,7 @@ impl Frontier {
     }
 }
 
-/// `SELECT columns FROM table WHERE key IN (keys…) LIMIT n`, as one JSON array of rows.
+/// `SELECT columns FROM table WHERE key IN (keys…) LIMIT n`.
 #[derive(Clone, Copy)]
 struct Select {
     columns: &'static str,
@@ -425,46 +428,46 @@ struct Source<'a> {
 }
 
 impl Select {
-    /// The statement for `keys`, at most `limit` rows. The database folds the rows into one JSON array
-    /// (one value handed back instead of a row per neighbour).
+    /// The statement for `keys`, at most `limit` rows. PostgreSQL folds the rows into one JSON array
+    /// (one value handed back through sqlx instead of a row per neighbour).
     fn sql<V: Into<Val> + Clone>(self, db: &Db, keys: &[V], limit: usize) -> Sql {
-        let (open, close) = match db.backend() {
-            Backend::Sqlite => ("SELECT json_group_array(json_array(", ")) FROM ("),
-            Backend::Postgres => (
-                "SELECT CAST(COALESCE(json_agg(json_build_array(",
-                ")), '[]') AS TEXT) FROM (",
-            ),
-        };
         let Select {
             columns,
             table,
             key,
         } = self;
-        let mut sql = Sql::new(open);
-        sql.push(columns).push(close);
+        let folded = db.backend() == Backend::Postgres;
+        let mut sql = Sql::new("");
+        if folded {
+            sql.push("SELECT CAST(COALESCE(json_agg(json_build_array(")
+                .push(columns)
+                .push(")), '[]') AS TEXT) FROM (");
+        }
         sql.push("SELECT ").push(columns).push(" FROM ").push(table);
         sql.push(" WHERE ").push(key).push(" IN ");
         sql.bind_list(db.backend(), keys.iter().cloned())
             .push(" LIMIT ");
         sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        sql.push(") AS found");
+        if folded {
+            sql.push(") AS found");
+        }
         sql
     }
 }
 
 /// One step of the walk: statements that depend only on what the graph held when the step began,
-/// run as one batch ([`Db::texts`]: one snapshot, one hand-over to the database), then each one's rows
+/// run as one batch ([`Db::batch`]: one snapshot, one hand-over to the database), then each one's rows
 /// handed, in order, to what adds them to the graph.
 ///
-/// [`Db::texts`]: crate::api::db::Db::texts
+/// [`Db::batch`]: crate::api::db::Db::batch
 struct Step<'a> {
     src: &'a Source<'a>,
     statements: Vec<Sql>,
     adds: Vec<Add>,
 }
 
-/// Adds one statement's rows (a JSON array) to the graph.
-type Add = Box<dyn FnOnce(&mut Builder, &str) -> ApiResult<()> + Send>;
+/// Adds what one statement found to the graph.
+type Add = Box<dyn FnOnce(&mut Builder, Found) -> ApiResult<()> + Send>;
 
 impl<'a> Step<'a> {
     fn new(src: &'a Source<'a>) -> Self {
@@ -495,22 +498,22 @@ impl<'a> Step<'a> {
             reads.values(select.table, select.key, values);
         }
         self.statements.push(select.sql(self.src.db, keys, limit));
-        self.adds.push(Box::new(move |g, json| {
-            let found: Vec<T> = serde_json::from_str(json).map_err(|e| {
+        self.adds.push(Box::new(move |g, found| {
+            let rows: Vec<T> = found.decode().map_err(|value| {
                 gql(ApiError::Stored {
                     column: select.table,
-                    value: e.to_string(),
+                    value,
                 })
             })?;
-            found.into_iter().try_for_each(|row| add(g, row).map(drop))
+            rows.into_iter().try_for_each(|row| add(g, row).map(drop))
         }));
     }
 
     /// Runs the step's statements and adds their rows to `g`.
     async fn run(self, g: &mut Builder) -> ApiResult<()> {
-        let found = self.src.db.texts(self.statements).await.map_err(gql)?;
-        for (add, json) in self.adds.into_iter().zip(found) {
-            add(g, json.as_deref().unwrap_or("[]"))?;
+        let found = self.src.db.batch(self.statements).await.map_err(gql)?;
+        for (add, found) in self.adds.into_iter().zip(found) {
+            add(g, found)?;
         }
         Ok(())
     }

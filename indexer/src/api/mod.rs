@@ -38,6 +38,7 @@ mod query;
 mod reader;
 mod reads;
 mod release;
+mod rows;
 mod splice;
 mod subscription;
 

@@ -1,6 +1,6 @@
-//! SQLite's read path for batches of one-value statements (the graph walk's: each folds its rows
-//! into one JSON array): a batch runs on one connection, in one read transaction (so its statements
-//! see one snapshot of the file), on tokio's blocking pool.
+//! SQLite's read path for batches of statements (the graph walk's): a batch runs on one connection,
+//! in one read transaction (so its statements see one snapshot of the file), and each statement's rows
+//! come back as a [`Table`].
 //!
 //! Through sqlx each statement is its own round trip: the pool's acquire and release, a command sent
 //! to the connection's worker thread and the row sent back (both threads woken each way), and the
@@ -21,11 +21,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::Semaphore;
 
 use crate::api::db::{Sql, Val};
 use crate::api::error::ApiError;
+use crate::api::rows::{Cell, Table};
 
 /// Virtual-machine steps between two looks at the deadline (a few microseconds of work).
 pub(crate) const STEPS_PER_CHECK: i32 = 1_000;
@@ -61,13 +63,12 @@ impl SqliteReader {
         }
     }
 
-    /// Runs `statements` in one read transaction and returns each one's first value (`None` when it
-    /// found no row): on this thread when the batch fits in [`INLINE_BUDGET`], else on the blocking
-    /// pool.
-    pub(crate) async fn texts(
+    /// Runs `statements` in one read transaction and returns each one's rows: on this thread when
+    /// the batch fits in [`INLINE_BUDGET`], else on the blocking pool.
+    pub(crate) async fn batch(
         self: &Arc<Self>,
         statements: Vec<Sql>,
-    ) -> Result<Vec<Option<String>>, ApiError> {
+    ) -> Result<Vec<Table>, ApiError> {
         let _permit = self.permits.acquire().await.map_err(|_| ApiError::Closed)?;
         let deadline = Instant::now() + self.timeout;
         let inline = Attempt {
@@ -98,7 +99,7 @@ impl SqliteReader {
         }
     }
 
-    fn run(&self, statements: &[Sql], attempt: Attempt) -> rusqlite::Result<Vec<Option<String>>> {
+    fn run(&self, statements: &[Sql], attempt: Attempt) -> rusqlite::Result<Vec<Table>> {
         let conn = match self.lock().pop() {
             Some(conn) => conn,
             None => open(&self.file)?,
@@ -153,11 +154,7 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn read(
-    conn: &Connection,
-    statements: &[Sql],
-    deadline: Instant,
-) -> rusqlite::Result<Vec<Option<String>>> {
+fn read(conn: &Connection, statements: &[Sql], deadline: Instant) -> rusqlite::Result<Vec<Table>> {
     conn.progress_handler(STEPS_PER_CHECK, Some(move || Instant::now() > deadline));
     let found = (|| {
         let snapshot = conn.unchecked_transaction()?;
@@ -171,12 +168,15 @@ fn read(
                         Val::Text(v) => statement.raw_bind_parameter(i + 1, v.as_str())?,
                     }
                 }
-                statement
-                    .raw_query()
-                    .next()?
-                    .map(|row| row.get::<_, Option<String>>(0))
-                    .transpose()
-                    .map(Option::flatten)
+                let width = statement.column_count();
+                let mut table = Table::new(width);
+                let mut rows = statement.raw_query();
+                while let Some(row) = rows.next()? {
+                    for column in 0..width {
+                        table.push(cell(row, column)?);
+                    }
+                }
+                Ok(table)
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
         snapshot.commit()?;
@@ -184,6 +184,27 @@ fn read(
     })();
     conn.progress_handler(0, None::<fn() -> bool>);
     found
+}
+
+/// The value in `column` of `row`: an integer, a text or `NULL`, the types the API's statements
+/// read.
+fn cell(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Cell> {
+    Ok(match row.get_ref(column)? {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(n) => Cell::Int(n),
+        ValueRef::Text(text) => Cell::Text(
+            std::str::from_utf8(text)
+                .map_err(rusqlite::Error::Utf8Error)?
+                .to_owned(),
+        ),
+        other => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                column,
+                row.as_ref().column_name(column)?.to_owned(),
+                other.data_type(),
+            ));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -208,8 +229,20 @@ mod tests {
         sql
     }
 
+    /// A table of `width` columns holding `cells`, row after row.
+    fn table(width: usize, cells: impl IntoIterator<Item = Cell>) -> Table {
+        let mut table = Table::new(width);
+        cells.into_iter().for_each(|cell| table.push(cell));
+        table
+    }
+
+    /// A one-column table of texts.
+    fn texts(values: &[&str]) -> Table {
+        table(1, values.iter().map(|v| Cell::Text((*v).to_owned())))
+    }
+
     #[tokio::test]
-    async fn a_batch_answers_each_statement_in_order_and_none_without_a_row() {
+    async fn a_batch_answers_each_statements_rows_in_order() {
         let dir = database();
         let reader = Arc::new(SqliteReader::new(
             &dir.path().join("reads.db"),
@@ -217,10 +250,41 @@ mod tests {
             Duration::from_secs(5),
         ));
         let found = reader
-            .texts(vec![value_at(2), value_at(3), value_at(1)])
+            .batch(vec![
+                value_at(2),
+                value_at(3),
+                Sql::new("SELECT k, v, NULL FROM t ORDER BY k"),
+            ])
             .await
             .expect("the batch runs");
-        assert_eq!(found, vec![Some("two".into()), None, Some("one".into())]);
+        let both = table(
+            3,
+            [
+                Cell::Int(1),
+                Cell::Text("one".into()),
+                Cell::Null,
+                Cell::Int(2),
+                Cell::Text("two".into()),
+                Cell::Null,
+            ],
+        );
+        assert_eq!(found, vec![texts(&["two"]), texts(&[]), both]);
+    }
+
+    #[tokio::test]
+    async fn a_column_of_a_type_the_api_does_not_read_is_an_error_naming_it() {
+        let dir = database();
+        let reader = Arc::new(SqliteReader::new(
+            &dir.path().join("reads.db"),
+            1,
+            Duration::from_secs(5),
+        ));
+        let error = reader
+            .batch(vec![Sql::new("SELECT x'00' AS raw")])
+            .await
+            .expect_err("a blob is not read");
+        assert!(matches!(error, ApiError::Read(_)), "{error}");
+        assert!(error.to_string().contains("raw"), "{error}");
     }
 
     #[tokio::test]
@@ -238,11 +302,11 @@ mod tests {
         );
         let started = Instant::now();
         let found = reader
-            .texts(vec![value_at(1), long])
+            .batch(vec![value_at(1), long])
             .await
             .expect("the batch runs");
         assert!(started.elapsed() > INLINE_BUDGET, "{:?}", started.elapsed());
-        assert_eq!(found, vec![Some("one".into()), Some("300000".into())]);
+        assert_eq!(found, vec![texts(&["one"]), texts(&["300000"])]);
     }
 
     #[tokio::test]
@@ -258,12 +322,12 @@ mod tests {
         );
         let started = Instant::now();
         let error = reader
-            .texts(vec![value_at(1), endless])
+            .batch(vec![value_at(1), endless])
             .await
             .expect_err("an endless statement cannot finish");
         assert!(matches!(error, ApiError::Timeout(_)), "{error}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        let found = reader.texts(vec![value_at(1)]).await.expect("served on");
-        assert_eq!(found, vec![Some("one".into())]);
+        let found = reader.batch(vec![value_at(1)]).await.expect("served on");
+        assert_eq!(found, vec![texts(&["one"])]);
     }
 }
