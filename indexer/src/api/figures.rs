@@ -76,6 +76,9 @@ pub(crate) struct Template {
     body: Bytes,
     /// Each hole's byte range in `body` (the whole JSON string of its mark) and its node.
     holes: Vec<(Range<usize>, NodeId)>,
+    /// The answer as last filled and the store version its figures were right at: handed out again
+    /// as it is while no write has landed since (between two blocks, every request for it).
+    last: Mutex<Option<(u64, Bytes)>>,
 }
 
 impl Template {
@@ -97,7 +100,11 @@ impl Template {
                 from = end;
             }
         }
-        Self { body, holes: found }
+        Self {
+            body,
+            holes: found,
+            last: Mutex::default(),
+        }
     }
 
     /// An answer without holes (run without [`Holes`]).
@@ -105,6 +112,7 @@ impl Template {
         Self {
             body,
             holes: Vec::new(),
+            last: Mutex::default(),
         }
     }
 
@@ -114,9 +122,33 @@ impl Template {
         &self.body
     }
 
-    /// Bytes counted against the cache's budget.
+    /// Bytes counted against the cache's budget (the last filled answer included, about the
+    /// template's size).
     pub(crate) fn weight(&self) -> usize {
-        self.body.len() + self.holes.len() * std::mem::size_of::<(Range<usize>, NodeId)>()
+        let filled = if self.holes.is_empty() {
+            0
+        } else {
+            self.body.len()
+        };
+        self.body.len() + filled + self.holes.len() * std::mem::size_of::<(Range<usize>, NodeId)>()
+    }
+
+    /// The answer as last filled, if its figures are right at store version `version`.
+    fn filled_at(&self, version: u64) -> Option<Bytes> {
+        match &*self.last() {
+            Some((at, body)) if *at == version => Some(body.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `body`, this template filled with figures right at store version `version`.
+    fn remember(&self, version: u64, body: &Bytes) {
+        *self.last() = Some((version, body.clone()));
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<(u64, Bytes)>> {
+        // A replacement of the whole value: a panic cannot leave it half-written.
+        self.last.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The answer with `figures` (one per hole, in order) written in.
@@ -257,32 +289,41 @@ impl Figures {
         if template.holes.is_empty() {
             return Ok(template.body.clone());
         }
+        if let Some(body) = template.filled_at(log.version()) {
+            return Ok(body);
+        }
         let mut figures = vec![String::new(); template.holes.len()];
-        let (mut missing, _) = self.look_up(log, template, &mut figures);
+        let (mut missing, mut version) = self.look_up(log, template, &mut figures);
+        let mut right_at = Some(version);
         if !missing.is_empty() {
             let _turn = self.reading.lock().await;
             // What the requests before this one read meanwhile is kept now.
-            let version;
             (missing, version) = self.look_up(log, template, &mut figures);
-            if missing.is_empty() {
-                return Ok(template.filled(&figures));
-            }
-            let ids: Vec<NodeId> = missing
-                .iter()
-                .map(|&i| template.holes[i].1.clone())
-                .collect();
-            let read = graph::figures(db, &ids).await?;
-            let mut kept = self.kept();
-            kept.catch_up(log);
-            let keep = kept.version == version;
-            for (&i, (id, BigInt(figure))) in missing.iter().zip(ids.into_iter().zip(read)) {
-                if keep {
-                    kept.put(id, figure.clone());
+            right_at = Some(version);
+            if !missing.is_empty() {
+                let ids: Vec<NodeId> = missing
+                    .iter()
+                    .map(|&i| template.holes[i].1.clone())
+                    .collect();
+                let read = graph::figures(db, &ids).await?;
+                let mut kept = self.kept();
+                kept.catch_up(log);
+                let keep = kept.version == version;
+                // Read while a write landed: right now, but at no one version to remember.
+                right_at = keep.then_some(version);
+                for (&i, (id, BigInt(figure))) in missing.iter().zip(ids.into_iter().zip(read)) {
+                    if keep {
+                        kept.put(id, figure.clone());
+                    }
+                    figures[i] = figure;
                 }
-                figures[i] = figure;
             }
         }
-        Ok(template.filled(&figures))
+        let body = template.filled(&figures);
+        if let Some(version) = right_at {
+            template.remember(version, &body);
+        }
+        Ok(body)
     }
 
     /// Keeps the figures a request that started at store version `version` read, when no write
@@ -322,8 +363,10 @@ impl Figures {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::store::Changes;
+    use crate::store::{Changes, Store};
 
     #[test]
     fn a_template_finds_its_own_marks_and_fills_them_in() {
@@ -353,6 +396,38 @@ mod tests {
             format!(
                 r#"{{"nodes":[{{"value":"120"}},{{"value":"5"}},{{"value":"7"}},{{"label":{foreign}}}]}}"#
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_filled_answer_is_handed_out_again_until_a_write_lands() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("figures.db").display());
+        let store = Store::open(&url).await.expect("a migrated store");
+        let db = Db::new(&store, 1, Duration::from_secs(5));
+        let log = store.changes();
+        let figures = Figures::new();
+        let holes = figures.holes();
+        let datanet = NodeId::Datanet(3);
+        let mark = holes.mark(&datanet, Some(BigInt("120".into())));
+        figures.keep(log, log.version(), &holes);
+        let mark = serde_json::to_string(&mark.0).unwrap();
+        let template = figures.template(Bytes::from(format!(r#"{{"value":{mark}}}"#)));
+
+        let first = figures.fill(&db, log, &template).await.expect("kept");
+        assert_eq!(first, r#"{"value":"120"}"#);
+        let again = figures.fill(&db, log, &template).await.expect("kept");
+        assert_eq!(
+            again.as_ptr(),
+            first.as_ptr(),
+            "the same bytes, not filled again"
+        );
+
+        log.record(Changes::written("datanets", "datanet_id", &["3"]));
+        let after = figures.fill(&db, log, &template).await.expect("read");
+        assert_eq!(
+            after, r#"{"value":"0"}"#,
+            "read again: the store has no datanet 3"
         );
     }
 
