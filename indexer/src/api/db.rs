@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{AnyPool, Database, Executor, FromRow, Sqlite, SqlitePool};
 
 use crate::api::error::ApiError;
-use crate::api::reader::{BUSY_TIMEOUT, STEPS_PER_CHECK, SqliteReader};
+use crate::api::reader::{BUSY_TIMEOUT, MAPPED_BYTES, STEPS_PER_CHECK, SqliteReader};
 use crate::api::rows::Found;
 use crate::store::{Backend, Store};
 
@@ -188,6 +188,7 @@ impl Db {
                             .filename(file)
                             .create_if_missing(false)
                             .pragma("query_only", "ON")
+                            .pragma("mmap_size", MAPPED_BYTES.to_string())
                             .busy_timeout(BUSY_TIMEOUT),
                     ),
                 batches: Arc::new(SqliteReader::new(

@@ -35,6 +35,12 @@ pub(crate) const STEPS_PER_CHECK: i32 = 1_000;
 /// Statements each connection keeps prepared (the walk has about twenty).
 const PREPARED: usize = 64;
 
+/// How much of the database file a read connection maps into memory instead of reading pages into
+/// its own page cache: every read connection then shares the operating system's copy of the file,
+/// where each used to copy the pages it touched (`pread`) into a cache of its own, behind SQLite's
+/// page-cache mutex. Pages still in the write-ahead log are read as before.
+pub(crate) const MAPPED_BYTES: u64 = 1 << 30;
+
 /// How long a batch may hold the calling task's thread before it is moved to the blocking pool.
 const INLINE_BUDGET: Duration = Duration::from_millis(2);
 
@@ -149,7 +155,9 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
         file,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16384;")?;
+    conn.execute_batch(&format!(
+        "PRAGMA query_only = ON; PRAGMA cache_size = -16384; PRAGMA mmap_size = {MAPPED_BYTES};"
+    ))?;
     conn.set_prepared_statement_cache_capacity(PREPARED);
     Ok(conn)
 }
@@ -269,6 +277,27 @@ mod tests {
             ],
         );
         assert_eq!(found, vec![texts(&["two"]), texts(&[]), both]);
+    }
+
+    #[tokio::test]
+    async fn read_connections_map_the_file_and_cannot_write() {
+        let dir = database();
+        let reader = Arc::new(SqliteReader::new(
+            &dir.path().join("reads.db"),
+            1,
+            Duration::from_secs(5),
+        ));
+        let found = reader
+            .batch(vec![Sql::new("PRAGMA mmap_size")])
+            .await
+            .expect("a pragma reads");
+        let mapped = i64::try_from(MAPPED_BYTES).expect("a gibibyte");
+        assert_eq!(found, vec![table(1, [Cell::Int(mapped)])]);
+        let write = reader
+            .batch(vec![Sql::new("DELETE FROM t")])
+            .await
+            .expect_err("query_only");
+        assert!(matches!(write, ApiError::Read(_)), "{write}");
     }
 
     #[tokio::test]
