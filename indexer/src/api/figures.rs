@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use lru::LruCache;
+use memchr::memmem;
 
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Val};
@@ -84,21 +85,26 @@ pub(crate) struct Template {
 impl Template {
     /// Finds the marks of `nonce` in `body`.
     fn parse(nonce: u64, body: Bytes) -> Self {
+        let opening = opening(nonce);
+        let (opening, closing) = (
+            memmem::Finder::new(opening.as_bytes()),
+            memmem::Finder::new(CLOSING.as_bytes()),
+        );
         let mut found = Vec::new();
-        if let Ok(text) = std::str::from_utf8(&body) {
-            let opening = opening(nonce);
-            let mut from = 0;
-            while let Some(start) = text[from..].find(&opening).map(|at| from + at) {
-                let id_start = start + opening.len();
-                let Some(id_len) = text[id_start..].find(CLOSING) else {
-                    break;
-                };
-                let end = id_start + id_len + CLOSING.len();
-                if let Ok(id) = NodeId::parse(&text[id_start..id_start + id_len]) {
-                    found.push((start..end, id));
-                }
-                from = end;
+        let mut from = 0;
+        while let Some(start) = opening.find(&body[from..]).map(|at| from + at) {
+            let id_start = start + opening.needle().len();
+            let Some(id_len) = closing.find(&body[id_start..]) else {
+                break;
+            };
+            let end = id_start + id_len + CLOSING.len();
+            let id = std::str::from_utf8(&body[id_start..id_start + id_len])
+                .ok()
+                .and_then(|id| NodeId::parse(id).ok());
+            if let Some(id) = id {
+                found.push((start..end, id));
             }
+            from = end;
         }
         Self {
             body,

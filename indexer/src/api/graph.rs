@@ -10,6 +10,7 @@
 //!
 //! [`Found`]: crate::api::rows::Found
 
+use std::fmt;
 use std::sync::Arc;
 
 use alloy::primitives::U256;
@@ -300,7 +301,7 @@ impl Builder {
     /// The graph, with `holes`' marks in place of the nodes' running totals when given (the totals
     /// read on the way are kept for them).
     fn finish(self, holes: Option<&Holes>) -> AttributionGraph {
-        let ids: Vec<Arc<str>> = self.nodes.iter().map(|id| id.to_string().into()).collect();
+        let ids: Vec<Arc<str>> = self.nodes.iter().map(id_text).collect();
         let nodes = self
             .nodes
             .iter()
@@ -357,22 +358,41 @@ fn stored(column: &'static str, value: &str) -> async_graphql::Error {
     })
 }
 
-fn short(hex: &str) -> String {
-    if hex.len() > 12 {
-        format!("{}…{}", &hex[..6], &hex[hex.len() - 4..])
-    } else {
-        hex.to_owned()
+/// A long hex string (an address, a digest) as a label shows it: its first six characters and its
+/// last four.
+struct Short<'a>(&'a str);
+
+impl fmt::Display for Short<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex = self.0;
+        match (hex.get(..6), hex.get(hex.len().saturating_sub(4)..)) {
+            (Some(head), Some(tail)) if hex.len() > 12 => write!(f, "{head}…{tail}"),
+            _ => f.write_str(hex),
+        }
     }
+}
+
+/// `shown` written into a string of `capacity` bytes (enough for it: no reallocation).
+fn text(capacity: usize, shown: impl fmt::Display) -> String {
+    use fmt::Write;
+    let mut text = String::with_capacity(capacity);
+    write!(text, "{shown}").expect("writing into a String cannot fail");
+    text
+}
+
+/// A node's id as text (`kind:key`).
+fn id_text(id: &NodeId) -> Arc<str> {
+    text(16 + 66, id).into()
 }
 
 fn label(id: &NodeId) -> String {
     match id {
-        NodeId::Account(a) => short(a),
-        NodeId::Inference(d) => format!("inference {}", short(d)),
-        NodeId::Datanet(n) => format!("datanet {n}"),
-        NodeId::Release(n) => format!("release {n}"),
-        NodeId::Model(n) => format!("model {n}"),
-        NodeId::Contribution(n) => format!("contribution {n}"),
+        NodeId::Account(a) => text(16, Short(a)),
+        NodeId::Inference(d) => text(32, format_args!("inference {}", Short(d))),
+        NodeId::Datanet(n) => text(32, format_args!("datanet {n}")),
+        NodeId::Release(n) => text(32, format_args!("release {n}")),
+        NodeId::Model(n) => text(32, format_args!("model {n}")),
+        NodeId::Contribution(n) => text(32, format_args!("contribution {n}")),
     }
 }
 
@@ -995,6 +1015,16 @@ mod tests {
             )
             .expect_err("not a decimal amount");
         assert!(error.message.contains("12e3"), "{}", error.message);
+    }
+
+    #[test]
+    fn labels_shorten_addresses_and_digests() {
+        let digest = format!("0x{}", "ab".repeat(31) + "cd");
+        assert_eq!(label(&NodeId::Inference(digest)), "inference 0xabab…abcd");
+        let address = format!("0x{}", "01".repeat(20));
+        assert_eq!(label(&NodeId::Account(address)), "0x0101…0101");
+        assert_eq!(label(&NodeId::Datanet(7)), "datanet 7");
+        assert_eq!(&*id_text(&NodeId::Contribution(12)), "contribution:12");
     }
 
     #[test]
