@@ -37,8 +37,8 @@ const PREPARED: usize = 64;
 
 /// How much of the database file a read connection maps into memory instead of reading pages into
 /// its own page cache: every read connection then shares the operating system's copy of the file,
-/// where each used to copy the pages it touched (`pread`) into a cache of its own, behind SQLite's
-/// page-cache mutex. Pages still in the write-ahead log are read as before.
+/// where each used to copy the pages it touched (`pread`) into a cache of its own. Pages still in the
+/// write-ahead log are read as before.
 pub(crate) const MAPPED_BYTES: u64 = 1 << 30;
 
 /// How long a batch may hold the calling task's thread before it is moved to the blocking pool.
