@@ -14,19 +14,18 @@
 //! here until a write changes its row, as the cache retires answers, and read by key when missing.
 //! The marks carry a per-process random number, so no stored text can pass for one.
 
-use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 use std::sync::Mutex;
 
 use axum::body::Bytes;
 use lru::LruCache;
-use memchr::memmem;
 
 use crate::api::amount::BigInt;
 use crate::api::db::{Db, Val};
 use crate::api::error::ApiResult;
 use crate::api::graph;
 use crate::api::ids::{NodeId, NodeKind};
+use crate::api::marks::Marks;
 use crate::store::changes::key_hash;
 use crate::store::{CaughtUp, ChangeLog};
 
@@ -39,7 +38,7 @@ const KEPT: usize = 1 << 18;
 /// along with the shape: the root's, each contribution's earnings).
 #[derive(Debug)]
 pub(crate) struct Holes {
-    nonce: u64,
+    marks: Marks,
     seen: Mutex<Vec<(NodeId, String)>>,
 }
 
@@ -60,16 +59,12 @@ impl Holes {
                 .unwrap_or_else(|p| p.into_inner())
                 .push((id.clone(), figure));
         }
-        BigInt(format!("\u{1}{:016x}:{id}\u{1}", self.nonce))
+        BigInt(self.marks.mark(id))
     }
 }
 
-/// The text a mark of `nonce` starts with in a JSON answer, up to the node id.
-fn opening(nonce: u64) -> String {
-    format!("\"\\u0001{nonce:016x}:")
-}
-
-const CLOSING: &str = "\\u0001\"";
+/// The tag of the marks standing for node figures.
+const HOLE: char = '\u{1}';
 
 /// An answer with the places its node figures go.
 #[derive(Debug)]
@@ -83,32 +78,15 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// Finds the marks of `nonce` in `body`.
-    fn parse(nonce: u64, body: Bytes) -> Self {
-        let opening = opening(nonce);
-        let (opening, closing) = (
-            memmem::Finder::new(opening.as_bytes()),
-            memmem::Finder::new(CLOSING.as_bytes()),
-        );
-        let mut found = Vec::new();
-        let mut from = 0;
-        while let Some(start) = opening.find(&body[from..]).map(|at| from + at) {
-            let id_start = start + opening.needle().len();
-            let Some(id_len) = closing.find(&body[id_start..]) else {
-                break;
-            };
-            let end = id_start + id_len + CLOSING.len();
-            let id = std::str::from_utf8(&body[id_start..id_start + id_len])
-                .ok()
-                .and_then(|id| NodeId::parse(id).ok());
-            if let Some(id) = id {
-                found.push((start..end, id));
-            }
-            from = end;
-        }
+    /// Finds `marks` in `body`.
+    fn parse(marks: &Marks, body: Bytes) -> Self {
+        let holes = marks
+            .find(&body)
+            .filter_map(|(range, id)| Some((range, NodeId::parse(id).ok()?)))
+            .collect();
         Self {
             body,
-            holes: found,
+            holes,
             last: Mutex::default(),
         }
     }
@@ -179,8 +157,8 @@ impl Template {
 /// The figures of the nodes cached answers show, right at the version they were caught up to.
 #[derive(Debug)]
 pub(crate) struct Figures {
-    /// The random number in this cache's marks.
-    nonce: u64,
+    /// This cache's marks (their random number).
+    marks: Marks,
     kept: Mutex<Kept>,
     /// Taken to read missing figures: after a block, the requests that find the same figures missing
     /// read them once, in turn, instead of all at once.
@@ -255,9 +233,7 @@ impl Kept {
 impl Figures {
     pub(crate) fn new() -> Self {
         Self {
-            nonce: std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
+            marks: Marks::random(HOLE),
             kept: Mutex::new(Kept {
                 version: 0,
                 figures: LruCache::new(KEPT.try_into().expect("KEPT is not zero")),
@@ -269,14 +245,14 @@ impl Figures {
     /// What a request answered for this cache carries.
     pub(crate) fn holes(&self) -> Holes {
         Holes {
-            nonce: self.nonce,
+            marks: self.marks.clone(),
             seen: Mutex::default(),
         }
     }
 
     /// `answer` as a template: where the marks of this cache's [`Holes`] are in it.
     pub(crate) fn template(&self, answer: Bytes) -> Template {
-        Template::parse(self.nonce, answer)
+        Template::parse(&self.marks, answer)
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -384,7 +360,7 @@ mod tests {
             NodeId::Account(format!("0x{}", "ab".repeat(20))),
         );
         let foreign = Holes {
-            nonce: figures.nonce ^ 1,
+            marks: Marks::random(HOLE),
             seen: Mutex::default(),
         };
         let foreign = serde_json::to_string(&foreign.mark(&datanet, None).0).unwrap();

@@ -30,6 +30,7 @@ mod ids;
 mod inference;
 mod inflight;
 mod loader;
+mod marks;
 mod meta;
 mod model;
 mod pagination;

@@ -9,24 +9,26 @@
 //!
 //! [`Flat`]: crate::api::flat::Flat
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 
 use async_graphql::Value;
 
+use crate::api::marks::Marks;
+
 /// The parts one request's resolvers wrote (see the module's doc).
 #[derive(Debug)]
 pub(crate) struct Splices {
-    nonce: u64,
+    marks: Marks,
     parts: Mutex<Vec<Vec<u8>>>,
 }
+
+/// The tag of the marks standing for spliced parts.
+const PART: char = '\u{2}';
 
 impl Splices {
     pub(crate) fn new() -> Self {
         Self {
-            nonce: std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
+            marks: Marks::random(PART),
             parts: Mutex::default(),
         }
     }
@@ -36,7 +38,7 @@ impl Splices {
     pub(crate) fn mark(&self, json: Vec<u8>) -> Value {
         let mut parts = self.parts();
         parts.push(json);
-        Value::String(format!("\u{2}{:016x}:{}\u{2}", self.nonce, parts.len() - 1))
+        Value::String(self.marks.mark(parts.len() - 1))
     }
 
     /// `answer` (a serialized answer holding this request's marks) with each part in place of its
@@ -46,32 +48,14 @@ impl Splices {
         if parts.is_empty() {
             return answer;
         }
-        let opening = format!("\"\\u0002{:016x}:", self.nonce);
-        let closing = "\\u0002\"";
-        // A serialized answer is UTF-8; the search is over the answer alone, a few hundred bytes
-        // when the parts are the bulk of it.
-        let Ok(text) = std::str::from_utf8(&answer) else {
-            return answer;
-        };
+        // The search is over the answer alone, a few hundred bytes when the parts are the bulk of it.
         let mut out = Vec::with_capacity(answer.len() + parts.iter().map(Vec::len).sum::<usize>());
         let mut at = 0;
-        while let Some(start) = text[at..].find(&opening).map(|found| at + found) {
-            let number = start + opening.len();
-            let Some(length) = text[number..].find(closing) else {
-                break;
-            };
-            let end = number + length + closing.len();
-            let part = text[number..number + length]
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| parts.get_mut(i));
-            if let Some(part) = part {
-                out.extend_from_slice(&answer[at..start]);
+        for (mark, part) in self.marks.find(&answer) {
+            if let Some(part) = part.parse::<usize>().ok().and_then(|i| parts.get_mut(i)) {
+                out.extend_from_slice(&answer[at..mark.start]);
                 out.append(part);
-                at = end;
-            } else {
-                out.extend_from_slice(&answer[at..end]);
-                at = end;
+                at = mark.end;
             }
         }
         out.extend_from_slice(&answer[at..]);
