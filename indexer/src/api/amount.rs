@@ -13,6 +13,11 @@ impl BigInt {
     pub(crate) fn zero() -> Self {
         Self("0".to_owned())
     }
+
+    /// Whether `text` is written as an amount is: 1 to 78 decimal digits (a `uint256` has 78).
+    pub(crate) fn is_decimal(text: &str) -> bool {
+        !text.is_empty() && text.len() <= 78 && text.bytes().all(|b| b.is_ascii_digit())
+    }
 }
 
 /// An unsigned integer of up to 256 bits written in decimal, such as a token amount in base units.
@@ -20,9 +25,7 @@ impl BigInt {
 impl ScalarType for BigInt {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s)
-                if !s.is_empty() && s.len() <= 78 && s.bytes().all(|b| b.is_ascii_digit()) =>
-            {
+            Value::String(s) if Self::is_decimal(s) => {
                 Ok(Self(s.trim_start_matches('0').to_owned()).normalised())
             }
             Value::Number(n) if n.is_u64() => Ok(Self(n.to_string())),

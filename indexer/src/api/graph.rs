@@ -337,9 +337,9 @@ impl Builder {
     }
 }
 
-/// A stored amount, checked to be a decimal number of at most 78 digits (a `uint256`).
+/// A stored amount, checked to be written as one ([`BigInt::is_decimal`]).
 fn stored_amount(amount: String) -> ApiResult<BigInt> {
-    if amount.is_empty() || amount.len() > 78 || !amount.bytes().all(|b| b.is_ascii_digit()) {
+    if !BigInt::is_decimal(&amount) {
         return Err(stored("edge amount", &amount));
     }
     Ok(BigInt(amount))
