@@ -231,6 +231,15 @@ mod tests {
         dir
     }
 
+    /// A reader of [`database`]'s file with `connections` connections and a `timeout` per batch.
+    fn reader(dir: &tempfile::TempDir, connections: usize, timeout: Duration) -> Arc<SqliteReader> {
+        Arc::new(SqliteReader::new(
+            &dir.path().join("reads.db"),
+            connections,
+            timeout,
+        ))
+    }
+
     fn value_at(k: i64) -> Sql {
         let mut sql = Sql::new("SELECT v FROM t WHERE k = ");
         sql.bind(k);
@@ -252,11 +261,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_answers_each_statements_rows_in_order() {
         let dir = database();
-        let reader = Arc::new(SqliteReader::new(
-            &dir.path().join("reads.db"),
-            2,
-            Duration::from_secs(5),
-        ));
+        let reader = reader(&dir, 2, Duration::from_secs(5));
         let found = reader
             .batch(vec![
                 value_at(2),
@@ -282,11 +287,7 @@ mod tests {
     #[tokio::test]
     async fn read_connections_map_the_file_and_cannot_write() {
         let dir = database();
-        let reader = Arc::new(SqliteReader::new(
-            &dir.path().join("reads.db"),
-            1,
-            Duration::from_secs(5),
-        ));
+        let reader = reader(&dir, 1, Duration::from_secs(5));
         let found = reader
             .batch(vec![Sql::new("PRAGMA mmap_size")])
             .await
@@ -303,11 +304,7 @@ mod tests {
     #[tokio::test]
     async fn a_column_of_a_type_the_api_does_not_read_is_an_error_naming_it() {
         let dir = database();
-        let reader = Arc::new(SqliteReader::new(
-            &dir.path().join("reads.db"),
-            1,
-            Duration::from_secs(5),
-        ));
+        let reader = reader(&dir, 1, Duration::from_secs(5));
         let error = reader
             .batch(vec![Sql::new("SELECT x'00' AS raw")])
             .await
@@ -319,11 +316,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_longer_than_the_inline_budget_goes_on_to_finish_on_the_blocking_pool() {
         let dir = database();
-        let reader = Arc::new(SqliteReader::new(
-            &dir.path().join("reads.db"),
-            1,
-            Duration::from_secs(5),
-        ));
+        let reader = reader(&dir, 1, Duration::from_secs(5));
         // Some tens of milliseconds of SQL: far past the inline budget, well within the limit.
         let long = Sql::new(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) \
@@ -341,11 +334,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_past_its_time_limit_stops_with_a_timeout_and_the_connection_serves_on() {
         let dir = database();
-        let reader = Arc::new(SqliteReader::new(
-            &dir.path().join("reads.db"),
-            1,
-            Duration::from_millis(50),
-        ));
+        let reader = reader(&dir, 1, Duration::from_millis(50));
         let endless = Sql::new(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n",
         );
