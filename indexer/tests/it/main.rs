@@ -5,6 +5,7 @@ mod api;
 mod crash;
 mod explorer;
 mod indexes;
+mod migrations;
 mod postgres;
 mod reorg;
 mod support;

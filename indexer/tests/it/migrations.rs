@@ -1,0 +1,153 @@
+//! A store made by an earlier release keeps every row through the migrations that rebuild its tables.
+
+use soil_indexer::store::Store;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::{Executor, Row};
+
+use crate::support::TestResult;
+
+/// The chain's event tables `0009_event_tables_in_chain_order` clusters on (block_number, log_index).
+const EVENT_TABLES: [&str; 9] = [
+    "pool_accruals",
+    "pool_claims",
+    "credits",
+    "claims",
+    "deposits",
+    "withdrawals",
+    "stake_returns",
+    "reviews",
+    "nonce_invalidations",
+];
+
+/// Every row of `table` in key order, each column as text (NULL as `NULL`), one string per row.
+async fn rows(pool: &SqlitePool, table: &str) -> TestResult<Vec<String>> {
+    let columns: Vec<String> =
+        sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+    let each = columns
+        .iter()
+        .map(|c| format!("coalesce(CAST({c} AS TEXT), 'NULL')"))
+        .collect::<Vec<_>>()
+        .join(" || '|' || ");
+    let sql = format!("SELECT {each} FROM {table} ORDER BY block_number, log_index");
+    Ok(sqlx::query_scalar(&sql).fetch_all(pool).await?)
+}
+
+#[tokio::test]
+async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("old.db");
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await?;
+    // The store as the release before 0009 left it: two events in each table, out of key order.
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    let upto = before
+        .migrations
+        .iter()
+        .position(|m| m.description == "event tables in chain order")
+        .expect("the migration under test");
+    before.migrations = before.migrations[..upto].to_vec().into();
+    before.run(&pool).await?;
+    for table in EVENT_TABLES {
+        let columns: Vec<(String, String)> = sqlx::query(&format!(
+            "SELECT name, type FROM pragma_table_info('{table}')"
+        ))
+        .fetch_all(&pool)
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+        for (block, log) in [(9, 2), (7, 5)] {
+            let values = columns
+                .iter()
+                .map(|(name, kind)| match (name.as_str(), kind.as_str()) {
+                    ("block_number", _) => block.to_string(),
+                    ("log_index", _) => log.to_string(),
+                    (_, "BIGINT") => (block * 10 + log).to_string(),
+                    (name, _) => format!("'{name}-{block}-{log}'"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            pool.execute(format!("INSERT INTO {table} VALUES ({values})").as_str())
+                .await?;
+        }
+    }
+    // A backfill had set `credits_by_account` aside when the process stopped.
+    pool.execute(
+        "INSERT INTO deferred_indexes (name, definition) \
+         SELECT name, sql FROM sqlite_master WHERE name = 'credits_by_account'; \
+         DROP INDEX credits_by_account;",
+    )
+    .await?;
+    let mut kept = Vec::new();
+    for table in EVENT_TABLES {
+        kept.push(rows(&pool, table).await?);
+    }
+    let indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+                   AND tbl_name IN ('pool_accruals', 'pool_claims', 'credits', 'claims', 'deposits', \
+                   'withdrawals', 'stake_returns', 'reviews', 'nonce_invalidations') ORDER BY name";
+    let mut secondary: Vec<(String, String)> = sqlx::query(indexes)
+        .fetch_all(&pool)
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    secondary.extend(
+        sqlx::query("SELECT name, definition FROM deferred_indexes")
+            .fetch_all(&pool)
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1))),
+    );
+    secondary.sort();
+    pool.close().await;
+
+    let store = Store::open(&format!("sqlite://{}", path.display())).await?;
+    store.close().await;
+    let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path)).await?;
+    for (table, kept) in EVENT_TABLES.iter().zip(kept) {
+        assert_eq!(
+            rows(&pool, table).await?,
+            kept,
+            "{table}: every row, unchanged"
+        );
+        let sql: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1")
+                .bind(table)
+                .fetch_one(&pool)
+                .await?;
+        assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
+    }
+    let now: Vec<(String, String)> = sqlx::query(indexes)
+        .fetch_all(&pool)
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        now, secondary,
+        "every secondary index, the one set aside too"
+    );
+    let aside: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deferred_indexes")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(aside, 0, "built again, so no longer recorded as set aside");
+    // The key still keeps one event once.
+    let twice = pool
+        .execute(
+            "INSERT INTO credits (block_number, log_index, tx_hash, account, amount) \
+             VALUES (7, 5, 'x', 'y', '1')",
+        )
+        .await
+        .unwrap_err();
+    assert!(twice.to_string().contains("UNIQUE"), "{twice}");
+    Ok(())
+}
