@@ -6,18 +6,36 @@ use sqlx::{Executor, Row};
 
 use crate::support::TestResult;
 
-/// The chain's event tables `0009_event_tables_in_chain_order` clusters on (block_number, log_index).
-const EVENT_TABLES: [&str; 9] = [
-    "pool_accruals",
-    "pool_claims",
-    "credits",
-    "claims",
-    "deposits",
-    "withdrawals",
-    "stake_returns",
-    "reviews",
-    "nonce_invalidations",
-];
+/// The tables whose primary key is (`block_number`, `log_index`): the chain's event tables, which
+/// `0009_event_tables_in_chain_order` clusters on that key.
+async fn event_tables(pool: &SqlitePool) -> TestResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.name FROM sqlite_master t WHERE t.type = 'table' AND ( \
+             SELECT group_concat(name) FROM ( \
+                 SELECT name FROM pragma_table_info(t.name) WHERE pk > 0 ORDER BY pk)) \
+             = 'block_number,log_index' \
+         ORDER BY t.name",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The secondary indexes of `tables` as (name, definition), sorted.
+async fn indexes(pool: &SqlitePool, tables: &[String]) -> TestResult<Vec<(String, String)>> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for table in tables {
+        let rows = sqlx::query(
+            "SELECT name, sql FROM sqlite_master \
+             WHERE type = 'index' AND sql IS NOT NULL AND tbl_name = $1",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await?;
+        found.extend(rows.iter().map(|row| (row.get(0), row.get(1))));
+    }
+    found.sort();
+    Ok(found)
+}
 
 /// Every row of `table` in key order, each column as text (NULL as `NULL`), one string per row.
 async fn rows(pool: &SqlitePool, table: &str) -> TestResult<Vec<String>> {
@@ -56,7 +74,9 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
         .expect("the migration under test");
     before.migrations = before.migrations[..upto].to_vec().into();
     before.run(&pool).await?;
-    for table in EVENT_TABLES {
+    let tables = event_tables(&pool).await?;
+    assert_eq!(tables.len(), 9, "{tables:?}");
+    for table in &tables {
         let columns: Vec<(String, String)> = sqlx::query(&format!(
             "SELECT name, type FROM pragma_table_info('{table}')"
         ))
@@ -88,18 +108,10 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
     )
     .await?;
     let mut kept = Vec::new();
-    for table in EVENT_TABLES {
+    for table in &tables {
         kept.push(rows(&pool, table).await?);
     }
-    let indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
-                   AND tbl_name IN ('pool_accruals', 'pool_claims', 'credits', 'claims', 'deposits', \
-                   'withdrawals', 'stake_returns', 'reviews', 'nonce_invalidations') ORDER BY name";
-    let mut secondary: Vec<(String, String)> = sqlx::query(indexes)
-        .fetch_all(&pool)
-        .await?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+    let mut secondary = indexes(&pool, &tables).await?;
     secondary.extend(
         sqlx::query("SELECT name, definition FROM deferred_indexes")
             .fetch_all(&pool)
@@ -113,7 +125,12 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
     let store = Store::open(&format!("sqlite://{}", path.display())).await?;
     store.close().await;
     let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path)).await?;
-    for (table, kept) in EVENT_TABLES.iter().zip(kept) {
+    assert_eq!(
+        event_tables(&pool).await?,
+        tables,
+        "the same tables, keyed alike"
+    );
+    for (table, kept) in tables.iter().zip(kept) {
         assert_eq!(
             rows(&pool, table).await?,
             kept,
@@ -126,14 +143,9 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
                 .await?;
         assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
     }
-    let now: Vec<(String, String)> = sqlx::query(indexes)
-        .fetch_all(&pool)
-        .await?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
     assert_eq!(
-        now, secondary,
+        indexes(&pool, &tables).await?,
+        secondary,
         "every secondary index, the one set aside too"
     );
     let aside: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deferred_indexes")
