@@ -19,6 +19,8 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
 
     /// @notice Most curators a datanet can be created with.
     uint256 public constant MAX_CURATORS = 32;
+    /// @notice Longest review window a datanet may declare.
+    uint64 public constant MAX_REVIEW_WINDOW = 90 days;
     /// @notice Longest stake lock period the owner may set.
     uint64 public constant MAX_STAKE_LOCK = 365 days;
 
@@ -73,15 +75,25 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
     // ---------------------------------------------------------------- datanets
 
     /// @inheritdoc IDatanetRegistry
-    function createDatanet(string calldata metadataURI, uint96 minStake, address[] calldata curators)
-        external
-        returns (uint64 datanetId)
-    {
+    function createDatanet(
+        string calldata metadataURI,
+        uint96 minStake,
+        uint64 reviewWindow,
+        uint32 maxContributionTokens,
+        address[] calldata curators
+    ) external returns (uint64 datanetId) {
         if (curators.length > MAX_CURATORS) revert TooManyCurators(curators.length, MAX_CURATORS);
+        if (reviewWindow == 0 || reviewWindow > MAX_REVIEW_WINDOW) {
+            revert InvalidReviewWindow(reviewWindow, MAX_REVIEW_WINDOW);
+        }
+        if (maxContributionTokens == 0) revert ZeroMaxContributionTokens();
         datanetId = ++datanetCount;
-        _datanets[datanetId].owner = msg.sender;
-        _datanets[datanetId].minStake = minStake;
-        emit DatanetCreated(datanetId, msg.sender, minStake, metadataURI);
+        Datanet storage d = _datanets[datanetId];
+        d.owner = msg.sender;
+        d.minStake = minStake;
+        d.reviewWindow = reviewWindow;
+        d.maxContributionTokens = maxContributionTokens;
+        emit DatanetCreated(datanetId, msg.sender, minStake, reviewWindow, maxContributionTokens, metadataURI);
         for (uint256 i; i < curators.length; ++i) {
             _setCurator(datanetId, curators[i], true);
         }
@@ -104,9 +116,13 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         string calldata uri,
         uint96 stake
     ) external returns (uint64 contributionId) {
-        uint96 minStake = _datanet(datanetId).minStake;
+        Datanet storage d = _datanet(datanetId);
+        if (d.curatorCount == 0) revert NoCurators(datanetId);
         if (contentHash == bytes32(0)) revert ZeroContentHash();
         if (tokenCount == 0) revert ZeroTokenCount();
+        uint32 maxTokens = d.maxContributionTokens;
+        if (tokenCount > maxTokens) revert TooManyTokens(tokenCount, maxTokens);
+        uint96 minStake = d.minStake;
         if (stake < minStake) revert StakeTooLow(stake, minStake);
         contributionId = ++contributionCount;
         StoredContribution storage c = _contributions[contributionId];
@@ -115,6 +131,7 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         c.contentHash = contentHash;
         c.stake = stake;
         c.tokenCount = tokenCount;
+        c.unlockAt = uint64(block.timestamp) + d.reviewWindow;
         c.status = ContributionStatus.Pending;
         emit ContributionSubmitted(contributionId, datanetId, msg.sender, contentHash, tokenCount, stake, uri);
         if (stake != 0) _token.safeTransferFrom(msg.sender, address(this), stake);
@@ -163,6 +180,21 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         uint96 stake = c.stake;
         c.stakeReturned = true;
         emit StakeReturned(contributionId, msg.sender, stake);
+        if (stake != 0) _token.safeTransfer(msg.sender, stake);
+    }
+
+    /// @inheritdoc IDatanetRegistry
+    function withdrawContribution(uint64 contributionId) external {
+        StoredContribution storage c = _contribution(contributionId);
+        if (msg.sender != c.contributor) revert NotContributor(contributionId, msg.sender);
+        if (c.status != ContributionStatus.Pending) revert NotPending(contributionId, c.status);
+        uint64 closesAt = c.unlockAt;
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+        if (block.timestamp < closesAt) revert ReviewWindowOpen(contributionId, closesAt);
+        uint96 stake = c.stake;
+        c.status = ContributionStatus.Withdrawn;
+        c.stakeReturned = true;
+        emit ContributionWithdrawn(contributionId, c.datanetId, msg.sender, stake);
         if (stake != 0) _token.safeTransfer(msg.sender, stake);
     }
 
@@ -297,9 +329,16 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
 
     // ---------------------------------------------------------------- internal
 
+    /// @dev Keeps the datanet's `curatorCount` in step with the curator set.
     function _setCurator(uint64 datanetId, address curator, bool enabled) private {
         if (curator == address(0)) revert ZeroAddress();
-        _curators[datanetId][curator] = enabled;
+        mapping(address => bool) storage curators = _curators[datanetId];
+        if (curators[curator] != enabled) {
+            curators[curator] = enabled;
+            Datanet storage d = _datanets[datanetId];
+            if (enabled) d.curatorCount += 1;
+            else d.curatorCount -= 1;
+        }
         emit CuratorSet(datanetId, curator, enabled);
     }
 

@@ -16,18 +16,24 @@ contract ModelRegistry is IModelRegistry {
     IDatanetRegistry private immutable _datanets;
 
     /// @inheritdoc IModelRegistry
+    uint64 public immutable priceNotice;
+
+    /// @inheritdoc IModelRegistry
     uint64 public modelCount;
 
     mapping(uint64 modelId => Model) private _models;
 
     /// @param datanets_ The registry releases are checked against.
-    constructor(address datanets_) {
+    /// @param priceNotice_ Seconds from `setPrice` to the first receipt deadline the new price applies to.
+    constructor(address datanets_, uint64 priceNotice_) {
         if (datanets_ == address(0)) revert ZeroAddress();
         _datanets = IDatanetRegistry(datanets_);
+        priceNotice = priceNotice_;
     }
 
     /// @inheritdoc IModelRegistry
     /// @dev Each release is looked up in the DatanetRegistry, whose `UnknownRelease` error bubbles up.
+    // slither-disable-next-line calls-loop
     function registerModel(
         bytes32 weightsHash,
         string calldata uri,
@@ -40,14 +46,15 @@ contract ModelRegistry is IModelRegistry {
         if (n == 0 || n > MAX_RELEASES) revert InvalidReleaseCount(n, MAX_RELEASES);
         uint256 sumBps = uint256(split.ownerBps) + split.dataBps + split.nodeBps + split.treasuryBps;
         if (sumBps != BPS) revert InvalidSplit(sumBps);
+        uint64[] memory datanetIds = new uint64[](n);
         for (uint256 i; i < n; ++i) {
             uint64 releaseId = releaseIds[i];
+            uint64 datanetId = _datanets.getRelease(releaseId).datanetId;
             for (uint256 j; j < i; ++j) {
                 if (releaseIds[j] == releaseId) revert DuplicateRelease(releaseId);
+                if (datanetIds[j] == datanetId) revert DuplicateDatanet(datanetId);
             }
-            // Called for its `UnknownRelease` revert: the release's content is not needed here.
-            // slither-disable-next-line unused-return
-            _datanets.getRelease(releaseId);
+            datanetIds[i] = datanetId;
         }
         modelId = ++modelCount;
         Model storage m = _models[modelId];
@@ -60,10 +67,22 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
+    /// @dev A change already in force is folded into `pricePerKiloToken` first: receipts that could still
+    ///      need the price before it have deadlines in the past.
     function setPrice(uint64 modelId, uint96 pricePerKiloToken) external {
         Model storage m = _ownedModel(modelId);
-        m.pricePerKiloToken = pricePerKiloToken;
-        emit ModelPriceSet(modelId, pricePerKiloToken);
+        uint64 pendingAt = m.nextPriceAt;
+        if (pendingAt != 0) {
+            // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+            if (block.timestamp < pendingAt) revert PriceChangePending(pendingAt);
+            m.pricePerKiloToken = m.nextPricePerKiloToken;
+        }
+        // The second after the notice: a receipt signed in this very second has a deadline of at most now +
+        // priceNotice (the escrow keeps receipt lifetimes within the notice), so it keeps the old price.
+        uint64 effectiveAt = uint64(block.timestamp) + priceNotice + 1;
+        m.nextPricePerKiloToken = pricePerKiloToken;
+        m.nextPriceAt = effectiveAt;
+        emit ModelPriceSet(modelId, pricePerKiloToken, effectiveAt);
     }
 
     /// @inheritdoc IModelRegistry
@@ -85,11 +104,17 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
-    function quoteFee(uint64 modelId, uint256 tokens) external view returns (uint256) {
-        return uint256(_model(modelId).pricePerKiloToken) * tokens / 1000;
+    function priceAt(uint64 modelId, uint64 deadline) public view returns (uint96) {
+        Model storage m = _model(modelId);
+        uint64 nextAt = m.nextPriceAt;
+        return nextAt != 0 && deadline >= nextAt ? m.nextPricePerKiloToken : m.pricePerKiloToken;
     }
 
-    /// @dev Emits from storage to keep the stack shallow.
+    /// @inheritdoc IModelRegistry
+    function quoteFee(uint64 modelId, uint256 tokens, uint64 deadline) external view returns (uint256) {
+        return uint256(priceAt(modelId, deadline)) * tokens / 1000;
+    }
+
     function _emitRegistered(uint64 modelId, Model storage m, string calldata uri) private {
         Split memory split = m.split;
         emit ModelRegistered(

@@ -13,7 +13,8 @@ interface IDatanetRegistry {
         None,
         Pending,
         Accepted,
-        Rejected
+        Rejected,
+        Withdrawn
     }
 
     /// @notice A datanet.
@@ -22,18 +23,27 @@ interface IDatanetRegistry {
     /// @param acceptedCount Accepted contributions so far (the last `acceptedSeq` handed out).
     /// @param acceptedTokens Σ token count of accepted contributions.
     /// @param releaseCount Releases published so far.
+    /// @param reviewWindow Seconds a contribution may wait for review; past it, its contributor may withdraw
+    ///        it and take the stake back.
+    /// @param maxContributionTokens Largest token count one contribution may declare: what bounds the share
+    ///        of a release pool a single declaration can take.
+    /// @param curatorCount Curators enabled now; a datanet without one takes no contributions.
     struct Datanet {
         address owner;
         uint96 minStake;
         uint32 acceptedCount;
         uint64 acceptedTokens;
         uint32 releaseCount;
+        uint64 reviewWindow;
+        uint32 maxContributionTokens;
+        uint32 curatorCount;
     }
 
     /// @notice A contribution. Settlement reads only the contributor, datanet and `acceptedSeq` (nonzero once
     ///         accepted), which the registry packs into one storage slot.
     /// @param acceptedSeq 1-based position in the datanet's accepted set; 0 unless accepted.
-    /// @param unlockAt When an accepted contribution's stake may be withdrawn.
+    /// @param unlockAt Pending: when the review window closes and the contributor may withdraw the
+    ///        contribution. Accepted: when the stake may be withdrawn.
     struct Contribution {
         address contributor;
         uint64 datanetId;
@@ -66,7 +76,12 @@ interface IDatanetRegistry {
 
     /// @notice A datanet was created.
     event DatanetCreated(
-        uint64 indexed datanetId, address indexed owner, uint96 minStake, string metadataURI
+        uint64 indexed datanetId,
+        address indexed owner,
+        uint96 minStake,
+        uint64 reviewWindow,
+        uint32 maxContributionTokens,
+        string metadataURI
     );
     /// @notice A curator was added to or removed from a datanet.
     event CuratorSet(uint64 indexed datanetId, address indexed curator, bool enabled);
@@ -91,6 +106,11 @@ interface IDatanetRegistry {
     );
     /// @notice An accepted contribution's stake went back to its contributor.
     event StakeReturned(uint64 indexed contributionId, address indexed contributor, uint96 amount);
+    /// @notice A contribution left unreviewed past its datanet's review window was withdrawn by its
+    ///         contributor, and its stake went back.
+    event ContributionWithdrawn(
+        uint64 indexed contributionId, uint64 indexed datanetId, address indexed contributor, uint96 amount
+    );
     /// @notice A release was published.
     event ReleasePublished(
         uint64 indexed releaseId,
@@ -142,22 +162,43 @@ interface IDatanetRegistry {
     error EmptyRelease();
     /// @notice The stake lock period is above `MAX_STAKE_LOCK`.
     error StakeLockTooLong(uint64 period, uint64 max);
+    /// @notice The review window is zero or above `MAX_REVIEW_WINDOW`.
+    error InvalidReviewWindow(uint64 window, uint64 max);
+    /// @notice A datanet's largest contribution must allow at least one token.
+    error ZeroMaxContributionTokens();
+    /// @notice The datanet has no curator, so nobody could review the contribution.
+    error NoCurators(uint64 datanetId);
+    /// @notice The declared token count is above the datanet's `maxContributionTokens`.
+    error TooManyTokens(uint32 tokenCount, uint32 maxContributionTokens);
+    /// @notice Only a pending contribution can be withdrawn.
+    error NotPending(uint64 contributionId, ContributionStatus status);
+    /// @notice The contribution's review window is still open.
+    error ReviewWindowOpen(uint64 contributionId, uint64 closesAt);
 
     /// @notice Creates a datanet.
     /// @param metadataURI Where the datanet's description lives (emitted, not stored).
     /// @param minStake Smallest stake a contribution must lock, in the payment token.
-    /// @param curators Initial curators (at most `MAX_CURATORS`).
+    /// @param reviewWindow Seconds a contribution may wait for review before its contributor may withdraw
+    ///        it (1 second to `MAX_REVIEW_WINDOW`).
+    /// @param maxContributionTokens Largest token count one contribution may declare (nonzero).
+    /// @param curators Initial curators (at most `MAX_CURATORS`); contributions need at least one.
     /// @return datanetId The new datanet's id (1-based).
-    function createDatanet(string calldata metadataURI, uint96 minStake, address[] calldata curators)
-        external
-        returns (uint64 datanetId);
+    function createDatanet(
+        string calldata metadataURI,
+        uint96 minStake,
+        uint64 reviewWindow,
+        uint32 maxContributionTokens,
+        address[] calldata curators
+    ) external returns (uint64 datanetId);
 
     /// @notice Adds or removes a curator. Only the datanet's owner.
     function setCurator(uint64 datanetId, address curator, bool enabled) external;
 
-    /// @notice Submits a contribution and pulls `stake` from the caller (approve first).
+    /// @notice Submits a contribution and pulls `stake` from the caller (approve first). The datanet must
+    ///         have a curator. Unreviewed after the datanet's `reviewWindow`, it may be withdrawn.
     /// @param contentHash keccak256 of the document's bytes.
-    /// @param tokenCount Token count under the datanet's reference tokenizer.
+    /// @param tokenCount Token count under the datanet's reference tokenizer, at most
+    ///        `maxContributionTokens`. Clients that sync a release check it against the document.
     /// @param uri Where the document can be fetched (`file://`, `http(s)://`); emitted, not stored.
     /// @param stake Stake to lock, at least the datanet's `minStake`.
     /// @return contributionId The new contribution's id (1-based, global).
@@ -174,6 +215,10 @@ interface IDatanetRegistry {
 
     /// @notice Returns an accepted contribution's stake to its contributor once the lock has passed.
     function withdrawStake(uint64 contributionId) external;
+
+    /// @notice Withdraws the caller's contribution left pending past its datanet's review window and returns
+    ///         its stake. The contribution can then never be reviewed.
+    function withdrawContribution(uint64 contributionId) external;
 
     /// @notice Publishes a release of the datanet's whole accepted set.
     /// @param root Merkle root of the accepted set (see `Release`).

@@ -14,13 +14,18 @@ interface IModelRegistry {
 
     /// @notice A registered model.
     /// @param weightsHash sha256 of the GGUF weights file.
-    /// @param pricePerKiloToken Fee for 1,000 tokens (input + output), in token base units.
-    /// @param releaseIds Releases the model was trained on (at most `MAX_RELEASES`).
+    /// @param pricePerKiloToken Fee for 1,000 tokens (input + output), in token base units, for receipts whose
+    ///        deadline is before `nextPriceAt` (all receipts while no change is scheduled).
+    /// @param nextPricePerKiloToken The price for receipts whose deadline is at or after `nextPriceAt`.
+    /// @param nextPriceAt When the scheduled price applies (by receipt deadline); 0 while none is scheduled.
+    /// @param releaseIds Releases the model was trained on (at most `MAX_RELEASES`, one per datanet).
     struct Model {
         address owner;
         uint96 pricePerKiloToken;
         bytes32 weightsHash;
         Split split;
+        uint96 nextPricePerKiloToken;
+        uint64 nextPriceAt;
         uint64[] releaseIds;
     }
 
@@ -37,8 +42,9 @@ interface IModelRegistry {
         uint64[] releaseIds,
         string uri
     );
-    /// @notice A model's price changed.
-    event ModelPriceSet(uint64 indexed modelId, uint96 pricePerKiloToken);
+    /// @notice A model's price will change: receipts whose deadline is at or after `effectiveAt` pay
+    ///         `pricePerKiloToken`.
+    event ModelPriceSet(uint64 indexed modelId, uint96 pricePerKiloToken, uint64 effectiveAt);
     /// @notice A model changed hands.
     event ModelOwnerSet(uint64 indexed modelId, address indexed owner);
 
@@ -52,6 +58,10 @@ interface IModelRegistry {
     error InvalidReleaseCount(uint256 given, uint256 max);
     /// @notice The same release was listed twice.
     error DuplicateRelease(uint64 releaseId);
+    /// @notice Two of the releases belong to the same datanet (its contributors would be paid twice).
+    error DuplicateDatanet(uint64 datanetId);
+    /// @notice A price change is already scheduled and not yet in force.
+    error PriceChangePending(uint64 effectiveAt);
     /// @notice The weights hash is zero.
     error ZeroWeightsHash();
     /// @notice A zero address was given where an account is required.
@@ -60,7 +70,7 @@ interface IModelRegistry {
     /// @notice Registers a model.
     /// @param weightsHash sha256 of the GGUF weights file.
     /// @param uri Where the weights can be fetched (emitted, not stored).
-    /// @param releaseIds Releases the model binds to; each must exist.
+    /// @param releaseIds Releases the model binds to; each must exist, at most one per datanet.
     /// @param pricePerKiloToken Fee per 1,000 tokens.
     /// @param split Revenue split over owner / data / node / treasury.
     /// @return modelId The new model's id (1-based).
@@ -72,7 +82,9 @@ interface IModelRegistry {
         Split calldata split
     ) external returns (uint64 modelId);
 
-    /// @notice Changes a model's price. Only the model's owner. Receipts signed at the old fee stop settling.
+    /// @notice Schedules a new price, which applies to receipts whose deadline is `priceNotice` or more after
+    ///         now: every receipt already signed keeps the price it was signed at. Only the model's owner; one
+    ///         change at a time (`PriceChangePending` until the last one is in force).
     function setPrice(uint64 modelId, uint96 pricePerKiloToken) external;
 
     /// @notice Hands a model to a new owner (who then receives the owner share). Only the model's owner.
@@ -84,6 +96,12 @@ interface IModelRegistry {
     function modelCount() external view returns (uint64);
     /// @notice A model by id.
     function getModel(uint64 modelId) external view returns (Model memory);
-    /// @notice The fee for `tokens` tokens: pricePerKiloToken × tokens / 1000, rounded down.
-    function quoteFee(uint64 modelId, uint256 tokens) external view returns (uint256);
+    /// @notice A new price applies to receipts whose deadline is more than `priceNotice` seconds after `setPrice`. The escrow
+    ///         keeps its longest receipt lifetime at most this, so no signed receipt changes price.
+    function priceNotice() external view returns (uint64);
+    /// @notice The price per 1,000 tokens of a receipt with deadline `deadline`.
+    function priceAt(uint64 modelId, uint64 deadline) external view returns (uint96);
+    /// @notice The fee for `tokens` tokens of a receipt with deadline `deadline`: priceAt × tokens / 1000,
+    ///         rounded down.
+    function quoteFee(uint64 modelId, uint256 tokens, uint64 deadline) external view returns (uint256);
 }
