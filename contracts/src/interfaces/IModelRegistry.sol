@@ -82,8 +82,8 @@ interface IModelRegistry {
         Split calldata split
     ) external returns (uint64 modelId);
 
-    /// @notice Schedules a new price, which applies to receipts whose deadline is `priceNotice` or more after
-    ///         now: every receipt already signed keeps the price it was signed at. Only the model's owner; one
+    /// @notice Schedules a new price, which applies to receipts whose deadline is more than `priceNotice`
+    ///         after now: every receipt already signed keeps the price it was signed at. Only the model's owner; one
     ///         change at a time (`PriceChangePending` until the last one is in force).
     function setPrice(uint64 modelId, uint96 pricePerKiloToken) external;
 
@@ -96,7 +96,8 @@ interface IModelRegistry {
     function modelCount() external view returns (uint64);
     /// @notice A model by id.
     function getModel(uint64 modelId) external view returns (Model memory);
-    /// @notice A new price applies to receipts whose deadline is more than `priceNotice` seconds after `setPrice`. The escrow
+    /// @notice A new price applies to receipts whose deadline is more than `priceNotice` seconds after
+    ///         `setPrice`. The escrow
     ///         keeps its longest receipt lifetime at most this, so no signed receipt changes price.
     function priceNotice() external view returns (uint64);
     /// @notice The price per 1,000 tokens of a receipt with deadline `deadline`.
