@@ -36,7 +36,7 @@ contract Deploy is Script {
         d.token = vm.envOr("TOKEN", address(0));
         if (d.token == address(0)) d.token = address(new SoilToken(deployer));
         DatanetRegistry datanets = new DatanetRegistry(d.token, treasury, deployer);
-        ModelRegistry models = new ModelRegistry(address(datanets));
+        ModelRegistry models = new ModelRegistry(address(datanets), 1 days);
         UsageEscrow escrow = new UsageEscrow(d.token, address(models), address(datanets), treasury, deployer);
         vm.stopBroadcast();
 

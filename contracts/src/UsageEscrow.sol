@@ -13,15 +13,17 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 /// @title UsageEscrow
 /// @notice Deposits, signed usage receipts settled in batches, the fee split, release pools and pull payouts.
-/// @dev Settlement aggregates every charge and credit of a batch in memory (`AmountMap`) and writes each
-///      distinct payer's deposit and each distinct recipient's balance once; the only per-receipt storage
-///      write is the payer's nonce bit. Contributions are looked up with one `settlementInfo` call per batch
-///      and each distinct model (with its releases) is read once per batch.
-///      Invariant, to the wei: token.balanceOf(this) == totalDeposits + totalCredited + unclaimedPoolRewards.
+/// @dev Settlement checks each receipt completely before it touches anything: a receipt that fails a check is
+///      skipped (`ReceiptSkipped`, with the custom error as the reason) and the batch goes on. Charges and
+///      credits are aggregated in memory (`AmountMap`), so each distinct payer's deposit and each distinct
+///      recipient's balance is written once per batch; the only per-receipt storage write is the payer's nonce
+///      bit. Contributions are looked up with one `settlementInfo` call per batch, and each distinct model (with
+///      its releases) is read once per batch.
+///      Invariant, to the wei: token.balanceOf(this) ≥ totalDeposits + totalCredited + unclaimedPoolRewards,
+///      with equality except for tokens sent directly, which `sweep` credits to the treasury.
 contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using AmountMap for AmountMap.Map;
@@ -32,16 +34,16 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     uint256 public constant PPM = 1_000_000;
     /// @notice Longest withdrawal delay the owner may set.
     uint64 public constant MAX_WITHDRAWAL_DELAY = 30 days;
+    /// @notice How long an unlocked withdrawal stays executable before it lapses.
+    uint64 public constant WITHDRAWAL_WINDOW = 1 days;
     /// @notice The EIP-712 type hash of `UsageReceipt`.
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
-        "UsageReceipt(address payer,uint64 modelId,address node,bytes32 promptHash,bytes32 outputHash,uint32 inputTokens,uint32 outputTokens,uint256 fee,uint256 nonce,uint64 deadline,bytes32 attributionHash)"
+        "UsageReceipt(address payer,uint64 modelId,address node,bytes32 promptHash,bytes32 outputHash,string outputURI,uint32 inputTokens,uint32 outputTokens,uint256 fee,uint256 nonce,uint64 deadline,uint16 attributionVersion,bytes32 attributionHash)"
     );
 
     uint256 private constant BPS = 10_000;
-
-    /// @notice The DatanetRegistry's `settlementInfo` answer did not hold one entry per id asked.
-    error MalformedSettlementInfo();
     uint256 private constant SCALE = 1e18;
+    uint64 private constant NO_END = type(uint64).max;
 
     /// @dev A pending withdrawal.
     struct Withdrawal {
@@ -54,6 +56,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint64 modelId;
         address owner;
         uint256 price;
+        uint256 nextPrice;
+        uint64 nextPriceAt;
         uint256 ownerBps;
         uint256 dataBps;
         uint256 nodeBps;
@@ -73,10 +77,10 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint256 modelsLoaded;
         uint64 knownModels;
         uint64 latestDeadline;
-        // Memory pointers to the first element of each array `settlementInfo` returned (left in place).
-        uint256 contributors;
-        uint256 datanetIds;
-        uint256 acceptedSeqs;
+        // `settlementInfo` of every attributed contribution of the batch, in receipt order.
+        address[] contributors;
+        uint64[] datanetIds;
+        uint32[] acceptedSeqs;
         uint256 cursor;
         uint256 toTreasury;
     }
@@ -91,6 +95,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     uint64 public withdrawalDelay;
     /// @inheritdoc IUsageEscrow
     uint64 public maxReceiptValidity;
+    /// @dev The latest deadline a receipt signed before the last lowering of `maxReceiptValidity` can have.
+    uint64 private _validityFloor;
     /// @inheritdoc IUsageEscrow
     uint256 public totalDeposits;
     /// @inheritdoc IUsageEscrow
@@ -107,10 +113,11 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
 
     mapping(address payer => Withdrawal) private _withdrawals;
     mapping(address payer => mapping(uint256 wordPos => uint256 bits)) private _nonceBitmap;
+    mapping(address payer => mapping(address signer => uint64 validUntil)) private _signers;
     mapping(uint64 releaseId => mapping(uint64 contributionId => uint256 paid)) private _poolPaid;
 
     /// @param token_ The payment token.
-    /// @param models_ The model registry.
+    /// @param models_ The model registry; its `priceNotice` must be at least the initial receipt validity.
     /// @param datanets_ The datanet registry.
     /// @param treasury_ Receives the treasury share and rounding dust.
     /// @param owner_ The protocol owner (sets the treasury, the withdrawal delay and the receipt validity).
@@ -124,6 +131,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         ) {
             revert ZeroAddress();
         }
+        if (IModelRegistry(models_).priceNotice() < 1 days) revert InvalidParameter();
         _token = IERC20(token_);
         _models = IModelRegistry(models_);
         _datanets = IDatanetRegistry(datanets_);
@@ -175,6 +183,9 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         Withdrawal memory w = _withdrawals[msg.sender];
         // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
         if (w.amount == 0 || block.timestamp < w.unlockAt) revert WithdrawalNotReady(w.unlockAt);
+        uint64 expiresAt = w.unlockAt + WITHDRAWAL_WINDOW;
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+        if (block.timestamp > expiresAt) revert WithdrawalExpired(expiresAt);
         uint256 available = depositOf[msg.sender];
         amount = w.amount < available ? w.amount : available;
         delete _withdrawals[msg.sender];
@@ -190,20 +201,23 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     function settle(
         UsageReceipt[] calldata receipts,
         Attribution[] calldata attributions,
-        bytes[] calldata signatures,
-        string[] calldata outputURIs
-    ) external {
+        bytes[] calldata signatures
+    ) external returns (uint256 settled) {
         uint256 n = receipts.length;
-        if (
-            n == 0 || attributions.length != n || signatures.length != n
-                || (outputURIs.length != 0 && outputURIs.length != n)
-        ) {
-            revert BatchLengthMismatch(n, attributions.length, signatures.length, outputURIs.length);
+        if (n == 0 || attributions.length != n || signatures.length != n) {
+            revert BatchLengthMismatch(n, attributions.length, signatures.length);
         }
         Batch memory b = _openBatch(attributions, n);
         for (uint256 i; i < n; ++i) {
-            bytes32 digest = _settleReceipt(b, i, receipts[i], attributions[i], signatures[i]);
-            _emitSettled(digest, receipts[i], attributions[i], _outputURI(outputURIs, i));
+            UsageReceipt calldata r = receipts[i];
+            Attribution calldata a = attributions[i];
+            (bytes32 digest, bytes memory reason) = _settleReceipt(b, i, r, a, signatures[i]);
+            if (reason.length == 0) {
+                emit ReceiptSettled(digest, r.payer, r.modelId, r, _packAttribution(a));
+                ++settled;
+            } else {
+                emit ReceiptSkipped(i, digest, reason);
+            }
         }
         uint256 pooled = _accruePools(b);
         _closeBatch(b, pooled);
@@ -233,6 +247,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IUsageEscrow
     function claim(address to) external nonReentrant returns (uint256 amount) {
         if (to == address(0)) revert ZeroAddress();
+        if (to == address(this)) revert InvalidRecipient(to);
         amount = balanceOf[msg.sender];
         if (amount == 0) revert NothingToClaim();
         balanceOf[msg.sender] = 0;
@@ -242,9 +257,31 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IUsageEscrow
-    function invalidateNonces(uint256 wordPos, uint256 mask) external {
-        _nonceBitmap[msg.sender][wordPos] |= mask;
-        emit NoncesInvalidated(msg.sender, wordPos, mask);
+    function authorizeSigner(address signer) external {
+        if (signer == address(0)) revert ZeroAddress();
+        _signers[msg.sender][signer] = NO_END;
+        emit SignerAuthorized(msg.sender, signer);
+    }
+
+    /// @inheritdoc IUsageEscrow
+    function revokeSigner(address signer) external {
+        uint64 validUntil = _latestDeadline();
+        // Never lengthens an authorization that already ends sooner (or never began).
+        if (_signers[msg.sender][signer] > validUntil) _signers[msg.sender][signer] = validUntil;
+        emit SignerRevoked(msg.sender, signer, _signers[msg.sender][signer]);
+    }
+
+    /// @inheritdoc IUsageEscrow
+    function sweep() external nonReentrant returns (uint256 amount) {
+        uint256 owed = totalDeposits + totalCredited + unclaimedPoolRewards;
+        uint256 held = _token.balanceOf(address(this));
+        if (held <= owed) revert NothingToSweep();
+        amount = held - owed;
+        address to = treasury;
+        balanceOf[to] += amount;
+        totalCredited += amount;
+        emit Swept(amount);
+        emit Credited(to, amount);
     }
 
     // -------------------------------------------------------------- parameters
@@ -259,15 +296,21 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IUsageEscrow
     /// @dev Also capped at `MAX_WITHDRAWAL_DELAY`.
     function setWithdrawalDelay(uint64 delay) external onlyOwner {
-        if (delay <= maxReceiptValidity || delay > MAX_WITHDRAWAL_DELAY) revert InvalidParameter();
+        if (delay <= _latestDeadline() - block.timestamp || delay > MAX_WITHDRAWAL_DELAY) {
+            revert InvalidParameter();
+        }
         withdrawalDelay = delay;
         emit WithdrawalDelaySet(delay);
     }
 
     /// @inheritdoc IUsageEscrow
-    /// @dev Must also be nonzero.
+    /// @dev Lowering it keeps `latestDeadline()` where it was until the receipts signed under the old value
+    ///      have expired, so a receipt already signed never becomes "too far".
     function setMaxReceiptValidity(uint64 validity) external onlyOwner {
-        if (validity == 0 || validity >= withdrawalDelay) revert InvalidParameter();
+        if (validity == 0 || validity >= withdrawalDelay || validity > _models.priceNotice()) {
+            revert InvalidParameter();
+        }
+        if (validity < maxReceiptValidity) _validityFloor = _latestDeadline();
         maxReceiptValidity = validity;
         emit MaxReceiptValiditySet(validity);
     }
@@ -306,8 +349,21 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IUsageEscrow
+    function latestDeadline() external view returns (uint64) {
+        return _latestDeadline();
+    }
+
+    /// @inheritdoc IUsageEscrow
+    function signerValidUntil(address payer, address signer) external view returns (uint64) {
+        return _signers[payer][signer];
+    }
+
+    /// @inheritdoc IUsageEscrow
+    /// @dev A request that lapsed (unexecuted `WITHDRAWAL_WINDOW` after `unlockAt`) reads as none.
     function pendingWithdrawal(address payer) external view returns (uint256 amount, uint64 unlockAt) {
         Withdrawal memory w = _withdrawals[payer];
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+        if (w.amount == 0 || block.timestamp > w.unlockAt + WITHDRAWAL_WINDOW) return (0, 0);
         return (w.amount, w.unlockAt);
     }
 
@@ -337,8 +393,16 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         _token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// @dev Checks the attributions' shapes, looks every attributed contribution up in one call, sizes the
-    ///      in-memory maps for the batch's worst case.
+    /// @dev now + `maxReceiptValidity`, or the floor a lowering left while it is later.
+    function _latestDeadline() private view returns (uint64) {
+        uint64 byValidity = uint64(block.timestamp) + maxReceiptValidity;
+        uint64 floor = _validityFloor;
+        return floor > byValidity ? floor : byValidity;
+    }
+
+    /// @dev Looks up every contribution of the batch's well-formed attributions in one call and sizes the
+    ///      in-memory maps for the batch's worst case. A malformed attribution looks nothing up; its receipt is
+    ///      skipped.
     function _openBatch(Attribution[] calldata attributions, uint256 n)
         private
         view
@@ -346,71 +410,142 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     {
         uint256 total;
         for (uint256 i; i < n; ++i) {
-            uint256 len = attributions[i].contributionIds.length;
-            if (len != attributions[i].weightsPpm.length || len > MAX_ATTRIBUTIONS) {
-                revert InvalidAttribution(i);
-            }
-            total += len;
+            total += _attributionLength(attributions[i]);
         }
         uint64[] memory ids = new uint64[](total);
         uint256 cursor;
         for (uint256 i; i < n; ++i) {
+            uint256 len = _attributionLength(attributions[i]);
             uint64[] calldata batchIds = attributions[i].contributionIds;
-            // A word that is not a clean uint64 makes `settlementInfo` revert (and could never match a signed
-            // attribution hash).
-            assembly ("memory-safe") {
-                calldatacopy(add(ids, shl(5, add(cursor, 1))), batchIds.offset, shl(5, batchIds.length))
+            for (uint256 k; k < len; ++k) {
+                ids[cursor++] = batchIds[k];
             }
-            cursor += batchIds.length;
         }
-        if (total != 0) (b.contributors, b.datanetIds, b.acceptedSeqs) = _lookUpContributions(ids);
+        if (total != 0) (b.contributors, b.datanetIds, b.acceptedSeqs) = _datanets.settlementInfo(ids);
         // Per receipt: its contributors, the model owner and the node; plus the treasury once.
         b.credits = AmountMap.create(total + 2 * n + 1);
         b.charges = AmountMap.create(n);
         b.models = new ModelTerms[](n);
         b.knownModels = _models.modelCount();
-        b.latestDeadline = uint64(block.timestamp) + maxReceiptValidity;
+        b.latestDeadline = _latestDeadline();
     }
 
-    /// @dev Checks one receipt, uses its nonce and books its charge and credits in memory.
+    /// @dev How many contributions a well-formed attribution names; 0 for a malformed one.
+    function _attributionLength(Attribution calldata a) private pure returns (uint256 len) {
+        len = a.contributionIds.length;
+        if (len != a.weightsPpm.length || len > MAX_ATTRIBUTIONS) return 0;
+    }
+
+    /// @dev Checks one receipt completely; if it passes, uses its nonce and books its charge and credits in
+    ///      memory. Returns its digest and, when it is skipped, the encoded error saying why.
     function _settleReceipt(
         Batch memory b,
         uint256 i,
         UsageReceipt calldata r,
         Attribution calldata a,
         bytes calldata signature
-    ) private returns (bytes32 digest) {
-        address payer = r.payer;
-        address node = r.node;
-        if (payer == address(0) || node == address(0)) revert InvalidParty(i);
-        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
-        if (r.deadline < block.timestamp) revert ReceiptExpired(i, r.deadline);
-        if (r.deadline > b.latestDeadline) revert ReceiptDeadlineTooFar(i, r.deadline, b.latestDeadline);
-        ModelTerms memory m = _modelTerms(b, i, r.modelId);
-        uint256 fee = r.fee;
-        uint256 expected = m.price * (uint256(r.inputTokens) + r.outputTokens) / 1000;
-        if (fee != expected) revert FeeMismatch(i, expected, fee);
-        if (_hashAttributionCalldata(a) != r.attributionHash) revert AttributionHashMismatch(i);
-        _useNonce(i, payer, r.nonce);
-        digest = _hashTypedDataV4(_hashReceiptCalldata(r));
-        if (!_isValidSignature(payer, digest, signature)) revert InvalidSignature(i, payer);
+    ) private returns (bytes32 digest, bytes memory reason) {
+        digest = _hashTypedDataV4(_hashReceiptStruct(r));
+        uint256 base = b.cursor;
+        uint256 count = a.contributionIds.length;
+        if (count != a.weightsPpm.length || count > MAX_ATTRIBUTIONS) {
+            return (digest, abi.encodeWithSelector(InvalidAttribution.selector, i));
+        }
+        b.cursor = base + count;
+        ModelTerms memory m;
+        (m, reason) = _checkReceipt(b, i, r, digest, signature);
+        if (reason.length == 0) reason = _checkAttribution(b, i, m, a, r.attributionHash, base);
+        if (reason.length == 0) reason = _checkDeposit(b, r.payer, r.fee);
+        if (reason.length != 0) return (digest, reason);
+        _useNonce(r.payer, r.nonce);
+        _book(b, m, r, a, base);
+    }
 
-        _book(b, i, m, r, a);
+    /// @dev The receipt's own checks: parties, deadline, model, fee, nonce, signature.
+    function _checkReceipt(
+        Batch memory b,
+        uint256 i,
+        UsageReceipt calldata r,
+        bytes32 digest,
+        bytes calldata signature
+    ) private view returns (ModelTerms memory m, bytes memory reason) {
+        address payer = r.payer;
+        if (payer == address(0) || r.node == address(0)) {
+            return (m, abi.encodeWithSelector(InvalidParty.selector, i));
+        }
+        uint64 deadline = r.deadline;
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+        if (deadline < block.timestamp) {
+            return (m, abi.encodeWithSelector(ReceiptExpired.selector, i, deadline));
+        }
+        if (deadline > b.latestDeadline) {
+            return (m, abi.encodeWithSelector(ReceiptDeadlineTooFar.selector, i, deadline, b.latestDeadline));
+        }
+        uint64 modelId = r.modelId;
+        if (modelId == 0 || modelId > b.knownModels) {
+            return (m, abi.encodeWithSelector(UnknownModel.selector, i, modelId));
+        }
+        m = _modelTerms(b, modelId);
+        uint256 price = m.nextPriceAt != 0 && deadline >= m.nextPriceAt ? m.nextPrice : m.price;
+        uint256 expected = price * (uint256(r.inputTokens) + r.outputTokens) / 1000;
+        if (r.fee != expected) return (m, abi.encodeWithSelector(FeeMismatch.selector, i, expected, r.fee));
+        if (_isNonceUsed(payer, r.nonce)) {
+            return (m, abi.encodeWithSelector(NonceAlreadyUsed.selector, i, payer, r.nonce));
+        }
+        if (!_isAuthorized(payer, digest, signature)) {
+            return (m, abi.encodeWithSelector(InvalidSignature.selector, i, payer));
+        }
+    }
+
+    /// @dev The attribution's checks: its hash, Σ weights ≤ 1 000 000, and every contribution an accepted
+    ///      member of one of the model's releases (looked up at `base` onwards in the batch's lookups).
+    function _checkAttribution(
+        Batch memory b,
+        uint256 i,
+        ModelTerms memory m,
+        Attribution calldata a,
+        bytes32 attributionHash,
+        uint256 base
+    ) private pure returns (bytes memory) {
+        if (_hashAttribution(a) != attributionHash) {
+            return abi.encodeWithSelector(AttributionHashMismatch.selector, i);
+        }
+        uint64[] calldata ids = a.contributionIds;
+        uint32[] calldata weights = a.weightsPpm;
+        uint256 sum;
+        for (uint256 k; k < ids.length; ++k) {
+            sum += weights[k];
+            if (!_inModelReleases(m, b.datanetIds[base + k], b.acceptedSeqs[base + k])) {
+                return abi.encodeWithSelector(ContributionNotInModelReleases.selector, i, ids[k]);
+            }
+        }
+        if (sum > PPM) return abi.encodeWithSelector(WeightsExceedOneMillion.selector, i, sum);
+        return "";
+    }
+
+    /// @dev Whether the payer's deposit covers `fee` on top of what the batch already charged it.
+    function _checkDeposit(Batch memory b, address payer, uint256 fee) private view returns (bytes memory) {
+        uint256 needed = b.charges.get(payer) + fee;
+        uint256 available = depositOf[payer];
+        if (needed > available) {
+            return abi.encodeWithSelector(InsufficientDeposit.selector, payer, needed, available);
+        }
+        return "";
     }
 
     /// @dev Books a checked receipt's charge and its split in memory.
     function _book(
         Batch memory b,
-        uint256 i,
         ModelTerms memory m,
         UsageReceipt calldata r,
-        Attribution calldata a
+        Attribution calldata a,
+        uint256 base
     ) private pure {
         uint256 fee = r.fee;
         uint256 ownerShare = fee * m.ownerBps / BPS;
         uint256 nodeShare = fee * m.nodeBps / BPS;
         uint256 dataShare = fee * m.dataBps / BPS;
-        uint256 attributed = _creditContributors(b, i, m, a.contributionIds, a.weightsPpm, dataShare);
+        uint256 attributed = _creditContributors(b, a.weightsPpm, base, dataShare);
         if (fee != 0) b.charges.add(r.payer, fee);
         if (ownerShare != 0) b.credits.add(m.owner, ownerShare);
         if (nodeShare != 0) b.credits.add(r.node, nodeShare);
@@ -418,111 +553,19 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         b.toTreasury += fee - ownerShare - nodeShare - dataShare;
     }
 
-    /// @dev Checks each attributed contribution is an accepted member of one of the model's releases and
-    ///      books its share of the data part. Returns the attributed total.
-    function _creditContributors(
-        Batch memory b,
-        uint256 i,
-        ModelTerms memory m,
-        uint64[] calldata ids,
-        uint32[] calldata weights,
-        uint256 dataShare
-    ) private pure returns (uint256 attributed) {
-        uint256 base = b.cursor;
-        uint256 n = ids.length;
-        uint256 sum;
-        // Unchecked: n ≤ MAX_ATTRIBUTIONS, weights < 2^32, dataShare < 2^130 (price < 2^96, tokens < 2^33), and
-        // Σ amounts ≤ dataShare since Σ weights is checked ≤ PPM below before anything is used.
-        unchecked {
-            b.cursor = base + n;
-            for (uint256 k; k < n; ++k) {
-                uint256 weight;
-                // Raw read: the attribution's calldata matched the signed hash of its canonical encoding.
-                assembly ("memory-safe") {
-                    weight := calldataload(add(weights.offset, shl(5, k)))
-                }
-                sum += weight;
-                attributed += _creditContributor(b, m, i, ids[k], base + k, dataShare * weight / PPM);
-            }
-        }
-        if (sum > PPM) revert WeightsExceedOneMillion(i, sum);
-    }
-
-    /// @dev Checks the contribution at `index` of the batch's lookups is an accepted member of one of the
-    ///      model's releases and books `amount` for its contributor.
-    function _creditContributor(
-        Batch memory b,
-        ModelTerms memory m,
-        uint256 i,
-        uint64 contributionId,
-        uint256 index,
-        uint256 amount
-    ) private pure returns (uint256) {
-        (address contributor, uint64 datanetId, uint32 acceptedSeq) = _lookup(b, index);
-        if (!_inModelReleases(m, datanetId, acceptedSeq)) {
-            revert ContributionNotInModelReleases(i, contributionId);
-        }
-        if (amount != 0) b.credits.add(contributor, amount);
-        return amount;
-    }
-
-    /// @dev The `index`-th result of the batch's `settlementInfo` lookup (`index` < the ids looked up).
-    function _lookup(Batch memory b, uint256 index)
+    /// @dev Books each attributed contribution's part of `dataShare` for its contributor (looked up at `base`
+    ///      onwards); returns their total.
+    function _creditContributors(Batch memory b, uint32[] calldata weights, uint256 base, uint256 dataShare)
         private
         pure
-        returns (address contributor, uint64 datanetId, uint32 acceptedSeq)
+        returns (uint256 attributed)
     {
-        uint256 contributors = b.contributors;
-        uint256 datanetIds = b.datanetIds;
-        uint256 acceptedSeqs = b.acceptedSeqs;
-        assembly ("memory-safe") {
-            let offset := shl(5, index)
-            contributor := and(mload(add(contributors, offset)), 0xffffffffffffffffffffffffffffffffffffffff)
-            datanetId := and(mload(add(datanetIds, offset)), 0xffffffffffffffff)
-            acceptedSeq := and(mload(add(acceptedSeqs, offset)), 0xffffffff)
+        for (uint256 k; k < weights.length; ++k) {
+            uint256 amount = dataShare * weights[k] / PPM;
+            if (amount == 0) continue;
+            b.credits.add(b.contributors[base + k], amount);
+            attributed += amount;
         }
-    }
-
-    /// @dev One `settlementInfo` call for the whole batch. Its return data is used where it lies (no
-    ///      decoding copy): returns pointers to the first element of each of the three arrays, after checking
-    ///      each holds `ids.length` elements inside the return data.
-    function _lookUpContributions(uint64[] memory ids)
-        private
-        view
-        returns (uint256 contributors, uint256 datanetIds, uint256 acceptedSeqs)
-    {
-        (bool ok, bytes memory ret) =
-            address(_datanets).staticcall(abi.encodeCall(IDatanetRegistry.settlementInfo, (ids)));
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(ret, 0x20), mload(ret))
-            }
-        }
-        contributors = _returnedArray(ret, 0, ids.length);
-        datanetIds = _returnedArray(ret, 1, ids.length);
-        acceptedSeqs = _returnedArray(ret, 2, ids.length);
-    }
-
-    /// @dev Pointer to the first element of the `index`-th dynamic array in ABI-encoded `ret`, which must hold
-    ///      exactly `length` elements within `ret`.
-    function _returnedArray(bytes memory ret, uint256 index, uint256 length)
-        private
-        pure
-        returns (uint256 ptr)
-    {
-        uint256 size = ret.length;
-        if (size < 0x60) revert MalformedSettlementInfo();
-        uint256 offset;
-        assembly ("memory-safe") {
-            offset := mload(add(ret, add(0x20, shl(5, index))))
-        }
-        if (offset > size || (size - offset) / 32 < length + 1) revert MalformedSettlementInfo();
-        uint256 encodedLength;
-        assembly ("memory-safe") {
-            encodedLength := mload(add(add(ret, 0x20), offset))
-            ptr := add(add(ret, 0x40), offset)
-        }
-        if (encodedLength != length) revert MalformedSettlementInfo();
     }
 
     /// @dev Spreads each model's unattributed data share over its releases pro rata by token count through
@@ -556,15 +599,14 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         }
     }
 
-    /// @dev Writes each distinct payer's deposit and each distinct recipient's balance once.
+    /// @dev Writes each distinct payer's deposit and each distinct recipient's balance once. Every charge was
+    ///      checked against its payer's deposit when its receipt was.
     function _closeBatch(Batch memory b, uint256 pooled) private {
         if (b.toTreasury != 0) b.credits.add(treasury, b.toTreasury);
         uint256 charged = 0;
         for (uint256 k; k < b.charges.size; ++k) {
             (address payer, uint256 amount) = b.charges.entry(k);
-            uint256 available = depositOf[payer];
-            if (amount > available) revert InsufficientDeposit(payer, amount, available);
-            depositOf[payer] = available - amount;
+            depositOf[payer] -= amount;
             charged += amount;
         }
         uint256 credited = 0;
@@ -580,20 +622,18 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @dev The model's settlement terms, read from the registries the first time the batch meets it.
-    function _modelTerms(Batch memory b, uint256 i, uint64 modelId)
-        private
-        view
-        returns (ModelTerms memory m)
-    {
+    // slither-disable-next-line calls-loop
+    function _modelTerms(Batch memory b, uint64 modelId) private view returns (ModelTerms memory m) {
         for (uint256 j; j < b.modelsLoaded; ++j) {
             if (b.models[j].modelId == modelId) return b.models[j];
         }
-        if (modelId == 0 || modelId > b.knownModels) revert UnknownModel(i, modelId);
         IModelRegistry.Model memory model = _models.getModel(modelId);
         uint256 count = model.releaseIds.length;
         m.modelId = modelId;
         m.owner = model.owner;
         m.price = model.pricePerKiloToken;
+        m.nextPrice = model.nextPricePerKiloToken;
+        m.nextPriceAt = model.nextPriceAt;
         m.ownerBps = model.split.ownerBps;
         m.dataBps = model.split.dataBps;
         m.nodeBps = model.split.nodeBps;
@@ -611,147 +651,74 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         b.models[b.modelsLoaded++] = m;
     }
 
-    function _useNonce(uint256 i, address payer, uint256 nonce) private {
+    function _isNonceUsed(address payer, uint256 nonce) private view returns (bool) {
         // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
-        uint256 bit = 1 << (nonce & 0xff);
-        mapping(uint256 => uint256) storage bitmap = _nonceBitmap[payer];
-        uint256 word = bitmap[nonce >> 8];
-        if (word & bit != 0) revert NonceAlreadyUsed(i, payer, nonce);
-        bitmap[nonce >> 8] = word | bit;
+        return _nonceBitmap[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
-    /// @dev EOA signatures (65-byte r,s,v or 64-byte EIP-2098 r,vs), then EIP-1271 if the payer has code.
-    function _isValidSignature(address payer, bytes32 digest, bytes calldata signature)
+    function _useNonce(address payer, uint256 nonce) private {
+        // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
+        _nonceBitmap[payer][nonce >> 8] |= 1 << (nonce & 0xff);
+    }
+
+    /// @dev A 65-byte (r,s,v) or 64-byte EIP-2098 signature by the payer, or by a signer the payer authorized
+    ///      whose authorization has not ended. No contract is called: nothing the payer deploys can change the
+    ///      answer after the receipt was signed.
+    function _isAuthorized(address payer, bytes32 digest, bytes calldata signature)
         private
         view
         returns (bool)
     {
-        address recovered = address(0);
-        ECDSA.RecoverError err = ECDSA.RecoverError.InvalidSignatureLength;
+        address signer;
+        ECDSA.RecoverError err;
         if (signature.length == 65) {
             // slither-disable-next-line unused-return
-            (recovered, err,) = ECDSA.tryRecover(
+            (signer, err,) = ECDSA.tryRecover(
                 digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
             );
         } else if (signature.length == 64) {
             // slither-disable-next-line unused-return
-            (recovered, err,) = ECDSA.tryRecover(digest, bytes32(signature[0:32]), bytes32(signature[32:64]));
+            (signer, err,) = ECDSA.tryRecover(digest, bytes32(signature[0:32]), bytes32(signature[32:64]));
+        } else {
+            return false;
         }
-        if (err == ECDSA.RecoverError.NoError && recovered == payer) return true;
-        if (payer.code.length == 0) return false;
-        return SignatureChecker.isValidERC1271SignatureNow(payer, digest, signature);
+        if (err != ECDSA.RecoverError.NoError) return false;
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+        return signer == payer || block.timestamp <= _signers[payer][signer];
     }
 
-    /// @dev Emits `ReceiptSettled`, ABI-encoding its data in scratch memory past the free pointer (nothing
-    ///      is allocated per receipt). Every field of `r` it copies was read, hence validated, by
-    ///      `_settleReceipt` first. The attribution is packed 12 bytes per entry: id (uint64) then weight
-    ///      (uint32), big-endian.
-    function _emitSettled(
-        bytes32 digest,
-        UsageReceipt calldata r,
-        Attribution calldata a,
-        string calldata uri
-    ) private {
-        (uint256 ptr, uint256 uriHead) = _encodeSettledHead(r, a);
-        bytes32 topic0 = ReceiptSettled.selector;
-        address payer = r.payer;
-        uint64 modelId = r.modelId;
-        assembly ("memory-safe") {
-            let uriLength := uri.length
-            let uriPadded := and(add(uriLength, 31), not(31))
-            mstore(uriHead, uriLength)
-            if uriLength { mstore(add(uriHead, uriPadded), 0)} // zero the last word's padding
-            calldatacopy(add(uriHead, 0x20), uri.offset, uriLength)
-            log4(ptr, sub(add(add(uriHead, 0x20), uriPadded), ptr), topic0, digest, payer, modelId)
-        }
-    }
-
-    /// @dev Writes `ReceiptSettled`'s static fields and packed attribution at the free pointer (without
-    ///      moving it); returns where the data starts and where `outputURI` goes.
-    function _encodeSettledHead(UsageReceipt calldata r, Attribution calldata a)
-        private
-        pure
-        returns (uint256 ptr, uint256 uriHead)
-    {
+    /// @dev The attribution packed for `ReceiptSettled`: 12 bytes per entry, id (uint64) then weight (uint32),
+    ///      big-endian. Called only for an attribution whose values were read (so validated) by the checks.
+    function _packAttribution(Attribution calldata a) private pure returns (bytes memory packed) {
         uint64[] calldata ids = a.contributionIds;
         uint32[] calldata weights = a.weightsPpm;
         uint256 n = ids.length;
-        uint256 attributionPadded = (n * 12 + 31) & ~uint256(31);
-        assembly ("memory-safe") {
-            ptr := mload(0x40)
-            mstore(ptr, calldataload(add(r, 0x40))) // node
-            mstore(add(ptr, 0x20), calldataload(add(r, 0x100))) // nonce
-            mstore(add(ptr, 0x40), calldataload(add(r, 0xe0))) // fee
-            mstore(add(ptr, 0x60), calldataload(add(r, 0xa0))) // inputTokens
-            mstore(add(ptr, 0x80), calldataload(add(r, 0xc0))) // outputTokens
-            mstore(add(ptr, 0xa0), calldataload(add(r, 0x80))) // outputHash
-            mstore(add(ptr, 0xc0), 0x100) // offset of `attribution`
-            mstore(add(ptr, 0xe0), add(0x120, attributionPadded)) // offset of `outputURI`
-            mstore(add(ptr, 0x100), mul(n, 12))
-            if n { mstore(add(ptr, add(0x100, attributionPadded)), 0)} // zero the last word's padding
-            uriHead := add(add(ptr, 0x120), attributionPadded)
-        }
-        // The attribution's calldata hashed to the signed `attributionHash` of its canonical encoding, so its
-        // words are clean uint64 / uint32 values: read them raw.
-        assembly ("memory-safe") {
-            let out := add(ptr, 0x120)
-            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
-                let id := calldataload(add(ids.offset, shl(5, k)))
-                let weight := calldataload(add(weights.offset, shl(5, k)))
-                mstore(add(out, mul(k, 12)), or(shl(192, id), shl(160, weight)))
+        packed = new bytes(n * 12);
+        for (uint256 k; k < n; ++k) {
+            uint256 entry = (uint256(ids[k]) << 192) | (uint256(weights[k]) << 160);
+            assembly ("memory-safe") {
+                // Writes a whole word: its last 20 bytes are zeros, overwritten by the next entry or lying in
+                // the allocation's padding (`new bytes` rounds up to whole words).
+                mstore(add(add(packed, 0x20), mul(k, 12)), entry)
             }
         }
     }
 
-    /// @dev Receipt `i`'s output URI, or the empty string when the batch carries none.
-    // slither-disable-next-line write-after-write
-    function _outputURI(string[] calldata outputURIs, uint256 i) private pure returns (string calldata uri) {
-        if (outputURIs.length != 0) return outputURIs[i];
-        assembly ("memory-safe") {
-            uri.offset := 0
-            uri.length := 0
-        }
-    }
-
-    /// @dev The EIP-712 struct hash of a receipt whose fields `_settleReceipt` already read (so validated):
-    ///      all eleven members are static, so encodeData is their 32-byte words as laid out in calldata.
-    function _hashReceiptCalldata(UsageReceipt calldata r) private pure returns (bytes32 h) {
-        bytes32 typehash = RECEIPT_TYPEHASH;
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, typehash)
-            calldatacopy(add(ptr, 0x20), r, 0x160)
-            h := keccak256(ptr, 0x180)
-        }
-    }
-
-    /// @dev keccak256 of the attribution's calldata encoding. Equal to keccak256(abi.encode(ids, weights))
-    ///      exactly when that encoding is canonical, and a non-canonical one cannot match a hash the payer
-    ///      signed over the canonical encoding (its offsets and lengths are part of the hashed bytes).
-    function _hashAttributionCalldata(Attribution calldata a) private pure returns (bytes32 h) {
-        uint256 length = 0x80 + 32 * (a.contributionIds.length + a.weightsPpm.length);
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            calldatacopy(ptr, a, length)
-            h := keccak256(ptr, length)
-        }
-    }
-
+    /// @dev The EIP-712 struct hash of a receipt.
     function _hashReceiptStruct(UsageReceipt calldata r) private pure returns (bytes32) {
         return keccak256(
-            abi.encode(
-                RECEIPT_TYPEHASH,
-                r.payer,
-                r.modelId,
-                r.node,
-                r.promptHash,
-                r.outputHash,
-                r.inputTokens,
-                r.outputTokens,
-                r.fee,
-                r.nonce,
-                r.deadline,
-                r.attributionHash
+            bytes.concat(
+                abi.encode(RECEIPT_TYPEHASH, r.payer, r.modelId, r.node, r.promptHash, r.outputHash),
+                abi.encode(
+                    keccak256(bytes(r.outputURI)),
+                    r.inputTokens,
+                    r.outputTokens,
+                    r.fee,
+                    r.nonce,
+                    r.deadline,
+                    r.attributionVersion,
+                    r.attributionHash
+                )
             )
         );
     }
@@ -769,26 +736,17 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             && c.acceptedSeq <= release.contributionCount;
     }
 
+    /// @dev Whether an accepted contribution (`acceptedSeq` ≠ 0) of `datanetId` is in one of the model's
+    ///      releases: a release holds its datanet's first `contributionCount` accepted contributions.
     function _inModelReleases(ModelTerms memory m, uint64 datanetId, uint32 acceptedSeq)
         private
         pure
-        returns (bool found)
+        returns (bool)
     {
         if (acceptedSeq == 0) return false;
-        uint64[] memory releaseDatanets = m.releaseDatanets;
-        uint32[] memory releaseCounts = m.releaseCounts; // same length, built together in `_modelTerms`
-        assembly ("memory-safe") {
-            let count := mload(releaseDatanets)
-            for { let r := 0 } lt(r, count) { r := add(r, 1) } {
-                let offset := shl(5, add(r, 1))
-                if and(
-                    eq(mload(add(releaseDatanets, offset)), datanetId),
-                    iszero(gt(acceptedSeq, mload(add(releaseCounts, offset))))
-                ) {
-                    found := 1
-                    break
-                }
-            }
+        for (uint256 r; r < m.releaseDatanets.length; ++r) {
+            if (m.releaseDatanets[r] == datanetId && acceptedSeq <= m.releaseCounts[r]) return true;
         }
+        return false;
     }
 }

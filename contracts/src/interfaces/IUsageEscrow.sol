@@ -10,20 +10,28 @@ import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 ///         model's releases through a reward-per-token accumulator. Everything owed is credited internally
 ///         and pulled with `claim`.
 /// @dev Accounting invariant, to the wei:
-///      token.balanceOf(this) == Σ deposits + Σ credited balances + Σ pool accruals − Σ pool claims.
+///      token.balanceOf(this) == Σ deposits + Σ credited balances + Σ pool accruals − Σ pool claims
+///      (plus whatever was sent to the escrow directly until `sweep` credits it to the treasury).
+///      Liveness: a receipt that was valid when signed (deposit covering it net of pending withdrawals and
+///      earlier receipts, fee at the price in force for its deadline, deadline within `latestDeadline()`)
+///      settles at any time up to its deadline, whatever the payer, its signers, the model owner, the
+///      protocol owner or a third party do in between.
 ///      The EIP-712 domain is exposed through EIP-5267 `eip712Domain()` (IERC5267).
 interface IUsageEscrow is IERC5267 {
     /// @notice What a payer signs for one use of a model (EIP-712 primary type).
-    /// @param payer The account charged; signs the receipt (EOA or EIP-1271 contract).
+    /// @param payer The account charged. Signs the receipt itself, or through a signer it authorized.
     /// @param modelId The model used.
     /// @param node The node that ran the model; receives the node share.
     /// @param promptHash keccak256 of the prompt bytes.
     /// @param outputHash keccak256 of the output bytes.
+    /// @param outputURI Where the output is published (signed, so nobody can point the audit trail elsewhere).
     /// @param inputTokens Prompt tokens.
     /// @param outputTokens Generated tokens.
-    /// @param fee Must equal price × (inputTokens + outputTokens) / 1000, rounded down.
+    /// @param fee Must equal the model's price at `deadline` × (inputTokens + outputTokens) / 1000, rounded
+    ///        down (`IModelRegistry.quoteFee`).
     /// @param nonce Unordered nonce: any unused value, tracked in a bitmap per payer.
-    /// @param deadline Last timestamp at which the receipt settles.
+    /// @param deadline Last timestamp at which the receipt settles; at most `latestDeadline()` when signed.
+    /// @param attributionVersion The attribution protocol version the attribution was computed under.
     /// @param attributionHash keccak256(abi.encode(contributionIds, weightsPpm)) of the attribution.
     struct UsageReceipt {
         address payer;
@@ -31,11 +39,13 @@ interface IUsageEscrow is IERC5267 {
         address node;
         bytes32 promptHash;
         bytes32 outputHash;
+        string outputURI;
         uint32 inputTokens;
         uint32 outputTokens;
         uint256 fee;
         uint256 nonce;
         uint64 deadline;
+        uint16 attributionVersion;
         bytes32 attributionHash;
     }
 
@@ -48,25 +58,23 @@ interface IUsageEscrow is IERC5267 {
 
     /// @notice Tokens entered a payer's deposit.
     event Deposited(address indexed payer, address indexed from, uint256 amount);
-    /// @notice A payer asked to withdraw; executable at `unlockAt`.
+    /// @notice A payer asked to withdraw; executable from `unlockAt` for `WITHDRAWAL_WINDOW` seconds.
     event WithdrawalRequested(address indexed payer, uint256 amount, uint64 unlockAt);
     /// @notice A payer withdrew from their deposit.
     event Withdrawn(address indexed payer, uint256 amount);
-    /// @notice A receipt settled. `attribution` packs each (contributionId uint64, weightPpm uint32) in
-    ///         12 bytes, big-endian; `outputURI` optionally says where the output is published.
+    /// @notice A receipt settled. `receipt` is the signed receipt as it is (its digest can be recomputed from
+    ///         the log alone); `attribution` packs each (contributionId uint64, weightPpm uint32) in 12 bytes,
+    ///         big-endian, and hashes to the receipt's `attributionHash` once unpacked and ABI-encoded.
     event ReceiptSettled(
         bytes32 indexed digest,
         address indexed payer,
         uint64 indexed modelId,
-        address node,
-        uint256 nonce,
-        uint256 fee,
-        uint32 inputTokens,
-        uint32 outputTokens,
-        bytes32 outputHash,
-        bytes attribution,
-        string outputURI
+        UsageReceipt receipt,
+        bytes attribution
     );
+    /// @notice Receipt `index` of a batch was not settled; `reason` is the ABI-encoded custom error saying
+    ///         why (one of this interface's receipt errors). The batch's other receipts settled.
+    event ReceiptSkipped(uint256 indexed index, bytes32 indexed digest, bytes reason);
     /// @notice An account's claimable balance grew (once per distinct account per settled batch).
     event Credited(address indexed account, uint256 amount);
     /// @notice A release's pool received `amount`; `rewardPerToken` is its new accumulator (scaled 1e18).
@@ -79,30 +87,37 @@ interface IUsageEscrow is IERC5267 {
     );
     /// @notice An account paid out its balance.
     event Claimed(address indexed account, address indexed to, uint256 amount);
-    /// @notice A payer cancelled nonces: `mask` bits set in word `wordPos`.
-    event NoncesInvalidated(address indexed payer, uint256 wordPos, uint256 mask);
+    /// @notice A payer let `signer` sign receipts on its behalf.
+    event SignerAuthorized(address indexed payer, address indexed signer);
+    /// @notice A payer revoked `signer`; receipts it signed still settle until `validUntil`.
+    event SignerRevoked(address indexed payer, address indexed signer, uint64 validUntil);
+    /// @notice Tokens the escrow held beyond everything it owes went to the treasury's balance.
+    event Swept(uint256 amount);
     /// @notice The treasury changed.
     event TreasurySet(address indexed treasury);
     /// @notice The withdrawal delay changed.
     event WithdrawalDelaySet(uint64 delay);
-    /// @notice The longest accepted receipt lifetime changed.
+    /// @notice The longest accepted receipt lifetime changed. A lower value binds only receipts signed after:
+    ///         `latestDeadline()` does not fall below what it was before the change.
     event MaxReceiptValiditySet(uint64 validity);
 
     /// @notice Amount is zero.
     error ZeroAmount();
     /// @notice A zero address was given where an account is required.
     error ZeroAddress();
+    /// @notice The escrow cannot pay itself: the tokens would be owned by nobody.
+    error InvalidRecipient(address to);
     /// @notice The arrays of a batch differ in length, or the batch is empty.
-    error BatchLengthMismatch(uint256 receipts, uint256 attributions, uint256 signatures, uint256 outputURIs);
+    error BatchLengthMismatch(uint256 receipts, uint256 attributions, uint256 signatures);
     /// @notice Receipt `index` is past its deadline.
     error ReceiptExpired(uint256 index, uint64 deadline);
-    /// @notice Receipt `index` has a deadline further than `maxReceiptValidity` from now.
+    /// @notice Receipt `index` has a deadline later than `latestDeadline()`.
     error ReceiptDeadlineTooFar(uint256 index, uint64 deadline, uint64 latest);
-    /// @notice Receipt `index`'s nonce was used or cancelled.
+    /// @notice Receipt `index`'s nonce was already used: the receipt (or another with its nonce) settled.
     error NonceAlreadyUsed(uint256 index, address payer, uint256 nonce);
-    /// @notice Receipt `index`'s signature is not the payer's.
+    /// @notice Receipt `index`'s signature is neither the payer's nor an authorized signer's.
     error InvalidSignature(uint256 index, address payer);
-    /// @notice Receipt `index`'s fee is not price × tokens / 1000.
+    /// @notice Receipt `index`'s fee is not the price at its deadline × tokens / 1000.
     error FeeMismatch(uint256 index, uint256 expected, uint256 given);
     /// @notice Receipt `index`'s attribution does not hash to its `attributionHash`.
     error AttributionHashMismatch(uint256 index);
@@ -116,12 +131,17 @@ interface IUsageEscrow is IERC5267 {
     error UnknownModel(uint256 index, uint64 modelId);
     /// @notice Receipt `index` names a zero payer or node.
     error InvalidParty(uint256 index);
-    /// @notice The payer's deposit cannot cover the batch's charges.
+    /// @notice The payer's deposit cannot cover `needed` (for a receipt: its fee plus what the batch already
+    ///         charged the payer; for a withdrawal request: the amount).
     error InsufficientDeposit(address payer, uint256 needed, uint256 available);
     /// @notice No withdrawal is pending, or it is not yet unlocked.
     error WithdrawalNotReady(uint64 unlockAt);
+    /// @notice The pending withdrawal was not executed within `WITHDRAWAL_WINDOW` after `unlockAt`.
+    error WithdrawalExpired(uint64 expiredAt);
     /// @notice Nothing to claim.
     error NothingToClaim();
+    /// @notice The escrow holds no tokens beyond what it owes.
+    error NothingToSweep();
     /// @notice The contribution is not a member of the release.
     error NotReleaseMember(uint64 releaseId, uint64 contributionId);
     /// @notice A protocol parameter is out of range.
@@ -136,42 +156,56 @@ interface IUsageEscrow is IERC5267 {
     /// @notice EIP-2612 permit and deposit in one call.
     function depositWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external;
 
-    /// @notice Starts a withdrawal of up to `amount`, executable after `withdrawalDelay`. Replaces any pending
-    ///         request. The deposit stays chargeable until the withdrawal executes.
+    /// @notice Starts a withdrawal of up to `amount` (at most the deposit), executable from `withdrawalDelay`
+    ///         after now and for `WITHDRAWAL_WINDOW` seconds; it lapses after that. Replaces any pending request.
+    ///         The deposit stays chargeable until the withdrawal executes: nodes count a pending amount as
+    ///         unavailable, and receipts signed after the request expire before it unlocks.
     function requestWithdrawal(uint256 amount) external;
 
-    /// @notice Executes the caller's unlocked withdrawal (capped at the remaining deposit).
+    /// @notice Executes the caller's unlocked withdrawal within its window (capped at the remaining deposit).
     /// @return amount What was paid out.
     function withdraw() external returns (uint256 amount);
 
-    /// @notice Settles a batch of signed receipts. Anyone may call. Reverts whole on any invalid receipt.
+    /// @notice Settles a batch of signed receipts. Anyone may call. A receipt that is invalid, already
+    ///         settled or not covered by its payer's deposit is skipped with `ReceiptSkipped`; the rest settle.
     /// @param receipts The receipts.
     /// @param attributions One per receipt, matching its `attributionHash`.
-    /// @param signatures One per receipt: 65-byte (r,s,v), 64-byte EIP-2098, or EIP-1271 bytes.
-    /// @param outputURIs Empty, or one per receipt (emitted only).
+    /// @param signatures One per receipt: 65-byte (r,s,v) or 64-byte EIP-2098, by the payer or a signer it
+    ///        authorized.
+    /// @return settled How many receipts settled.
     function settle(
         UsageReceipt[] calldata receipts,
         Attribution[] calldata attributions,
-        bytes[] calldata signatures,
-        string[] calldata outputURIs
-    ) external;
+        bytes[] calldata signatures
+    ) external returns (uint256 settled);
 
     /// @notice Moves the pool rewards of `contributionIds` in release `releaseId` to their contributors'
     ///         balances. Anyone may call; the contributors are credited.
     function claimPoolRewards(uint64 releaseId, uint64[] calldata contributionIds) external;
 
-    /// @notice Pays the caller's whole balance to `to`.
+    /// @notice Pays the caller's whole balance to `to` (not the escrow itself).
     /// @return amount What was paid.
     function claim(address to) external returns (uint256 amount);
 
-    /// @notice Cancels the caller's nonces: bits of `mask` in bitmap word `wordPos`.
-    function invalidateNonces(uint256 wordPos, uint256 mask) external;
+    /// @notice Lets `signer` sign receipts that charge the caller (for contract wallets, and session keys).
+    function authorizeSigner(address signer) external;
+
+    /// @notice Revokes `signer`. Receipts it signed before keep settling until `latestDeadline()` (the latest
+    ///         deadline any of them can have); after that its signatures are refused.
+    function revokeSigner(address signer) external;
+
+    /// @notice Credits the treasury with the tokens the escrow holds beyond everything it owes (tokens sent to
+    ///         it directly). Anyone may call; owed funds are never touched.
+    /// @return amount What was swept.
+    function sweep() external returns (uint256 amount);
 
     /// @notice Sets the treasury. Only the protocol owner.
     function setTreasury(address treasury) external;
-    /// @notice Sets the withdrawal delay; must exceed `maxReceiptValidity`. Only the protocol owner.
+    /// @notice Sets the withdrawal delay; must exceed the longest lifetime of any receipt signed so far
+    ///         (`latestDeadline() − now`). Only the protocol owner.
     function setWithdrawalDelay(uint64 delay) external;
-    /// @notice Sets the longest receipt lifetime; must stay below `withdrawalDelay`. Only the protocol owner.
+    /// @notice Sets the longest receipt lifetime; must be nonzero, below `withdrawalDelay` and at most the model
+    ///         registry's `priceNotice`. Only the protocol owner.
     function setMaxReceiptValidity(uint64 validity) external;
 
     /// @notice The EIP-712 digest the payer signs for `receipt`.
@@ -190,15 +224,20 @@ interface IUsageEscrow is IERC5267 {
     function treasury() external view returns (address);
     /// @notice Seconds between a withdrawal request and its execution.
     function withdrawalDelay() external view returns (uint64);
-    /// @notice Longest time from settlement to a receipt's deadline.
+    /// @notice Longest lifetime (deadline − signing time) of a receipt signed now.
     function maxReceiptValidity() external view returns (uint64);
+    /// @notice The latest deadline a receipt may have now: now + `maxReceiptValidity`, or later while receipts
+    ///         signed under a longer validity may still be live.
+    function latestDeadline() external view returns (uint64);
+    /// @notice Until when `signer` may sign receipts for `payer` (0: never authorized; max uint64: no end).
+    function signerValidUntil(address payer, address signer) external view returns (uint64);
     /// @notice A payer's deposit.
     function depositOf(address payer) external view returns (uint256);
     /// @notice A payer's pending withdrawal.
     function pendingWithdrawal(address payer) external view returns (uint256 amount, uint64 unlockAt);
     /// @notice An account's claimable balance.
     function balanceOf(address account) external view returns (uint256);
-    /// @notice Whether a payer's nonce is used or cancelled.
+    /// @notice Whether a payer's nonce is used.
     function isNonceUsed(address payer, uint256 nonce) external view returns (bool);
     /// @notice A release pool's reward per accepted token, scaled 1e18.
     function rewardPerToken(uint64 releaseId) external view returns (uint256);

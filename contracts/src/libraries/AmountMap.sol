@@ -80,6 +80,26 @@ library AmountMap {
         }
     }
 
+    /// @notice `account`'s amount (0 when absent).
+    function get(Map memory map, address account) internal pure returns (uint256 amount) {
+        uint256 table = map.table;
+        uint256 mask = map.mask;
+        assembly ("memory-safe") {
+            mstore(0x00, account)
+            let i := and(keccak256(0x00, 0x20), mask)
+            for {} 1 {} {
+                let pair := add(table, shl(6, i))
+                let key := mload(pair)
+                if eq(key, account) {
+                    amount := mload(add(pair, 0x20))
+                    break
+                }
+                if iszero(key) { break }
+                i := and(add(i, 1), mask)
+            }
+        }
+    }
+
     /// @notice The `k`-th distinct account added (0-based, insertion order; `k < size`) and its amount.
     function entry(Map memory map, uint256 k) internal pure returns (address account, uint256 amount) {
         uint256 used = map.used;

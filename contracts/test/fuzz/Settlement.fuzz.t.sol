@@ -185,7 +185,7 @@ contract Settlement_Fuzz_Test is Base {
         }
         uint256 credited = escrow.totalCredited();
         uint256 pooled = escrow.unclaimedPoolRewards();
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
         for (uint256 p; p < 3; ++p) {
             assertEq(
                 escrow.depositOf(payers[p]), 100e18 - charged[p], "each payer charged its receipts' fees"

@@ -99,7 +99,7 @@ abstract contract GasFixture is Base {
     function _settleBatch50Cold(string memory group) internal {
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _batch(1);
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
         uint256 gasUsed = vm.snapshotGasLastCall(group, "settle_batch50_cold_recipients");
         vm.snapshotValue(group, "settle_batch50_cold_recipients_per_receipt", gasUsed / BATCH);
         _assertSolvent();
@@ -110,10 +110,10 @@ abstract contract GasFixture is Base {
         // credits every contributor, so every account of the measured batch already holds a balance.
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _batch(1);
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
         _creditEveryContributor();
         (rs, as_, sigs) = _batch(2);
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
         uint256 gasUsed = vm.snapshotGasLastCall(group, "settle_batch50_credited_recipients");
         vm.snapshotValue(group, "settle_batch50_credited_recipients_per_receipt", gasUsed / BATCH);
         _assertSolvent();
@@ -133,7 +133,7 @@ contract Gas_Test is GasFixture {
         r.modelId = bigModel;
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _one(r, a, _sign(keys[0], r));
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
         vm.snapshotGasLastCall("UsageEscrow", "settle_1_receipt_8_attributions");
         assertTrue(escrow.isNonceUsed(payers[0], 1));
     }

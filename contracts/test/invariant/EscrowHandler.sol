@@ -135,11 +135,13 @@ contract EscrowHandler is Test {
                 node: recipients[recipients.length - 1 - (k % 2)],
                 promptHash: keccak256(abi.encode(seed, k)),
                 outputHash: keccak256(abi.encode(seed, k, "out")),
+                outputURI: "",
                 inputTokens: input,
                 outputTokens: uint32(tokens % 2000),
                 fee: price * (uint256(input) + tokens % 2000) / 1000,
                 nonce: nextNonce[payers[p]]++,
                 deadline: uint64(block.timestamp + 1 hours),
+                attributionVersion: 1,
                 attributionHash: keccak256(abi.encode(as_[k].contributionIds, as_[k].weightsPpm))
             });
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(payerKeys[p], escrow.hashReceipt(rs[k]));
@@ -150,7 +152,7 @@ contract EscrowHandler is Test {
             uint256 available = escrow.depositOf(payers[p]);
             if (charge[p] > available) _deposit(payers[p], charge[p] - available); // else the batch reverts whole
         }
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
         delete lastReceipts;
         delete lastAttributions;
         delete lastSignatures;
@@ -169,7 +171,7 @@ contract EscrowHandler is Test {
     /// @dev Resubmits the last settled batch: it must never settle again.
     function replay() external {
         if (lastReceipts.length == 0) return;
-        try escrow.settle(lastReceipts, lastAttributions, lastSignatures, new string[](0)) {
+        try escrow.settle(lastReceipts, lastAttributions, lastSignatures) {
             ghostReplaysSettled += lastReceipts.length;
         } catch {}
     }

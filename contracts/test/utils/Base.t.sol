@@ -16,7 +16,7 @@ abstract contract Base is Test {
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 internal constant RECEIPT_TYPEHASH = keccak256(
-        "UsageReceipt(address payer,uint64 modelId,address node,bytes32 promptHash,bytes32 outputHash,uint32 inputTokens,uint32 outputTokens,uint256 fee,uint256 nonce,uint64 deadline,bytes32 attributionHash)"
+        "UsageReceipt(address payer,uint64 modelId,address node,bytes32 promptHash,bytes32 outputHash,string outputURI,uint32 inputTokens,uint32 outputTokens,uint256 fee,uint256 nonce,uint64 deadline,uint16 attributionVersion,bytes32 attributionHash)"
     );
     uint96 internal constant PRICE = 2e18; // per 1,000 tokens
     uint96 internal constant MIN_STAKE = 10e18;
@@ -50,7 +50,7 @@ abstract contract Base is Test {
         vm.startPrank(owner);
         token = new SoilToken(owner);
         datanets = new DatanetRegistry(address(token), treasury, owner);
-        models = new ModelRegistry(address(datanets));
+        models = new ModelRegistry(address(datanets), 1 days);
         escrow = new UsageEscrow(address(token), address(models), address(datanets), treasury, owner);
         vm.stopPrank();
 
@@ -74,7 +74,7 @@ abstract contract Base is Test {
         address[] memory curators = new address[](1);
         curators[0] = curator_;
         vm.prank(makeAddr("datanetOwner"));
-        id = datanets.createDatanet("ipfs://datanet", MIN_STAKE, curators);
+        id = datanets.createDatanet("ipfs://datanet", MIN_STAKE, 7 days, type(uint32).max, curators);
     }
 
     function _contribute(address who, uint64 datanet, uint32 tokenCount) internal returns (uint64 id) {
@@ -155,11 +155,13 @@ abstract contract Base is Test {
             node: node,
             promptHash: keccak256("prompt"),
             outputHash: keccak256(abi.encode("output", nonce)),
+            outputURI: string.concat("https://outputs.example/", vm.toString(nonce)),
             inputTokens: 300,
             outputTokens: 200,
             fee: uint256(PRICE) * 500 / 1000,
             nonce: nonce,
             deadline: uint64(block.timestamp + 1 hours),
+            attributionVersion: 1,
             attributionHash: keccak256(abi.encode(a.contributionIds, a.weightsPpm))
         });
     }
@@ -175,9 +177,22 @@ abstract contract Base is Test {
                 DOMAIN_TYPEHASH, keccak256("Soil UsageEscrow"), keccak256("1"), chainId, verifyingContract
             )
         );
-        // Every UsageReceipt member is a static type, so EIP-712 encodeData is the typehash followed by the
-        // eleven members as 32-byte words: exactly abi.encode of the typehash and the (static) struct.
-        bytes32 structHash = keccak256(abi.encode(RECEIPT_TYPEHASH, r));
+        // EIP-712 encodeData: each static member as a 32-byte word, the string as keccak256 of its bytes.
+        bytes32 structHash = keccak256(
+            bytes.concat(
+                abi.encode(RECEIPT_TYPEHASH, r.payer, r.modelId, r.node, r.promptHash, r.outputHash),
+                abi.encode(
+                    keccak256(bytes(r.outputURI)),
+                    r.inputTokens,
+                    r.outputTokens,
+                    r.fee,
+                    r.nonce,
+                    r.deadline,
+                    r.attributionVersion,
+                    r.attributionHash
+                )
+            )
+        );
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 
@@ -204,7 +219,7 @@ abstract contract Base is Test {
     {
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _one(r, a, sig);
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
     }
 
     function _one(IUsageEscrow.UsageReceipt memory r, IUsageEscrow.Attribution memory a, bytes memory sig)

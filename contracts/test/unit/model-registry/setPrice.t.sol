@@ -18,11 +18,11 @@ contract SetPrice_Unit_Test is Base {
 
     function test_When_CallerOwnsModel() external {
         vm.expectEmit(address(models));
-        emit IModelRegistry.ModelPriceSet(modelId, 3e18);
+        emit IModelRegistry.ModelPriceSet(modelId, 3e18, uint64(block.timestamp + 1 days + 1));
         vm.prank(modelOwner);
         models.setPrice(modelId, 3e18);
         assertEq(models.getModel(modelId).pricePerKiloToken, 3e18, "price");
-        assertEq(models.quoteFee(modelId, 500), 1.5e18, "quote follows");
+        assertEq(models.quoteFee(modelId, 500, uint64(block.timestamp + 1 days + 1)), 1.5e18, "quote follows");
     }
 
     function test_When_CallerOwnsModel_OldReceiptsStopSettling() external {

@@ -38,34 +38,22 @@ contract Settle_Unit_Test is Base {
     // ------------------------------------------------------------------ shape
 
     function test_RevertWhen_BatchEmpty() external {
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 0, 0, 0, 0));
-        escrow.settle(
-            new IUsageEscrow.UsageReceipt[](0),
-            new IUsageEscrow.Attribution[](0),
-            new bytes[](0),
-            new string[](0)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 0, 0, 0));
+        escrow.settle(new IUsageEscrow.UsageReceipt[](0), new IUsageEscrow.Attribution[](0), new bytes[](0));
     }
 
     function test_RevertWhen_AttributionsLengthDiffers() external {
         (IUsageEscrow.UsageReceipt[] memory rs,, bytes[] memory sigs) =
             _one(_receipt(payer, 1, attribution), attribution, hex"");
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 1, 2, 1, 0));
-        escrow.settle(rs, new IUsageEscrow.Attribution[](2), sigs, new string[](0));
+        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 1, 2, 1));
+        escrow.settle(rs, new IUsageEscrow.Attribution[](2), sigs);
     }
 
     function test_RevertWhen_SignaturesLengthDiffers() external {
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_,) =
             _one(_receipt(payer, 1, attribution), attribution, hex"");
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 1, 1, 0, 0));
-        escrow.settle(rs, as_, new bytes[](0), new string[](0));
-    }
-
-    function test_RevertWhen_OutputURIsLengthDiffers() external {
-        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
-            _one(_receipt(payer, 1, attribution), attribution, hex"");
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 1, 1, 1, 2));
-        escrow.settle(rs, as_, sigs, new string[](2));
+        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.BatchLengthMismatch.selector, 1, 1, 0));
+        escrow.settle(rs, as_, new bytes[](0));
     }
 
     function test_RevertWhen_AttributionArraysDiffer() external {
@@ -178,7 +166,7 @@ contract Settle_Unit_Test is Base {
             sigs[k] = _sign(payerKey, rs[k]);
         }
         vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.NonceAlreadyUsed.selector, 1, payer, 300));
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
     }
 
     function test_RevertWhen_SignedByAnotherKey() external {
@@ -285,7 +273,7 @@ contract Settle_Unit_Test is Base {
             sigs[k] = _sign(poorKey, rs[k]);
         }
         vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InsufficientDeposit.selector, poor, 2e18, 1.5e18));
-        escrow.settle(rs, as_, sigs, new string[](0));
+        escrow.settle(rs, as_, sigs);
     }
 
     // ------------------------------------------------------------------ valid
@@ -294,32 +282,18 @@ contract Settle_Unit_Test is Base {
         IUsageEscrow.UsageReceipt[] memory rs = new IUsageEscrow.UsageReceipt[](2);
         IUsageEscrow.Attribution[] memory as_ = new IUsageEscrow.Attribution[](2);
         bytes[] memory sigs = new bytes[](2);
-        string[] memory uris = new string[](2);
         for (uint256 k; k < 2; ++k) {
             rs[k] = _receipt(payer, k + 1, attribution);
             as_[k] = attribution;
             sigs[k] = _sign(payerKey, rs[k]);
         }
-        uris[0] = "ipfs://output-1";
 
         bytes memory packed =
             abi.encodePacked(contributionIds[0], uint32(500_000), contributionIds[1], uint32(250_000));
         vm.expectEmit(address(escrow));
-        emit IUsageEscrow.ReceiptSettled(
-            _digest(rs[0]),
-            payer,
-            modelId,
-            node,
-            1,
-            1e18,
-            300,
-            200,
-            rs[0].outputHash,
-            packed,
-            "ipfs://output-1"
-        );
+        emit IUsageEscrow.ReceiptSettled(_digest(rs[0]), payer, modelId, rs[0], packed);
         vm.recordLogs();
-        escrow.settle(rs, as_, sigs, uris);
+        escrow.settle(rs, as_, sigs);
         Vm.Log[] memory logs = vm.getRecordedLogs();
 
         // Fee 1e18 each: owner 30%, node 15%, treasury 5%, data 50% of which c1 50%, c2 25%, pool 25%.

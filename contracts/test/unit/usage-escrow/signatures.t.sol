@@ -87,7 +87,7 @@ contract Signatures_Unit_Test is Base {
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _one(r, a, sig);
         vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
-        other.settle(rs, as_, sigs, new string[](0));
+        other.settle(rs, as_, sigs);
     }
 
     function _fundOther(UsageEscrow other) internal {
