@@ -138,11 +138,13 @@ mod tests {
             node: Address::repeat_byte(2),
             promptHash: keccak256("prompt"),
             outputHash: keccak256("output"),
+            outputURI: "http://127.0.0.1:8080/v1/outputs/1".to_owned(),
             inputTokens: 10,
             outputTokens: 20,
             fee: U256::from(30u64),
             nonce: U256::from(7u64),
             deadline: 1_900_000_000,
+            attributionVersion: 1,
             attributionHash: attribution.hash(),
         }
     }

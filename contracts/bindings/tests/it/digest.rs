@@ -35,11 +35,13 @@ async fn rust_digest_equals_contract_digest() {
         node: Address::repeat_byte(0xAB),
         promptHash: keccak256("What is soil made of?"),
         outputHash: keccak256("Minerals, organic matter, water and air."),
+        outputURI: "https://outputs.example/0x5a5a/ünïcødé".to_owned(),
         inputTokens: 17,
         outputTokens: 256,
         fee: U256::from(273_000_000_000_000u64),
         nonce: U256::from_be_bytes([0x5a; 32]),
         deadline: 1_900_000_000,
+        attributionVersion: 7,
         attributionHash: attribution.hash(),
     };
     let domain = ReceiptDomain {
