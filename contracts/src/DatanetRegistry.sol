@@ -82,7 +82,9 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         uint32 maxContributionTokens,
         address[] calldata curators
     ) external returns (uint64 datanetId) {
-        if (curators.length > MAX_CURATORS) revert TooManyCurators(curators.length, MAX_CURATORS);
+        if (curators.length > MAX_CURATORS) {
+            revert TooManyCurators(curators.length, MAX_CURATORS);
+        }
         if (reviewWindow == 0 || reviewWindow > MAX_REVIEW_WINDOW) {
             revert InvalidReviewWindow(reviewWindow, MAX_REVIEW_WINDOW);
         }
