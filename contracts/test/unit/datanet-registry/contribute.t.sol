@@ -60,7 +60,7 @@ contract Contribute_Unit_Test is Base {
         assertEq(c.contentHash, keccak256("doc"), "contentHash");
         assertEq(c.stake, 12e18, "stake");
         assertEq(c.tokenCount, 42, "tokenCount");
-        assertEq(c.unlockAt, 0, "unlockAt");
+        assertEq(c.unlockAt, block.timestamp + REVIEW_WINDOW, "unlockAt");
         assertFalse(c.stakeReturned, "stakeReturned");
         assertEq(token.balanceOf(address(datanets)), registryBefore + 12e18, "stake pulled");
         assertEq(token.balanceOf(author), 88e18, "author paid");

@@ -11,14 +11,14 @@ contract CreateDatanet_Unit_Test is Base {
             curators[k] = address(uint160(k + 1));
         }
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.TooManyCurators.selector, 33, 32));
-        datanets.createDatanet("uri", 0, curators);
+        datanets.createDatanet("uri", 0, REVIEW_WINDOW, MAX_CONTRIBUTION_TOKENS, curators);
     }
 
     function test_RevertWhen_CuratorIsZero() external {
         address[] memory curators = new address[](2);
         curators[0] = curator;
         vm.expectRevert(IDatanetRegistry.ZeroAddress.selector);
-        datanets.createDatanet("uri", 0, curators);
+        datanets.createDatanet("uri", 0, REVIEW_WINDOW, MAX_CONTRIBUTION_TOKENS, curators);
     }
 
     function test_When_CuratorsAreValid() external {
@@ -28,11 +28,14 @@ contract CreateDatanet_Unit_Test is Base {
         }
         address creator = makeAddr("creator");
         vm.expectEmit(address(datanets));
-        emit IDatanetRegistry.DatanetCreated(2, creator, 5e18, "ipfs://meta");
+        emit IDatanetRegistry.DatanetCreated(
+            2, creator, 5e18, REVIEW_WINDOW, MAX_CONTRIBUTION_TOKENS, "ipfs://meta"
+        );
         vm.expectEmit(address(datanets));
         emit IDatanetRegistry.CuratorSet(2, address(1), true);
         vm.prank(creator);
-        uint64 id = datanets.createDatanet("ipfs://meta", 5e18, curators);
+        uint64 id =
+            datanets.createDatanet("ipfs://meta", 5e18, REVIEW_WINDOW, MAX_CONTRIBUTION_TOKENS, curators);
 
         assertEq(id, 2, "id");
         assertEq(datanets.datanetCount(), 2, "count");

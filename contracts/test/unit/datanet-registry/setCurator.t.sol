@@ -40,6 +40,9 @@ contract SetCurator_Unit_Test is Base {
         datanets.setCurator(datanetId, curator, false);
         assertFalse(datanets.isCurator(datanetId, curator));
 
+        // A second curator keeps the datanet open to contributions; the removed one can no longer review.
+        vm.prank(datanetOwner);
+        datanets.setCurator(datanetId, makeAddr("newCurator"), true);
         uint64 id = _contribute(contributors[0], datanetId, 10);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.NotCurator.selector, datanetId, curator));
         vm.prank(curator);

@@ -83,6 +83,6 @@ contract RegisterModel_Unit_Test is Base {
 
     function test_RevertWhen_ConstructedWithZeroAddress() external {
         vm.expectRevert(IModelRegistry.ZeroAddress.selector);
-        new ModelRegistry(address(0));
+        new ModelRegistry(address(0), PRICE_NOTICE);
     }
 }
