@@ -13,8 +13,12 @@ import {Script} from "forge-std/Script.sol";
 ///      absent a `SoilToken` owned by the deployer is deployed), `TREASURY` (default: the deployer) and
 ///      `DEPLOYMENT_FILE` (default: `deployments/<chainId>.json`, must lie under `./deployments`).
 ///      The deployer owns the protocol parameters; the defaults are a 7-day stake lock, 1-day receipt
-///      validity and 2-day withdrawal delay.
+///      validity and 2-day withdrawal delay; model price changes take a 1-day notice.
 contract Deploy is Script {
+    /// @notice Seconds from a model's `setPrice` to the first receipt deadline the new price applies to: the
+    ///         escrow's default longest receipt lifetime (1 day), so no receipt already signed changes price.
+    uint64 public constant PRICE_NOTICE = 1 days;
+
     /// @notice The deployed addresses.
     struct Deployment {
         address token;
@@ -36,7 +40,7 @@ contract Deploy is Script {
         d.token = vm.envOr("TOKEN", address(0));
         if (d.token == address(0)) d.token = address(new SoilToken(deployer));
         DatanetRegistry datanets = new DatanetRegistry(d.token, treasury, deployer);
-        ModelRegistry models = new ModelRegistry(address(datanets), 1 days);
+        ModelRegistry models = new ModelRegistry(address(datanets), PRICE_NOTICE);
         UsageEscrow escrow = new UsageEscrow(d.token, address(models), address(datanets), treasury, deployer);
         vm.stopBroadcast();
 

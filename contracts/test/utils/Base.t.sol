@@ -20,6 +20,9 @@ abstract contract Base is Test {
     );
     uint96 internal constant PRICE = 2e18; // per 1,000 tokens
     uint96 internal constant MIN_STAKE = 10e18;
+    uint64 internal constant REVIEW_WINDOW = 7 days;
+    uint32 internal constant MAX_CONTRIBUTION_TOKENS = 1_000_000;
+    uint64 internal constant PRICE_NOTICE = 1 days;
     uint256 internal constant DEPOSIT = 1000e18;
 
     SoilToken internal token;
@@ -50,7 +53,7 @@ abstract contract Base is Test {
         vm.startPrank(owner);
         token = new SoilToken(owner);
         datanets = new DatanetRegistry(address(token), treasury, owner);
-        models = new ModelRegistry(address(datanets), 1 days);
+        models = new ModelRegistry(address(datanets), PRICE_NOTICE);
         escrow = new UsageEscrow(address(token), address(models), address(datanets), treasury, owner);
         vm.stopPrank();
 
@@ -74,7 +77,9 @@ abstract contract Base is Test {
         address[] memory curators = new address[](1);
         curators[0] = curator_;
         vm.prank(makeAddr("datanetOwner"));
-        id = datanets.createDatanet("ipfs://datanet", MIN_STAKE, 7 days, type(uint32).max, curators);
+        id = datanets.createDatanet(
+            "ipfs://datanet", MIN_STAKE, REVIEW_WINDOW, MAX_CONTRIBUTION_TOKENS, curators
+        );
     }
 
     function _contribute(address who, uint64 datanet, uint32 tokenCount) internal returns (uint64 id) {

@@ -39,6 +39,30 @@ contract Review_Unit_Test is Base {
         datanets.review(pending, true);
     }
 
+    function test_RevertWhen_Withdrawn() external {
+        vm.warp(datanets.getContribution(pending).unlockAt);
+        vm.prank(contributors[0]);
+        datanets.withdrawContribution(pending);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDatanetRegistry.AlreadyReviewed.selector,
+                pending,
+                IDatanetRegistry.ContributionStatus.Withdrawn
+            )
+        );
+        vm.prank(curator);
+        datanets.review(pending, true);
+    }
+
+    function test_When_WindowClosedButNotWithdrawn() external {
+        vm.warp(datanets.getContribution(pending).unlockAt + 1 days);
+        vm.prank(curator);
+        datanets.review(pending, true);
+        IDatanetRegistry.Contribution memory c = datanets.getContribution(pending);
+        assertEq(uint8(c.status), uint8(IDatanetRegistry.ContributionStatus.Accepted), "status");
+        assertEq(c.unlockAt, block.timestamp + 7 days, "unlockAt is now the stake lock");
+    }
+
     function test_RevertWhen_CuratorIsContributor() external {
         uint64 own = _contribute(curator, datanetId, 5);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.SelfReview.selector, own));

@@ -31,6 +31,16 @@ contract SetCurator_Unit_Test is Base {
         vm.prank(datanetOwner);
         datanets.setCurator(datanetId, newCurator, true);
         assertTrue(datanets.isCurator(datanetId, newCurator));
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 2, "curatorCount");
+    }
+
+    function test_When_Enabling_AlreadyCurator() external {
+        vm.expectEmit(address(datanets));
+        emit IDatanetRegistry.CuratorSet(datanetId, curator, true);
+        vm.prank(datanetOwner);
+        datanets.setCurator(datanetId, curator, true);
+        assertTrue(datanets.isCurator(datanetId, curator));
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 1, "curatorCount");
     }
 
     function test_When_Disabling() external {
@@ -39,10 +49,52 @@ contract SetCurator_Unit_Test is Base {
         vm.prank(datanetOwner);
         datanets.setCurator(datanetId, curator, false);
         assertFalse(datanets.isCurator(datanetId, curator));
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 0, "curatorCount");
 
+        // A second curator keeps the datanet open to contributions; the removed one can no longer review.
+        vm.prank(datanetOwner);
+        datanets.setCurator(datanetId, makeAddr("newCurator"), true);
         uint64 id = _contribute(contributors[0], datanetId, 10);
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.NotCurator.selector, datanetId, curator));
         vm.prank(curator);
         datanets.review(id, true);
+    }
+
+    function test_When_Disabling_NotACurator() external {
+        address stranger = makeAddr("stranger");
+        vm.expectEmit(address(datanets));
+        emit IDatanetRegistry.CuratorSet(datanetId, stranger, false);
+        vm.prank(datanetOwner);
+        datanets.setCurator(datanetId, stranger, false);
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 1, "curatorCount");
+
+        // Also on a datanet with no curator at all: no underflow.
+        vm.startPrank(datanetOwner);
+        datanets.setCurator(datanetId, curator, false);
+        datanets.setCurator(datanetId, curator, false);
+        datanets.setCurator(datanetId, stranger, false);
+        vm.stopPrank();
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 0, "curatorCount at zero");
+    }
+
+    function test_When_RemovingAndReAddingTheSameAccount() external {
+        address second = makeAddr("second");
+        vm.startPrank(datanetOwner);
+        datanets.setCurator(datanetId, second, true);
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 2, "added");
+        datanets.setCurator(datanetId, second, false);
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 1, "removed");
+        datanets.setCurator(datanetId, second, true);
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 2, "re-added");
+        datanets.setCurator(datanetId, second, true);
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 2, "added twice");
+        datanets.setCurator(datanetId, curator, false);
+        datanets.setCurator(datanetId, second, false);
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 0, "all removed");
+        datanets.setCurator(datanetId, curator, true);
+        vm.stopPrank();
+        assertEq(datanets.getDatanet(datanetId).curatorCount, 1, "original re-added");
+        assertTrue(datanets.isCurator(datanetId, curator));
+        assertFalse(datanets.isCurator(datanetId, second));
     }
 }

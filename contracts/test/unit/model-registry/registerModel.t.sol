@@ -48,6 +48,36 @@ contract RegisterModel_Unit_Test is Base {
         models.registerModel(bytes32("w"), "u", ids, PRICE, _split(2500, 2500, 2500, 2500));
     }
 
+    /// @dev A second release of the fixture's datanet, after one more accepted contribution.
+    function _secondReleaseOfFixtureDatanet() internal returns (uint64) {
+        uint64 c = _contribute(contributors[1], datanetId, 10);
+        vm.prank(curator);
+        datanets.review(c, true);
+        return _publish(datanetId);
+    }
+
+    function test_RevertWhen_TwoReleasesOfOneDatanet() external {
+        uint64 later = _secondReleaseOfFixtureDatanet();
+        assertEq(datanets.getRelease(later).datanetId, datanetId, "same datanet");
+        uint64[] memory ids = new uint64[](2);
+        (ids[0], ids[1]) = (releaseId, later);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.DuplicateDatanet.selector, datanetId));
+        models.registerModel(bytes32("w"), "u", ids, PRICE, _split(2500, 2500, 2500, 2500));
+    }
+
+    function test_RevertWhen_TwoReleasesOfOneDatanet_NotAdjacent() external {
+        uint64 later = _secondReleaseOfFixtureDatanet();
+        uint64 dn = _createDatanet(curator);
+        uint64 c = _contribute(contributors[0], dn, 10);
+        vm.prank(curator);
+        datanets.review(c, true);
+        uint64 other = _publish(dn);
+        uint64[] memory ids = new uint64[](3);
+        (ids[0], ids[1], ids[2]) = (later, other, releaseId);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.DuplicateDatanet.selector, datanetId));
+        models.registerModel(bytes32("w"), "u", ids, PRICE, _split(2500, 2500, 2500, 2500));
+    }
+
     function test_When_ModelValid() external {
         // A second datanet and release so the model binds to two.
         uint64 dn = _createDatanet(curator);
@@ -77,12 +107,24 @@ contract RegisterModel_Unit_Test is Base {
         assertEq(m.split.nodeBps, 2000, "nodeBps");
         assertEq(m.split.treasuryBps, 1000, "treasuryBps");
         assertEq(m.releaseIds.length, 2, "releases");
+        assertEq(m.releaseIds[0], releaseId, "release 1");
         assertEq(m.releaseIds[1], release2, "release 2");
+        assertEq(m.nextPricePerKiloToken, 0, "no scheduled price");
+        assertEq(m.nextPriceAt, 0, "no scheduled change");
+        assertEq(models.priceAt(id, type(uint64).max), 7e18, "priceAt any deadline");
         assertEq(models.datanets(), address(datanets), "datanets");
     }
 
     function test_RevertWhen_ConstructedWithZeroAddress() external {
         vm.expectRevert(IModelRegistry.ZeroAddress.selector);
-        new ModelRegistry(address(0), 1 days);
+        new ModelRegistry(address(0), PRICE_NOTICE);
+    }
+
+    function test_When_Constructed() external {
+        ModelRegistry fresh = new ModelRegistry(address(datanets), 6 hours);
+        assertEq(fresh.datanets(), address(datanets), "datanets");
+        assertEq(fresh.priceNotice(), 6 hours, "priceNotice");
+        assertEq(fresh.modelCount(), 0, "modelCount");
+        assertEq(models.priceNotice(), PRICE_NOTICE, "fixture's notice");
     }
 }
