@@ -145,6 +145,10 @@ contract DatanetRegistry is IDatanetRegistry, Ownable2Step {
         uint64 datanetId = c.datanetId;
         if (!_curators[datanetId][msg.sender]) revert NotCurator(datanetId, msg.sender);
         if (c.status != ContributionStatus.Pending) revert AlreadyReviewed(contributionId, c.status);
+        uint64 closesAt = c.unlockAt;
+        // Past the window the contribution is its contributor's to withdraw: a late rejection cannot race it.
+        // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
+        if (block.timestamp >= closesAt) revert ReviewWindowClosed(contributionId, closesAt);
         address contributor = c.contributor;
         if (contributor == msg.sender) revert SelfReview(contributionId);
         Reputation storage rep = _reputations[contributor];

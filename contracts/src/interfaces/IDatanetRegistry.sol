@@ -174,6 +174,8 @@ interface IDatanetRegistry {
     error NotPending(uint64 contributionId, ContributionStatus status);
     /// @notice The contribution's review window is still open.
     error ReviewWindowOpen(uint64 contributionId, uint64 closesAt);
+    /// @notice The contribution's review window has closed: only its contributor may act on it now.
+    error ReviewWindowClosed(uint64 contributionId, uint64 closedAt);
 
     /// @notice Creates a datanet.
     /// @param metadataURI Where the datanet's description lives (emitted, not stored).
@@ -210,7 +212,8 @@ interface IDatanetRegistry {
         uint96 stake
     ) external returns (uint64 contributionId);
 
-    /// @notice Accepts or rejects a pending contribution. Rejection slashes the stake to the treasury.
+    /// @notice Accepts or rejects a pending contribution within its review window. Rejection slashes the
+    ///         stake to the treasury.
     function review(uint64 contributionId, bool accept) external;
 
     /// @notice Returns an accepted contribution's stake to its contributor once the lock has passed.

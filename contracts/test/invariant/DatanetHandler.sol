@@ -126,6 +126,15 @@ contract DatanetHandler is Test {
         for (uint256 k; k < CURATORS; ++k) {
             uint256 j = (curatorSeed % CURATORS + k) % CURATORS;
             if (!ghostIsCurator[d][j]) continue;
+            if (block.timestamp >= c.unlockAt) {
+                // Past its window only the contributor may act on it.
+                vm.expectRevert(
+                    abi.encodeWithSelector(IDatanetRegistry.ReviewWindowClosed.selector, id, c.unlockAt)
+                );
+                vm.prank(curators[j]);
+                registry.review(id, accept);
+                return;
+            }
             vm.prank(curators[j]);
             registry.review(id, accept);
             ghostPendingStakes -= c.stake;

@@ -54,13 +54,24 @@ contract Review_Unit_Test is Base {
         datanets.review(pending, true);
     }
 
-    function test_When_WindowClosedButNotWithdrawn() external {
-        vm.warp(datanets.getContribution(pending).unlockAt + 1 days);
+    function test_RevertWhen_WindowClosed() external {
+        uint64 closesAt = datanets.getContribution(pending).unlockAt;
+        vm.warp(closesAt);
+        for (uint256 k; k < 2; ++k) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IDatanetRegistry.ReviewWindowClosed.selector, pending, closesAt)
+            );
+            vm.prank(curator);
+            datanets.review(pending, k == 0);
+        }
+    }
+
+    function test_When_WindowClosesNextSecond() external {
+        vm.warp(datanets.getContribution(pending).unlockAt - 1);
         vm.prank(curator);
-        datanets.review(pending, true);
+        datanets.review(pending, false);
         IDatanetRegistry.Contribution memory c = datanets.getContribution(pending);
-        assertEq(uint8(c.status), uint8(IDatanetRegistry.ContributionStatus.Accepted), "status");
-        assertEq(c.unlockAt, block.timestamp + 7 days, "unlockAt is now the stake lock");
+        assertEq(uint8(c.status), uint8(IDatanetRegistry.ContributionStatus.Rejected), "status");
     }
 
     function test_RevertWhen_CuratorIsContributor() external {
