@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use alloy::primitives::B256;
+use alloy::primitives::{B256, U256};
 
 /// What can go wrong in the client library.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,24 @@ pub enum ClientError {
         computed: B256,
         /// The root on chain.
         published: B256,
+    },
+    /// The payer cannot cover the next receipt: paid work is refused before it starts.
+    #[error(
+        "the deposit cannot pay for this request: it needs up to {needed} but only {available} is available \
+         (deposit {deposit}, pending withdrawal {withdrawing}, receipts waiting to settle {committed}); \
+         run `soil deposit`"
+    )]
+    InsufficientDeposit {
+        /// The most the next receipt can charge.
+        needed: U256,
+        /// What the payer can still pay: deposit − withdrawing − committed.
+        available: U256,
+        /// The payer's deposit in the escrow.
+        deposit: U256,
+        /// The payer's pending withdrawal.
+        withdrawing: U256,
+        /// The fees of receipts signed and not yet settled.
+        committed: U256,
     },
     /// A value does not fit the on-chain field it goes into.
     #[error("{what} is out of range: {value}")]

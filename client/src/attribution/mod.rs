@@ -23,3 +23,8 @@ pub use error::AttributionError;
 pub use index::{DocumentEntry, Index, IndexCache, TokenizedDocument, Vocabulary};
 pub use merkle::{hash_pair, leaf, release_root};
 pub use score::{Attribution, AttributionParams, MatchedSpan, WEIGHT_ONE};
+
+/// The attribution protocol version a receipt's `attributionVersion` names: the algorithm of this module
+/// with [`AttributionParams::default`]. An auditor recomputes a receipt's attribution under the version it
+/// names.
+pub const PROTOCOL_VERSION: u16 = 1;

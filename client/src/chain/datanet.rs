@@ -43,22 +43,38 @@ fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
         .find_map(|log| log.log_decode::<E>().ok().map(|decoded| decoded.inner.data))
 }
 
+/// What a datanet is created with.
+#[derive(Debug, Clone)]
+pub struct DatanetTerms {
+    /// Where the datanet's description lives.
+    pub metadata_uri: String,
+    /// Smallest stake a contribution must lock.
+    pub min_stake: U96,
+    /// Seconds a contribution may wait for review before its contributor may withdraw it.
+    pub review_window: u64,
+    /// Largest token count one contribution may declare.
+    pub max_contribution_tokens: u32,
+    /// Initial curators (contributions need at least one).
+    pub curators: Vec<Address>,
+}
+
 impl Chain {
     fn datanets(&self) -> IDatanetRegistryInstance<&alloy::providers::DynProvider> {
         IDatanetRegistry::new(self.deployment.datanet_registry, &self.provider)
     }
 
     /// Creates a datanet; returns its id.
-    pub async fn create_datanet(
-        &self,
-        metadata_uri: &str,
-        min_stake: U96,
-        curators: Vec<Address>,
-    ) -> Result<u64> {
+    pub async fn create_datanet(&self, terms: &DatanetTerms) -> Result<u64> {
         let action = "creating the datanet";
         let tx = self
             .datanets()
-            .createDatanet(metadata_uri.to_owned(), min_stake, curators)
+            .createDatanet(
+                terms.metadata_uri.clone(),
+                terms.min_stake,
+                terms.review_window,
+                terms.max_contribution_tokens,
+                terms.curators.clone(),
+            )
             .into_transaction_request();
         let receipt = self.send(action, tx).await?;
         event::<IDatanetRegistry::DatanetCreated>(&receipt)
@@ -77,6 +93,18 @@ impl Chain {
     ) -> Result<u64> {
         let action = "submitting the contribution";
         let datanet = self.datanet(datanet_id).await?;
+        if datanet.curatorCount == 0 {
+            return Err(ClientError::OutOfRange {
+                what: "datanet (it has no curator to review contributions)",
+                value: datanet_id.to_string(),
+            });
+        }
+        if token_count > datanet.maxContributionTokens {
+            return Err(ClientError::OutOfRange {
+                what: "token count (above the datanet's largest contribution)",
+                value: format!("{token_count} > {}", datanet.maxContributionTokens),
+            });
+        }
         if stake < datanet.minStake {
             return Err(ClientError::OutOfRange {
                 what: "stake (below the datanet's minimum stake)",
@@ -93,6 +121,17 @@ impl Chain {
         event::<IDatanetRegistry::ContributionSubmitted>(&receipt)
             .map(|e| e.contributionId)
             .ok_or_else(|| missing_event(action))
+    }
+
+    /// Withdraws the wallet's contribution left unreviewed past its datanet's review window; the stake
+    /// comes back.
+    pub async fn withdraw_contribution(&self, contribution_id: u64) -> Result<()> {
+        let action = format!("withdrawing contribution {contribution_id}");
+        let tx = self
+            .datanets()
+            .withdrawContribution(contribution_id)
+            .into_transaction_request();
+        self.send(&action, tx).await.map(drop)
     }
 
     /// Accepts or rejects a pending contribution (curators only).

@@ -3,10 +3,14 @@
 use alloy::{
     consensus::TxEnvelope,
     primitives::{Address, B256, Bytes, U256},
+    providers::Provider,
 };
 use soil_bindings::contracts::IUsageEscrow::{self, IUsageEscrowInstance};
 
-use super::{Chain, Revert, tx::contract_error};
+use super::{
+    Chain, Revert,
+    tx::{contract_error, rpc_error},
+};
 use crate::error::Result;
 
 /// A batch of signed receipts, in the order `settle` takes them.
@@ -18,8 +22,6 @@ pub struct SettleBatch {
     pub attributions: Vec<IUsageEscrow::Attribution>,
     /// One signature per receipt.
     pub signatures: Vec<Bytes>,
-    /// One output URI per receipt (may be empty strings).
-    pub output_uris: Vec<String>,
 }
 
 /// A settlement transaction signed and ready to broadcast, or the revert it would hit.
@@ -143,10 +145,38 @@ impl Chain {
                 batch.receipts.clone(),
                 batch.attributions.clone(),
                 batch.signatures.clone(),
-                batch.output_uris.clone(),
             )
             .into_transaction_request();
         self.sign_offline("settling receipts", tx).await
+    }
+
+    /// The receipts a mined settlement skipped: each one's index in the batch and the ABI-encoded custom
+    /// error saying why (`ReceiptSkipped` logs of the escrow).
+    pub async fn skipped_receipts(&self, tx: B256) -> Result<Vec<(usize, Bytes)>> {
+        let action = "reading a settlement's skipped receipts";
+        let receipt = self
+            .provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|err| rpc_error(action, &err))?
+            .ok_or_else(|| crate::error::ClientError::Rpc {
+                action: action.to_owned(),
+                reason: format!("no receipt for transaction {tx}"),
+            })?;
+        Ok(receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|log| log.address() == self.deployment.usage_escrow)
+            .filter_map(|log| log.log_decode::<IUsageEscrow::ReceiptSkipped>().ok())
+            .map(|log| {
+                let skipped = log.inner.data;
+                (
+                    usize::try_from(skipped.index).unwrap_or(usize::MAX),
+                    skipped.reason,
+                )
+            })
+            .collect())
     }
 
     /// Broadcasts a settlement signed by [`Chain::prepare_settlement`].

@@ -25,7 +25,7 @@ use alloy::{
 };
 use soil_bindings::{Deployment, ReceiptDomain};
 
-pub use datanet::{ContributionRecord, ReleaseMember};
+pub use datanet::{ContributionRecord, DatanetTerms, ReleaseMember};
 pub use escrow::{SettleBatch, SettlePreparation};
 pub use release::VerifiedRelease;
 pub use tx::{Revert, TxStatus};

@@ -38,6 +38,10 @@ pub(crate) struct Infer {
     /// Receipt lifetime in seconds [default: the escrow's maxReceiptValidity].
     #[arg(long)]
     receipt_validity: Option<u64>,
+    /// Base URL the outputs are published under: each receipt signs `<URL>/<keccak256 of the output>` as
+    /// its output URI [default: no output URI].
+    #[arg(long, value_name = "URL")]
+    output_base: Option<String>,
     /// Settle the outbox right after signing.
     #[arg(long)]
     settle: bool,
@@ -64,6 +68,7 @@ impl Infer {
             node: self.node,
             receipt_validity: self.receipt_validity,
             attribution: self.attribution.params(),
+            output_base: self.output_base.clone(),
         };
         let session = Session::open(chain, signer, outbox, config).await?;
         let prompt = if self.raw {

@@ -36,6 +36,10 @@ pub(crate) struct Serve {
     /// Receipt lifetime in seconds [default: the escrow's maxReceiptValidity].
     #[arg(long)]
     receipt_validity: Option<u64>,
+    /// Base URL the outputs are published under: each receipt signs `<URL>/<keccak256 of the output>` as
+    /// its output URI [default: no output URI].
+    #[arg(long, value_name = "URL")]
+    output_base: Option<String>,
     /// Seconds between background settlement rounds.
     #[arg(long, default_value_t = 10)]
     interval: u64,
@@ -63,6 +67,7 @@ impl Serve {
             node: self.node,
             receipt_validity: self.receipt_validity,
             attribution: self.attribution.params(),
+            output_base: self.output_base.clone(),
         };
         let session = Arc::new(Session::open(chain, signer, outbox, config).await?);
         let listener = bind(&format!("{}:{}", self.host, self.port)).await?;

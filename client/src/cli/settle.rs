@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use soil_client::outbox::{FailPoint, SettleConfig, Settler};
+use alloy::primitives::U256;
+use soil_client::{
+    chain::Chain,
+    outbox::{FailPoint, Outbox, SettleConfig, Settler},
+};
 
 use super::{Global, output};
 
@@ -31,7 +35,30 @@ impl SettleOptions {
     }
 }
 
-/// Sends the outbox's pending receipts to the escrow in batches; with --interval keeps doing so.
+/// How far the wallet's deposit is from covering the receipts waiting in its outbox.
+struct Shortfall {
+    deposit: U256,
+    withdrawing: U256,
+    committed: U256,
+    missing: U256,
+}
+
+async fn shortfall(chain: &Chain, outbox: &Outbox) -> anyhow::Result<Shortfall> {
+    let payer = chain.account();
+    let deposit = chain.deposit_of(payer).await?;
+    let (withdrawing, _) = chain.pending_withdrawal(payer).await?;
+    let committed = outbox.committed_fees(payer).await?;
+    let missing = committed.saturating_sub(deposit.saturating_sub(withdrawing));
+    Ok(Shortfall {
+        deposit,
+        withdrawing,
+        committed,
+        missing,
+    })
+}
+
+/// Sends the outbox's pending receipts to the escrow in batches; with --interval keeps doing so. Exits
+/// non-zero when receipts are deferred because the deposit cannot cover them, naming the shortfall.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Settle {
     #[command(flatten)]
@@ -79,6 +106,22 @@ impl Settle {
                     ),
                 ],
             )?;
+            if report.deferred_for_deposit > 0 {
+                let shortfall = shortfall(&chain, &outbox).await?;
+                let message = format!(
+                    "{} receipt(s) deferred: the deposit is short by {} (deposit {}, pending withdrawal {}, \
+                     receipts waiting {}); run `soil deposit`",
+                    report.deferred_for_deposit,
+                    shortfall.missing,
+                    shortfall.deposit,
+                    shortfall.withdrawing,
+                    shortfall.committed
+                );
+                if self.interval.is_none() {
+                    anyhow::bail!(message);
+                }
+                tracing::warn!("{message}");
+            }
             match self.interval {
                 Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
                 None => return Ok(()),

@@ -1,17 +1,19 @@
 //! Settling the outbox: batches of pending receipts sent to `UsageEscrow.settle`, in-flight ones
-//! reconciled against the chain, reverts isolated to the receipt that caused them.
+//! reconciled against the chain. The escrow settles every valid receipt of a batch and skips the others
+//! with `ReceiptSkipped` (index and reason): after each mined batch the skipped ones are sorted into
+//! already settled (by whoever sent them first), deferred (the payer's deposit is short) and rejected.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use alloy::{
-    primitives::{B256, U256},
+    primitives::{B256, Bytes},
     sol_types::SolInterface,
 };
-use soil_bindings::contracts::IUsageEscrow::IUsageEscrowErrors;
+use soil_bindings::{contracts::IUsageEscrow::IUsageEscrowErrors, revert::describe};
 
 use super::{Entry, Outbox};
 use crate::{
-    chain::{Chain, Revert, SettleBatch, TxStatus},
+    chain::{Chain, SettleBatch, TxStatus},
     error::Result,
 };
 
@@ -74,6 +76,8 @@ pub struct SettleReport {
     pub failed: usize,
     /// Receipts put back for a later attempt.
     pub deferred: usize,
+    /// Of the deferred ones, those the payer's deposit could not cover.
+    pub deferred_for_deposit: usize,
     /// Settlement transactions sent.
     pub transactions: Vec<B256>,
 }
@@ -92,44 +96,29 @@ pub struct Settler<'a> {
     config: SettleConfig,
 }
 
-/// What to do with a batch whose simulation reverted.
-enum Verdict {
-    /// Receipt `index` of the batch is bad for good.
-    Reject(usize, String),
-    /// Receipt `index`'s nonce is used: it was settled (or cancelled) already.
-    AlreadyUsed(usize),
-    /// The batch fails as a whole for a reason that may pass (e.g. the deposit is short).
-    Transient(String),
-    /// The revert does not say which receipt: split the batch.
-    Unattributed(String),
+/// What became of one receipt of a mined settlement.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// It settled in this transaction.
+    Settled,
+    /// Its nonce was used: someone settled it first.
+    AlreadySettled,
+    /// The payer's deposit could not cover it: it may settle once the deposit grows.
+    ShortOfDeposit(String),
+    /// The escrow refused it for good.
+    Rejected(String),
 }
 
-fn verdict(revert: &Revert) -> Verdict {
-    let reason = revert.reason.clone();
-    let Some(decoded) = revert
-        .data
-        .as_ref()
-        .and_then(|data| IUsageEscrowErrors::abi_decode(data).ok())
-    else {
-        return Verdict::Unattributed(reason);
+/// Sorts a receipt by the reason the escrow skipped it (`None`: it was not skipped).
+fn outcome(skipped: Option<&Bytes>) -> Outcome {
+    let Some(data) = skipped else {
+        return Outcome::Settled;
     };
-    let at = |index: U256| usize::try_from(index).unwrap_or(usize::MAX);
-    match decoded {
-        IUsageEscrowErrors::NonceAlreadyUsed(e) => Verdict::AlreadyUsed(at(e.index)),
-        IUsageEscrowErrors::ReceiptExpired(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::ReceiptDeadlineTooFar(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::InvalidSignature(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::FeeMismatch(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::AttributionHashMismatch(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::InvalidAttribution(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::WeightsExceedOneMillion(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::ContributionNotInModelReleases(e) => {
-            Verdict::Reject(at(e.index), reason)
-        }
-        IUsageEscrowErrors::UnknownModel(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::InvalidParty(e) => Verdict::Reject(at(e.index), reason),
-        IUsageEscrowErrors::InsufficientDeposit(_) => Verdict::Transient(reason),
-        _ => Verdict::Unattributed(reason),
+    let reason = describe(data).unwrap_or_else(|| format!("skipped by the escrow ({data})"));
+    match IUsageEscrowErrors::abi_decode(data) {
+        Ok(IUsageEscrowErrors::NonceAlreadyUsed(_)) => Outcome::AlreadySettled,
+        Ok(IUsageEscrowErrors::InsufficientDeposit(_)) => Outcome::ShortOfDeposit(reason),
+        _ => Outcome::Rejected(reason),
     }
 }
 
@@ -141,7 +130,6 @@ fn batch_of(entries: &[Entry]) -> SettleBatch {
             .map(|e| e.signed.attribution.to_sol())
             .collect(),
         signatures: entries.iter().map(|e| e.signed.signature.clone()).collect(),
-        output_uris: entries.iter().map(|e| e.output_uri.clone()).collect(),
     }
 }
 
@@ -188,9 +176,10 @@ impl<'a> Settler<'a> {
             };
             match status {
                 TxStatus::Succeeded(block) => {
-                    if self.is_final(block).await? {
-                        self.outbox.remove(&ids(&entries)).await?;
-                        report.already_settled += entries.len();
+                    if let Some(hash) = tx
+                        && self.is_final(block).await?
+                    {
+                        self.finish(entries, hash, report).await?;
                     }
                 }
                 TxStatus::Pending => {}
@@ -252,46 +241,79 @@ impl<'a> Settler<'a> {
         Ok(head >= block + self.config.confirmations)
     }
 
-    /// Sends one batch. A revert naming a receipt sets that receipt aside (or removes it if its nonce
-    /// is used) and leaves the rest pending for the next pass; a revert naming none splits the batch.
+    /// Sends one batch; receipts already past their deadline are set aside first (the escrow would
+    /// only skip them). A batch the node refuses to even simulate is split until the receipt that causes
+    /// it stands alone, and that one is set aside.
     fn settle_batch<'b>(
         &'b self,
         entries: Vec<Entry>,
         report: &'b mut SettleReport,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send + 'b>> {
         Box::pin(async move {
-            let revert = match self.chain.prepare_settlement(&batch_of(&entries)).await? {
-                Ok(envelope) => return self.send(entries, envelope, report).await,
-                Err(revert) => revert,
-            };
-            match verdict(&revert) {
-                Verdict::Reject(index, reason) if index < entries.len() => {
-                    tracing::warn!(id = entries[index].id, %reason, "receipt rejected by the escrow");
-                    self.outbox.fail(entries[index].id, &reason).await?;
+            let (_, now) = self.chain.head().await?;
+            let mut live = Vec::with_capacity(entries.len());
+            for entry in entries {
+                if entry.signed.receipt.deadline < now {
+                    let reason = format!(
+                        "expired unsettled: its deadline {} passed",
+                        entry.signed.receipt.deadline
+                    );
+                    self.outbox.fail(entry.id, &reason).await?;
                     report.failed += 1;
-                }
-                Verdict::AlreadyUsed(index) if index < entries.len() => {
-                    self.outbox.remove(&[entries[index].id]).await?;
-                    report.already_settled += 1;
-                }
-                Verdict::Transient(reason) => {
-                    tracing::warn!(%reason, "settlement deferred");
-                    self.outbox
-                        .retry_later(&ids(&entries), &reason, backoff)
-                        .await?;
-                    report.deferred += entries.len();
-                }
-                Verdict::AlreadyUsed(_) => {
-                    // The index is out of range: the revert does not say which receipt.
-                    self.split_or_fail(entries, revert.reason.clone(), report)
-                        .await?;
-                }
-                Verdict::Reject(_, reason) | Verdict::Unattributed(reason) => {
-                    self.split_or_fail(entries, reason, report).await?;
+                } else {
+                    live.push(entry);
                 }
             }
-            Ok(())
+            if live.is_empty() {
+                return Ok(());
+            }
+            match self.chain.prepare_settlement(&batch_of(&live)).await? {
+                Ok(envelope) => self.send(live, envelope, report).await,
+                Err(revert) => self.split_or_fail(live, revert.reason, report).await,
+            }
         })
+    }
+
+    /// Applies a final settlement's outcome: settled and already-settled receipts leave the outbox,
+    /// receipts short of deposit wait for a later round, the others are set aside with the reason.
+    async fn finish(&self, entries: Vec<Entry>, tx: B256, report: &mut SettleReport) -> Result<()> {
+        let skipped: BTreeMap<usize, Bytes> =
+            self.chain.skipped_receipts(tx).await?.into_iter().collect();
+        let mut done = Vec::new();
+        let mut short = Vec::new();
+        let mut short_reason = String::new();
+        for (index, entry) in entries.iter().enumerate() {
+            match outcome(skipped.get(&index)) {
+                Outcome::Settled => {
+                    done.push(entry.id);
+                    report.settled += 1;
+                }
+                Outcome::AlreadySettled => {
+                    done.push(entry.id);
+                    report.already_settled += 1;
+                }
+                Outcome::ShortOfDeposit(reason) => {
+                    short.push(entry.id);
+                    short_reason = reason;
+                }
+                Outcome::Rejected(reason) => {
+                    tracing::warn!(id = entry.id, %reason, "receipt rejected by the escrow");
+                    self.outbox.fail(entry.id, &reason).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        self.outbox.remove(&done).await?;
+        if !short.is_empty() {
+            tracing::warn!(count = short.len(), reason = %short_reason, "settlement deferred");
+            self.outbox
+                .retry_later(&short, &short_reason, backoff)
+                .await?;
+            report.deferred += short.len();
+            report.deferred_for_deposit += short.len();
+        }
+        tracing::info!(%tx, settled = done.len(), deferred = short.len(), "settlement final");
+        Ok(())
     }
 
     /// Fails a lone receipt with `reason`, or splits a larger batch in two and settles each half.
@@ -334,10 +356,7 @@ impl<'a> Settler<'a> {
         loop {
             match self.chain.tx_status(hash).await? {
                 TxStatus::Succeeded(block) if self.is_final(block).await? => {
-                    self.outbox.remove(&batch_ids).await?;
-                    report.settled += entries.len();
-                    tracing::info!(tx = %hash, receipts = entries.len(), "settled");
-                    return Ok(());
+                    return self.finish(entries, hash, report).await;
                 }
                 TxStatus::Failed(_) => {
                     tracing::warn!(tx = %hash, "settlement transaction reverted on chain");
@@ -367,44 +386,44 @@ impl<'a> Settler<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::sol_types::SolError;
+    use alloy::{
+        primitives::{Address, U256},
+        sol_types::SolError,
+    };
     use soil_bindings::contracts::IUsageEscrow;
 
-    fn revert(data: Vec<u8>) -> Revert {
-        Revert {
-            data: Some(data.into()),
-            reason: "r".to_owned(),
-        }
-    }
-
     #[test]
-    fn verdict_names_the_bad_receipt() {
+    fn outcome_sorts_skip_reasons() {
+        assert_eq!(outcome(None), Outcome::Settled);
+        let used = IUsageEscrow::NonceAlreadyUsed {
+            index: U256::from(1u8),
+            payer: Address::ZERO,
+            nonce: U256::from(9u8),
+        }
+        .abi_encode();
+        assert_eq!(outcome(Some(&used.into())), Outcome::AlreadySettled);
+        let short = IUsageEscrow::InsufficientDeposit {
+            payer: Address::ZERO,
+            needed: U256::from(2u8),
+            available: U256::from(1u8),
+        }
+        .abi_encode();
+        assert!(matches!(
+            outcome(Some(&short.into())),
+            Outcome::ShortOfDeposit(reason) if reason.contains("needed: 2")
+        ));
         let expired = IUsageEscrow::ReceiptExpired {
             index: U256::from(2u8),
             deadline: 5,
         }
         .abi_encode();
-        assert!(matches!(verdict(&revert(expired)), Verdict::Reject(2, _)));
-        let used = IUsageEscrow::NonceAlreadyUsed {
-            index: U256::from(1u8),
-            payer: alloy::primitives::Address::ZERO,
-            nonce: U256::from(9u8),
-        }
-        .abi_encode();
-        assert!(matches!(verdict(&revert(used)), Verdict::AlreadyUsed(1)));
-        let short = IUsageEscrow::InsufficientDeposit {
-            payer: alloy::primitives::Address::ZERO,
-            needed: U256::from(2u8),
-            available: U256::from(1u8),
-        }
-        .abi_encode();
-        assert!(matches!(verdict(&revert(short)), Verdict::Transient(_)));
         assert!(matches!(
-            verdict(&Revert {
-                data: None,
-                reason: "x".into()
-            }),
-            Verdict::Unattributed(_)
+            outcome(Some(&expired.into())),
+            Outcome::Rejected(reason) if reason.contains("past its deadline")
+        ));
+        assert!(matches!(
+            outcome(Some(&Bytes::from_static(b"junk"))),
+            Outcome::Rejected(reason) if reason.contains("0x6a756e6b")
         ));
     }
 

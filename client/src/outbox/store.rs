@@ -7,7 +7,7 @@ use std::{
 };
 
 use alloy::{
-    primitives::{B256, Bytes},
+    primitives::{Address, B256, Bytes, U256},
     sol_types::SolValue,
 };
 use soil_bindings::{Attribution, ReceiptDomain, receipt::UsageReceipt};
@@ -31,8 +31,6 @@ pub struct Entry {
     pub id: i64,
     /// The signed receipt and its attribution.
     pub signed: SignedReceipt,
-    /// Where the output is published ('' if nowhere).
-    pub output_uri: String,
     /// The settlement transaction carrying it, while in flight.
     pub tx_hash: Option<B256>,
     /// Failed attempts so far.
@@ -128,16 +126,11 @@ impl Outbox {
     }
 
     /// Durably stores a signed receipt as pending; returns its row id.
-    pub async fn push(
-        &self,
-        domain: &ReceiptDomain,
-        signed: &SignedReceipt,
-        output_uri: &str,
-    ) -> Result<i64> {
+    pub async fn push(&self, domain: &ReceiptDomain, signed: &SignedReceipt) -> Result<i64> {
         let receipt = &signed.receipt;
         let row = sqlx::query(
-            "INSERT INTO receipts (digest, payer, nonce, deadline, fee, receipt, attribution, signature, output_uri, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO receipts (digest, payer, nonce, deadline, fee, receipt, attribution, signature, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(signed.digest(domain).to_string())
         .bind(receipt.payer.to_string())
@@ -147,7 +140,6 @@ impl Outbox {
         .bind(receipt.abi_encode())
         .bind(signed.attribution.to_packed())
         .bind(signed.signature.to_vec())
-        .bind(output_uri)
         .bind(now())
         .fetch_one(&self.pool)
         .await
@@ -174,10 +166,26 @@ impl Outbox {
         Ok(counts)
     }
 
+    /// The fees of `payer`'s receipts that may still be charged (pending or in flight): what its deposit
+    /// must keep covering.
+    pub async fn committed_fees(&self, payer: Address) -> Result<U256> {
+        let rows =
+            sqlx::query("SELECT id, fee FROM receipts WHERE payer = ? AND state != 'failed'")
+                .bind(payer.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.db(e))?;
+        rows.iter().try_fold(U256::ZERO, |sum, row| {
+            let fee: String = row.get(1);
+            let fee = U256::from_str_radix(&fee, 10).map_err(|_| corrupt(row.get(0), "fee"))?;
+            Ok(sum.saturating_add(fee))
+        })
+    }
+
     /// Up to `limit` pending receipts whose backoff has passed, oldest first.
     pub async fn due(&self, limit: usize) -> Result<Vec<Entry>> {
         let rows = sqlx::query(
-            "SELECT id, receipt, attribution, signature, output_uri, tx_hash, attempts FROM receipts
+            "SELECT id, receipt, attribution, signature, tx_hash, attempts FROM receipts
              WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
         )
         .bind(now())
@@ -191,7 +199,7 @@ impl Outbox {
     /// Every in-flight receipt.
     pub async fn in_flight(&self) -> Result<Vec<Entry>> {
         let rows = sqlx::query(
-            "SELECT id, receipt, attribution, signature, output_uri, tx_hash, attempts FROM receipts
+            "SELECT id, receipt, attribution, signature, tx_hash, attempts FROM receipts
              WHERE state = 'in_flight' ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -307,7 +315,7 @@ fn decode(row: &SqliteRow) -> Result<Entry> {
     let attribution = Attribution::from_packed(&row.get::<Vec<u8>, _>(2))
         .map_err(|_| corrupt(id, "attribution"))?;
     let signature = Bytes::from(row.get::<Vec<u8>, _>(3));
-    let tx_hash = match row.get::<Option<String>, _>(5) {
+    let tx_hash = match row.get::<Option<String>, _>(4) {
         Some(hash) => Some(hash.parse::<B256>().map_err(|_| corrupt(id, "tx hash"))?),
         None => None,
     };
@@ -318,8 +326,7 @@ fn decode(row: &SqliteRow) -> Result<Entry> {
             attribution,
             signature,
         },
-        output_uri: row.get(4),
         tx_hash,
-        attempts: row.get(6),
+        attempts: row.get(5),
     })
 }

@@ -111,6 +111,19 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
+    /// A failed completion: 402 when the payer's deposit cannot cover it (nothing was generated), else
+    /// 500.
+    pub(crate) fn from_client(err: &crate::error::ClientError) -> Self {
+        match err {
+            crate::error::ClientError::InsufficientDeposit { .. } => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_deposit",
+                err.to_string(),
+            ),
+            _ => Self::internal(err),
+        }
+    }
+
     pub(crate) fn internal(err: &crate::error::ClientError) -> Self {
         tracing::error!(error = %err, "completion failed");
         Self::new(

@@ -20,7 +20,7 @@ use crate::{
         Prompt, TokenEvent,
     },
     outbox::Outbox,
-    receipt::{ReceiptTerms, SignedReceipt, Usage, sign_usage},
+    receipt::{PriceSchedule, ReceiptTerms, SignedReceipt, Usage, sign_usage},
 };
 
 /// How a session is opened.
@@ -40,6 +40,9 @@ pub struct SessionConfig {
     pub receipt_validity: Option<u64>,
     /// Attribution settings.
     pub attribution: AttributionParams,
+    /// Base URL outputs are published under: a receipt's output URI is `<base>/<outputHash>` (none when
+    /// unset).
+    pub output_base: Option<String>,
 }
 
 /// A finished, paid use of the model.
@@ -71,6 +74,7 @@ pub struct Session {
     terms: ReceiptTerms,
     validity: u64,
     params: AttributionParams,
+    output_base: Option<String>,
 }
 
 /// The bytes a receipt's `promptHash` commits to: a raw prompt's UTF-8 text, or for chat the JSON array
@@ -89,6 +93,50 @@ pub fn releases_key(roots: &[B256]) -> B256 {
         [root] => *root,
         _ => keccak256(roots.iter().flat_map(|r| r.0).collect::<Vec<u8>>()),
     }
+}
+
+/// A contribution that declared more tokens than its document holds under a model's tokenizer: it would
+/// take more of its release pool than its data is worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overclaim {
+    /// The contribution.
+    pub contribution_id: u64,
+    /// Its declared token count (on chain).
+    pub declared: u32,
+    /// The tokens its document holds under the model's tokenizer.
+    pub counted: u64,
+}
+
+/// Fetches and verifies each release's documents, counts their tokens with `worker`'s tokenizer and
+/// returns every contribution whose declared count is above it. A count below the declaration's only
+/// costs its contributor, so it is not reported.
+pub async fn overclaims(
+    chain: &Chain,
+    worker: &ModelWorker,
+    release_ids: &[u64],
+) -> Result<Vec<Overclaim>> {
+    let fetcher = DocumentFetcher::new(std::time::Duration::from_secs(60))?;
+    let mut found = Vec::new();
+    for &id in release_ids {
+        let documents = chain.fetch_release(id, &fetcher).await?.documents;
+        let ids: Vec<u64> = documents.iter().map(|d| d.contribution_id).collect();
+        let counts = worker
+            .tokenize_many(documents.into_iter().map(|d| d.bytes).collect())
+            .await?;
+        for (contribution_id, tokens) in ids.into_iter().zip(counts) {
+            let declared = chain.contribution(contribution_id).await?.tokenCount;
+            let counted = u64::try_from(tokens.len()).unwrap_or(u64::MAX);
+            if u64::from(declared) > counted {
+                found.push(Overclaim {
+                    contribution_id,
+                    declared,
+                    counted,
+                });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Fetches, verifies, tokenizes and indexes `release_ids` (documents of several releases merged, each
@@ -185,7 +233,11 @@ impl Session {
         let terms = ReceiptTerms {
             model_id: config.model_id,
             node: config.node.unwrap_or_else(|| signer.address()),
-            price_per_kilo_token: U256::from(model.pricePerKiloToken),
+            prices: PriceSchedule {
+                price: U256::from(model.pricePerKiloToken),
+                next_price: U256::from(model.nextPricePerKiloToken),
+                next_at: model.nextPriceAt,
+            },
             deadline: 0,
         };
         Ok(Self {
@@ -198,6 +250,7 @@ impl Session {
             terms,
             validity,
             params: config.attribution,
+            output_base: config.output_base,
         })
     }
 
@@ -226,12 +279,47 @@ impl Session {
         &self.release_ids
     }
 
-    /// Starts a generation (see [`ModelWorker::generate`]); pass its end to [`Session::record`].
-    pub fn generate(
+    /// Starts a paid generation (see [`ModelWorker::generate`]) once the payer is known to cover it
+    /// ([`Session::ensure_funded`], with the prompt's tokenized bytes as the prompt's size); pass its end
+    /// to [`Session::record`].
+    pub async fn generate(
         &self,
         request: GenerationRequest,
     ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>> {
+        let prompt_tokens = self.worker.tokenize(prompt_bytes(&request.prompt)).await?.len();
+        self.ensure_funded(
+            u64::try_from(prompt_tokens).unwrap_or(u64::MAX),
+            u64::from(request.sampling.max_tokens),
+        )
+        .await?;
         Ok(self.worker.generate(request)?)
+    }
+
+    /// Refuses paid work the payer cannot cover: the fee of `prompt_tokens + max_output_tokens` tokens
+    /// (the most the next receipt can charge) must fit in the deposit less the pending withdrawal and the
+    /// receipts already waiting in the outbox, so every receipt this session signs can settle.
+    pub async fn ensure_funded(&self, prompt_tokens: u64, max_output_tokens: u64) -> Result<()> {
+        let payer = self.signer.address();
+        let (_, now) = self.chain.head().await?;
+        let terms = ReceiptTerms {
+            deadline: now + self.validity,
+            ..self.terms
+        };
+        let needed = terms.fee(prompt_tokens.saturating_add(max_output_tokens));
+        let deposit = self.chain.deposit_of(payer).await?;
+        let (withdrawing, _) = self.chain.pending_withdrawal(payer).await?;
+        let committed = self.outbox.committed_fees(payer).await?;
+        let available = deposit.saturating_sub(withdrawing).saturating_sub(committed);
+        if needed > available {
+            return Err(ClientError::InsufficientDeposit {
+                needed,
+                available,
+                deposit,
+                withdrawing,
+                committed,
+            });
+        }
+        Ok(())
     }
 
     /// Attributes a finished generation, signs its receipt and writes it to the outbox.
@@ -240,7 +328,6 @@ impl Session {
         prompt: &Prompt,
         text: String,
         stats: GenerationStats,
-        output_uri: &str,
     ) -> Result<Completion> {
         let attribution = self
             .index
@@ -250,9 +337,11 @@ impl Session {
             deadline: now + self.validity,
             ..self.terms
         };
+        let output_uri = self.output_uri(text.as_bytes());
         let usage = Usage {
             prompt: &prompt_bytes(prompt),
             output: text.as_bytes(),
+            output_uri: &output_uri,
             input_tokens: stats.prompt_tokens as usize,
             output_tokens: stats.output_tokens as usize,
         };
@@ -262,10 +351,11 @@ impl Session {
             &self.signer,
             &terms,
             &usage,
+            attribution::PROTOCOL_VERSION,
             attribution.to_receipt(),
         )
         .await?;
-        let outbox_id = self.outbox.push(&domain, &receipt, output_uri).await?;
+        let outbox_id = self.outbox.push(&domain, &receipt).await?;
         Ok(Completion {
             digest: receipt.digest(&domain),
             text,
@@ -276,6 +366,14 @@ impl Session {
         })
     }
 
+    /// Where `output` is published: `<output_base>/<keccak256(output)>`, or "" when outputs are not
+    /// published.
+    fn output_uri(&self, output: &[u8]) -> String {
+        self.output_base.as_deref().map_or_else(String::new, |base| {
+            format!("{}/{}", base.trim_end_matches('/'), keccak256(output))
+        })
+    }
+
     /// Generates to the end, calling `on_piece` with each piece of text, then records the use.
     pub async fn complete(
         &self,
@@ -283,7 +381,7 @@ impl Session {
         mut on_piece: impl FnMut(&str),
     ) -> Result<Completion> {
         let prompt = request.prompt.clone();
-        let mut events = self.generate(request)?;
+        let mut events = self.generate(request).await?;
         let mut text = String::new();
         while let Some(event) = events.recv().await {
             match event? {
@@ -291,7 +389,7 @@ impl Session {
                     on_piece(&piece);
                     text.push_str(&piece);
                 }
-                TokenEvent::Done(stats) => return self.record(&prompt, text, stats, "").await,
+                TokenEvent::Done(stats) => return self.record(&prompt, text, stats).await,
             }
         }
         Err(ModelError::WorkerGone.into())

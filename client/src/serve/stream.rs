@@ -21,12 +21,12 @@ pub(crate) async fn run(
         .session
         .complete(request, |_| {})
         .await
-        .map_err(|err| ApiError::internal(&err))
+        .map_err(|err| ApiError::from_client(&err))
 }
 
 /// Streams `request` as SSE: `first` (if any), one `piece(text)` event per piece, then `last(completion)`
 /// once the use is recorded, then `data: [DONE]`. A failure midway is sent as an OpenAI error event.
-pub(crate) fn sse(
+pub(crate) async fn sse(
     state: AppState,
     request: GenerationRequest,
     first: Option<serde_json::Value>,
@@ -37,7 +37,8 @@ pub(crate) fn sse(
     let mut events = state
         .session
         .generate(request)
-        .map_err(|err| ApiError::internal(&err))?;
+        .await
+        .map_err(|err| ApiError::from_client(&err))?;
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     tokio::spawn(async move {
         let send = |value: serde_json::Value| {
@@ -66,7 +67,7 @@ pub(crate) fn sse(
                 Ok(TokenEvent::Done(stats)) => {
                     match state
                         .session
-                        .record(&prompt, std::mem::take(&mut text), stats, "")
+                        .record(&prompt, std::mem::take(&mut text), stats)
                         .await
                     {
                         Ok(completion) => {

@@ -6,6 +6,7 @@ mod list;
 mod release;
 mod review;
 mod sync;
+mod withdraw;
 
 use super::Global;
 
@@ -18,6 +19,8 @@ pub(crate) enum DatanetCommand {
     Contribute(contribute::Contribute),
     /// Accept or reject a pending contribution (curators).
     Review(review::Review),
+    /// Take back your contribution left unreviewed past the datanet's review window, with its stake.
+    Withdraw(withdraw::Withdraw),
     /// Publish a release of the datanet's accepted set.
     Release(release::Release),
     /// List datanets.
@@ -32,6 +35,7 @@ impl DatanetCommand {
             Self::Create(cmd) => cmd.run(global).await,
             Self::Contribute(cmd) => cmd.run(global).await,
             Self::Review(cmd) => cmd.run(global).await,
+            Self::Withdraw(cmd) => cmd.run(global).await,
             Self::Release(cmd) => cmd.run(global).await,
             Self::List(cmd) => cmd.run(global).await,
             Self::Sync(cmd) => cmd.run(global).await,

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use alloy::primitives::aliases::U96;
 use anyhow::{Context as _, bail};
 use soil_bindings::contracts::IModelRegistry::Split;
-use soil_client::model::ModelFile;
+use soil_client::{
+    model::{ModelFile, ModelOptions},
+    serve::session::{load_model, overclaims},
+};
 
 use crate::cli::{Global, args::parse_u96, output};
 
@@ -36,7 +39,8 @@ fn parse_split(text: &str) -> anyhow::Result<Split> {
     })
 }
 
-/// Registers a model.
+/// Registers a model. Every document of its releases is fetched, verified and counted with the model's
+/// tokenizer first: a release where a contribution declares more tokens than its document holds is refused.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Register {
     /// The GGUF file (its SHA-256 becomes the weights hash).
@@ -61,6 +65,26 @@ impl Register {
         let path = self.file.clone();
         let file = tokio::task::spawn_blocking(move || ModelFile::open(path, None)).await??;
         let chain = global.chain().await?;
+        let worker = load_model(self.file.clone(), None, ModelOptions::default()).await?;
+        let overclaimed = overclaims(&chain, &worker, &self.releases).await?;
+        if !overclaimed.is_empty() {
+            let list = overclaimed
+                .iter()
+                .map(|o| {
+                    format!(
+                        "contribution {} declares {} tokens, its document holds {}",
+                        o.contribution_id, o.declared, o.counted
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            bail!(
+                "refusing to register on these releases: {} contribution(s) declare more tokens than \
+                 their documents hold under this model's tokenizer, which would hand them more of the \
+                 release pools than their data: {list}",
+                overclaimed.len()
+            );
+        }
         let id = chain
             .register_model(
                 file.sha256(),

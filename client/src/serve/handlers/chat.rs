@@ -68,7 +68,8 @@ pub(crate) async fn complete(
                 value["soil"] = soil_extension(completion);
                 value
             },
-        )?;
+        )
+        .await?;
         return Ok(sse.into_response());
     }
     let completion = stream::run(&state, request).await?;
