@@ -219,12 +219,14 @@ abstract contract Base is Test {
         return abi.encodePacked(rr, vs);
     }
 
+    /// @dev Settles `r` alone; returns how many settled (1, or 0 when it was skipped).
     function _settle(IUsageEscrow.UsageReceipt memory r, IUsageEscrow.Attribution memory a, bytes memory sig)
         internal
+        returns (uint256 settled)
     {
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _one(r, a, sig);
-        escrow.settle(rs, as_, sigs);
+        settled = escrow.settle(rs, as_, sigs);
     }
 
     function _one(IUsageEscrow.UsageReceipt memory r, IUsageEscrow.Attribution memory a, bytes memory sig)
@@ -240,6 +242,49 @@ abstract contract Base is Test {
         as_ = new IUsageEscrow.Attribution[](1);
         sigs = new bytes[](1);
         (rs[0], as_[0], sigs[0]) = (r, a, sig);
+    }
+
+    /// @dev A batch of two receipts: (r0, a0, sig0) at index 0, (r1, a1, sig1) at index 1.
+    function _two(
+        IUsageEscrow.UsageReceipt memory r0,
+        IUsageEscrow.Attribution memory a0,
+        bytes memory sig0,
+        IUsageEscrow.UsageReceipt memory r1,
+        IUsageEscrow.Attribution memory a1,
+        bytes memory sig1
+    )
+        internal
+        pure
+        returns (
+            IUsageEscrow.UsageReceipt[] memory rs,
+            IUsageEscrow.Attribution[] memory as_,
+            bytes[] memory sigs
+        )
+    {
+        rs = new IUsageEscrow.UsageReceipt[](2);
+        as_ = new IUsageEscrow.Attribution[](2);
+        sigs = new bytes[](2);
+        (rs[0], as_[0], sigs[0]) = (r0, a0, sig0);
+        (rs[1], as_[1], sigs[1]) = (r1, a1, sig1);
+    }
+
+    /// @dev An attribution as `ReceiptSettled` packs it: (contributionId uint64, weightPpm uint32) per entry.
+    function _pack(IUsageEscrow.Attribution memory a) internal pure returns (bytes memory packed) {
+        for (uint256 k; k < a.contributionIds.length; ++k) {
+            packed = abi.encodePacked(packed, a.contributionIds[k], a.weightsPpm[k]);
+        }
+    }
+
+    /// @dev Expects `ReceiptSkipped(index, digest of r, reason)` from the escrow.
+    function _expectSkipped(uint256 index, IUsageEscrow.UsageReceipt memory r, bytes memory reason) internal {
+        vm.expectEmit(address(escrow));
+        emit IUsageEscrow.ReceiptSkipped(index, _digest(r), reason);
+    }
+
+    /// @dev Expects `ReceiptSettled` for `r` with `a` packed from the escrow.
+    function _expectSettled(IUsageEscrow.UsageReceipt memory r, IUsageEscrow.Attribution memory a) internal {
+        vm.expectEmit(address(escrow));
+        emit IUsageEscrow.ReceiptSettled(_digest(r), r.payer, r.modelId, r, _pack(a));
     }
 
     /// @dev The escrow's accounting invariant.

@@ -19,6 +19,13 @@ contract Claims_Unit_Test is Base {
         escrow.claim(address(0));
     }
 
+    function test_RevertWhen_ClaimToEscrow() external {
+        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InvalidRecipient.selector, address(escrow)));
+        vm.prank(node);
+        escrow.claim(address(escrow));
+        assertEq(escrow.balanceOf(node), 0.15e18, "balance kept");
+    }
+
     function test_RevertWhen_NothingToClaim() external {
         vm.expectRevert(IUsageEscrow.NothingToClaim.selector);
         vm.prank(payer);
@@ -60,22 +67,42 @@ contract Claims_Unit_Test is Base {
         uint256 rpt = escrow.rewardPerToken(releaseId);
         assertEq(rpt, 0.125e18 * 1e18 / 1000, "rpt");
         uint256 before0 = escrow.balanceOf(contributors[0]);
+        uint256 credited = escrow.totalCredited();
         assertEq(escrow.poolRewardOf(releaseId, contributionIds[3]), 0.05e18, "c4 reward");
 
+        address caller = makeAddr("caller");
         vm.expectEmit(address(escrow));
         emit IUsageEscrow.PoolRewardClaimed(releaseId, contributionIds[0], contributors[0], 0.0125e18);
         vm.expectEmit(address(escrow));
         emit IUsageEscrow.Credited(contributors[0], 0.0125e18);
+        vm.prank(caller);
         escrow.claimPoolRewards(releaseId, contributionIds);
 
         assertEq(escrow.balanceOf(contributors[0]), before0 + 0.0125e18, "c1");
+        assertEq(escrow.balanceOf(contributors[1]), 0.125e18 + 0.025e18, "c2: attributed + pool");
+        assertEq(escrow.balanceOf(contributors[2]), 0.0375e18, "c3");
         assertEq(escrow.balanceOf(contributors[3]), 0.05e18, "c4");
+        assertEq(escrow.balanceOf(caller), 0, "the caller gets nothing");
         assertEq(escrow.poolRewardOf(releaseId, contributionIds[3]), 0, "c4 paid");
         assertEq(escrow.unclaimedPoolRewards(), 0, "pool emptied");
+        assertEq(escrow.totalCredited(), credited + 0.125e18, "totalCredited");
         _assertSolvent();
 
-        uint256 credited = escrow.totalCredited();
+        credited = escrow.totalCredited();
         escrow.claimPoolRewards(releaseId, contributionIds);
         assertEq(escrow.totalCredited(), credited, "nothing more");
+    }
+
+    function test_When_ContributionListedTwice() external {
+        uint64[] memory ids = new uint64[](2);
+        (ids[0], ids[1]) = (contributionIds[3], contributionIds[3]);
+        uint256 credited = escrow.totalCredited();
+        vm.recordLogs();
+        escrow.claimPoolRewards(releaseId, ids);
+        assertEq(vm.getRecordedLogs().length, 2, "one PoolRewardClaimed and one Credited");
+        assertEq(escrow.balanceOf(contributors[3]), 0.05e18, "credited once");
+        assertEq(escrow.totalCredited(), credited + 0.05e18, "totalCredited");
+        assertEq(escrow.unclaimedPoolRewards(), 0.125e18 - 0.05e18, "pool");
+        _assertSolvent();
     }
 }

@@ -55,6 +55,22 @@ contract Deposits_Unit_Test is Base {
         _assertSolvent();
     }
 
+    function test_When_DepositWhileWithdrawalPending() external {
+        vm.prank(payer);
+        escrow.requestWithdrawal(400e18);
+        (, uint64 unlockAt) = escrow.pendingWithdrawal(payer);
+        vm.startPrank(alice);
+        token.approve(address(escrow), 30e18);
+        escrow.depositFor(payer, 30e18);
+        vm.stopPrank();
+        (uint256 amount, uint64 unlockAfter) = escrow.pendingWithdrawal(payer);
+        assertEq(amount, 400e18, "request unchanged");
+        assertEq(unlockAfter, unlockAt, "unlockAt unchanged");
+        assertEq(escrow.depositOf(payer), DEPOSIT + 30e18, "deposit");
+        assertEq(escrow.depositOf(payer) - amount, DEPOSIT - 400e18 + 30e18, "chargeable net of pending");
+        _assertSolvent();
+    }
+
     function _permit(uint256 amount, uint256 deadline) internal view returns (uint8 v, bytes32 r, bytes32 s) {
         bytes32 structHash = keccak256(
             abi.encode(
@@ -74,10 +90,14 @@ contract Deposits_Unit_Test is Base {
 
     function test_When_PermitValid() external {
         (uint8 v, bytes32 r, bytes32 s) = _permit(20e18, block.timestamp);
+        vm.expectEmit(address(escrow));
+        emit IUsageEscrow.Deposited(alice, alice, 20e18);
         vm.prank(alice);
         escrow.depositWithPermit(20e18, block.timestamp, v, r, s);
         assertEq(escrow.depositOf(alice), 20e18);
         assertEq(token.allowance(alice, address(escrow)), 0, "allowance used");
+        assertEq(token.balanceOf(alice), 80e18, "pulled");
+        _assertSolvent();
     }
 
     function test_When_PermitFrontRun() external {
@@ -86,6 +106,8 @@ contract Deposits_Unit_Test is Base {
         vm.prank(alice);
         escrow.depositWithPermit(20e18, block.timestamp, v, r, s);
         assertEq(escrow.depositOf(alice), 20e18);
+        assertEq(escrow.totalDeposits(), DEPOSIT + 20e18, "total");
+        _assertSolvent();
     }
 
     function test_RevertWhen_PermitInvalidAndNoAllowance() external {

@@ -3,10 +3,9 @@ pragma solidity 0.8.30;
 
 import {UsageEscrow} from "../../../src/UsageEscrow.sol";
 import {IUsageEscrow} from "../../../src/interfaces/IUsageEscrow.sol";
-import {Base} from "../../utils/Base.t.sol";
-import {ERC1271Wallet} from "../../utils/ERC1271Wallet.sol";
+import {SkipChecks} from "../../utils/SkipChecks.t.sol";
 
-contract Signatures_Unit_Test is Base {
+contract Signatures_Unit_Test is SkipChecks {
     function test_When_DigestComputedOutside() external view {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 77, a);
@@ -40,8 +39,11 @@ contract Signatures_Unit_Test is Base {
     function test_When_SignedWithVmSign() external {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
-        _settle(r, a, _sign(payerKey, r));
-        assertTrue(escrow.isNonceUsed(payer, 1));
+        bytes memory sig = _sign(payerKey, r);
+        assertEq(sig.length, 65);
+        assertEq(_settle(r, a, sig), 1, "settled");
+        assertTrue(escrow.isNonceUsed(payer, 1), "nonce used");
+        assertEq(escrow.depositOf(payer), DEPOSIT - FEE, "charged");
     }
 
     function test_When_SignatureIsEip2098() external {
@@ -49,53 +51,53 @@ contract Signatures_Unit_Test is Base {
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
         bytes memory sig = _signCompact(payerKey, r);
         assertEq(sig.length, 64);
-        _settle(r, a, sig);
-        assertEq(escrow.depositOf(payer), DEPOSIT - r.fee, "charged");
+        assertEq(_settle(r, a, sig), 1, "settled");
+        assertEq(escrow.depositOf(payer), DEPOSIT - FEE, "charged");
     }
 
-    function test_When_PayerIsEip1271Wallet() external {
-        (address walletSigner, uint256 walletKey) = makeAddrAndKey("walletSigner");
-        ERC1271Wallet wallet = new ERC1271Wallet(walletSigner);
-        _fund(address(wallet), 10e18);
+    function test_When_OutputURIChangedAfterSigning() external {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
-        IUsageEscrow.UsageReceipt memory r = _receipt(address(wallet), 1, a);
-        _settle(r, a, _sign(walletKey, r));
-        assertEq(escrow.depositOf(address(wallet)), 10e18 - r.fee, "wallet charged");
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        bytes memory sig = _sign(payerKey, r);
+        r.outputURI = "https://elsewhere.example/1";
+        _assertSkipped(r, a, sig, abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
     }
 
-    function test_RevertWhen_SignedForAnotherChain() external {
+    function test_When_AttributionVersionChangedAfterSigning() external {
+        IUsageEscrow.Attribution memory a = _defaultAttribution();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        bytes memory sig = _sign(payerKey, r);
+        r.attributionVersion = 2;
+        _assertSkipped(r, a, sig, abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
+    }
+
+    function test_When_SignedForAnotherChain() external {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
         (uint8 v, bytes32 rr, bytes32 s) = vm.sign(payerKey, _digest(r, 999, address(escrow)));
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
-        _settle(r, a, abi.encodePacked(rr, s, v));
-
-        // The same receipt signed for this chain settles, and a fork to another chain id rejects it.
-        bytes memory good = _sign(payerKey, r);
-        vm.chainId(999);
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
-        _settle(r, a, good);
+        _assertSkipped(
+            r,
+            a,
+            abi.encodePacked(rr, s, v),
+            abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer)
+        );
     }
 
-    function test_RevertWhen_SignedForAnotherEscrow() external {
-        UsageEscrow other =
-            new UsageEscrow(address(token), address(models), address(datanets), treasury, owner);
+    function test_When_ChainIdChangedAfterSigning() external {
+        IUsageEscrow.Attribution memory a = _defaultAttribution();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        bytes memory sig = _sign(payerKey, r); // for this chain
+        vm.chainId(999); // a fork: the escrow's domain follows the chain id, so does the valid receipt's
+        _assertSkipped(r, a, sig, abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
+    }
+
+    function test_When_SignedForAnotherEscrow() external {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
         bytes memory sig = _sign(payerKey, r); // for `escrow`
-        _fundOther(other);
-        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
-            _one(r, a, sig);
-        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
-        other.settle(rs, as_, sigs);
-    }
-
-    function _fundOther(UsageEscrow other) internal {
-        vm.prank(owner);
-        token.mint(payer, 5e18);
-        vm.startPrank(payer);
-        token.approve(address(other), 5e18);
-        other.deposit(5e18);
-        vm.stopPrank();
+        // The same payer, funded in a second escrow: the receipt is settled there.
+        escrow = new UsageEscrow(address(token), address(models), address(datanets), treasury, owner);
+        _fund(payer, 5e18);
+        _assertSkipped(r, a, sig, abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 0, payer));
     }
 }
