@@ -11,7 +11,7 @@ use crate::store::batch::Batch;
 use crate::store::entity::{
     Account, Contribution, Curator, Datanet, Model, Parameter, Release, Totals,
 };
-use crate::store::value::{Column, Val, hex0x, int};
+use crate::store::value::{Column, Val, hex0x, int, stored_text};
 
 /// `a += b`, failing loudly on overflow.
 fn add(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
@@ -127,13 +127,17 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             datanet_id,
             owner,
             min_stake,
+            review_window,
+            max_contribution_tokens,
             metadata_uri,
         } => {
             let id = int("datanet id", *datanet_id)?;
             let row = Datanet {
                 owner: *owner,
                 min_stake: *min_stake,
-                metadata_uri: metadata_uri.clone(),
+                metadata_uri: stored_text(metadata_uri),
+                review_window: int("review window", *review_window)?,
+                max_contribution_tokens: int("max contribution tokens", *max_contribution_tokens)?,
                 created_block: block,
                 created_tx: ev.tx_hash,
                 curator_count: 0,
@@ -216,7 +220,7 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                 content_hash: *content_hash,
                 token_count: int("token count", *token_count)?,
                 stake: *stake,
-                uri: uri.clone(),
+                uri: stored_text(uri),
                 status: "pending".to_owned(),
                 accepted_seq: 0,
                 reviewer: None,
@@ -359,6 +363,30 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                 [Val::Int(id), contributor.to_val(), amount.to_val()],
             ));
         }
+        SoilEvent::ContributionWithdrawn {
+            contribution_id,
+            datanet_id: _,
+            contributor,
+            amount,
+        } => {
+            let id = int("contribution id", *contribution_id)?;
+            state
+                .modify::<Contribution, ()>(&(id,), |c| {
+                    c.status = "withdrawn".to_owned();
+                    c.stake_returned = true;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
+            account(state, *contributor, |a| {
+                add(&mut a.stake_returned, *amount, "stake returned")
+            })
+            .await?;
+            batch.facts.stake_returns.push(with(
+                at(ev)?,
+                [Val::Int(id), contributor.to_val(), amount.to_val()],
+            ));
+        }
         SoilEvent::ReleasePublished {
             release_id,
             datanet_id,
@@ -428,8 +456,10 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             let row = Model {
                 owner: *owner,
                 weights_hash: *weights_hash,
-                uri: uri.clone(),
+                uri: stored_text(uri),
                 price_per_kilo_token: *price_per_kilo_token,
+                next_price_per_kilo_token: None,
+                next_price_at: None,
                 owner_bps: int("bps", *owner_bps)?,
                 data_bps: int("bps", *data_bps)?,
                 node_bps: int("bps", *node_bps)?,
@@ -470,10 +500,18 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
         SoilEvent::ModelPriceSet {
             model_id,
             price_per_kilo_token,
+            effective_at,
         } => {
+            let effective_at = int("price effective time", *effective_at)?;
             state
                 .modify::<Model, ()>(&(int("model id", *model_id)?,), |m| {
-                    m.price_per_kilo_token = *price_per_kilo_token;
+                    // As the registry does: a change already scheduled is in force by now (it refuses a
+                    // new one before), so it becomes the price before the new change.
+                    if let Some(scheduled) = m.next_price_per_kilo_token.take() {
+                        m.price_per_kilo_token = scheduled;
+                    }
+                    m.next_price_per_kilo_token = Some(*price_per_kilo_token);
+                    m.next_price_at = Some(effective_at);
                     Ok(())
                 })
                 .await?
@@ -548,6 +586,33 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             ));
         }
         SoilEvent::ReceiptSettled { .. } => settle(state, batch, ev).await?,
+        // Anyone can have the escrow skip receipts (by sending it garbage): nothing moved, so no figure
+        // changes; the row tells an operator which receipt of which batch failed, and why.
+        SoilEvent::ReceiptSkipped {
+            index,
+            digest,
+            reason,
+        } => {
+            let index = u64::try_from(*index).map_err(|_| IndexerError::IntegerOutOfRange {
+                what: "skipped receipt's index",
+                value: index.to_string(),
+            })?;
+            batch.facts.skipped_receipts.push(with(
+                at(ev)?,
+                [
+                    Val::Int(int("skipped receipt's index", index)?),
+                    digest.to_val(),
+                    Val::Text(hex0x(reason)),
+                ],
+            ));
+        }
+        // Who may sign for a payer matters to the escrow's checks only: the receipts it settled carry the
+        // payer. Both stay in `raw_events`.
+        SoilEvent::SignerAuthorized { .. } | SoilEvent::SignerRevoked { .. } => {}
+        // The treasury's `Credited` that follows moves the balances; only the sum is kept here.
+        SoilEvent::Swept { amount } => {
+            totals(state, |t| add(&mut t.swept, *amount, "total swept")).await?;
+        }
         SoilEvent::Credited {
             account: who,
             amount,
@@ -654,16 +719,6 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                 .claims
                 .push(with(at(ev)?, [who.to_val(), to.to_val(), amount.to_val()]));
         }
-        SoilEvent::NoncesInvalidated {
-            payer,
-            word_pos,
-            mask,
-        } => {
-            batch.facts.nonce_invalidations.push(with(
-                at(ev)?,
-                [payer.to_val(), word_pos.to_val(), mask.to_val()],
-            ));
-        }
     }
     Ok(())
 }
@@ -675,13 +730,18 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         payer,
         model_id,
         node,
-        nonce,
-        fee,
+        prompt_hash,
+        output_hash,
+        output_uri,
+        output_uri_bytes,
         input_tokens,
         output_tokens,
-        output_hash,
+        fee,
+        nonce,
+        deadline,
+        attribution_version,
+        attribution_hash,
         attribution,
-        output_uri,
     } = &ev.event
     else {
         return Ok(());
@@ -713,6 +773,17 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         int("input tokens", *input_tokens)?,
         int("output tokens", *output_tokens)?,
     );
+    // The URI as text both stores can hold; the signed bytes as well when that text is not them (they
+    // were not UTF-8, or held a NUL), so the digest can still be recomputed from the row.
+    let uri_text = stored_text(output_uri);
+    let signed: &[u8] = output_uri_bytes
+        .as_ref()
+        .map_or(output_uri.as_bytes(), |bytes| bytes.as_ref());
+    let uri_bytes = if signed == uri_text.as_bytes() {
+        Val::NullText
+    } else {
+        Val::Text(hex0x(signed))
+    };
 
     for (position, ((contribution_id, weight), amount)) in
         entries.iter().zip(&split.contributors).enumerate()
@@ -828,8 +899,13 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         fee.to_val(),
         Val::Int(input),
         Val::Int(output),
+        prompt_hash.to_val(),
         output_hash.to_val(),
-        Val::Text(output_uri.clone()),
+        Val::Text(uri_text),
+        uri_bytes,
+        Val::Int(int("deadline", *deadline)?),
+        Val::Int(int("attribution version", *attribution_version)?),
+        attribution_hash.to_val(),
         Val::Text(hex0x(attribution)),
         split.owner.to_val(),
         split.data.to_val(),

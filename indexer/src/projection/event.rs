@@ -36,6 +36,12 @@ pub enum SoilEvent {
         datanet_id: u64,
         owner: Address,
         min_stake: U256,
+        /// Seconds a contribution waits for review before its contributor may withdraw it.
+        #[serde(default)]
+        review_window: u64,
+        /// Most tokens one contribution may count.
+        #[serde(default)]
+        max_contribution_tokens: u64,
         metadata_uri: String,
     },
     CuratorSet {
@@ -62,6 +68,13 @@ pub enum SoilEvent {
     },
     StakeReturned {
         contribution_id: u64,
+        contributor: Address,
+        amount: U256,
+    },
+    /// A pending contribution left unreviewed past its review window was withdrawn: its stake went back.
+    ContributionWithdrawn {
+        contribution_id: u64,
+        datanet_id: u64,
         contributor: Address,
         amount: U256,
     },
@@ -92,9 +105,13 @@ pub enum SoilEvent {
         release_ids: Vec<u64>,
         uri: String,
     },
+    /// A price change, scheduled: receipts whose deadline is at or after `effective_at` pay the new
+    /// price, earlier deadlines the one before.
     ModelPriceSet {
         model_id: u64,
         price_per_kilo_token: U256,
+        #[serde(default)]
+        effective_at: u64,
     },
     ModelOwnerSet {
         model_id: u64,
@@ -115,19 +132,47 @@ pub enum SoilEvent {
         payer: Address,
         amount: U256,
     },
+    /// A settled receipt: the whole signed receipt (its fields in the order of `UsageReceipt`), the
+    /// digest the escrow computed from it and the packed attribution.
     ReceiptSettled {
         digest: B256,
         payer: Address,
         model_id: u64,
         node: Address,
-        nonce: U256,
-        fee: U256,
-        input_tokens: u64,
-        output_tokens: u64,
+        #[serde(default)]
+        prompt_hash: B256,
         output_hash: B256,
-        attribution: Bytes,
+        /// The output URI as text: the signed bytes, with U+FFFD for what is not UTF-8 in them.
         #[serde(rename = "outputURI")]
         output_uri: String,
+        /// The signed bytes of the output URI, only when they are not UTF-8 (`output_uri` then differs
+        /// from them).
+        #[serde(
+            default,
+            rename = "outputURIBytes",
+            skip_serializing_if = "Option::is_none"
+        )]
+        output_uri_bytes: Option<Bytes>,
+        input_tokens: u64,
+        output_tokens: u64,
+        fee: U256,
+        nonce: U256,
+        #[serde(default)]
+        deadline: u64,
+        #[serde(default)]
+        attribution_version: u64,
+        #[serde(default)]
+        attribution_hash: B256,
+        attribution: Bytes,
+    },
+    /// A receipt of a `settle` batch that did not settle: nothing was charged or credited for it.
+    ReceiptSkipped {
+        /// Its position in the batch.
+        index: U256,
+        /// The digest the escrow computed from what it was sent.
+        digest: B256,
+        /// The escrow's error, ABI-encoded.
+        reason: Bytes,
     },
     Credited {
         account: Address,
@@ -150,10 +195,20 @@ pub enum SoilEvent {
         to: Address,
         amount: U256,
     },
-    NoncesInvalidated {
+    /// `payer` let `signer` sign receipts for it.
+    SignerAuthorized {
         payer: Address,
-        word_pos: U256,
-        mask: U256,
+        signer: Address,
+    },
+    /// `payer` revoked `signer`: its receipts with deadlines up to `valid_until` still settle.
+    SignerRevoked {
+        payer: Address,
+        signer: Address,
+        valid_until: u64,
+    },
+    /// Tokens the escrow held beyond what it owes went to the treasury (which a `Credited` follows).
+    Swept {
+        amount: U256,
     },
     WithdrawalDelaySet {
         delay: u64,
@@ -175,6 +230,7 @@ impl SoilEvent {
             Self::ContributionSubmitted { .. } => "ContributionSubmitted",
             Self::ContributionReviewed { .. } => "ContributionReviewed",
             Self::StakeReturned { .. } => "StakeReturned",
+            Self::ContributionWithdrawn { .. } => "ContributionWithdrawn",
             Self::ReleasePublished { .. } => "ReleasePublished",
             Self::StakeLockPeriodSet { .. } => "StakeLockPeriodSet",
             Self::TreasurySet { .. } => "TreasurySet",
@@ -185,11 +241,14 @@ impl SoilEvent {
             Self::WithdrawalRequested { .. } => "WithdrawalRequested",
             Self::Withdrawn { .. } => "Withdrawn",
             Self::ReceiptSettled { .. } => "ReceiptSettled",
+            Self::ReceiptSkipped { .. } => "ReceiptSkipped",
             Self::Credited { .. } => "Credited",
             Self::PoolAccrued { .. } => "PoolAccrued",
             Self::PoolRewardClaimed { .. } => "PoolRewardClaimed",
             Self::Claimed { .. } => "Claimed",
-            Self::NoncesInvalidated { .. } => "NoncesInvalidated",
+            Self::SignerAuthorized { .. } => "SignerAuthorized",
+            Self::SignerRevoked { .. } => "SignerRevoked",
+            Self::Swept { .. } => "Swept",
             Self::WithdrawalDelaySet { .. } => "WithdrawalDelaySet",
             Self::MaxReceiptValiditySet { .. } => "MaxReceiptValiditySet",
             Self::Eip712DomainChanged {} => "EIP712DomainChanged",

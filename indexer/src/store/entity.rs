@@ -79,6 +79,12 @@ entity! {
         min_stake: U256,
         /// Where its description lives.
         metadata_uri: String,
+        /// Seconds a contribution waits for review before it may be withdrawn.
+        #[serde(default)]
+        review_window: i64,
+        /// Most tokens one contribution may count.
+        #[serde(default)]
+        max_contribution_tokens: i64,
         /// Block of `DatanetCreated`.
         created_block: i64,
         /// Transaction of `DatanetCreated`.
@@ -135,7 +141,7 @@ entity! {
         stake: U256,
         /// Where the document lives.
         uri: String,
-        /// `pending`, `accepted` or `rejected`.
+        /// `pending`, `accepted`, `rejected` or `withdrawn`.
         status: String,
         /// Position in the accepted set (0 unless accepted).
         accepted_seq: i64,
@@ -195,8 +201,15 @@ entity! {
         weights_hash: B256,
         /// Where the weights live.
         uri: String,
-        /// Current price per 1,000 tokens.
+        /// Price per 1,000 tokens of receipts whose deadline is before `next_price_at` (all receipts
+        /// when no change is scheduled).
         price_per_kilo_token: U256,
+        /// The scheduled price, if a change was set.
+        #[serde(default)]
+        next_price_per_kilo_token: Option<U256>,
+        /// The first receipt deadline the scheduled price applies to.
+        #[serde(default)]
+        next_price_at: Option<i64>,
         /// Owner share, basis points.
         owner_bps: i64,
         /// Data share, basis points.
@@ -339,6 +352,9 @@ entity! {
         withdrawn: U256,
         /// Σ slashed stakes.
         slashed: U256,
+        /// Σ `Swept`: tokens the escrow held beyond what it owed, credited to the treasury.
+        #[serde(default)]
+        swept: U256,
     }
 }
 
@@ -422,6 +438,7 @@ impl Default for Totals {
             deposited: U256::ZERO,
             withdrawn: U256::ZERO,
             slashed: U256::ZERO,
+            swept: U256::ZERO,
         }
     }
 }

@@ -16,7 +16,7 @@ pub const FACT_TABLES: &[&str] = &[
     "withdrawals",
     "stake_returns",
     "reviews",
-    "nonce_invalidations",
+    "skipped_receipts",
 ];
 
 /// Columns of `raw_events`.
@@ -49,7 +49,7 @@ pub struct Facts {
     pub withdrawals: RowSet,
     pub stake_returns: RowSet,
     pub reviews: RowSet,
-    pub nonce_invalidations: RowSet,
+    pub skipped_receipts: RowSet,
 }
 
 const EVENT: [&str; 3] = ["block_number", "log_index", "tx_hash"];
@@ -77,8 +77,13 @@ impl Default for Facts {
                     "fee",
                     "input_tokens",
                     "output_tokens",
+                    "prompt_hash",
                     "output_hash",
                     "output_uri",
+                    "output_uri_bytes",
+                    "deadline",
+                    "attribution_version",
+                    "attribution_hash",
                     "attribution",
                     "owner_amount",
                     "data_amount",
@@ -134,7 +139,7 @@ impl Default for Facts {
                     "slashed",
                 ],
             ),
-            nonce_invalidations: event_set("nonce_invalidations", &["payer", "word_pos", "mask"]),
+            skipped_receipts: event_set("skipped_receipts", &["batch_index", "digest", "reason"]),
         }
     }
 }
@@ -154,7 +159,7 @@ impl Facts {
             &self.withdrawals,
             &self.stake_returns,
             &self.reviews,
-            &self.nonce_invalidations,
+            &self.skipped_receipts,
         ]
     }
 
@@ -172,7 +177,7 @@ impl Facts {
             self.withdrawals,
             self.stake_returns,
             self.reviews,
-            self.nonce_invalidations,
+            self.skipped_receipts,
         ]
     }
 }

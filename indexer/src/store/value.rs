@@ -41,6 +41,12 @@ pub fn hex0x(bytes: &[u8]) -> String {
     alloy::primitives::hex::encode_prefixed(bytes)
 }
 
+/// A string from the chain as stored in a `TEXT` column: every NUL (U+0000) becomes U+FFFD, since
+/// PostgreSQL's text cannot hold it; both stores hold the same text. Any other character is kept.
+pub fn stored_text(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
 /// A `u64` from the chain as a database integer.
 pub fn int(what: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| IndexerError::IntegerOutOfRange {
@@ -115,6 +121,24 @@ impl Column for U256 {
         let s = text(row, name, table)?;
         s.parse::<U256>()
             .map_err(|e| corrupt(table, name, format!("`{s}` is not a decimal amount: {e}")))
+    }
+}
+
+impl Column for Option<U256> {
+    fn to_val(&self) -> Val {
+        self.as_ref().map_or(Val::NullText, Column::to_val)
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        match row
+            .try_get::<Option<String>, _>(name)
+            .map_err(|e| corrupt(table, name, e))?
+        {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<U256>()
+                .map(Some)
+                .map_err(|e| corrupt(table, name, format!("`{s}` is not a decimal amount: {e}"))),
+        }
     }
 }
 

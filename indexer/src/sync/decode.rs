@@ -1,8 +1,8 @@
 //! Logs of the three contracts decoded with the bindings into [`SoilEvent`]s.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, Bytes, LogData, U256};
 use alloy::rpc::types::Log;
-use alloy::sol_types::SolEventInterface;
+use alloy::sol_types::{SolEventInterface, SolValue};
 use soil_bindings::Deployment;
 use soil_bindings::contracts::IDatanetRegistry::IDatanetRegistryEvents as D;
 use soil_bindings::contracts::IModelRegistry::IModelRegistryEvents as M;
@@ -90,6 +90,7 @@ impl Decoder {
                 E::decode_log(&log.inner)
                     .map_err(|e| fail(e.to_string()))?
                     .data,
+                &log.inner.data,
             ),
         };
         Ok(Some(RawEvent {
@@ -118,6 +119,8 @@ fn from_datanet_registry(event: D) -> SoilEvent {
             datanet_id: e.datanetId,
             owner: e.owner,
             min_stake: U256::from(e.minStake),
+            review_window: e.reviewWindow,
+            max_contribution_tokens: u64::from(e.maxContributionTokens),
             metadata_uri: e.metadataURI,
         },
         D::CuratorSet(e) => SoilEvent::CuratorSet {
@@ -144,6 +147,12 @@ fn from_datanet_registry(event: D) -> SoilEvent {
         },
         D::StakeReturned(e) => SoilEvent::StakeReturned {
             contribution_id: e.contributionId,
+            contributor: e.contributor,
+            amount: U256::from(e.amount),
+        },
+        D::ContributionWithdrawn(e) => SoilEvent::ContributionWithdrawn {
+            contribution_id: e.contributionId,
+            datanet_id: e.datanetId,
             contributor: e.contributor,
             amount: U256::from(e.amount),
         },
@@ -178,6 +187,7 @@ fn from_model_registry(event: M) -> SoilEvent {
         M::ModelPriceSet(e) => SoilEvent::ModelPriceSet {
             model_id: e.modelId,
             price_per_kilo_token: U256::from(e.pricePerKiloToken),
+            effective_at: e.effectiveAt,
         },
         M::ModelOwnerSet(e) => SoilEvent::ModelOwnerSet {
             model_id: e.modelId,
@@ -186,7 +196,37 @@ fn from_model_registry(event: M) -> SoilEvent {
     }
 }
 
-fn from_usage_escrow(event: E) -> SoilEvent {
+alloy::sol! {
+    /// `UsageReceipt` with its output URI read as the bytes it is: ABI-encoded like the `string`, but
+    /// decoded without the lossy UTF-8 conversion `string` gets.
+    struct ReceiptBytes {
+        address payer;
+        uint64 modelId;
+        address node;
+        bytes32 promptHash;
+        bytes32 outputHash;
+        bytes outputURI;
+        uint32 inputTokens;
+        uint32 outputTokens;
+        uint256 fee;
+        uint256 nonce;
+        uint64 deadline;
+        uint16 attributionVersion;
+        bytes32 attributionHash;
+    }
+}
+
+/// The signed bytes of a settled receipt's output URI when they are not the UTF-8 of `text`, the
+/// URI as decoded (where the decoder put U+FFFD for each invalid sequence); `None` when they are.
+fn output_uri_bytes(text: &str, data: &LogData) -> Option<Bytes> {
+    if !text.contains(char::REPLACEMENT_CHARACTER) {
+        return None;
+    }
+    let (receipt, _attribution) = <(ReceiptBytes, Bytes)>::abi_decode_params(&data.data).ok()?;
+    (receipt.outputURI.as_ref() != text.as_bytes()).then_some(receipt.outputURI)
+}
+
+fn from_usage_escrow(event: E, data: &LogData) -> SoilEvent {
     match event {
         E::Deposited(e) => SoilEvent::Deposited {
             payer: e.payer,
@@ -202,18 +242,31 @@ fn from_usage_escrow(event: E) -> SoilEvent {
             payer: e.payer,
             amount: e.amount,
         },
-        E::ReceiptSettled(e) => SoilEvent::ReceiptSettled {
+        E::ReceiptSettled(e) => {
+            let r = e.receipt;
+            SoilEvent::ReceiptSettled {
+                digest: e.digest,
+                payer: r.payer,
+                model_id: r.modelId,
+                node: r.node,
+                prompt_hash: r.promptHash,
+                output_hash: r.outputHash,
+                output_uri_bytes: output_uri_bytes(&r.outputURI, data),
+                output_uri: r.outputURI,
+                input_tokens: u64::from(r.inputTokens),
+                output_tokens: u64::from(r.outputTokens),
+                fee: r.fee,
+                nonce: r.nonce,
+                deadline: r.deadline,
+                attribution_version: u64::from(r.attributionVersion),
+                attribution_hash: r.attributionHash,
+                attribution: e.attribution,
+            }
+        }
+        E::ReceiptSkipped(e) => SoilEvent::ReceiptSkipped {
+            index: e.index,
             digest: e.digest,
-            payer: e.payer,
-            model_id: e.modelId,
-            node: e.node,
-            nonce: e.nonce,
-            fee: e.fee,
-            input_tokens: u64::from(e.inputTokens),
-            output_tokens: u64::from(e.outputTokens),
-            output_hash: e.outputHash,
-            attribution: e.attribution,
-            output_uri: e.outputURI,
+            reason: e.reason,
         },
         E::Credited(e) => SoilEvent::Credited {
             account: e.account,
@@ -236,11 +289,16 @@ fn from_usage_escrow(event: E) -> SoilEvent {
             to: e.to,
             amount: e.amount,
         },
-        E::NoncesInvalidated(e) => SoilEvent::NoncesInvalidated {
+        E::SignerAuthorized(e) => SoilEvent::SignerAuthorized {
             payer: e.payer,
-            word_pos: e.wordPos,
-            mask: e.mask,
+            signer: e.signer,
         },
+        E::SignerRevoked(e) => SoilEvent::SignerRevoked {
+            payer: e.payer,
+            signer: e.signer,
+            valid_until: e.validUntil,
+        },
+        E::Swept(e) => SoilEvent::Swept { amount: e.amount },
         E::TreasurySet(e) => SoilEvent::TreasurySet {
             treasury: e.treasury,
         },
