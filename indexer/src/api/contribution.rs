@@ -23,6 +23,8 @@ pub(crate) enum ContributionStatus {
     Accepted,
     /// Rejected: its stake was slashed.
     Rejected,
+    /// Withdrawn by its contributor, unreviewed past the datanet's review window: its stake went back.
+    Withdrawn,
 }
 
 /// A document contributed to a datanet.
@@ -114,6 +116,7 @@ impl Contribution {
             "pending" => Ok(ContributionStatus::Pending),
             "accepted" => Ok(ContributionStatus::Accepted),
             "rejected" => Ok(ContributionStatus::Rejected),
+            "withdrawn" => Ok(ContributionStatus::Withdrawn),
             other => Err(gql(ApiError::Stored {
                 column: "contributions.status",
                 value: other.to_owned(),
@@ -121,7 +124,8 @@ impl Contribution {
         }
     }
 
-    /// Whether an accepted contribution's stake went back to its contributor.
+    /// Whether its stake went back to its contributor: an accepted contribution's once unlocked, a
+    /// withdrawn one's when it was withdrawn.
     async fn stake_returned(&self) -> bool {
         self.stake_returned != 0
     }

@@ -27,6 +27,10 @@ pub(crate) struct Datanet {
     pub(crate) min_stake: BigInt,
     /// Where the datanet's description lives.
     pub(crate) metadata_uri: String,
+    /// Seconds a contribution waits for review; past them, an unreviewed one may be withdrawn.
+    pub(crate) review_window: i64,
+    /// Most tokens one contribution may count.
+    pub(crate) max_contribution_tokens: i64,
     /// Block of creation.
     pub(crate) created_block: i64,
     /// Transaction of creation.
@@ -55,8 +59,8 @@ pub(crate) struct Datanet {
 
 macro_rules! columns {
     () => {
-        "datanet_id, owner, min_stake, metadata_uri, created_block, created_tx, curator_count, \
-     contribution_count, accepted_count, rejected_count, accepted_tokens, slashed, release_count, \
+        "datanet_id, owner, min_stake, metadata_uri, review_window, max_contribution_tokens, created_block, \
+         created_tx, curator_count, contribution_count, accepted_count, rejected_count, accepted_tokens, slashed, release_count, \
          attributed_revenue, pool_revenue, revenue"
     };
 }

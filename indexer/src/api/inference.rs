@@ -33,10 +33,22 @@ pub(crate) struct Inference {
     pub(crate) input_tokens: i64,
     /// Generated tokens.
     pub(crate) output_tokens: i64,
+    /// keccak256 of the prompt, as signed.
+    pub(crate) prompt_hash: String,
     /// keccak256 of the output.
     pub(crate) output_hash: String,
-    /// Where the output is published (empty if not).
+    /// Where the output is published (empty if not), as the payer signed it. Text: where the signed
+    /// bytes are not UTF-8, or hold a NUL, U+FFFD stands in and `outputUriBytes` has them.
     pub(crate) output_uri: String,
+    /// The signed bytes of the output URI (0x hex), only when `outputUri` is not exactly them.
+    pub(crate) output_uri_bytes: Option<String>,
+    /// The receipt's deadline (unix seconds); it also decided which of the model's prices the fee was
+    /// quoted at (the new one from a scheduled change's `nextPriceAt` on).
+    pub(crate) deadline: i64,
+    /// Version of the attribution method the receipt declares.
+    pub(crate) attribution_version: i64,
+    /// keccak256 of the attribution (`abi.encode(contributionIds, weightsPpm)`), as signed.
+    pub(crate) attribution_hash: String,
     #[graphql(skip)]
     pub(crate) owner_amount: BigInt,
     #[graphql(skip)]
@@ -61,9 +73,10 @@ pub(crate) struct Inference {
 
 macro_rules! columns {
     () => {
-        "digest, payer, model_id, node, nonce, fee, input_tokens, output_tokens, output_hash, output_uri, \
-         owner_amount, data_amount, node_amount, treasury_amount, attributed_amount, unattributed_amount, \
-         block_number, block_timestamp, tx_hash, log_index"
+        "digest, payer, model_id, node, nonce, fee, input_tokens, output_tokens, prompt_hash, output_hash, \
+         output_uri, output_uri_bytes, deadline, attribution_version, attribution_hash, owner_amount, \
+         data_amount, node_amount, treasury_amount, attributed_amount, unattributed_amount, block_number, \
+         block_timestamp, tx_hash, log_index"
     };
 }
 pub(crate) use columns;

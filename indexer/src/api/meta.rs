@@ -103,6 +103,9 @@ pub(crate) struct Totals {
     withdrawn: BigInt,
     /// Σ stakes slashed.
     slashed: BigInt,
+    /// Σ swept: tokens the escrow held beyond what it owed, credited to the treasury (in `credited`
+    /// too, but no part of any fee).
+    swept: BigInt,
 }
 
 impl Totals {
@@ -112,7 +115,7 @@ impl Totals {
             "SELECT event_count, datanet_count, contribution_count, accepted_count, rejected_count, release_count, \
              model_count, receipt_count AS inference_count, input_tokens, output_tokens, fees, owner_revenue, \
              data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_accrued, pool_claimed, credited, \
-             claimed, deposited, withdrawn, slashed FROM totals WHERE id = 1",
+             claimed, deposited, withdrawn, slashed, swept FROM totals WHERE id = 1",
         );
         db(ctx, &["totals"]).one(&sql).await.map_err(gql)
     }

@@ -40,6 +40,7 @@ mod reader;
 mod reads;
 mod release;
 mod rows;
+mod skipped;
 mod splice;
 mod subscription;
 

@@ -27,8 +27,14 @@ pub(crate) struct Model {
     pub(crate) weights_hash: String,
     /// Where the weights can be fetched.
     pub(crate) uri: String,
-    /// Current fee per 1,000 tokens.
+    /// Fee per 1,000 tokens of a receipt whose deadline is before `nextPriceAt` (of every receipt
+    /// when no change is scheduled): the price before the latest change.
     pub(crate) price_per_kilo_token: BigInt,
+    /// The price of the latest change, if one was set: a receipt whose deadline is at or after
+    /// `nextPriceAt` pays it.
+    pub(crate) next_price_per_kilo_token: Option<BigInt>,
+    /// The first receipt deadline (unix seconds) the latest change applies to, if one was set.
+    pub(crate) next_price_at: Option<i64>,
     #[graphql(skip)]
     pub(crate) owner_bps: i64,
     #[graphql(skip)]
@@ -65,9 +71,9 @@ pub(crate) struct Model {
 
 macro_rules! columns {
     () => {
-        "model_id, owner, weights_hash, uri, price_per_kilo_token, owner_bps, data_bps, node_bps, treasury_bps, \
-         registered_block, registered_tx, receipt_count, input_tokens, output_tokens, revenue, owner_revenue, \
-         data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_revenue"
+        "model_id, owner, weights_hash, uri, price_per_kilo_token, next_price_per_kilo_token, next_price_at, \
+         owner_bps, data_bps, node_bps, treasury_bps, registered_block, registered_tx, receipt_count, \
+         input_tokens, output_tokens, revenue, owner_revenue, data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_revenue"
     };
 }
 

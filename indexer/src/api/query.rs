@@ -17,6 +17,7 @@ use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, Order, cost};
 use crate::api::pool::PoolAccrual;
 use crate::api::release::Release;
+use crate::api::skipped::SkippedReceipt;
 
 /// The query root.
 #[derive(Debug, Default)]
@@ -211,5 +212,22 @@ impl QueryRoot {
         account: Option<String>,
     ) -> ApiResult<Connection<Cursor, Claim>> {
         Claim::list(ctx, (first, after, last, before), order, address(account)?).await
+    }
+
+    /// Receipts the escrow skipped instead of settling, in chain order, optionally those of one digest.
+    /// Nothing was charged or credited for them: no figure counts them.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn skipped_receipts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        digest: Option<String>,
+    ) -> ApiResult<Connection<Cursor, SkippedReceipt>> {
+        let digest = digest.map(|d| ids::digest(&d)).transpose().map_err(gql)?;
+        SkippedReceipt::list(ctx, (first, after, last, before), order, digest).await
     }
 }
