@@ -146,6 +146,8 @@ fn events(receipts: u64) -> Vec<SoilEvent> {
             datanet_id: datanet,
             owner,
             min_stake: U256::from(1),
+            review_window: 7 * 24 * 3_600,
+            max_contribution_tokens: 1_000,
             metadata_uri: format!("ipfs://d{datanet}"),
         });
         for seq in 1..=CONTRIBUTIONS_PER_DATANET {
@@ -214,13 +216,18 @@ fn settlement(tag: &str, r: u64) -> SoilEvent {
         payer: account(0xa0, r % PAYERS),
         model_id: model,
         node: account(0xb0, r % NODES),
-        nonce: U256::from(r),
-        fee: U256::from(PRICE),
+        prompt_hash: keccak256(format!("prompt {tag} {r}")),
+        output_hash: keccak256(format!("output {tag} {r}")),
+        output_uri: String::new(),
+        output_uri_bytes: None,
         input_tokens: 400,
         output_tokens: 600,
-        output_hash: keccak256(format!("output {tag} {r}")),
+        fee: U256::from(PRICE),
+        nonce: U256::from(r),
+        deadline: 1_900_000_000,
+        attribution_version: 1,
+        attribution_hash: attribution.hash(),
         attribution: Bytes::from(attribution.to_packed()),
-        output_uri: String::new(),
     }
 }
 

@@ -121,7 +121,13 @@ async fn main() -> BenchResult {
         .await?;
     let registry = IDatanetRegistry::new(chain.deployment.datanet_registry, provider);
     registry
-        .createDatanet("latency".into(), U96::from(1u64), vec![owner.address()])
+        .createDatanet(
+            "latency".into(),
+            U96::from(1u64),
+            24 * 3_600,
+            1_000,
+            vec![owner.address()],
+        )
         .send()
         .await?
         .get_receipt()

@@ -281,7 +281,13 @@ async fn generate(
     }
     let registry = IDatanetRegistry::new(d.datanet_registry, owner.clone());
     fire!(
-        registry.createDatanet("bench".into(), U96::from(1u64), vec![curator.address()]),
+        registry.createDatanet(
+            "bench".into(),
+            U96::from(1u64),
+            24 * 3_600,
+            1_000,
+            vec![curator.address()]
+        ),
         500_000
     );
     let per = args.contributions / contributors.len();
@@ -368,21 +374,18 @@ async fn generate(
             node: signers[7].address(),
             promptHash: keccak256(format!("p{round}")),
             outputHash: keccak256(format!("o{round}")),
+            outputURI: String::new(),
             inputTokens: 500,
             outputTokens: 500,
             fee: U256::from(price),
             nonce: U256::from(round),
             deadline: now.header.timestamp + 3_600,
+            attributionVersion: 1,
             attributionHash: attribution.hash(),
         };
         let signature = domain.sign(&receipt, payer).await?;
         let settled = fire!(
-            as_relayer.settle(
-                vec![receipt],
-                vec![attribution.to_sol()],
-                vec![signature],
-                vec![]
-            ),
+            as_relayer.settle(vec![receipt], vec![attribution.to_sol()], vec![signature]),
             1_000_000
         );
         check_mined(&owner, settled, "settle").await?;

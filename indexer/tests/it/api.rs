@@ -132,7 +132,7 @@ async fn meta(api: &Served, chain: &LocalChain) -> TestResult {
     assert_eq!(data["_meta"]["synced"], json!(true));
     assert_eq!(data["_meta"]["blockHash"].as_str().map(str::len), Some(66));
     assert_eq!(data["totals"]["inferenceCount"], json!(3));
-    assert_eq!(data["totals"]["contributionCount"], json!(4));
+    assert_eq!(data["totals"]["contributionCount"], json!(5));
     Ok(())
 }
 
@@ -167,7 +167,7 @@ async fn pagination(api: &Served) -> TestResult {
         .data(CONTRIBUTIONS, json!({ "first": 2, "after": after }))
         .await?["contributions"];
     assert_eq!(ids(page2), vec![3, 4]);
-    assert_eq!(page2["pageInfo"]["hasNextPage"], json!(false));
+    assert_eq!(page2["pageInfo"]["hasNextPage"], json!(true));
     assert_eq!(page2["pageInfo"]["hasPreviousPage"], json!(true));
     // Backward from the end.
     let before = page2["edges"][0]["cursor"].clone();
@@ -177,12 +177,12 @@ async fn pagination(api: &Served) -> TestResult {
     assert_eq!(ids(back), vec![2]);
     assert_eq!(back["pageInfo"]["hasPreviousPage"], json!(true));
     let tail = &api.data(CONTRIBUTIONS, json!({ "last": 3 })).await?["contributions"];
-    assert_eq!(ids(tail), vec![2, 3, 4]);
+    assert_eq!(ids(tail), vec![3, 4, 5]);
     // Newest first.
     let desc = &api
         .data(CONTRIBUTIONS, json!({ "first": 3, "order": "DESC" }))
         .await?["contributions"];
-    assert_eq!(ids(desc), vec![4, 3, 2]);
+    assert_eq!(ids(desc), vec![5, 4, 3]);
     let next = desc["pageInfo"]["endCursor"].clone();
     let desc2 = &api
         .data(
@@ -190,7 +190,7 @@ async fn pagination(api: &Served) -> TestResult {
             json!({ "first": 3, "order": "DESC", "after": next }),
         )
         .await?["contributions"];
-    assert_eq!(ids(desc2), vec![1]);
+    assert_eq!(ids(desc2), vec![2, 1]);
     // Inferences page on (block, log index): three receipts, in chain order.
     let q = "query($after: String) { inferences(first: 2, after: $after) {
         edges { node { fee blockNumber logIndex } } pageInfo { endCursor hasNextPage } } }";
@@ -250,7 +250,7 @@ async fn pagination(api: &Served) -> TestResult {
 async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     let (fee1, c1, c2, c3) = first_batch();
     let q = "query($who: String!) {
-      contributions(contributor: $who) { edges { node { id status stake earnings { attributed inferences } } } }
+      contributions(contributor: $who) { edges { node { id status stake stakeReturned earnings { attributed inferences } } } }
       account(address: $who) {
         address roles { contributor payer }
         earnings { total attributed pool }
@@ -301,11 +301,15 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     );
 
     let bob = api.data(q, json!({ "who": addr(&actors.bob) })).await?;
-    assert_eq!(ids(&bob["contributions"]), vec![3, 4]);
+    assert_eq!(ids(&bob["contributions"]), vec![3, 4, 5]);
     assert_eq!(
         bob["contributions"]["edges"][1]["node"]["status"],
         json!("REJECTED")
     );
+    let withdrawn = &bob["contributions"]["edges"][2]["node"];
+    assert_eq!(withdrawn["status"], json!("WITHDRAWN"), "{withdrawn}");
+    assert_eq!(withdrawn["stakeReturned"], json!(true));
+    assert_eq!(withdrawn["stake"], json!("300"));
     assert_eq!(bob["account"]["reputation"]["rejected"], json!(1));
     assert_eq!(
         bob["contributions"]["edges"][0]["node"]["earnings"]["attributed"],
@@ -314,7 +318,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
 
     let model = api
         .data(
-            "{ model(id: 1) { owner { address } pricePerKiloToken split { dataBps }
+            "{ model(id: 1) { owner { address } pricePerKiloToken nextPricePerKiloToken nextPriceAt split { dataBps }
                usage { inferences inputTokens outputTokens } revenue { total data attributed }
                inferences(first: 10) { edges { node { fee } } } } }",
             json!({}),
@@ -326,10 +330,13 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
         json!(addr(&actors.bob)),
         "setModelOwner moved the model to bob"
     );
+    // The change is scheduled by receipt deadline: the price before it stays, beside the new one.
+    assert_eq!(m["pricePerKiloToken"], json!(support::PRICE.to_string()));
     assert_eq!(
-        m["pricePerKiloToken"],
+        m["nextPricePerKiloToken"],
         json!(support::NEW_PRICE.to_string())
     );
+    let next_at = m["nextPriceAt"].as_i64().ok_or("nextPriceAt")?;
     assert_eq!(
         m["usage"],
         json!({ "inferences": 3, "inputTokens": 809, "outputTokens": 1567 })
@@ -349,6 +356,8 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
         m["inferences"]["edges"][0]["node"]["fee"],
         json!(fee1.to_string())
     );
+    inference_fields(api, next_at).await?;
+    skipped_receipts(api).await?;
 
     let by_payer = api
         .data("query($p: String!) { inferences(payer: $p, last: 1) { edges { node { payer { address } node { address } } } } }",
@@ -386,6 +395,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     let datanet = api
         .data(
             "{ datanet(id: 1) { owner { address } contributionCount acceptedCount rejectedCount acceptedTokens
+               reviewWindow maxContributionTokens
                curators { account { address } acceptedReviews rejectedReviews } revenue { total attributed pool } } }",
             json!({}),
         )
@@ -398,7 +408,12 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
             &d["acceptedCount"],
             &d["rejectedCount"]
         ),
-        (&json!(4), &json!(3), &json!(1))
+        (&json!(5), &json!(3), &json!(1))
+    );
+    assert_eq!(d["reviewWindow"], json!(support::REVIEW_WINDOW));
+    assert_eq!(
+        d["maxContributionTokens"],
+        json!(support::MAX_CONTRIBUTION_TOKENS)
     );
     assert_eq!(d["acceptedTokens"], json!(6000));
     assert_eq!(
@@ -431,6 +446,89 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
             .ok_or("accruals")?
             .is_empty()
     );
+    Ok(())
+}
+
+/// The signed receipt's fields each inference exposes, and the totals the skipped receipts stay out of.
+async fn inference_fields(api: &Served, next_price_at: i64) -> TestResult {
+    let q = "{ inferences(first: 10) { nodes { digest nonce promptHash outputUri outputUriBytes deadline
+        attributionVersion attributionHash fee } }
+        totals { inferenceCount fees swept } }";
+    let data = api.data(q, json!({})).await?;
+    let nodes = data["inferences"]["nodes"].as_array().ok_or("nodes")?;
+    assert_eq!(nodes.len(), 3);
+    let mut fees = 0u64;
+    for node in nodes {
+        let nonce: u64 = node["nonce"].as_str().ok_or("nonce")?.parse()?;
+        assert_eq!(
+            node["outputUri"],
+            json!(support::output_uri(nonce)),
+            "{node}"
+        );
+        assert_eq!(node["outputUriBytes"], Value::Null);
+        assert_eq!(
+            node["promptHash"],
+            json!(keccak256(format!("prompt {nonce}")).to_string())
+        );
+        assert_eq!(
+            node["attributionVersion"],
+            json!(support::ATTRIBUTION_VERSION)
+        );
+        assert_eq!(node["attributionHash"].as_str().map(str::len), Some(66));
+        assert!(node["deadline"].as_i64().is_some(), "{node}");
+        fees += node["fee"].as_str().ok_or("fee")?.parse::<u64>()?;
+    }
+    // The receipt settled after the change carries the change's first second as its deadline.
+    assert_eq!(nodes[2]["deadline"], json!(next_price_at));
+    assert_eq!(data["totals"]["inferenceCount"], json!(3));
+    assert_eq!(data["totals"]["fees"], json!(fees.to_string()));
+    assert_eq!(data["totals"]["swept"], json!(support::SWEPT.to_string()));
+    Ok(())
+}
+
+/// Receipts the escrow skipped: listed with why, by digest too, and in no figure.
+async fn skipped_receipts(api: &Served) -> TestResult {
+    let q = "query($digest: String) { skippedReceipts(first: 10, digest: $digest) {
+        nodes { index digest reason description blockNumber logIndex txHash } } }";
+    let all = api.data(q, json!({})).await?;
+    let nodes = all["skippedReceipts"]["nodes"].as_array().ok_or("nodes")?;
+    assert_eq!(nodes.len(), 2, "{all}");
+    assert_eq!(nodes[0]["index"], json!(1));
+    assert!(
+        nodes[0]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("FeeMismatch")),
+        "{all}"
+    );
+    assert!(
+        nodes[1]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("InvalidParty")),
+        "{all}"
+    );
+    assert!(
+        nodes[1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("0x") && r.len() > 10)
+    );
+    let digest = nodes[1]["digest"].as_str().ok_or("digest")?;
+    let one = api
+        .data(
+            q,
+            json!({ "digest": digest.to_uppercase().replacen("0X", "0x", 1) }),
+        )
+        .await?;
+    assert_eq!(one["skippedReceipts"]["nodes"], json!([nodes[1].clone()]));
+    // A skipped receipt is no inference.
+    let none = api
+        .data(
+            "query($d: String!) { inference(digest: $d) { digest } }",
+            json!({ "d": digest }),
+        )
+        .await?;
+    assert_eq!(none["inference"], Value::Null);
+    let (_, code) = api.error(q, json!({ "digest": "0x1234" })).await?;
+    assert_eq!(code, "BAD_ARGUMENT");
     Ok(())
 }
 
@@ -763,7 +861,6 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
         &chain,
         &actors,
         &actors.relayer,
-        support::PRICE,
         0,
         &[(300, 77, vec![(1, 500_000), (2, 333_333)])],
     )

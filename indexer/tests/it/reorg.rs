@@ -11,8 +11,8 @@ use soil_indexer::store::Store;
 use sqlx::Row;
 
 use crate::support::{
-    Actors, PRICE, TestResult, index, reader, send, settle, setup_graph, sqlite, sync_config,
-    use_graph, wallet,
+    Actors, TestResult, index, reader, send, settle, setup_graph, sqlite, sync_config, use_graph,
+    wallet,
 };
 
 /// The branch that replaces the orphaned one: a different settlement and a claim.
@@ -21,7 +21,6 @@ pub(crate) async fn alternative_history(chain: &LocalChain, actors: &Actors) -> 
         chain,
         actors,
         &actors.node,
-        PRICE,
         100,
         &[(40, 60, vec![(2, 250_000), (3, 250_000)])],
     )

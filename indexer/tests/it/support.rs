@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use alloy::network::EthereumWallet;
-use alloy::primitives::{Address, U256, aliases::U96, keccak256};
+use alloy::primitives::{Address, Bytes, U256, aliases::U96, keccak256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use soil_bindings::contracts::IModelRegistry::{self, Split};
@@ -100,50 +100,129 @@ impl Actors {
 pub(crate) const PRICE: u64 = 1_000_000;
 pub(crate) const NEW_PRICE: u64 = 1_234_567;
 pub(crate) const SPLIT: (u16, u16, u16, u16) = (2_000, 6_000, 1_500, 500);
+/// Datanet 1's review window (a pending contribution may be withdrawn after it) and token bound.
+pub(crate) const REVIEW_WINDOW: u64 = 7 * 24 * 3_600;
+pub(crate) const MAX_CONTRIBUTION_TOKENS: u32 = 10_000;
+/// The attribution version the scenario's receipts declare.
+pub(crate) const ATTRIBUTION_VERSION: u16 = 1;
+/// Tokens sent to the escrow outside any deposit, which `sweep` credits to the treasury.
+pub(crate) const SWEPT: u64 = 4_321;
 
 /// One use of the model: input tokens, output tokens, attribution `(contributionId, weightPpm)`.
 pub(crate) type Use = (u32, u32, Vec<(u64, u32)>);
 
-/// Signs and settles receipts: `(input, output, attribution)` each, at `price`, with `nonce` upward.
+/// A receipt ready for `settle`: the receipt, its attribution and the signature.
+#[derive(Debug, Clone)]
+pub(crate) struct Signed {
+    pub(crate) receipt: UsageReceipt,
+    pub(crate) attribution: IUsageEscrow::Attribution,
+    pub(crate) signature: Bytes,
+}
+
+/// The escrow's EIP-712 domain on `chain`.
+pub(crate) fn domain(chain: &LocalChain) -> ReceiptDomain {
+    ReceiptDomain {
+        chain_id: chain.deployment.chain_id,
+        escrow: chain.deployment.usage_escrow,
+    }
+}
+
+/// The head block's timestamp.
+pub(crate) async fn now(chain: &LocalChain) -> TestResult<u64> {
+    Ok(reader(chain)
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or("no head")?
+        .header
+        .timestamp)
+}
+
+/// The output URI the scenario's receipt with `nonce` publishes to.
+pub(crate) fn output_uri(nonce: u64) -> String {
+    format!("ipfs://output-{nonce}")
+}
+
+/// The payer's receipt for model 1, served by the node: `use_`'s tokens and attribution, `nonce`,
+/// `deadline`, and the fee the registry quotes for that deadline (`quoteFee`, which knows of a price
+/// change scheduled by then). Unsigned.
+pub(crate) async fn receipt(
+    chain: &LocalChain,
+    actors: &Actors,
+    nonce: u64,
+    deadline: u64,
+    (input, output, entries): &Use,
+) -> TestResult<(UsageReceipt, Attribution)> {
+    let attribution = Attribution::new(entries.clone())?;
+    let models = IModelRegistry::new(chain.deployment.model_registry, reader(chain));
+    let fee = models
+        .quoteFee(1, U256::from(input + output), deadline)
+        .call()
+        .await?;
+    let receipt = UsageReceipt {
+        payer: actors.payer.address(),
+        modelId: 1,
+        node: actors.node.address(),
+        promptHash: keccak256(format!("prompt {nonce}")),
+        outputHash: keccak256(format!("output {nonce}")),
+        outputURI: output_uri(nonce),
+        inputTokens: *input,
+        outputTokens: *output,
+        fee,
+        nonce: U256::from(nonce),
+        deadline,
+        attributionVersion: ATTRIBUTION_VERSION,
+        attributionHash: attribution.hash(),
+    };
+    Ok((receipt, attribution))
+}
+
+/// `receipt` signed by `signer` (the payer, or a signer it authorized).
+pub(crate) async fn sign(
+    chain: &LocalChain,
+    signer: &PrivateKeySigner,
+    receipt: UsageReceipt,
+    attribution: &Attribution,
+) -> TestResult<Signed> {
+    Ok(Signed {
+        signature: domain(chain).sign(&receipt, signer).await?,
+        attribution: attribution.to_sol(),
+        receipt,
+    })
+}
+
+/// Sends one `settle` of `batch`, `by` paying for the transaction.
+pub(crate) async fn submit(
+    chain: &LocalChain,
+    by: &PrivateKeySigner,
+    batch: Vec<Signed>,
+) -> TestResult<alloy::rpc::types::TransactionReceipt> {
+    let escrow = IUsageEscrow::new(chain.deployment.usage_escrow, wallet(chain, by));
+    let (mut receipts, mut attributions, mut signatures) = (vec![], vec![], vec![]);
+    for signed in batch {
+        receipts.push(signed.receipt);
+        attributions.push(signed.attribution);
+        signatures.push(signed.signature);
+    }
+    Ok(send!(escrow.settle(receipts, attributions, signatures)))
+}
+
+/// Signs (as the payer) and settles receipts, `(input, output, attribution)` each, with nonces upward from
+/// `first_nonce`, deadlines an hour after the head block and the fees quoted for them.
 pub(crate) async fn settle(
     chain: &LocalChain,
     actors: &Actors,
     by: &PrivateKeySigner,
-    price: u64,
     first_nonce: u64,
     receipts: &[Use],
 ) -> TestResult {
-    let domain = ReceiptDomain {
-        chain_id: chain.deployment.chain_id,
-        escrow: chain.deployment.usage_escrow,
-    };
-    let now = reader(chain)
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await?
-        .ok_or("no head")?;
-    let (mut signed, mut attributions, mut signatures, mut uris) = (vec![], vec![], vec![], vec![]);
-    for (k, (input, output, entries)) in receipts.iter().enumerate() {
-        let attribution = Attribution::new(entries.clone())?;
-        let receipt = UsageReceipt {
-            payer: actors.payer.address(),
-            modelId: 1,
-            node: actors.node.address(),
-            promptHash: keccak256(format!("prompt {first_nonce} {k}")),
-            outputHash: keccak256(format!("output {first_nonce} {k}")),
-            inputTokens: *input,
-            outputTokens: *output,
-            fee: U256::from(price) * U256::from(input + output) / U256::from(1000u64),
-            nonce: U256::from(first_nonce + k as u64),
-            deadline: now.header.timestamp + 3_600,
-            attributionHash: attribution.hash(),
-        };
-        signatures.push(domain.sign(&receipt, &actors.payer).await?);
-        attributions.push(attribution.to_sol());
-        uris.push(format!("ipfs://output-{first_nonce}-{k}"));
-        signed.push(receipt);
+    let deadline = now(chain).await? + 3_600;
+    let mut batch = Vec::new();
+    for (k, use_) in receipts.iter().enumerate() {
+        let (receipt, attribution) =
+            receipt(chain, actors, first_nonce + k as u64, deadline, use_).await?;
+        batch.push(sign(chain, &actors.payer, receipt, &attribution).await?);
     }
-    let escrow = IUsageEscrow::new(chain.deployment.usage_escrow, wallet(chain, by));
-    send!(escrow.settle(signed, attributions, signatures, uris));
+    submit(chain, by, batch).await?;
     Ok(())
 }
 
@@ -180,6 +259,8 @@ pub(crate) async fn setup_graph(chain: &LocalChain, actors: &Actors) -> TestResu
     send!(as_owner.createDatanet(
         "ipfs://datanet-1".into(),
         U96::from(100u64),
+        REVIEW_WINDOW,
+        MAX_CONTRIBUTION_TOKENS,
         vec![actors.curator.address()]
     ));
     send!(as_owner.setCurator(1, actors.bob.address(), true));
@@ -265,15 +346,24 @@ pub(crate) async fn register_more_models(
     Ok(())
 }
 
-/// Settlements, price change, pool and balance claims, nonce cancellation, withdrawal, stake return,
-/// ownership and parameter changes: every remaining event kind.
+/// Settlements (one receipt skipped), a scheduled price change, a delegated signer, pool and balance
+/// claims, a sweep, withdrawal, stake return, a pending contribution withdrawn, ownership and parameter
+/// changes, a batch of garbage: every remaining event kind.
 pub(crate) async fn use_graph(chain: &LocalChain, actors: &Actors) -> TestResult {
     let d = &chain.deployment;
+    // A contribution no curator reviews: its contributor withdraws it once the review window is over.
+    let as_bob = IDatanetRegistry::new(d.datanet_registry, wallet(chain, &actors.bob));
+    send!(as_bob.contribute(
+        1,
+        keccak256("document 4"),
+        500,
+        "file:///doc-4.txt".into(),
+        U96::from(300u64)
+    ));
     settle(
         chain,
         actors,
         &actors.relayer,
-        PRICE,
         0,
         &[
             (300, 77, vec![(1, 500_000), (2, 333_333)]),
@@ -283,28 +373,58 @@ pub(crate) async fn use_graph(chain: &LocalChain, actors: &Actors) -> TestResult
     .await?;
     let models = IModelRegistry::new(d.model_registry, wallet(chain, &actors.model_owner));
     send!(models.setPrice(1, U96::from(NEW_PRICE)));
-    settle(
-        chain,
-        actors,
-        &actors.node,
-        NEW_PRICE,
-        10,
-        &[(499, 500, vec![])],
-    )
-    .await?;
+    let effective_at = IModelRegistry::new(d.model_registry, reader(chain))
+        .getModel(1)
+        .call()
+        .await?
+        .nextPriceAt;
+    // A minute on, the latest deadline the escrow accepts (now + its receipt validity, the price notice)
+    // reaches the change.
+    advance_time(chain, 60).await?;
+    let as_payer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.payer));
+    send!(as_payer.authorizeSigner(actors.relayer.address()));
+    // One batch, sent by the node: a receipt whose deadline is the change's first second, so it pays the
+    // new price, signed by the payer's delegate; and one whose fee is a unit short of its quote, which the
+    // escrow skips.
+    let (r3, a3) = receipt(chain, actors, 10, effective_at, &(499, 500, vec![])).await?;
+    let deadline = now(chain).await? + 3_600;
+    let (mut short, a4) = receipt(chain, actors, 11, deadline, &(5, 5, vec![])).await?;
+    short.fee -= U256::from(1u64);
+    let batch = vec![
+        sign(chain, &actors.relayer, r3, &a3).await?,
+        sign(chain, &actors.payer, short, &a4).await?,
+    ];
+    submit(chain, &actors.node, batch).await?;
+    send!(as_payer.revokeSigner(actors.relayer.address()));
+    // Garbage anyone may send: a receipt of no payer, unsigned. Skipped; nothing moves.
+    let (mut garbage, empty) = receipt(chain, actors, 12, deadline, &(1, 1, vec![])).await?;
+    garbage.payer = Address::ZERO;
+    let garbage = Signed {
+        receipt: garbage,
+        attribution: empty.to_sol(),
+        signature: Bytes::new(),
+    };
+    submit(chain, &actors.alice, vec![garbage]).await?;
     let as_relayer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.relayer));
     send!(as_relayer.claimPoolRewards(1, vec![1, 2, 3]));
     for who in [&actors.alice, &actors.node, &actors.model_owner] {
         let escrow = IUsageEscrow::new(d.usage_escrow, wallet(chain, who));
         send!(escrow.claim(who.address()));
     }
-    let as_payer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.payer));
-    send!(as_payer.invalidateNonces(U256::ZERO, U256::from(0b1_0000_0000u64)));
+    // Tokens sent to the escrow outside any deposit: a sweep credits them to the treasury. (A provider of
+    // its own for each: they cache the relayer's nonce.)
+    let token = IPaymentToken::new(d.token, wallet(chain, &actors.relayer));
+    send!(token.transfer(d.usage_escrow, U256::from(SWEPT)));
+    let as_relayer = IUsageEscrow::new(d.usage_escrow, wallet(chain, &actors.relayer));
+    send!(as_relayer.sweep());
     send!(as_payer.requestWithdrawal(U256::from(500_000u64)));
-    advance_time(chain, 8 * 24 * 3_600).await?;
+    advance_time(chain, 2 * 24 * 3_600 + 60).await?;
     send!(as_payer.withdraw());
+    // A week after the reviews and the last submission: stakes unlock, review windows are over.
+    advance_time(chain, 6 * 24 * 3_600).await?;
     let as_alice = IDatanetRegistry::new(d.datanet_registry, wallet(chain, &actors.alice));
     send!(as_alice.withdrawStake(1));
+    send!(as_bob.withdrawContribution(5));
     // A fresh provider: the model owner's claim above went through another one (nonces are cached).
     let models = IModelRegistry::new(d.model_registry, wallet(chain, &actors.model_owner));
     send!(models.setModelOwner(1, actors.bob.address()));
