@@ -81,7 +81,7 @@ def main():
     )
     contributions = pages(opts.url, "contributions", "id contributor { address }")
     models = pages(opts.url, "models", "id usage { inferences inputTokens outputTokens } revenue { total owner data node treasury attributed pool }")
-    totals = graphql(opts.url, "{ totals { fees ownerRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn } }")["totals"]
+    totals = graphql(opts.url, "{ totals { fees ownerRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn swept } }")["totals"]
 
     contributors = sorted({c["contributor"]["address"] for c in contributions})
     earnings = []
@@ -135,7 +135,9 @@ def main():
     pool_dust = sums["unattributed"] - int(totals["poolAccrued"])
     if pool_dust < 0:
         failures.append(f"release pools accrued {totals['poolAccrued']}, more than the {sums['unattributed']} sent to them")
-    settlement_credits = int(totals["credited"]) - int(totals["poolClaimed"])
+    # A sweep credits the treasury with what the escrow held beyond what it owed: no fee's part.
+    swept = int(totals["swept"])
+    settlement_credits = int(totals["credited"]) - int(totals["poolClaimed"]) - swept
     expect("payer debits vs owner + node + treasury + contributors + pool",
            sums["fee"], settlement_credits + int(totals["poolAccrued"]))
     expect("credits from settlement vs owner + node + treasury + attributed + pool rounding dust",
@@ -154,8 +156,8 @@ def main():
                on_chain_deposits + on_chain_credit + on_chain_pool)
         treasury = cast("call", escrow, "treasury()(address)", "--rpc-url", opts.rpc_url)
         treasury_account = account(opts.url, treasury, "balances { credited }")
-        expect("treasury's credits vs Σ treasury share + pool rounding dust",
-               int(treasury_account["balances"]["credited"]) if treasury_account else 0, sums["treasury"] + pool_dust)
+        expect("treasury's credits vs Σ treasury share + pool rounding dust + swept",
+               int(treasury_account["balances"]["credited"]) if treasury_account else 0, sums["treasury"] + pool_dust + swept)
         if opts.payer:
             paid = sum(int(i["fee"]) for i in inferences if i["payer"]["address"].lower() == opts.payer.lower())
             payer = account(opts.url, opts.payer, "balances { deposited withdrawn }")
