@@ -19,8 +19,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 /// @dev Settlement checks each receipt completely before it touches anything: a receipt that fails a check is
 ///      skipped (`ReceiptSkipped`, with the custom error as the reason) and the batch goes on. Charges and
 ///      credits are aggregated in memory (`AmountMap`), so each distinct payer's deposit and each distinct
-///      recipient's balance is written once per batch; the only per-receipt storage write is the payer's nonce
-///      bit. Contributions are looked up with one `settlementInfo` call per batch, and each distinct model (with
+///      recipient's balance is written once per batch; the only per-receipt storage write marks its digest
+///      settled. Contributions are looked up with one `settlementInfo` call per batch, and each distinct model (with
 ///      its releases) is read once per batch.
 ///      Invariant, to the wei: token.balanceOf(this) ≥ totalDeposits + totalCredited + unclaimedPoolRewards,
 ///      with equality except for tokens sent directly, which `sweep` credits to the treasury.
@@ -112,7 +112,9 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     mapping(uint64 releaseId => uint256) public rewardPerToken;
 
     mapping(address payer => Withdrawal) private _withdrawals;
-    mapping(address payer => mapping(uint256 wordPos => uint256 bits)) private _nonceBitmap;
+    /// @dev Settled receipts by EIP-712 digest. Keyed by digest, not by (payer, nonce): a payer could otherwise
+    ///      settle a different receipt with the same nonce first and cancel one it signed.
+    mapping(bytes32 digest => bool) private _settled;
     mapping(address payer => mapping(address signer => uint64 validUntil)) private _signers;
     mapping(uint64 releaseId => mapping(uint64 contributionId => uint256 paid)) private _poolPaid;
 
@@ -153,6 +155,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IUsageEscrow
     function depositFor(address payer, uint256 amount) external nonReentrant {
         if (payer == address(0)) revert ZeroAddress();
+        if (payer == address(this)) revert InvalidRecipient(payer);
         _deposit(payer, amount);
     }
 
@@ -368,9 +371,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IUsageEscrow
-    function isNonceUsed(address payer, uint256 nonce) external view returns (bool) {
-        // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
-        return _nonceBitmap[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    function isSettled(bytes32 digest) external view returns (bool) {
+        return _settled[digest];
     }
 
     /// @inheritdoc IUsageEscrow
@@ -457,11 +459,11 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         if (reason.length == 0) reason = _checkAttribution(b, i, m, a, r.attributionHash, base);
         if (reason.length == 0) reason = _checkDeposit(b, r.payer, r.fee);
         if (reason.length != 0) return (digest, reason);
-        _useNonce(r.payer, r.nonce);
+        _settled[digest] = true;
         _book(b, m, r, a, base);
     }
 
-    /// @dev The receipt's own checks: parties, deadline, model, fee, nonce, signature.
+    /// @dev The receipt's own checks: parties, deadline, model, fee, not settled yet, signature.
     function _checkReceipt(
         Batch memory b,
         uint256 i,
@@ -489,9 +491,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint256 price = m.nextPriceAt != 0 && deadline >= m.nextPriceAt ? m.nextPrice : m.price;
         uint256 expected = price * (uint256(r.inputTokens) + r.outputTokens) / 1000;
         if (r.fee != expected) return (m, abi.encodeWithSelector(FeeMismatch.selector, i, expected, r.fee));
-        if (_isNonceUsed(payer, r.nonce)) {
-            return (m, abi.encodeWithSelector(NonceAlreadyUsed.selector, i, payer, r.nonce));
-        }
+        if (_settled[digest]) return (m, abi.encodeWithSelector(AlreadySettled.selector, i, digest));
         if (!_isAuthorized(payer, digest, signature)) {
             return (m, abi.encodeWithSelector(InvalidSignature.selector, i, payer));
         }
@@ -651,16 +651,6 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         b.models[b.modelsLoaded++] = m;
     }
 
-    function _isNonceUsed(address payer, uint256 nonce) private view returns (bool) {
-        // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
-        return _nonceBitmap[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
-    }
-
-    function _useNonce(address payer, uint256 nonce) private {
-        // forge-lint: disable-next-line(incorrect-shift) -- bit mask: 1 << index
-        _nonceBitmap[payer][nonce >> 8] |= 1 << (nonce & 0xff);
-    }
-
     /// @dev A 65-byte (r,s,v) or 64-byte EIP-2098 signature by the payer, or by a signer the payer authorized
     ///      whose authorization has not ended. No contract is called: nothing the payer deploys can change the
     ///      answer after the receipt was signed.
@@ -697,8 +687,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         for (uint256 k; k < n; ++k) {
             uint256 entry = (uint256(ids[k]) << 192) | (uint256(weights[k]) << 160);
             assembly ("memory-safe") {
-                // Writes a whole word: its last 20 bytes are zeros, overwritten by the next entry or lying in
-                // the allocation's padding (`new bytes` rounds up to whole words).
+                // Writes a whole word whose last 20 bytes are zeros: the next entry overwrites them, and past
+                // the last entry they fall on memory nothing owns yet (the free pointer is not moved past).
                 mstore(add(add(packed, 0x20), mul(k, 12)), entry)
             }
         }

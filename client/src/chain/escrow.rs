@@ -93,13 +93,13 @@ impl Chain {
             .map_err(|err| contract_error("reading maxReceiptValidity", &err))
     }
 
-    /// Whether a payer's nonce is used (settled) or cancelled.
-    pub async fn is_nonce_used(&self, payer: Address, nonce: U256) -> Result<bool> {
+    /// Whether the receipt with EIP-712 digest `digest` settled.
+    pub async fn is_settled(&self, digest: B256) -> Result<bool> {
         self.escrow()
-            .isNonceUsed(payer, nonce)
+            .isSettled(digest)
             .call()
             .await
-            .map_err(|err| contract_error("reading the nonce bitmap", &err))
+            .map_err(|err| contract_error("reading whether a receipt settled", &err))
     }
 
     /// A contribution's unclaimed pool reward in a release.

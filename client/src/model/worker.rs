@@ -114,6 +114,10 @@ enum Command {
         tokens: Vec<u32>,
         reply: Reply<String>,
     },
+    CountPrompt {
+        prompt: Prompt,
+        reply: Reply<usize>,
+    },
 }
 
 /// A GGUF model running on its own thread. Dropping the worker stops the thread once the request in
@@ -208,6 +212,14 @@ impl ModelWorker {
         answer.await.map_err(|_| ModelError::WorkerGone)?
     }
 
+    /// How many tokens `prompt` is fed to the model as (after the chat template): what a receipt counts as
+    /// its input tokens.
+    pub async fn prompt_tokens(&self, prompt: Prompt) -> Result<usize, ModelError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::CountPrompt { prompt, reply })?;
+        answer.await.map_err(|_| ModelError::WorkerGone)?
+    }
+
     /// The text of `tokens` (special tokens omitted); invalid UTF-8 becomes U+FFFD.
     pub async fn detokenize(&self, tokens: Vec<u32>) -> Result<String, ModelError> {
         let (reply, answer) = oneshot::channel();
@@ -276,6 +288,9 @@ fn serve(
             }
             Command::Detokenize { tokens, reply } => {
                 let _ = reply.send(session.detokenize(&tokens));
+            }
+            Command::CountPrompt { prompt, reply } => {
+                let _ = reply.send(session.prompt_tokens(&prompt));
             }
         }
     }
@@ -401,6 +416,16 @@ impl<'m> Session<'m> {
         }
     }
 
+    /// The prompt's token ids, exactly as generation feeds them to the model.
+    fn prompt_ids(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, ModelError> {
+        let text = self.prompt_text(prompt)?;
+        Ok(self.model.vocab().tokenize(text.as_bytes(), true, true))
+    }
+
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<usize, ModelError> {
+        self.prompt_ids(prompt).map(|ids| ids.len())
+    }
+
     /// Evaluates the prompt, then samples and streams tokens until an end-of-generation token,
     /// `max_tokens`, a full context, or a reader that went away.
     fn generate(
@@ -408,9 +433,8 @@ impl<'m> Session<'m> {
         request: &GenerationRequest,
         events: &mpsc::Sender<Result<TokenEvent, ModelError>>,
     ) -> Result<(), ModelError> {
-        let text = self.prompt_text(&request.prompt)?;
+        let prompt = self.prompt_ids(&request.prompt)?;
         let vocab = self.model.vocab();
-        let prompt = vocab.tokenize(text.as_bytes(), true, true);
         if prompt.is_empty() {
             return Err(ModelError::EmptyPrompt);
         }

@@ -96,12 +96,20 @@ pub struct Settler<'a> {
     config: SettleConfig,
 }
 
+/// Whether a mined settlement is being finished by the round that sent it, or found in flight by a later
+/// one (after a crash): its receipts then count as already settled.
+#[derive(Debug, Clone, Copy)]
+enum Round {
+    Sending,
+    Reconciling,
+}
+
 /// What became of one receipt of a mined settlement.
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     /// It settled in this transaction.
     Settled,
-    /// Its nonce was used: someone settled it first.
+    /// It had settled already: someone sent it first.
     AlreadySettled,
     /// The payer's deposit could not cover it: it may settle once the deposit grows.
     ShortOfDeposit(String),
@@ -116,7 +124,7 @@ fn outcome(skipped: Option<&Bytes>) -> Outcome {
     };
     let reason = describe(data).unwrap_or_else(|| format!("skipped by the escrow ({data})"));
     match IUsageEscrowErrors::abi_decode(data) {
-        Ok(IUsageEscrowErrors::NonceAlreadyUsed(_)) => Outcome::AlreadySettled,
+        Ok(IUsageEscrowErrors::AlreadySettled(_)) => Outcome::AlreadySettled,
         Ok(IUsageEscrowErrors::InsufficientDeposit(_)) => Outcome::ShortOfDeposit(reason),
         _ => Outcome::Rejected(reason),
     }
@@ -163,7 +171,7 @@ impl<'a> Settler<'a> {
     }
 
     /// Resolves in-flight receipts (left by a crash or an unfinished wait): final ⇒ removed; reverted,
-    /// dropped or never broadcast ⇒ removed if their nonce is used on chain, else pending again.
+    /// dropped or never broadcast ⇒ removed if the escrow reports them settled, else pending again.
     pub async fn reconcile(&self, report: &mut SettleReport) -> Result<()> {
         let mut by_tx: BTreeMap<Option<B256>, Vec<Entry>> = BTreeMap::new();
         for entry in self.outbox.in_flight().await? {
@@ -179,14 +187,15 @@ impl<'a> Settler<'a> {
                     if let Some(hash) = tx
                         && self.is_final(block).await?
                     {
-                        self.finish(entries, hash, report).await?;
+                        self.finish(entries, hash, Round::Reconciling, report)
+                            .await?;
                     }
                 }
                 TxStatus::Pending => {}
                 TxStatus::Failed(_) | TxStatus::Unknown => {
-                    // Never broadcast, dropped, or reverted: nothing was charged for receipts whose nonce is unused,
-                    // so they go out again at once.
-                    self.resolve_by_nonce(
+                    // Never broadcast, dropped, or reverted: nothing was charged for receipts the escrow does not
+                    // report settled, so they go out again at once.
+                    self.resolve_by_chain(
                         entries,
                         "settlement did not reach the chain",
                         |_| Duration::ZERO,
@@ -199,23 +208,19 @@ impl<'a> Settler<'a> {
         Ok(())
     }
 
-    /// Removes the receipts whose nonce is used on chain (settled); puts the others back to pending,
-    /// retrying after `delay(attempts)`.
-    async fn resolve_by_nonce(
+    /// Removes the receipts the escrow reports settled; puts the others back to pending, retrying after
+    /// `delay(attempts)`.
+    async fn resolve_by_chain(
         &self,
         entries: Vec<Entry>,
         reason: &str,
         delay: fn(i64) -> Duration,
         report: &mut SettleReport,
     ) -> Result<()> {
+        let domain = self.chain.receipt_domain();
         let mut resend = Vec::new();
         for entry in entries {
-            let receipt = &entry.signed.receipt;
-            if self
-                .chain
-                .is_nonce_used(receipt.payer, receipt.nonce)
-                .await?
-            {
+            if self.chain.is_settled(entry.signed.digest(&domain)).await? {
                 self.outbox.remove(&[entry.id]).await?;
                 report.already_settled += 1;
             } else {
@@ -276,7 +281,13 @@ impl<'a> Settler<'a> {
 
     /// Applies a final settlement's outcome: settled and already-settled receipts leave the outbox,
     /// receipts short of deposit wait for a later round, the others are set aside with the reason.
-    async fn finish(&self, entries: Vec<Entry>, tx: B256, report: &mut SettleReport) -> Result<()> {
+    async fn finish(
+        &self,
+        entries: Vec<Entry>,
+        tx: B256,
+        round: Round,
+        report: &mut SettleReport,
+    ) -> Result<()> {
         let skipped: BTreeMap<usize, Bytes> =
             self.chain.skipped_receipts(tx).await?.into_iter().collect();
         let mut done = Vec::new();
@@ -286,7 +297,10 @@ impl<'a> Settler<'a> {
             match outcome(skipped.get(&index)) {
                 Outcome::Settled => {
                     done.push(entry.id);
-                    report.settled += 1;
+                    match round {
+                        Round::Sending => report.settled += 1,
+                        Round::Reconciling => report.already_settled += 1,
+                    }
                 }
                 Outcome::AlreadySettled => {
                     done.push(entry.id);
@@ -356,12 +370,12 @@ impl<'a> Settler<'a> {
         loop {
             match self.chain.tx_status(hash).await? {
                 TxStatus::Succeeded(block) if self.is_final(block).await? => {
-                    return self.finish(entries, hash, report).await;
+                    return self.finish(entries, hash, Round::Sending, report).await;
                 }
                 TxStatus::Failed(_) => {
                     tracing::warn!(tx = %hash, "settlement transaction reverted on chain");
                     let before = report.already_settled;
-                    self.resolve_by_nonce(
+                    self.resolve_by_chain(
                         entries,
                         "settlement transaction reverted",
                         backoff,
@@ -395,10 +409,9 @@ mod tests {
     #[test]
     fn outcome_sorts_skip_reasons() {
         assert_eq!(outcome(None), Outcome::Settled);
-        let used = IUsageEscrow::NonceAlreadyUsed {
+        let used = IUsageEscrow::AlreadySettled {
             index: U256::from(1u8),
-            payer: Address::ZERO,
-            nonce: U256::from(9u8),
+            digest: B256::repeat_byte(9),
         }
         .abi_encode();
         assert_eq!(outcome(Some(&used.into())), Outcome::AlreadySettled);

@@ -177,7 +177,10 @@ mod tests {
         };
         assert_eq!(prices.price_at(499), U256::from(1000u64));
         assert_eq!(prices.price_at(500), U256::from(3000u64));
-        assert_eq!(PriceSchedule::fixed(U256::from(7u64)).price_at(u64::MAX), U256::from(7u64));
+        assert_eq!(
+            PriceSchedule::fixed(U256::from(7u64)).price_at(u64::MAX),
+            U256::from(7u64)
+        );
     }
 
     #[test]

@@ -280,13 +280,12 @@ impl Session {
     }
 
     /// Starts a paid generation (see [`ModelWorker::generate`]) once the payer is known to cover it
-    /// ([`Session::ensure_funded`], with the prompt's tokenized bytes as the prompt's size); pass its end
-    /// to [`Session::record`].
+    /// ([`Session::ensure_funded`]); pass its end to [`Session::record`].
     pub async fn generate(
         &self,
         request: GenerationRequest,
     ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>> {
-        let prompt_tokens = self.worker.tokenize(prompt_bytes(&request.prompt)).await?.len();
+        let prompt_tokens = self.worker.prompt_tokens(request.prompt.clone()).await?;
         self.ensure_funded(
             u64::try_from(prompt_tokens).unwrap_or(u64::MAX),
             u64::from(request.sampling.max_tokens),
@@ -309,7 +308,9 @@ impl Session {
         let deposit = self.chain.deposit_of(payer).await?;
         let (withdrawing, _) = self.chain.pending_withdrawal(payer).await?;
         let committed = self.outbox.committed_fees(payer).await?;
-        let available = deposit.saturating_sub(withdrawing).saturating_sub(committed);
+        let available = deposit
+            .saturating_sub(withdrawing)
+            .saturating_sub(committed);
         if needed > available {
             return Err(ClientError::InsufficientDeposit {
                 needed,
@@ -369,9 +370,11 @@ impl Session {
     /// Where `output` is published: `<output_base>/<keccak256(output)>`, or "" when outputs are not
     /// published.
     fn output_uri(&self, output: &[u8]) -> String {
-        self.output_base.as_deref().map_or_else(String::new, |base| {
-            format!("{}/{}", base.trim_end_matches('/'), keccak256(output))
-        })
+        self.output_base
+            .as_deref()
+            .map_or_else(String::new, |base| {
+                format!("{}/{}", base.trim_end_matches('/'), keccak256(output))
+            })
     }
 
     /// Generates to the end, calling `on_piece` with each piece of text, then records the use.

@@ -6,6 +6,7 @@ mod account;
 mod attribution;
 mod common;
 mod errors;
+mod funds;
 mod model;
 mod outbox;
 mod round_trip;

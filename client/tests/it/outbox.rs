@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use alloy::primitives::B256;
+
 use crate::common::*;
 
 fn crash_settle(env: &Env, fail_point: &str) {
@@ -29,7 +31,7 @@ async fn crash_between_sign_and_send_settles_once_after_restart() {
     let market = market(&env).await;
     let out = infer(&env, &market, "Tell me about compost.", &[]);
     let fee = u256(&out["fee"]);
-    let nonce = u256(&out["nonce"]);
+    let digest: B256 = out["receipt"].as_str().unwrap().parse().unwrap();
     let payer = env.address(PAYER);
     let deposit_before = env.escrow().depositOf(payer).call().await.unwrap();
 
@@ -39,7 +41,7 @@ async fn crash_between_sign_and_send_settles_once_after_restart() {
         (0, 1, 0),
         "marked in flight, never sent"
     );
-    assert!(!env.escrow().isNonceUsed(payer, nonce).call().await.unwrap());
+    assert!(!env.escrow().isSettled(digest).call().await.unwrap());
     assert_eq!(
         env.escrow().depositOf(payer).call().await.unwrap(),
         deposit_before
@@ -48,7 +50,7 @@ async fn crash_between_sign_and_send_settles_once_after_restart() {
     let settled = env.json(PAYER, &["settle"]);
     assert_eq!(settled["report"]["settled"].as_u64(), Some(1), "{settled}");
     assert_eq!(outbox_counts(&env, PAYER), (0, 0, 0));
-    assert!(env.escrow().isNonceUsed(payer, nonce).call().await.unwrap());
+    assert!(env.escrow().isSettled(digest).call().await.unwrap());
     assert_eq!(
         deposit_before - env.escrow().depositOf(payer).call().await.unwrap(),
         fee
@@ -139,9 +141,9 @@ async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
             .unwrap(),
     );
 
-    let nonce_used = async |receipt: &serde_json::Value| {
+    let settled = async |receipt: &serde_json::Value| {
         env.escrow()
-            .isNonceUsed(payer, u256(&receipt["nonce"]))
+            .isSettled(receipt["receipt"].as_str().unwrap().parse().unwrap())
             .call()
             .await
             .unwrap()
@@ -149,7 +151,7 @@ async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
     let outbox_empty = async || outbox_counts(&env, PAYER) == (0, 0, 0);
 
     eventually("the first settlement to be mined", async || {
-        nonce_used(&first).await
+        settled(&first).await
     })
     .await;
     // Charged, but with no block on top the receipt stays in flight.
@@ -172,7 +174,7 @@ async fn settle_loop_keeps_receipts_until_confirmed_and_picks_up_new_ones() {
     // The loop is still running: a receipt signed now is settled by a later round.
     let second = infer(&env, &market, "What is compost made of?", &[]);
     eventually("the second settlement to be mined", async || {
-        nonce_used(&second).await
+        settled(&second).await
     })
     .await;
     assert_eq!(outbox_counts(&env, PAYER), (0, 1, 0));

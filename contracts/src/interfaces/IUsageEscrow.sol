@@ -29,7 +29,8 @@ interface IUsageEscrow is IERC5267 {
     /// @param outputTokens Generated tokens.
     /// @param fee Must equal the model's price at `deadline` × (inputTokens + outputTokens) / 1000, rounded
     ///        down (`IModelRegistry.quoteFee`).
-    /// @param nonce Unordered nonce: any unused value, tracked in a bitmap per payer.
+    /// @param nonce Any value: it keeps two receipts of identical use apart (each receipt settles at most once,
+    ///        by digest).
     /// @param deadline Last timestamp at which the receipt settles; at most `latestDeadline()` when signed.
     /// @param attributionVersion The attribution protocol version the attribution was computed under.
     /// @param attributionHash keccak256(abi.encode(contributionIds, weightsPpm)) of the attribution.
@@ -113,8 +114,8 @@ interface IUsageEscrow is IERC5267 {
     error ReceiptExpired(uint256 index, uint64 deadline);
     /// @notice Receipt `index` has a deadline later than `latestDeadline()`.
     error ReceiptDeadlineTooFar(uint256 index, uint64 deadline, uint64 latest);
-    /// @notice Receipt `index`'s nonce was already used: the receipt (or another with its nonce) settled.
-    error NonceAlreadyUsed(uint256 index, address payer, uint256 nonce);
+    /// @notice Receipt `index` (EIP-712 digest `digest`) already settled.
+    error AlreadySettled(uint256 index, bytes32 digest);
     /// @notice Receipt `index`'s signature is neither the payer's nor an authorized signer's.
     error InvalidSignature(uint256 index, address payer);
     /// @notice Receipt `index`'s fee is not the price at its deadline × tokens / 1000.
@@ -150,7 +151,7 @@ interface IUsageEscrow is IERC5267 {
     /// @notice Deposits `amount` for the caller (approve first).
     function deposit(uint256 amount) external;
 
-    /// @notice Deposits `amount` for `payer`, paid by the caller (approve first).
+    /// @notice Deposits `amount` for `payer` (not the escrow itself), paid by the caller (approve first).
     function depositFor(address payer, uint256 amount) external;
 
     /// @notice EIP-2612 permit and deposit in one call.
@@ -159,7 +160,7 @@ interface IUsageEscrow is IERC5267 {
     /// @notice Starts a withdrawal of up to `amount` (at most the deposit), executable from `withdrawalDelay`
     ///         after now and for `WITHDRAWAL_WINDOW` seconds; it lapses after that. Replaces any pending request.
     ///         The deposit stays chargeable until the withdrawal executes: nodes count a pending amount as
-    ///         unavailable, and receipts signed after the request expire before it unlocks.
+    ///         unavailable, and a request made after a receipt was signed unlocks after its deadline.
     function requestWithdrawal(uint256 amount) external;
 
     /// @notice Executes the caller's unlocked withdrawal within its window (capped at the remaining deposit).
@@ -237,8 +238,8 @@ interface IUsageEscrow is IERC5267 {
     function pendingWithdrawal(address payer) external view returns (uint256 amount, uint64 unlockAt);
     /// @notice An account's claimable balance.
     function balanceOf(address account) external view returns (uint256);
-    /// @notice Whether a payer's nonce is used.
-    function isNonceUsed(address payer, uint256 nonce) external view returns (bool);
+    /// @notice Whether the receipt with EIP-712 digest `digest` settled.
+    function isSettled(bytes32 digest) external view returns (bool);
     /// @notice A release pool's reward per accepted token, scaled 1e18.
     function rewardPerToken(uint64 releaseId) external view returns (uint256);
     /// @notice A contribution's unclaimed pool reward in a release.
