@@ -4,8 +4,11 @@ pragma solidity 0.8.30;
 import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
 import {IUsageEscrow} from "../../src/interfaces/IUsageEscrow.sol";
 import {Base} from "../utils/Base.t.sol";
+import {Vm} from "forge-std/Vm.sol";
 
-/// @notice Fuzzes the fee split, attribution weights, release pools and batch sizes.
+/// @notice Fuzzes the fee split, attribution weights, release pools, batch sizes with uncovered and invalid
+///         receipts skipped, the nonce bitmap, withdrawal windows, prices by deadline, the validity floor and
+///         delayed signer revocation.
 contract Settlement_Fuzz_Test is Base {
     uint64 internal release2;
     uint64 internal smallContribution;
@@ -82,7 +85,7 @@ contract Settlement_Fuzz_Test is Base {
         _fund(payer, r.fee + 1);
 
         Before memory b = _snapshot();
-        _settle(r, a, _sign(payerKey, r));
+        _settleExpecting(r, a, _sign(payerKey, r), 1);
         _checkSplit(b, r.fee, bps, c.w0, c.w1);
     }
 
@@ -138,7 +141,7 @@ contract Settlement_Fuzz_Test is Base {
             r.modelId = m;
             (r.inputTokens, r.outputTokens) = (uint32(13 + k * 31), uint32(7 * k));
             r.fee = uint256(price) * (uint256(r.inputTokens) + r.outputTokens) / 1000;
-            _settle(r, a, _sign(payerKey, r));
+            _settleExpecting(r, a, _sign(payerKey, r), 1);
         }
         uint256 accrued = escrow.unclaimedPoolRewards();
         IModelRegistry.Model memory model = models.getModel(m);
@@ -160,79 +163,305 @@ contract Settlement_Fuzz_Test is Base {
         _assertSolvent();
     }
 
-    /// @dev Batches of 1..24 receipts from 3 payers over 2 nodes.
-    function testFuzz_BatchSize(uint8 size, uint256 seed) external {
-        size = uint8(bound(size, 1, 24));
-        uint256[3] memory keys;
-        address[3] memory payers;
-        for (uint256 p; p < 3; ++p) {
-            (payers[p], keys[p]) = makeAddrAndKey(string.concat("batchPayer", vm.toString(p)));
-            _fund(payers[p], 100e18);
-        }
-        IUsageEscrow.UsageReceipt[] memory rs = new IUsageEscrow.UsageReceipt[](size);
-        IUsageEscrow.Attribution[] memory as_ = new IUsageEscrow.Attribution[](size);
-        bytes[] memory sigs = new bytes[](size);
-        uint256[3] memory charged;
-        for (uint256 k; k < size; ++k) {
-            uint256 p = uint256(keccak256(abi.encode(seed, k))) % 3;
-            uint256 n = uint256(keccak256(abi.encode(seed, k, "n"))) % 5;
-            uint64[] memory ids = new uint64[](n);
-            uint32[] memory weights = new uint32[](n);
-            for (uint256 j; j < n; ++j) {
-                ids[j] = contributionIds[(seed >> j) % 4];
-                weights[j] = uint32(uint256(keccak256(abi.encode(seed, k, j))) % 250_001);
-            }
-            as_[k] = _attribution(ids, weights);
-            rs[k] = _receipt(payers[p], k, as_[k]);
-            rs[k].node = k % 2 == 0 ? node : makeAddr("node2");
-            sigs[k] = _sign(keys[p], rs[k]);
-            charged[p] += rs[k].fee;
-        }
+    struct BatchCase {
+        uint8 size;
+        uint256 seed;
+        uint96[3] deposits;
+    }
+
+    /// @dev Batches of 1..24 receipts from 3 payers over 2 nodes, each payer's deposit anywhere from nothing to
+    ///      more than all its receipts, some receipts invalid: the receipts a payer's deposit covers, taken in
+    ///      batch order, settle; each one it cannot cover is skipped with `InsufficientDeposit`, each invalid one
+    ///      with its reason; the rest of the batch settles whatever the others do.
+    function testFuzz_BatchSize(BatchCase memory c) external {
+        MixedBatch memory b = _mixedBatch(c);
         uint256 credited = escrow.totalCredited();
         uint256 pooled = escrow.unclaimedPoolRewards();
-        escrow.settle(rs, as_, sigs);
+        vm.recordLogs();
+        uint256 settled = escrow.settle(b.rs, b.as_, b.sigs);
+        bytes4[] memory outcome = _outcomes(vm.getRecordedLogs(), b.rs.length);
+        uint256 expectedSettled;
+        for (uint256 k; k < b.rs.length; ++k) {
+            assertEq(outcome[k], b.expected[k], "receipt settled or skipped for its reason");
+            assertEq(
+                escrow.isNonceUsed(b.rs[k].payer, k), b.expected[k] == bytes4(0), "nonce used iff settled"
+            );
+            if (b.expected[k] == bytes4(0)) ++expectedSettled;
+        }
+        assertEq(settled, expectedSettled, "settled count");
         for (uint256 p; p < 3; ++p) {
             assertEq(
-                escrow.depositOf(payers[p]), 100e18 - charged[p], "each payer charged its receipts' fees"
+                escrow.depositOf(b.payers[p]), b.held[p] - b.charged[p], "each payer charged its settled fees"
             );
         }
         assertEq(
             escrow.totalCredited() - credited + escrow.unclaimedPoolRewards() - pooled,
-            charged[0] + charged[1] + charged[2],
+            b.fees,
             "fees fully distributed"
         );
-        for (uint256 k; k < size; ++k) {
-            assertTrue(escrow.isNonceUsed(rs[k].payer, k), "nonce used");
-        }
         _assertSolvent();
+    }
+
+    struct MixedBatch {
+        IUsageEscrow.UsageReceipt[] rs;
+        IUsageEscrow.Attribution[] as_;
+        bytes[] sigs;
+        bytes4[] expected; // per receipt: 0 if it must settle, else its skip reason
+        address[3] payers;
+        uint256[3] keys;
+        uint256[3] held;
+        uint256[3] charged;
+        uint256 fees;
+    }
+
+    function _mixedBatch(BatchCase memory c) internal returns (MixedBatch memory b) {
+        uint256 size = bound(c.size, 1, 24);
+        for (uint256 p; p < 3; ++p) {
+            (b.payers[p], b.keys[p]) = makeAddrAndKey(string.concat("batchPayer", vm.toString(p)));
+            b.held[p] = bound(c.deposits[p], 0, 12e18); // fees are 1e18 each: 0 to 12 receipts covered
+            if (b.held[p] != 0) _fund(b.payers[p], b.held[p]);
+        }
+        b.rs = new IUsageEscrow.UsageReceipt[](size);
+        b.as_ = new IUsageEscrow.Attribution[](size);
+        b.sigs = new bytes[](size);
+        b.expected = new bytes4[](size);
+        for (uint256 k; k < size; ++k) {
+            uint256 p = uint256(keccak256(abi.encode(c.seed, k))) % 3;
+            b.as_[k] = _batchAttribution(c.seed, k);
+            b.rs[k] = _receipt(b.payers[p], k, b.as_[k]);
+            b.rs[k].node = k % 2 == 0 ? node : makeAddr("node2");
+            uint256 kind = uint256(keccak256(abi.encode(c.seed, k, "kind"))) % 8;
+            uint256 key = b.keys[p];
+            if (kind == 0) {
+                key = b.keys[(p + 1) % 3];
+                b.expected[k] = IUsageEscrow.InvalidSignature.selector;
+            } else if (kind == 1) {
+                b.rs[k].deadline = uint64(block.timestamp - 1);
+                b.expected[k] = IUsageEscrow.ReceiptExpired.selector;
+            } else if (b.charged[p] + b.rs[k].fee > b.held[p]) {
+                b.expected[k] = IUsageEscrow.InsufficientDeposit.selector;
+            } else {
+                b.charged[p] += b.rs[k].fee;
+                b.fees += b.rs[k].fee;
+            }
+            b.sigs[k] = _sign(key, b.rs[k]);
+        }
+    }
+
+    function _batchAttribution(uint256 seed, uint256 k)
+        internal
+        view
+        returns (IUsageEscrow.Attribution memory)
+    {
+        uint256 n = uint256(keccak256(abi.encode(seed, k, "n"))) % 5;
+        uint64[] memory ids = new uint64[](n);
+        uint32[] memory weights = new uint32[](n);
+        for (uint256 j; j < n; ++j) {
+            ids[j] = contributionIds[(seed >> j) % 4];
+            weights[j] = uint32(uint256(keccak256(abi.encode(seed, k, j))) % 250_001);
+        }
+        return _attribution(ids, weights);
+    }
+
+    /// @dev Per receipt of the batch, in order: 0 if it settled, else the selector of its skip reason.
+    function _outcomes(Vm.Log[] memory logs, uint256 size) internal view returns (bytes4[] memory outcome) {
+        outcome = new bytes4[](size);
+        uint256 i;
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].emitter != address(escrow)) continue;
+            bytes32 topic = logs[k].topics[0];
+            if (topic == IUsageEscrow.ReceiptSettled.selector) {
+                ++i;
+            } else if (topic == IUsageEscrow.ReceiptSkipped.selector) {
+                assertEq(uint256(logs[k].topics[1]), i, "skip index");
+                outcome[i++] = bytes4(abi.decode(logs[k].data, (bytes)));
+            }
+        }
+        assertEq(i, size, "one outcome per receipt");
+    }
+
+    /// @dev Settles one receipt and checks how many settled (1 or 0).
+    function _settleExpecting(
+        IUsageEscrow.UsageReceipt memory r,
+        IUsageEscrow.Attribution memory a,
+        bytes memory sig,
+        uint256 count
+    ) internal {
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _one(r, a, sig);
+        assertEq(escrow.settle(rs, as_, sigs), count, count == 1 ? "settled" : "skipped");
+    }
+
+    /// @dev A receipt's single skip reason, from a batch of one.
+    function _skipReason(
+        IUsageEscrow.UsageReceipt memory r,
+        IUsageEscrow.Attribution memory a,
+        bytes memory sig
+    ) internal returns (bytes4) {
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _one(r, a, sig);
+        vm.recordLogs();
+        escrow.settle(rs, as_, sigs);
+        return _outcomes(vm.getRecordedLogs(), 1)[0];
     }
 
     function testFuzz_NonceBitmap(uint256 nonce) external {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, nonce, a);
-        _settle(r, a, _sign(payerKey, r));
+        _settleExpecting(r, a, _sign(payerKey, r), 1);
         assertTrue(escrow.isNonceUsed(payer, nonce), "used");
+        // Again, in either signature encoding: skipped, charged once.
+        uint256 held = escrow.depositOf(payer);
+        assertEq(
+            _skipReason(r, a, _signCompact(payerKey, r)), IUsageEscrow.NonceAlreadyUsed.selector, "replay"
+        );
+        assertEq(escrow.depositOf(payer), held, "charged once");
         if (nonce != 0) assertFalse(escrow.isNonceUsed(payer, nonce - 1), "neighbour below free");
         if (nonce != type(uint256).max) {
             assertFalse(escrow.isNonceUsed(payer, nonce + 1), "neighbour above free");
         }
     }
 
-    function testFuzz_DepositAndWithdraw(uint256 amount, uint256 request, uint256 topUp) external {
+    /// @dev A withdrawal executes at any moment of its window `[unlockAt, unlockAt + WITHDRAWAL_WINDOW]`,
+    ///      never before, never after (it then reads as none); a top-up while it waits stays deposited.
+    function testFuzz_DepositAndWithdraw(uint256 amount, uint256 request, uint256 topUp, uint256 at)
+        external
+    {
         address alice = makeAddr("alice");
         amount = bound(amount, 1, 1e30);
         request = bound(request, 1, amount);
         _fund(alice, amount);
         vm.prank(alice);
         escrow.requestWithdrawal(request);
-        // A top-up while the request waits stays deposited.
+        (, uint64 unlockAt) = escrow.pendingWithdrawal(alice);
+        assertEq(unlockAt, block.timestamp + escrow.withdrawalDelay(), "unlocks after the delay");
         topUp = bound(topUp, 0, 1e30);
         if (topUp != 0) _fund(alice, topUp);
-        vm.warp(block.timestamp + escrow.withdrawalDelay());
+        uint64 window = escrow.WITHDRAWAL_WINDOW();
+        at = bound(at, block.timestamp, uint256(unlockAt) + 2 * window);
+        vm.warp(at);
         vm.prank(alice);
+        if (at < unlockAt) {
+            vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.WithdrawalNotReady.selector, unlockAt));
+            escrow.withdraw();
+            return;
+        }
+        if (at > unlockAt + window) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IUsageEscrow.WithdrawalExpired.selector, unlockAt + window)
+            );
+            escrow.withdraw();
+            (uint256 pending,) = escrow.pendingWithdrawal(alice);
+            assertEq(pending, 0, "a lapsed request reads as none");
+            return;
+        }
         assertEq(escrow.withdraw(), request, "withdrew the request");
         assertEq(escrow.depositOf(alice), amount + topUp - request, "rest stays");
         assertEq(token.balanceOf(alice), request, "paid");
         _assertSolvent();
+    }
+
+    /// @dev A withdrawal requested after receipts were signed unlocks after every one of their deadlines, for
+    ///      any delay and validity the owner may set: each settles first, then the payer gets the rest.
+    function testFuzz_WithdrawalUnlocksAfterSignedReceipts(uint64 validity, uint64 delay, uint256 wait)
+        external
+    {
+        vm.startPrank(owner);
+        escrow.setWithdrawalDelay(
+            uint64(bound(delay, escrow.latestDeadline() - block.timestamp + 1, 30 days))
+        );
+        escrow.setMaxReceiptValidity(uint64(bound(validity, 1, 1 days)));
+        vm.stopPrank();
+        IUsageEscrow.Attribution memory a = _defaultAttribution();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        r.deadline = escrow.latestDeadline();
+        bytes memory sig = _sign(payerKey, r);
+        // The payer asks for everything, at once or later, while the receipt is live.
+        vm.warp(bound(wait, block.timestamp, r.deadline));
+        vm.prank(payer);
+        escrow.requestWithdrawal(DEPOSIT);
+        (, uint64 unlockAt) = escrow.pendingWithdrawal(payer);
+        assertGt(unlockAt, r.deadline, "unlocks after the deadline of a receipt signed before");
+        vm.warp(r.deadline);
+        _settleExpecting(r, a, sig, 1);
+        vm.warp(unlockAt);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(), DEPOSIT - r.fee, "the rest");
+        _assertSolvent();
+    }
+
+    /// @dev A price change applies by receipt deadline: a receipt's fee is the price at its deadline
+    ///      (`quoteFee`), before and after the change is scheduled and in force; the other price is refused.
+    function testFuzz_PriceByDeadline(uint96 newPrice, uint256 signAt, uint256 lifetime, uint256 settleAt)
+        external
+    {
+        newPrice = uint96(bound(newPrice, 0, 1e24));
+        vm.assume(newPrice != PRICE);
+        vm.prank(modelOwner);
+        models.setPrice(modelId, newPrice);
+        uint64 effectiveAt = models.getModel(modelId).nextPriceAt;
+        vm.warp(bound(signAt, block.timestamp, effectiveAt + 1 days));
+        IUsageEscrow.Attribution memory a = _defaultAttribution();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        r.deadline = uint64(bound(lifetime, block.timestamp, escrow.latestDeadline()));
+        uint256 atDeadline = r.deadline >= effectiveAt ? newPrice : PRICE;
+        r.fee = models.quoteFee(modelId, 500, r.deadline);
+        assertEq(r.fee, atDeadline * 500 / 1000, "quote by deadline");
+        IUsageEscrow.UsageReceipt memory other = _receipt(payer, 2, a);
+        other.deadline = r.deadline;
+        other.fee = (r.deadline >= effectiveAt ? PRICE : newPrice) * uint256(500) / 1000;
+        _fund(payer, r.fee + other.fee);
+        vm.warp(bound(settleAt, block.timestamp, r.deadline));
+        if (other.fee != r.fee) {
+            assertEq(
+                _skipReason(other, a, _sign(payerKey, other)), IUsageEscrow.FeeMismatch.selector, "other"
+            );
+        }
+        _settleExpecting(r, a, _sign(payerKey, r), 1);
+    }
+
+    /// @dev Lowering the receipt validity never makes a receipt already signed "too far": `latestDeadline()`
+    ///      never decreases, and the receipt settles up to its deadline.
+    function testFuzz_ValidityFloor(uint64 lower, uint256 settleAt) external {
+        IUsageEscrow.Attribution memory a = _defaultAttribution();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        r.deadline = escrow.latestDeadline();
+        bytes memory sig = _sign(payerKey, r);
+        lower = uint64(bound(lower, 1, escrow.maxReceiptValidity()));
+        vm.prank(owner);
+        escrow.setMaxReceiptValidity(lower);
+        assertGe(escrow.latestDeadline(), r.deadline, "latestDeadline kept");
+        vm.warp(bound(settleAt, block.timestamp, r.deadline));
+        assertGe(escrow.latestDeadline(), r.deadline, "latestDeadline kept while the receipt lives");
+        _settleExpecting(r, a, sig, 1);
+    }
+
+    /// @dev A revoked signer's receipts settle until `latestDeadline()` at the revocation, whenever it was
+    ///      revoked; after that its signatures are refused.
+    function testFuzz_RevokedSignerValidUntilLatestDeadline(
+        uint256 lifetime,
+        uint256 revokeAt,
+        uint256 settleAt
+    ) external {
+        (address session, uint256 sessionKey) = makeAddrAndKey("session");
+        vm.prank(payer);
+        escrow.authorizeSigner(session);
+        IUsageEscrow.Attribution memory a = _defaultAttribution();
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, a);
+        r.deadline = uint64(bound(lifetime, block.timestamp, escrow.latestDeadline()));
+        bytes memory sig = _sign(sessionKey, r);
+        vm.warp(bound(revokeAt, block.timestamp, r.deadline));
+        uint64 latest = escrow.latestDeadline();
+        vm.prank(payer);
+        escrow.revokeSigner(session);
+        assertEq(escrow.signerValidUntil(payer, session), latest, "valid until latestDeadline");
+        vm.warp(bound(settleAt, block.timestamp, r.deadline));
+        _settleExpecting(r, a, sig, 1);
+        // Past the end of the authorization, a new receipt by the signer is refused.
+        vm.warp(uint256(latest) + 1);
+        IUsageEscrow.UsageReceipt memory late = _receipt(payer, 2, a);
+        assertEq(
+            _skipReason(late, a, _sign(sessionKey, late)), IUsageEscrow.InvalidSignature.selector, "late"
+        );
     }
 }
