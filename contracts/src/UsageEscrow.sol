@@ -41,6 +41,9 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         "UsageReceipt(address payer,uint64 modelId,address node,bytes32 promptHash,bytes32 outputHash,string outputURI,uint32 inputTokens,uint32 outputTokens,uint256 fee,uint256 nonce,uint64 deadline,uint16 attributionVersion,bytes32 attributionHash)"
     );
 
+    /// @notice The DatanetRegistry's `settlementInfo` answer did not hold one entry per id asked.
+    error MalformedSettlementInfo();
+
     uint256 private constant BPS = 10_000;
     uint256 private constant SCALE = 1e18;
     uint64 private constant NO_END = type(uint64).max;
@@ -83,6 +86,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint32[] acceptedSeqs;
         uint256 cursor;
         uint256 toTreasury;
+        // Returned with a skip reason instead of a freshly allocated empty ModelTerms.
+        ModelTerms none;
     }
 
     IERC20 private immutable _token;
@@ -216,7 +221,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             Attribution calldata a = attributions[i];
             (bytes32 digest, bytes memory reason) = _settleReceipt(b, i, r, a, signatures[i]);
             if (reason.length == 0) {
-                emit ReceiptSettled(digest, r.payer, r.modelId, r, _packAttribution(a));
+                _emitSettled(digest, r, a);
                 ++settled;
             } else {
                 emit ReceiptSkipped(i, digest, reason);
@@ -419,17 +424,64 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         for (uint256 i; i < n; ++i) {
             uint256 len = _attributionLength(attributions[i]);
             uint64[] calldata batchIds = attributions[i].contributionIds;
-            for (uint256 k; k < len; ++k) {
-                ids[cursor++] = batchIds[k];
+            assembly ("memory-safe") {
+                calldatacopy(add(ids, shl(5, add(cursor, 1))), batchIds.offset, shl(5, len))
             }
+            cursor += len;
         }
-        if (total != 0) (b.contributors, b.datanetIds, b.acceptedSeqs) = _datanets.settlementInfo(ids);
+        if (total != 0) _lookUp(b, ids);
         // Per receipt: its contributors, the model owner and the node; plus the treasury once.
         b.credits = AmountMap.create(total + 2 * n + 1);
         b.charges = AmountMap.create(n);
         b.models = new ModelTerms[](n);
         b.knownModels = _models.modelCount();
         b.latestDeadline = _latestDeadline();
+    }
+
+    /// @dev Stores the batch's `settlementInfo` answer: one call, its three arrays used where they lie in the
+    ///      return data (no decoding copy) once each was checked to hold `ids.length` entries inside it.
+    function _lookUp(Batch memory b, uint64[] memory ids) private view {
+        (bool ok, bytes memory ret) =
+            address(_datanets).staticcall(abi.encodeCall(IDatanetRegistry.settlementInfo, (ids)));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        uint256 p0 = _returnedArray(ret, 0, ids.length);
+        uint256 p1 = _returnedArray(ret, 1, ids.length);
+        uint256 p2 = _returnedArray(ret, 2, ids.length);
+        address[] memory c;
+        uint64[] memory d;
+        uint32[] memory q;
+        assembly ("memory-safe") {
+            c := p0
+            d := p1
+            q := p2
+        }
+        (b.contributors, b.datanetIds, b.acceptedSeqs) = (c, d, q);
+    }
+
+    /// @dev Pointer to the `index`-th dynamic array (its length word) in ABI-encoded `ret`, which must hold
+    ///      exactly `length` elements within `ret`.
+    function _returnedArray(bytes memory ret, uint256 index, uint256 length)
+        private
+        pure
+        returns (uint256 ptr)
+    {
+        uint256 size = ret.length;
+        if (size < 0x60) revert MalformedSettlementInfo();
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := mload(add(ret, add(0x20, shl(5, index))))
+        }
+        if (offset > size || (size - offset) / 32 < length + 1) revert MalformedSettlementInfo();
+        uint256 encodedLength;
+        assembly ("memory-safe") {
+            encodedLength := mload(add(add(ret, 0x20), offset))
+            ptr := add(add(ret, 0x20), offset)
+        }
+        if (encodedLength != length) revert MalformedSettlementInfo();
     }
 
     /// @dev How many contributions a well-formed attribution names; 0 for a malformed one.
@@ -454,11 +506,10 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             return (digest, abi.encodeWithSelector(InvalidAttribution.selector, i));
         }
         b.cursor = base + count;
-        ModelTerms memory m;
-        (m, reason) = _checkReceipt(b, i, r, digest, signature);
-        if (reason.length == 0) reason = _checkAttribution(b, i, m, a, r.attributionHash, base);
-        if (reason.length == 0) reason = _checkDeposit(b, r.payer, r.fee);
-        if (reason.length != 0) return (digest, reason);
+        (ModelTerms memory m, bytes memory why) = _checkReceipt(b, i, r, digest, signature);
+        if (why.length == 0) why = _checkAttribution(b, i, m, a, r.attributionHash, base);
+        if (why.length == 0) why = _checkDeposit(b, r.payer, r.fee);
+        if (why.length != 0) return (digest, why);
         _settled[digest] = true;
         _book(b, m, r, a, base);
     }
@@ -470,24 +521,28 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         UsageReceipt calldata r,
         bytes32 digest,
         bytes calldata signature
-    ) private view returns (ModelTerms memory m, bytes memory reason) {
+    ) private view returns (ModelTerms memory, bytes memory) {
         address payer = r.payer;
         if (payer == address(0) || r.node == address(0)) {
-            return (m, abi.encodeWithSelector(InvalidParty.selector, i));
+            return (b.none, abi.encodeWithSelector(InvalidParty.selector, i));
         }
         uint64 deadline = r.deadline;
         // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
         if (deadline < block.timestamp) {
-            return (m, abi.encodeWithSelector(ReceiptExpired.selector, i, deadline));
+            return (b.none, abi.encodeWithSelector(ReceiptExpired.selector, i, deadline));
         }
         if (deadline > b.latestDeadline) {
-            return (m, abi.encodeWithSelector(ReceiptDeadlineTooFar.selector, i, deadline, b.latestDeadline));
+            return
+                (
+                    b.none,
+                    abi.encodeWithSelector(ReceiptDeadlineTooFar.selector, i, deadline, b.latestDeadline)
+                );
         }
         uint64 modelId = r.modelId;
         if (modelId == 0 || modelId > b.knownModels) {
-            return (m, abi.encodeWithSelector(UnknownModel.selector, i, modelId));
+            return (b.none, abi.encodeWithSelector(UnknownModel.selector, i, modelId));
         }
-        m = _modelTerms(b, modelId);
+        ModelTerms memory m = _modelTerms(b, modelId);
         uint256 price = m.nextPriceAt != 0 && deadline >= m.nextPriceAt ? m.nextPrice : m.price;
         uint256 expected = price * (uint256(r.inputTokens) + r.outputTokens) / 1000;
         if (r.fee != expected) return (m, abi.encodeWithSelector(FeeMismatch.selector, i, expected, r.fee));
@@ -495,7 +550,11 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         if (!_isAuthorized(payer, digest, signature)) {
             return (m, abi.encodeWithSelector(InvalidSignature.selector, i, payer));
         }
+        return (m, _noReason());
     }
+
+    /// @dev The empty reason, without allocating.
+    function _noReason() private pure returns (bytes memory none) {}
 
     /// @dev The attribution's checks: its hash, Σ weights ≤ 1 000 000, and every contribution an accepted
     ///      member of one of the model's releases (looked up at `base` onwards in the batch's lookups).
@@ -511,16 +570,57 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             return abi.encodeWithSelector(AttributionHashMismatch.selector, i);
         }
         uint64[] calldata ids = a.contributionIds;
-        uint32[] calldata weights = a.weightsPpm;
-        uint256 sum;
-        for (uint256 k; k < ids.length; ++k) {
-            sum += weights[k];
-            if (!_inModelReleases(m, b.datanetIds[base + k], b.acceptedSeqs[base + k])) {
-                return abi.encodeWithSelector(ContributionNotInModelReleases.selector, i, ids[k]);
+        uint256 outside = _firstOutside(b, m, base, ids.length);
+        if (outside < ids.length) {
+            return abi.encodeWithSelector(ContributionNotInModelReleases.selector, i, ids[outside]);
+        }
+        uint256 sum = _sumWeights(a.weightsPpm);
+        if (sum > PPM) return abi.encodeWithSelector(WeightsExceedOneMillion.selector, i, sum);
+        return _noReason();
+    }
+
+    /// @dev Σ weights, read raw: the attribution's calldata matched the signed hash of its canonical encoding,
+    ///      so each word is a clean uint32 (≤ 16 of them: no overflow).
+    function _sumWeights(uint32[] calldata weights) private pure returns (uint256 sum) {
+        assembly ("memory-safe") {
+            for { let k := 0 } lt(k, weights.length) { k := add(k, 1) } {
+                sum := add(sum, calldataload(add(weights.offset, shl(5, k))))
             }
         }
-        if (sum > PPM) return abi.encodeWithSelector(WeightsExceedOneMillion.selector, i, sum);
-        return "";
+    }
+
+    /// @dev The position of the first of the `n` contributions looked up from `base` on that is not an accepted
+    ///      member of one of the model's releases (a release holds its datanet's first `contributionCount`
+    ///      accepted contributions), or `n` when all are.
+    function _firstOutside(Batch memory b, ModelTerms memory m, uint256 base, uint256 n)
+        private
+        pure
+        returns (uint256 k)
+    {
+        uint64[] memory dns = b.datanetIds;
+        uint32[] memory seqs = b.acceptedSeqs;
+        uint64[] memory relDns = m.releaseDatanets;
+        uint32[] memory relCounts = m.releaseCounts;
+        unchecked {
+            for (; k < n; ++k) {
+                uint256 dn;
+                uint256 seq;
+                assembly ("memory-safe") {
+                    let o := shl(5, add(add(base, k), 1))
+                    dn := mload(add(dns, o))
+                    seq := mload(add(seqs, o))
+                }
+                if (seq == 0) return k;
+                bool found;
+                for (uint256 r; r < relDns.length; ++r) {
+                    if (relDns[r] == dn && seq <= relCounts[r]) {
+                        found = true;
+                        break;
+                    }
+                }
+                if (!found) return k;
+            }
+        }
     }
 
     /// @dev Whether the payer's deposit covers `fee` on top of what the batch already charged it.
@@ -530,7 +630,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         if (needed > available) {
             return abi.encodeWithSelector(InsufficientDeposit.selector, payer, needed, available);
         }
-        return "";
+        return _noReason();
     }
 
     /// @dev Books a checked receipt's charge and its split in memory.
@@ -560,11 +660,20 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         pure
         returns (uint256 attributed)
     {
-        for (uint256 k; k < weights.length; ++k) {
-            uint256 amount = dataShare * weights[k] / PPM;
-            if (amount == 0) continue;
-            b.credits.add(b.contributors[base + k], amount);
-            attributed += amount;
+        address[] memory contributors = b.contributors;
+        unchecked {
+            for (uint256 k; k < weights.length; ++k) {
+                uint256 w;
+                address who;
+                assembly ("memory-safe") {
+                    w := calldataload(add(weights.offset, shl(5, k)))
+                    who := mload(add(contributors, shl(5, add(add(base, k), 1))))
+                }
+                uint256 amount = dataShare * w / PPM;
+                if (amount == 0) continue;
+                b.credits.add(who, amount);
+                attributed += amount;
+            }
         }
     }
 
@@ -623,10 +732,11 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
 
     /// @dev The model's settlement terms, read from the registries the first time the batch meets it.
     // slither-disable-next-line calls-loop
-    function _modelTerms(Batch memory b, uint64 modelId) private view returns (ModelTerms memory m) {
+    function _modelTerms(Batch memory b, uint64 modelId) private view returns (ModelTerms memory) {
         for (uint256 j; j < b.modelsLoaded; ++j) {
             if (b.models[j].modelId == modelId) return b.models[j];
         }
+        ModelTerms memory m;
         IModelRegistry.Model memory model = _models.getModel(modelId);
         uint256 count = model.releaseIds.length;
         m.modelId = modelId;
@@ -649,6 +759,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             m.totalTokens += release.tokenCount;
         }
         b.models[b.modelsLoaded++] = m;
+        return m;
     }
 
     /// @dev A 65-byte (r,s,v) or 64-byte EIP-2098 signature by the payer, or by a signer the payer authorized
@@ -677,44 +788,97 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         return signer == payer || block.timestamp <= _signers[payer][signer];
     }
 
-    /// @dev The attribution packed for `ReceiptSettled`: 12 bytes per entry, id (uint64) then weight (uint32),
-    ///      big-endian. Called only for an attribution whose values were read (so validated) by the checks.
-    function _packAttribution(Attribution calldata a) private pure returns (bytes memory packed) {
-        uint64[] calldata ids = a.contributionIds;
-        uint32[] calldata weights = a.weightsPpm;
-        uint256 n = ids.length;
-        packed = new bytes(n * 12);
-        for (uint256 k; k < n; ++k) {
-            uint256 entry = (uint256(ids[k]) << 192) | (uint256(weights[k]) << 160);
-            assembly ("memory-safe") {
-                // Writes a whole word whose last 20 bytes are zeros: the next entry overwrites them, and past
-                // the last entry they fall on memory nothing owns yet (the free pointer is not moved past).
-                mstore(add(add(packed, 0x20), mul(k, 12)), entry)
-            }
+    /// @dev Emits `ReceiptSettled`, ABI-encoded at the free pointer without moving it (nothing allocated per
+    ///      receipt).
+    function _emitSettled(bytes32 digest, UsageReceipt calldata r, Attribution calldata a) private {
+        (uint256 ptr, uint256 size) = _encodeSettled(r, a);
+        bytes32 topic0 = ReceiptSettled.selector;
+        address payer = r.payer;
+        uint64 modelId = r.modelId;
+        assembly ("memory-safe") {
+            log4(ptr, size, topic0, digest, payer, modelId)
         }
     }
 
-    /// @dev The EIP-712 struct hash of a receipt.
-    function _hashReceiptStruct(UsageReceipt calldata r) private pure returns (bytes32) {
-        return keccak256(
-            bytes.concat(
-                abi.encode(RECEIPT_TYPEHASH, r.payer, r.modelId, r.node, r.promptHash, r.outputHash),
-                abi.encode(
-                    keccak256(bytes(r.outputURI)),
-                    r.inputTokens,
-                    r.outputTokens,
-                    r.fee,
-                    r.nonce,
-                    r.deadline,
-                    r.attributionVersion,
-                    r.attributionHash
+    /// @dev `ReceiptSettled`'s data: the receipt's 13 head words copied from calldata (checked clean by
+    ///      `_hashReceiptStruct`), its URI, then the attribution packed 12 bytes per entry (id uint64, weight
+    ///      uint32, big-endian; words clean since they matched the signed hash). Returns where and how long.
+    function _encodeSettled(UsageReceipt calldata r, Attribution calldata a)
+        private
+        pure
+        returns (uint256 ptr, uint256 size)
+    {
+        assembly ("memory-safe") {
+            ptr := mload(0x40)
+            let uriOffset := add(r, calldataload(add(r, 0xa0)))
+            let uriLength := calldataload(uriOffset)
+            let uriPadded := and(add(uriLength, 31), not(31))
+            let receiptSize := add(0x1c0, uriPadded)
+            mstore(ptr, 0x40)
+            mstore(add(ptr, 0x20), add(0x40, receiptSize))
+            let rp := add(ptr, 0x40)
+            calldatacopy(rp, r, 0x1a0)
+            mstore(add(rp, 0xa0), 0x1a0)
+            mstore(add(rp, 0x1a0), uriLength)
+            mstore(add(add(rp, 0x1a0), uriPadded), 0)
+            calldatacopy(add(rp, 0x1c0), add(uriOffset, 0x20), uriLength)
+            let ap := add(rp, receiptSize)
+            let ids := add(a, calldataload(a))
+            let weights := add(a, calldataload(add(a, 0x20)))
+            let n := calldataload(ids)
+            mstore(ap, mul(n, 12))
+            let d := add(ap, 0x20)
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let o := shl(5, add(k, 1))
+                mstore(
+                    add(d, mul(k, 12)),
+                    or(shl(192, calldataload(add(ids, o))), shl(160, calldataload(add(weights, o))))
                 )
-            )
-        );
+            }
+            mstore(add(d, mul(n, 12)), 0)
+            size := sub(add(d, and(add(mul(n, 12), 31), not(31))), ptr)
+        }
     }
 
-    function _hashAttribution(Attribution calldata a) private pure returns (bytes32) {
-        return keccak256(abi.encode(a.contributionIds, a.weightsPpm));
+    /// @dev The EIP-712 struct hash of a receipt: its static words hashed as they lie in calldata, the URI
+    ///      as keccak256 of its bytes. Reverts unless every narrow member is a clean word (as the ABI decoder
+    ///      would), so the digest, the signature and the emitted receipt all speak of the same values.
+    function _hashReceiptStruct(UsageReceipt calldata r) private pure returns (bytes32 h) {
+        bytes32 typehash = RECEIPT_TYPEHASH;
+        string calldata uri = r.outputURI;
+        assembly ("memory-safe") {
+            // payer, node: 160 bits; modelId, deadline: 64; inputTokens, outputTokens: 32; version: 16.
+            if or(
+                or(shr(160, calldataload(r)), shr(160, calldataload(add(r, 0x40)))),
+                or(
+                    or(shr(64, calldataload(add(r, 0x20))), shr(64, calldataload(add(r, 0x140)))),
+                    or(
+                        or(shr(32, calldataload(add(r, 0xc0))), shr(32, calldataload(add(r, 0xe0)))),
+                        shr(16, calldataload(add(r, 0x160)))
+                    )
+                )
+            ) { revert(0, 0) }
+            let ptr := mload(0x40)
+            calldatacopy(ptr, uri.offset, uri.length)
+            let uriHash := keccak256(ptr, uri.length)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), r, 0xa0)
+            mstore(add(ptr, 0xc0), uriHash)
+            calldatacopy(add(ptr, 0xe0), add(r, 0xc0), 0xe0)
+            h := keccak256(ptr, 0x1c0)
+        }
+    }
+
+    /// @dev keccak256 of the attribution's calldata encoding. Equal to keccak256(abi.encode(ids, weights))
+    ///      exactly when that encoding is canonical; a non-canonical one cannot match a hash the payer signed
+    ///      over the canonical encoding (its offsets and lengths are part of the hashed bytes).
+    function _hashAttribution(Attribution calldata a) private pure returns (bytes32 h) {
+        uint256 length = 0x80 + 32 * (a.contributionIds.length + a.weightsPpm.length);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, a, length)
+            h := keccak256(ptr, length)
+        }
     }
 
     function _isMember(IDatanetRegistry.Release memory release, IDatanetRegistry.Contribution memory c)
@@ -724,19 +888,5 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     {
         return c.status == IDatanetRegistry.ContributionStatus.Accepted && c.datanetId == release.datanetId
             && c.acceptedSeq <= release.contributionCount;
-    }
-
-    /// @dev Whether an accepted contribution (`acceptedSeq` ≠ 0) of `datanetId` is in one of the model's
-    ///      releases: a release holds its datanet's first `contributionCount` accepted contributions.
-    function _inModelReleases(ModelTerms memory m, uint64 datanetId, uint32 acceptedSeq)
-        private
-        pure
-        returns (bool)
-    {
-        if (acceptedSeq == 0) return false;
-        for (uint256 r; r < m.releaseDatanets.length; ++r) {
-            if (m.releaseDatanets[r] == datanetId && acceptedSeq <= m.releaseCounts[r]) return true;
-        }
-        return false;
     }
 }
