@@ -7,8 +7,8 @@ import {Base} from "../utils/Base.t.sol";
 import {Vm} from "forge-std/Vm.sol";
 
 /// @notice Fuzzes the fee split, attribution weights, release pools, batch sizes with uncovered and invalid
-///         receipts skipped, the nonce bitmap, withdrawal windows, prices by deadline, the validity floor and
-///         delayed signer revocation.
+///         receipts skipped, replay protection by digest, withdrawal windows, prices by deadline, the
+///         validity floor and delayed signer revocation.
 contract Settlement_Fuzz_Test is Base {
     uint64 internal release2;
     uint64 internal smallContribution;
@@ -184,7 +184,7 @@ contract Settlement_Fuzz_Test is Base {
         for (uint256 k; k < b.rs.length; ++k) {
             assertEq(outcome[k], b.expected[k], "receipt settled or skipped for its reason");
             assertEq(
-                escrow.isNonceUsed(b.rs[k].payer, k), b.expected[k] == bytes4(0), "nonce used iff settled"
+                escrow.isSettled(_digest(b.rs[k])), b.expected[k] == bytes4(0), "marked settled iff settled"
             );
             if (b.expected[k] == bytes4(0)) ++expectedSettled;
         }
@@ -305,20 +305,66 @@ contract Settlement_Fuzz_Test is Base {
         return _outcomes(vm.getRecordedLogs(), 1)[0];
     }
 
-    function testFuzz_NonceBitmap(uint256 nonce) external {
+    /// @dev Any nonce: a receipt settles once (a replay, in either signature encoding, is skipped
+    ///      `AlreadySettled` with its digest and charges nothing); another receipt with the same nonce but
+    ///      other content (one field drawn from `field`, its value from `salt`) still settles, once.
+    function testFuzz_SettlesOnceByDigest(uint256 nonce, uint8 field, uint256 salt) external {
         IUsageEscrow.Attribution memory a = _defaultAttribution();
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, nonce, a);
+        bytes32 digest = _digest(r);
+        assertEq(escrow.hashReceipt(r), digest, "the escrow's digest");
+        assertFalse(escrow.isSettled(digest), "not settled yet");
         _settleExpecting(r, a, _sign(payerKey, r), 1);
-        assertTrue(escrow.isNonceUsed(payer, nonce), "used");
-        // Again, in either signature encoding: skipped, charged once.
+        assertTrue(escrow.isSettled(digest), "settled");
+
         uint256 held = escrow.depositOf(payer);
-        assertEq(
-            _skipReason(r, a, _signCompact(payerKey, r)), IUsageEscrow.NonceAlreadyUsed.selector, "replay"
-        );
+        for (uint256 compact; compact < 2; ++compact) {
+            _expectReplay(r, digest);
+            _settleExpecting(r, a, compact == 0 ? _sign(payerKey, r) : _signCompact(payerKey, r), 0);
+        }
         assertEq(escrow.depositOf(payer), held, "charged once");
-        if (nonce != 0) assertFalse(escrow.isNonceUsed(payer, nonce - 1), "neighbour below free");
-        if (nonce != type(uint256).max) {
-            assertFalse(escrow.isNonceUsed(payer, nonce + 1), "neighbour above free");
+
+        IUsageEscrow.UsageReceipt memory other = _otherContent(r, field, salt);
+        bytes32 otherDigest = _digest(other);
+        assertTrue(otherDigest != digest, "other content, other digest");
+        assertFalse(escrow.isSettled(otherDigest), "the other not settled by the first");
+        _settleExpecting(other, a, _signCompact(payerKey, other), 1);
+        assertTrue(escrow.isSettled(otherDigest), "the other settled");
+        assertEq(escrow.depositOf(payer), held - other.fee, "the other charged its fee");
+        _expectReplay(other, otherDigest);
+        _settleExpecting(other, a, _sign(payerKey, other), 0);
+        assertEq(escrow.depositOf(payer), held - other.fee, "the other charged once");
+        _assertSolvent();
+    }
+
+    function _expectReplay(IUsageEscrow.UsageReceipt memory r, bytes32 digest) internal {
+        vm.expectEmit(address(escrow));
+        emit IUsageEscrow.ReceiptSkipped(
+            0, digest, abi.encodeWithSelector(IUsageEscrow.AlreadySettled.selector, 0, digest)
+        );
+    }
+
+    /// @dev `r` with the same nonce and one other field changed, still valid for the fixture.
+    function _otherContent(IUsageEscrow.UsageReceipt memory r, uint8 field, uint256 salt)
+        internal
+        returns (IUsageEscrow.UsageReceipt memory o)
+    {
+        o = _receipt(r.payer, r.nonce, _defaultAttribution());
+        uint256 kind = field % 5;
+        if (kind == 0) {
+            o.promptHash = keccak256(abi.encode("prompt", salt));
+        } else if (kind == 1) {
+            o.outputHash = keccak256(abi.encode("other output", salt));
+        } else if (kind == 2) {
+            o.node = makeAddr(string.concat("node", vm.toString(salt)));
+        } else if (kind == 3) {
+            // Other input tokens, at the fee they are due.
+            o.inputTokens = uint32(bound(salt, 0, 1800));
+            if (o.inputTokens >= r.inputTokens) ++o.inputTokens;
+            o.fee = uint256(PRICE) * (uint256(o.inputTokens) + o.outputTokens) / 1000;
+        } else {
+            o.deadline = uint64(bound(salt, block.timestamp, escrow.latestDeadline() - 1));
+            if (o.deadline >= r.deadline) ++o.deadline;
         }
     }
 

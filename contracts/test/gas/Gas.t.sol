@@ -147,7 +147,7 @@ contract Gas_Test is GasFixture {
             _one(r, a, _sign(keys[0], r));
         assertEq(escrow.settle(rs, as_, sigs), 1, "settled");
         vm.snapshotGasLastCall("UsageEscrow", "settle_1_receipt_8_attributions");
-        assertTrue(escrow.isNonceUsed(payers[0], 1));
+        assertTrue(escrow.isSettled(_digest(r)), "marked settled");
     }
 
     function test_Gas_SettleBatch50_ColdRecipients() external {

@@ -9,7 +9,8 @@ import {Vm} from "forge-std/Vm.sol";
 ///         payer, it must be skipped with exactly its reason while the valid one settles, and nothing may be
 ///         charged or credited for it.
 abstract contract SkipChecks is Base {
-    /// @dev The nonce of the valid receipt settled beside the one expected skipped (keep it out of bad receipts).
+    /// @dev The nonce of the valid receipt settled beside the one expected skipped (bad receipts use other
+    ///      nonces, so that none is ever the valid receipt itself).
     uint256 internal constant GOOD_NONCE = 1_000_000;
     /// @dev The fixture's fee for 500 tokens at PRICE, and its split: owner 30 %, node 15 %, treasury 5 %,
     ///      data 50 % (the default attribution's contributions 1 and 2 at 50 % and 25 % of it, the pool 25 %).
@@ -25,7 +26,6 @@ abstract contract SkipChecks is Base {
     struct Snapshot {
         uint256 payerDeposit;
         uint256 otherDeposit;
-        bool otherNonceUsed;
         uint256 owner;
         uint256 node;
         uint256 treasury;
@@ -36,10 +36,9 @@ abstract contract SkipChecks is Base {
         uint256 rewardPerToken;
     }
 
-    function _snapshot(address otherPayer, uint256 otherNonce) internal view returns (Snapshot memory s) {
+    function _snapshot(address otherPayer) internal view returns (Snapshot memory s) {
         s.payerDeposit = escrow.depositOf(payer);
         s.otherDeposit = escrow.depositOf(otherPayer);
-        s.otherNonceUsed = escrow.isNonceUsed(otherPayer, otherNonce);
         s.owner = escrow.balanceOf(modelOwner);
         s.node = escrow.balanceOf(node);
         s.treasury = escrow.balanceOf(treasury);
@@ -86,7 +85,8 @@ abstract contract SkipChecks is Base {
 
     /// @dev Settles [bad, a valid receipt of the payer] and asserts: `ReceiptSkipped(0, digest of bad, reason)`,
     ///      `ReceiptSettled` for the valid one (and no other), `settle` returned 1, every balance moved by the
-    ///      valid receipt's split alone, bad's payer's deposit and nonce untouched, and the escrow solvent.
+    ///      valid receipt's split alone, bad's payer's deposit untouched, bad's digest not marked settled by
+    ///      this batch (settled only if it was before), and the escrow solvent.
     function _assertSkipped(
         IUsageEscrow.UsageReceipt memory bad,
         IUsageEscrow.Attribution memory badAttribution,
@@ -97,7 +97,8 @@ abstract contract SkipChecks is Base {
         IUsageEscrow.UsageReceipt memory good = _receipt(payer, GOOD_NONCE, a);
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _two(bad, badAttribution, badSignature, good, a, _sign(payerKey, good));
-        Snapshot memory s = _snapshot(bad.payer, bad.nonce);
+        Snapshot memory s = _snapshot(bad.payer);
+        bool badSettledBefore = escrow.isSettled(_digest(bad));
 
         _expectSkipped(0, bad, reason);
         _expectSettled(good, a);
@@ -109,11 +110,11 @@ abstract contract SkipChecks is Base {
         assertEq(_count(logs, IUsageEscrow.ReceiptSettled.selector), 1, "one ReceiptSettled");
         assertEq(_count(logs, IUsageEscrow.Credited.selector), 5, "Credited: owner, node, c1, c2, treasury");
         _assertMovedBy(s, 1);
-        assertTrue(escrow.isNonceUsed(payer, GOOD_NONCE), "valid receipt's nonce used");
+        assertTrue(escrow.isSettled(_digest(good)), "valid receipt settled");
         if (bad.payer != payer) {
             assertEq(escrow.depositOf(bad.payer), s.otherDeposit, "bad payer not charged");
         }
-        assertEq(escrow.isNonceUsed(bad.payer, bad.nonce), s.otherNonceUsed, "bad receipt's nonce untouched");
+        assertEq(escrow.isSettled(_digest(bad)), badSettledBefore, "bad receipt's settled mark untouched");
         _assertSolvent();
     }
 

@@ -199,7 +199,7 @@ contract EscrowParameters_Unit_Test is SkipChecks {
         vm.warp(t0 + 1 hours);
         _setValidity(1 hours);
         vm.warp(t0 + 1 days);
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
         _expectSettled(r1, a);
         _expectSettled(r2, a);
         assertEq(escrow.settle(rs, as_, sigs), 2, "both settle at their deadline");

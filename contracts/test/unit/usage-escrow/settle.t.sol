@@ -108,7 +108,7 @@ contract Settle_Unit_Test is SkipChecks {
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, attribution);
         r.deadline = uint64(block.timestamp);
         assertEq(_settle(r, attribution, _sign(payerKey, r)), 1, "settled");
-        assertTrue(escrow.isNonceUsed(payer, 1), "nonce used");
+        assertTrue(escrow.isSettled(_digest(r)), "marked settled");
         assertEq(escrow.depositOf(payer), DEPOSIT - FEE, "charged");
     }
 
@@ -152,26 +152,52 @@ contract Settle_Unit_Test is SkipChecks {
         );
     }
 
-    function test_When_NonceUsedEarlier() external {
+    function test_When_SettledEarlier() external {
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, attribution);
-        assertEq(_settle(r, attribution, _sign(payerKey, r)), 1, "first settled");
-        r.promptHash = keccak256("another prompt");
+        bytes memory sig = _sign(payerKey, r);
+        assertEq(_settle(r, attribution, sig), 1, "first settled");
+        assertEq(escrow.hashReceipt(r), _digest(r), "the escrow's digest");
         _assertSkipped(
-            r, attribution, abi.encodeWithSelector(IUsageEscrow.NonceAlreadyUsed.selector, 0, payer, 1)
+            r, attribution, sig, abi.encodeWithSelector(IUsageEscrow.AlreadySettled.selector, 0, _digest(r))
         );
     }
 
-    function test_When_NonceRepeatsInBatch() external {
+    function test_When_ReceiptRepeatsInBatch() external {
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 300, attribution);
         bytes memory sig = _sign(payerKey, r);
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _two(r, attribution, sig, r, attribution, sig);
-        Snapshot memory s = _snapshot(payer, 300);
+        Snapshot memory s = _snapshot(payer);
 
         _expectSettled(r, attribution);
-        _expectSkipped(1, r, abi.encodeWithSelector(IUsageEscrow.NonceAlreadyUsed.selector, 1, payer, 300));
+        _expectSkipped(1, r, abi.encodeWithSelector(IUsageEscrow.AlreadySettled.selector, 1, _digest(r)));
         assertEq(escrow.settle(rs, as_, sigs), 1, "settle returned");
         _assertMovedBy(s, 1);
+        _assertSolvent();
+    }
+
+    function test_When_NonceRepeatsWithOtherContent() external {
+        IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, attribution);
+        assertEq(_settle(r, attribution, _sign(payerKey, r)), 1, "first settled");
+
+        // Another receipt with the same nonce (another prompt), settled later or in one batch with a third
+        // (another fee): each settles, the nonce keys nothing.
+        IUsageEscrow.UsageReceipt memory other = _receipt(payer, 1, attribution);
+        other.promptHash = keccak256("another prompt");
+        IUsageEscrow.UsageReceipt memory third = _receipt(payer, 1, attribution);
+        (third.inputTokens, third.fee) = (800, 2e18);
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _two(other, attribution, _sign(payerKey, other), third, attribution, _sign(payerKey, third));
+        Snapshot memory s = _snapshot(payer);
+
+        _expectSettled(other, attribution);
+        _expectSettled(third, attribution);
+        assertEq(escrow.settle(rs, as_, sigs), 2, "both settle");
+        _assertMovedBy(s, 3); // other's fee, and third's of twice FEE: three fixture receipts' worth
+        assertTrue(escrow.isSettled(_digest(r)), "first marked settled");
+        assertTrue(
+            escrow.isSettled(_digest(other)) && escrow.isSettled(_digest(third)), "both marked settled"
+        );
         _assertSolvent();
     }
 
@@ -313,7 +339,7 @@ contract Settle_Unit_Test is SkipChecks {
         // The third receipt is the payer's, so a second payer's charges do not count against the first's.
         rs[2] = _receipt(payer, GOOD_NONCE, attribution);
         sigs[2] = _sign(payerKey, rs[2]);
-        Snapshot memory s = _snapshot(poor, 2);
+        Snapshot memory s = _snapshot(poor);
 
         _expectSettled(rs[0], attribution);
         _expectSkipped(
@@ -327,10 +353,10 @@ contract Settle_Unit_Test is SkipChecks {
         assertEq(escrow.balanceOf(node), 2 * NODE_SHARE, "node paid twice");
         assertEq(escrow.totalDeposits(), s.totalDeposits - 2 * FEE, "totalDeposits");
         assertEq(escrow.unclaimedPoolRewards(), 2 * POOL_SHARE, "pool");
-        assertFalse(escrow.isNonceUsed(poor, 2), "skipped receipt's nonce free");
+        assertFalse(escrow.isSettled(_digest(rs[1])), "skipped receipt not marked settled");
         _assertSolvent();
 
-        // Its nonce unused, the skipped receipt settles once the deposit covers it.
+        // Not marked settled, the skipped receipt settles once the deposit covers it.
         _fund(poor, 0.5e18);
         assertEq(_settle(rs[1], attribution, sigs[1]), 1, "settles after a top-up");
         assertEq(escrow.depositOf(poor), 0, "poor charged twice in all");
@@ -338,7 +364,8 @@ contract Settle_Unit_Test is SkipChecks {
     }
 
     /// @dev Eleven receipts that each fail two checks or more (the reason: the first in the documented order)
-    ///      and a valid last one. Receipts 5 to 7 are to be signed by another key, 9 and 10 are `poor`'s.
+    ///      and a valid last one. Receipts 5 to 7 are to be signed by another key, 6 is the receipt settled
+    ///      before the batch, 9 and 10 are `poor`'s.
     function _failingTwice(address poor)
         internal
         view
@@ -375,10 +402,10 @@ contract Settle_Unit_Test is SkipChecks {
         );
         (rs[4].modelId, rs[4].fee) = (9, 1);
         reasons[4] = abi.encodeWithSelector(IUsageEscrow.UnknownModel.selector, 4, 9);
-        (rs[5].fee, rs[5].nonce) = (1, 50);
+        rs[5].fee = 1;
         reasons[5] = abi.encodeWithSelector(IUsageEscrow.FeeMismatch.selector, 5, FEE, 1);
-        rs[6].nonce = 50;
-        reasons[6] = abi.encodeWithSelector(IUsageEscrow.NonceAlreadyUsed.selector, 6, payer, 50);
+        rs[6] = _receipt(payer, 50, attribution);
+        reasons[6] = abi.encodeWithSelector(IUsageEscrow.AlreadySettled.selector, 6, _digest(rs[6]));
         as_[7] = heavy;
         reasons[7] = abi.encodeWithSelector(IUsageEscrow.InvalidSignature.selector, 7, payer);
         as_[8] = unknownHeavy;
@@ -392,7 +419,7 @@ contract Settle_Unit_Test is SkipChecks {
     function test_When_SeveralChecksFail() external {
         (address poor, uint256 poorKey) = makeAddrAndKey("poor");
         IUsageEscrow.UsageReceipt memory used = _receipt(payer, 50, attribution);
-        assertEq(_settle(used, attribution, _sign(payerKey, used)), 1, "nonce 50 used");
+        assertEq(_settle(used, attribution, _sign(payerKey, used)), 1, "settled before the batch");
         (
             IUsageEscrow.UsageReceipt[] memory rs,
             IUsageEscrow.Attribution[] memory as_,
@@ -403,7 +430,7 @@ contract Settle_Unit_Test is SkipChecks {
         for (uint256 i; i < rs.length; ++i) {
             sigs[i] = _sign(i >= 5 && i <= 7 ? otherKey : rs[i].payer == poor ? poorKey : payerKey, rs[i]);
         }
-        Snapshot memory s = _snapshot(poor, 9);
+        Snapshot memory s = _snapshot(poor);
 
         for (uint256 i; i < rs.length - 1; ++i) {
             _expectSkipped(i, rs[i], reasons[i]);
@@ -427,7 +454,7 @@ contract Settle_Unit_Test is SkipChecks {
         sigs[1] = _sign(otherKey, rs[1]);
         rs[2] = _receipt(poor, 3, attribution);
         sigs[2] = _sign(poorKey, rs[2]);
-        Snapshot memory s = _snapshot(poor, 3);
+        Snapshot memory s = _snapshot(poor);
         uint256 held = token.balanceOf(address(escrow));
 
         _expectSkipped(
@@ -445,8 +472,9 @@ contract Settle_Unit_Test is SkipChecks {
         assertEq(logs.length, 3, "nothing else emitted");
         _assertMovedBy(s, 0);
         assertEq(escrow.depositOf(poor), 0, "poor");
-        assertFalse(escrow.isNonceUsed(payer, 1) || escrow.isNonceUsed(payer, 2), "payer's nonces free");
-        assertFalse(escrow.isNonceUsed(poor, 3), "poor's nonce free");
+        for (uint256 k; k < 3; ++k) {
+            assertFalse(escrow.isSettled(_digest(rs[k])), "not marked settled");
+        }
         assertEq(token.balanceOf(address(escrow)), held, "no transfer");
         _assertSolvent();
     }
@@ -454,7 +482,7 @@ contract Settle_Unit_Test is SkipChecks {
     function test_When_ThirdPartySettlesACopyFirst() external {
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _batch(payer, payerKey, 1, 3);
-        Snapshot memory s = _snapshot(payer, 2);
+        Snapshot memory s = _snapshot(payer);
 
         // A third party lifts the second receipt out of the node's pending batch and settles it alone.
         address copier = makeAddr("copier");
@@ -463,7 +491,9 @@ contract Settle_Unit_Test is SkipChecks {
         _assertMovedBy(s, 1);
 
         _expectSettled(rs[0], attribution);
-        _expectSkipped(1, rs[1], abi.encodeWithSelector(IUsageEscrow.NonceAlreadyUsed.selector, 1, payer, 2));
+        _expectSkipped(
+            1, rs[1], abi.encodeWithSelector(IUsageEscrow.AlreadySettled.selector, 1, _digest(rs[1]))
+        );
         _expectSettled(rs[2], attribution);
         vm.prank(node);
         assertEq(escrow.settle(rs, as_, sigs), 2, "the node's batch settles the others");
@@ -481,7 +511,7 @@ contract Settle_Unit_Test is SkipChecks {
             _batch(payer, payerKey, 1, 2);
         rs[1].deadline = t0 + 1 days; // the longest lifetime: the last second before the new price
         sigs[1] = _sign(payerKey, rs[1]);
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
 
         vm.prank(modelOwner);
         models.setPrice(modelId, 3e18);
@@ -502,7 +532,7 @@ contract Settle_Unit_Test is SkipChecks {
         vm.prank(modelOwner);
         models.setPrice(modelId, 3e18);
         vm.warp(t0 + 1 hours);
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
 
         // Signed after setPrice: a deadline before the effective time still takes the old price.
         IUsageEscrow.UsageReceipt memory before = _receipt(payer, 1, attribution);
@@ -520,7 +550,7 @@ contract Settle_Unit_Test is SkipChecks {
         );
         IUsageEscrow.UsageReceipt memory fresh = _receipt(payer, 3, attribution);
         (fresh.deadline, fresh.fee) = (t0 + 1 days + 1, 1.5e18);
-        s = _snapshot(payer, 0);
+        s = _snapshot(payer);
         assertEq(_settle(fresh, attribution, _sign(payerKey, fresh)), 1, "new price settles");
         // 1.5e18: owner 0.45e18, node 0.225e18, treasury 0.075e18, c1 0.375e18, c2 0.1875e18, pool 0.1875e18.
         assertEq(escrow.depositOf(payer), s.payerDeposit - 1.5e18, "charged the new fee");
@@ -609,8 +639,8 @@ contract Settle_Unit_Test is SkipChecks {
         assertEq(escrow.rewardPerToken(releaseId), 0.25e18 * 1e18 / 1000, "rewardPerToken");
         assertEq(escrow.totalCredited(), 1.75e18, "totalCredited");
         assertEq(escrow.totalDeposits(), DEPOSIT - 2e18, "totalDeposits");
-        assertTrue(escrow.isNonceUsed(payer, 1) && escrow.isNonceUsed(payer, 2), "nonces used");
-        assertFalse(escrow.isNonceUsed(payer, 3), "nonce 3 free");
+        assertTrue(escrow.isSettled(_digest(rs[0])) && escrow.isSettled(_digest(rs[1])), "marked settled");
+        assertFalse(escrow.isSettled(_digest(_receipt(payer, 3, attribution))), "another receipt not");
 
         for (uint256 k; k < logs.length; ++k) {
             if (logs[k].topics[0] == IUsageEscrow.PoolAccrued.selector) {
@@ -666,7 +696,7 @@ contract Settle_Unit_Test is SkipChecks {
         assertEq(escrow.depositOf(payer), DEPOSIT, "nothing charged");
         assertEq(escrow.totalCredited(), 0, "nothing credited");
         assertEq(escrow.unclaimedPoolRewards(), 0, "nothing pooled");
-        assertTrue(escrow.isNonceUsed(payer, 1), "nonce used");
+        assertTrue(escrow.isSettled(_digest(r)), "marked settled");
         _assertSolvent();
     }
 

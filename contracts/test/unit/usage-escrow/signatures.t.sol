@@ -42,7 +42,7 @@ contract Signatures_Unit_Test is SkipChecks {
         bytes memory sig = _sign(payerKey, r);
         assertEq(sig.length, 65);
         assertEq(_settle(r, a, sig), 1, "settled");
-        assertTrue(escrow.isNonceUsed(payer, 1), "nonce used");
+        assertTrue(escrow.isSettled(_digest(r)), "marked settled");
         assertEq(escrow.depositOf(payer), DEPOSIT - FEE, "charged");
     }
 

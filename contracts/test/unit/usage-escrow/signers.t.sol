@@ -53,7 +53,7 @@ contract Signers_Unit_Test is SkipChecks {
         assertEq(escrow.signerValidUntil(payer, signer), type(uint64).max, "no end");
         assertEq(escrow.signerValidUntil(makeAddr("someone"), signer), 0, "for the caller only");
 
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
         (IUsageEscrow.UsageReceipt memory r, bytes memory sig) =
             _bySigner(1, uint64(block.timestamp + 1 hours));
         _expectSettled(r, attribution);
@@ -96,7 +96,7 @@ contract Signers_Unit_Test is SkipChecks {
         _authorize(payer);
         (IUsageEscrow.UsageReceipt memory longest, bytes memory longestSig) = _bySigner(1, t0 + 1 days);
         (IUsageEscrow.UsageReceipt memory short, bytes memory shortSig) = _bySigner(2, t0 + 1 hours);
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
 
         vm.warp(t0 + 1 hours);
         uint64 validUntil = t0 + 1 hours + 1 days;
@@ -138,7 +138,7 @@ contract Signers_Unit_Test is SkipChecks {
         _revoke();
         assertEq(escrow.signerValidUntil(payer, signer), t0 + 1 days, "the floor, not now + 1 hour");
         vm.warp(t0 + 1 days);
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
         assertEq(_settle(r, attribution, sig), 1, "signed before the lowering, settles at its deadline");
         _assertMovedBy(s, 1);
         _assertSolvent();

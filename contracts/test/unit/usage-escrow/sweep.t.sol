@@ -41,7 +41,7 @@ contract Sweep_Unit_Test is SkipChecks {
     function test_When_TokensSentDirectly() external {
         _activity();
         _sendDirectly(7e18 + 3);
-        Snapshot memory s = _snapshot(payer, 0);
+        Snapshot memory s = _snapshot(payer);
         uint256 held = token.balanceOf(address(escrow));
 
         address caller = makeAddr("caller");
