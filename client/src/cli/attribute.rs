@@ -14,13 +14,20 @@ use super::{
     output,
 };
 
-/// Attributes a text to the contributions of a release (the audit of a receipt: the same text and
-/// release give the same attribution and hash anywhere).
+/// Attributes a text to the contributions of a model's releases (the audit of a receipt: the same text and
+/// releases give the same attribution and hash anywhere).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Attribute {
-    /// The release.
-    #[arg(long)]
-    release: u64,
+    /// Use every release of this registered model, merged exactly as `soil infer` merges them.
+    #[arg(
+        long,
+        conflicts_with = "releases",
+        required_unless_present = "releases"
+    )]
+    model_id: Option<u64>,
+    /// A release to attribute over (repeatable; merged in the order given).
+    #[arg(long = "release")]
+    releases: Vec<u64>,
     /// The text to attribute.
     #[arg(long, conflicts_with = "file", required_unless_present = "file")]
     text: Option<String>,
@@ -46,13 +53,19 @@ impl Attribute {
             (None, None) => bail!("give --text or --file"),
         };
         let chain = global.chain().await?;
-        chain.release(self.release).await?;
+        let releases = match self.model_id {
+            Some(model_id) => chain.model(model_id).await?.releaseIds,
+            None => self.releases.clone(),
+        };
+        for &release in &releases {
+            chain.release(release).await?;
+        }
         let worker = load_model(self.model.clone(), None, self.model_args.options()).await?;
         let index = sync_releases(
             &chain,
             &worker,
             &IndexCache::new(global.cache_dir()),
-            &[self.release],
+            &releases,
         )
         .await?;
         let tokens = worker.tokenize(&text).await?;

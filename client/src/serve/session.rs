@@ -330,9 +330,10 @@ impl Session {
         text: String,
         stats: GenerationStats,
     ) -> Result<Completion> {
-        let attribution = self
-            .index
-            .attribute(&stats.output_token_ids, &self.params)?;
+        // The published text, re-tokenized, not the sampled ids: an auditor holding only the text must get
+        // the same tokens (a sampled sequence can tokenize differently from its own text).
+        let tokens = self.worker.tokenize(text.as_bytes()).await?;
+        let attribution = self.index.attribute(&tokens, &self.params)?;
         let (_, now) = self.chain.head().await?;
         let terms = ReceiptTerms {
             deadline: now + self.validity,

@@ -11,4 +11,5 @@ mod model;
 mod outbox;
 mod round_trip;
 mod serve;
+mod stakes;
 mod wallet;

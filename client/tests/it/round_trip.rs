@@ -82,6 +82,25 @@ async fn contribute_release_infer_settle_claim() {
     );
     assert_eq!(outbox_counts(&env, PAYER), (1, 0, 0));
 
+    // The receipt's attribution re-derives from the output text alone, over the model's releases.
+    let audited = env.json(
+        BOB,
+        &[
+            "attribute",
+            "--model-id",
+            &market.model.to_string(),
+            "--text",
+            out["text"].as_str().unwrap(),
+            "--model",
+            path_str(&model),
+        ],
+    );
+    assert_eq!(
+        audited["hash"], out["attribution"]["hash"],
+        "recomputed from the text: {audited} vs {}",
+        out["attribution"]
+    );
+
     let settled = env.json(PAYER, &["settle"]);
     assert_eq!(settled["report"]["settled"].as_u64(), Some(1), "{settled}");
     assert_eq!(outbox_counts(&env, PAYER), (0, 0, 0));
