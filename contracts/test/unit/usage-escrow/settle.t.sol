@@ -563,15 +563,14 @@ contract Settle_Unit_Test is SkipChecks {
         _assertSolvent();
     }
 
-    // The two tests below state the liveness the interface promises ("whatever the payer ... do") against a
-    // payer who spends, before the node settles, what a receipt it signed relies on. Neither holds today, and
-    // neither has a local fix: the nonce and the deposit are first come, first served. Skipped until the
-    // protocol decides (replay protection by digest, deposits reserved per node, or a weaker promise).
+    // Two ways a payer may spend, before the node settles, what a receipt it signed relies on.
 
+    /// @dev Replay protection is by digest: a receipt of the payer's own with the node's receipt's nonce
+    ///      cancels nothing.
     function test_When_PayerSettlesAConflictingReceiptFirst() external {
-        vm.skip(true, "known gap: a payer cancels a signed receipt with a zero-fee receipt of the same nonce");
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 7, attribution);
         bytes memory sig = _sign(payerKey, r);
+        Snapshot memory s = _snapshot(payer);
 
         // After being served, the payer settles a receipt of its own with the same nonce: no tokens, no fee,
         // itself as the node.
@@ -580,19 +579,31 @@ contract Settle_Unit_Test is SkipChecks {
         (burn.node, burn.inputTokens, burn.outputTokens, burn.fee) = (payer, 0, 0, 0);
         vm.prank(payer);
         assertEq(_settle(burn, none, _sign(payerKey, burn)), 1, "the payer's zero-fee receipt settles");
+        assertTrue(escrow.isSettled(_digest(burn)), "the payer's receipt marked settled");
+        assertFalse(escrow.isSettled(_digest(r)), "the node's receipt not");
+        _assertMovedBy(s, 0);
 
+        _expectSettled(r, attribution);
         vm.prank(node);
         assertEq(_settle(r, attribution, sig), 1, "the node's receipt settles");
+        // To the wei: the payer charged FEE, the node, owner, treasury, contributors and pool their shares.
+        _assertMovedBy(s, 1);
         assertEq(escrow.balanceOf(node), NODE_SHARE, "the node is paid");
+        assertEq(escrow.balanceOf(payer), 0, "the payer, node of its own receipt, is credited nothing");
+        assertTrue(escrow.isSettled(_digest(r)), "the node's receipt marked settled");
+        _assertSolvent();
     }
 
-    function test_When_PayerDrainsDepositThroughOwnModel() external {
-        vm.skip(true, "known gap: a payer empties its deposit at once through a model it owns (no delay)");
+    /// @dev One deposit backs every receipt a payer signs (docs/PROTOCOL.md, "Trust model"): a payer can
+    ///      spend it at once through a model it owns (owner 100 %), bypassing the withdrawal delay, and the
+    ///      node's receipt settled after that is skipped `InsufficientDeposit`, not lost: nothing moves for
+    ///      it, it is not marked settled, and it settles once the deposit covers it again by its deadline.
+    function test_When_DepositSpentElsewhere_ReceiptWaitsForTopUp() external {
         IUsageEscrow.UsageReceipt memory r = _receipt(payer, 1, attribution);
         bytes memory sig = _sign(payerKey, r);
 
         // The payer registers a model paying its owner everything, priced at its whole deposit per 1,000
-        // tokens, settles one receipt of it to itself and claims: an instant withdrawal.
+        // tokens, settles one receipt of it to itself and claims: its deposit back at once.
         uint64[] memory releases = new uint64[](1);
         releases[0] = releaseId;
         vm.prank(payer);
@@ -603,13 +614,42 @@ contract Settle_Unit_Test is SkipChecks {
         IUsageEscrow.UsageReceipt memory drain = _receipt(payer, 2, none);
         (drain.modelId, drain.node, drain.inputTokens, drain.outputTokens, drain.fee) =
         (own, payer, 1000, 0, DEPOSIT);
+        uint256 totalDeposits = escrow.totalDeposits();
+        uint256 totalCredited = escrow.totalCredited();
         vm.startPrank(payer);
         assertEq(_settle(drain, none, _sign(payerKey, drain)), 1, "the payer's receipt settles");
         assertEq(escrow.claim(payer), DEPOSIT, "the payer has its deposit back, no withdrawal delay");
         vm.stopPrank();
+        assertEq(escrow.depositOf(payer), 0, "deposit spent");
+        assertEq(escrow.totalDeposits(), totalDeposits - DEPOSIT, "totalDeposits: charged once");
+        assertEq(escrow.totalCredited(), totalCredited, "credited to the payer and claimed: nothing left");
+        assertEq(token.balanceOf(payer), DEPOSIT, "the payer holds its tokens");
 
+        // The node's receipt, signed first, is skipped: nothing charged, credited or marked settled.
+        Snapshot memory s = _snapshot(payer);
+        uint256 held = token.balanceOf(address(escrow));
+        _expectSkipped(0, r, abi.encodeWithSelector(IUsageEscrow.InsufficientDeposit.selector, payer, FEE, 0));
         vm.prank(node);
-        assertEq(_settle(r, attribution, sig), 1, "the node's receipt, signed first, settles");
+        assertEq(_settle(r, attribution, sig), 0, "the node's receipt is skipped");
+        _assertMovedBy(s, 0);
+        assertFalse(escrow.isSettled(_digest(r)), "not marked settled");
+        assertEq(token.balanceOf(address(escrow)), held, "no transfer");
+        _assertSolvent();
+
+        // At its deadline, the deposit topped up (by the payer or anyone), the same receipt settles, once.
+        vm.warp(r.deadline);
+        _fund(payer, FEE);
+        s = _snapshot(payer);
+        _expectSettled(r, attribution);
+        vm.prank(node);
+        assertEq(_settle(r, attribution, sig), 1, "the node's receipt settles after the top-up");
+        _assertMovedBy(s, 1);
+        assertEq(escrow.depositOf(payer), 0, "charged FEE, to the wei");
+        assertEq(escrow.balanceOf(node), NODE_SHARE, "the node is paid once");
+        assertTrue(escrow.isSettled(_digest(r)), "marked settled");
+        _expectSkipped(0, r, abi.encodeWithSelector(IUsageEscrow.AlreadySettled.selector, 0, _digest(r)));
+        assertEq(_settle(r, attribution, sig), 0, "and never again");
+        _assertSolvent();
     }
 
     // ------------------------------------------------------------------ valid
