@@ -42,6 +42,19 @@ contract Deposits_Unit_Test is Base {
         escrow.depositFor(address(0), 1);
     }
 
+    function test_RevertWhen_DepositForEscrow() external {
+        uint256 total = escrow.totalDeposits();
+        vm.startPrank(alice);
+        token.approve(address(escrow), 5e18);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEscrow.InvalidRecipient.selector, address(escrow)));
+        escrow.depositFor(address(escrow), 5e18);
+        vm.stopPrank();
+        assertEq(escrow.depositOf(address(escrow)), 0, "no deposit for the escrow");
+        assertEq(escrow.totalDeposits(), total, "total");
+        assertEq(token.balanceOf(alice), 100e18, "nothing pulled");
+        _assertSolvent();
+    }
+
     function test_When_DepositForPayer() external {
         address beneficiary = makeAddr("beneficiary");
         vm.startPrank(alice);
