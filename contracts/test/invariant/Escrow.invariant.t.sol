@@ -7,9 +7,10 @@ import {StdInvariant} from "forge-std/StdInvariant.sol";
 
 /// @notice The escrow's accounting and its payee guarantee under a node that signs only valid receipts and
 ///         every party working against it: two models sharing a release, three payers (one through a session
-///         key it revokes and re-authorizes), withdrawals the moment they unlock, price changes, validity and
-///         delay changes, front-running third parties, invalid receipts in every batch, direct transfers and
-///         sweeps, claims and time passing.
+///         key it revokes and re-authorizes) who also settle receipts of their own with the nonce of one the
+///         node holds, withdrawals the moment they unlock, price changes, validity and delay changes,
+///         front-running third parties, invalid receipts in every batch, direct transfers and sweeps, claims
+///         and time passing.
 /// forge-config: default.invariant.fail-on-revert = true
 contract Escrow_Invariant_Test is Base {
     EscrowHandler internal handler;
@@ -107,9 +108,11 @@ contract Escrow_Invariant_Test is Base {
     }
 
     /// @notice Liveness: a receipt valid when signed, submitted before its deadline, settles, or had already
-    ///         settled; it is never skipped for any other reason.
+    ///         settled; it is never skipped for any other reason, even after the payer settled a receipt of
+    ///         its own with the same nonce (which settles too).
     function invariant_LivenessNoValidReceiptLost() external view {
         assertEq(handler.ghostValidSkipped(), 0, vm.toString(handler.ghostLastLostReason()));
+        assertEq(handler.ghostPayerReceiptSkipped(), 0, "a payer's own same-nonce receipt skipped");
     }
 
     /// @notice Invalid receipts are skipped, for the reason that makes them invalid; receipts that settled

@@ -14,8 +14,9 @@ import {Vm} from "forge-std/Vm.sol";
 /// @notice Plays a node that has payers sign receipts only when they are valid at signing time (the payer's
 ///         deposit, net of its live pending withdrawal and of the receipts it signed that have not settled,
 ///         covers the fee; the fee is `quoteFee` at the deadline; the deadline is within `latestDeadline()`) and
-///         keeps them in an outbox, interleaved with everything the other parties may do: payers withdraw and
-///         revoke signers, the model owner changes prices, the protocol owner moves the receipt validity and the
+///         keeps them in an outbox, interleaved with everything the other parties may do: payers withdraw,
+///         revoke signers and settle receipts of their own with an outbox receipt's nonce, the model owner
+///         changes prices, the protocol owner moves the receipt validity and the
 ///         withdrawal delay, a third party copies receipts out of the outbox and settles them first (in its own
 ///         batches, re-encoded, duplicated, tampered with), batches carry invalid receipts, tokens are sent
 ///         directly and swept, balances are claimed, time passes.
@@ -133,6 +134,8 @@ contract EscrowHandler is Test {
     uint256 public ghostSignRefused;
     uint256 public ghostSettledByNode;
     uint256 public ghostSettledByOthers;
+    uint256 public ghostPayerReceiptsSettled; // zero-fee receipts the payers settled with a nonce of the outbox
+    uint256 public ghostPayerReceiptSkipped; // such a receipt skipped: it must settle
     uint256 public ghostAlreadySettledSkipped;
     uint256 public ghostInvalidSkipped;
     uint256 public ghostWithdrawals;
@@ -308,6 +311,32 @@ contract EscrowHandler is Test {
             if ((s >> 64) % 2 == 0) items[k].e.sig = _reencode(items[k].e.sig);
         }
         _submit(frontRunner, items, false);
+    }
+
+    /// @notice A payer settles a receipt of its own with the nonce of one of its receipts in the outbox: no
+    ///         tokens, no fee, itself as the node. It settles, and cancels nothing: the outbox receipt, another
+    ///         digest, still settles (the liveness ghosts).
+    function payerSettlesSameNonce(uint256 seed) external useTime {
+        uint256 len = outbox.length;
+        if (len == 0) return;
+        IUsageEscrow.UsageReceipt memory r = outbox[seed % len].r;
+        (r.node, r.inputTokens, r.outputTokens, r.fee) = (r.payer, 0, 0, 0);
+        r.deadline = uint64(block.timestamp);
+        r.promptHash = keccak256(abi.encode("own prompt", seed));
+        IUsageEscrow.Attribution memory none;
+        r.attributionHash = keccak256(abi.encode(none.contributionIds, none.weightsPpm));
+        bytes32 digest = _digest(r);
+        if (escrow.isSettled(digest)) return; // the very same receipt, settled by an earlier call
+        uint256 key;
+        for (uint256 p; p < payers.length; ++p) {
+            if (payers[p] == r.payer) key = payerKeys[p];
+        }
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            (new IUsageEscrow.UsageReceipt[](1), new IUsageEscrow.Attribution[](1), new bytes[](1));
+        (rs[0], as_[0], sigs[0]) = (r, none, _signDigest(key, digest, seed % 2 == 0));
+        vm.prank(r.payer);
+        if (escrow.settle(rs, as_, sigs) == 1) ++ghostPayerReceiptsSettled;
+        else ++ghostPayerReceiptSkipped;
     }
 
     function deposit(uint256 payerIndex, uint256 amount, bool byThirdParty) external useTime {
@@ -573,14 +602,16 @@ contract EscrowHandler is Test {
         }
         IUsageEscrow.Attribution memory a = _randomAttribution(t, seed >> 80);
         r.attributionHash = keccak256(abi.encode(a.contributionIds, a.weightsPpm));
-        r.promptHash = keccak256(abi.encode("prompt", seed));
+        r.promptHash = keccak256(abi.encode("prompt", seed, ghostSigned)); // no two receipts alike
         r.outputHash = keccak256(abi.encode("output", seed));
         r.outputURI = _uri(seed >> 100, r.outputHash);
         r.attributionVersion = uint16(seed >> 120);
-        // Mostly sequential nonces; sometimes one anywhere below the invalid receipts' range.
-        r.nonce = (seed >> 136) % 4 == 0
-            ? uint256(keccak256(abi.encode(seed, ghostSigned))) >> 1
-            : nextNonce[r.payer]++;
+        // Mostly sequential nonces; sometimes one anywhere below the invalid receipts' range; sometimes the
+        // payer's last sequential nonce again, its receipt settled or not (receipts are told apart by digest).
+        uint256 pick = (seed >> 136) % 4;
+        if (pick == 0) r.nonce = uint256(keccak256(abi.encode(seed, ghostSigned))) >> 1;
+        else if (pick == 1 && nextNonce[r.payer] != 0) r.nonce = nextNonce[r.payer] - 1;
+        else r.nonce = nextNonce[r.payer]++;
         Entry storage e = outbox.push();
         e.r = r;
         e.a = a;
