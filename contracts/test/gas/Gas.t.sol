@@ -6,8 +6,10 @@ import {Base} from "../utils/Base.t.sol";
 
 /// @notice Gas of the hot paths, written to contracts/snapshots/*.json by `make snapshot`.
 /// @dev Isolated: every external call from a test is its own transaction, so storage starts cold as on a
-///      real chain. The figures are execution gas of the call (no 21,000 base or calldata cost); the ERC-20
-///      transfer is measured the same way as the reference.
+///      real chain. The figures are the transaction's gas: the 21,000 base, the calldata and the execution;
+///      the ERC-20 transfer is measured the same way as the reference. Receipts carry random 256-bit nonces,
+///      as the client signs them (each receipt's digest is its own storage slot whatever its nonce; the
+///      nonce's bytes count only in the calldata).
 abstract contract GasFixture is Base {
     uint256 internal constant PAYERS = 10;
     uint256 internal constant RECEIPTS_PER_PAYER = 5;
@@ -69,10 +71,14 @@ abstract contract GasFixture is Base {
                 weights[k] = uint32(100_000 + k * 1000);
             }
             as_[i] = _attribution(ids, weights);
-            // Sequential nonces per payer, as a client hands them out: they share a bitmap word.
-            rs[i] = _gasReceipt(payers[p], salt * RECEIPTS_PER_PAYER + i / PAYERS, as_[i]);
+            rs[i] = _gasReceipt(payers[p], _randomNonce(salt, i), as_[i]);
             sigs[i] = _sign(keys[p], rs[i]);
         }
+    }
+
+    /// @dev A nonce as the client draws it: 256 random bits.
+    function _randomNonce(uint256 salt, uint256 i) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode("nonce", salt, i)));
     }
 
     /// @dev A receipt for the big model as a node writes it: the output published under a URI naming its
@@ -142,7 +148,7 @@ contract Gas_Test is GasFixture {
 
     function test_Gas_SettleOneReceipt_EightAttributions() external {
         IUsageEscrow.Attribution memory a = _eight();
-        IUsageEscrow.UsageReceipt memory r = _gasReceipt(payers[0], 1, a);
+        IUsageEscrow.UsageReceipt memory r = _gasReceipt(payers[0], _randomNonce(0, 0), a);
         (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
             _one(r, a, _sign(keys[0], r));
         assertEq(escrow.settle(rs, as_, sigs), 1, "settled");
