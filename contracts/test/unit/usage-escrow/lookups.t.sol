@@ -26,8 +26,11 @@ contract Lookups_Unit_Test is SkipChecks {
     }
 
     function test_RevertWhen_AnswerShort() external {
-        // The answer cannot be ABI-decoded: the call reverts without data.
-        _settleAgainst(new BrokenSettlementInfo(false), "");
+        // Well encoded, but one entry short of the ids asked: refused.
+        _settleAgainst(
+            new BrokenSettlementInfo(false),
+            abi.encodeWithSelector(UsageEscrow.MalformedSettlementInfo.selector)
+        );
     }
 
     function test_When_SeveralAttributions() external {
