@@ -490,8 +490,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         if (len != a.weightsPpm.length || len > MAX_ATTRIBUTIONS) return 0;
     }
 
-    /// @dev Checks one receipt completely; if it passes, uses its nonce and books its charge and credits in
-    ///      memory. Returns its digest and, when it is skipped, the encoded error saying why.
+    /// @dev Checks one receipt completely; if it passes, marks its digest settled and books its charge and
+    ///      credits in memory. Returns its digest and, when it is skipped, the encoded error saying why.
     function _settleReceipt(
         Batch memory b,
         uint256 i,
