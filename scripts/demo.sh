@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export PATH="$ROOT/node_modules/.bin:$PATH"
+export PATH="$ROOT/tools/foundry:$ROOT/node_modules/.bin:$PATH"  # tools/foundry: Foundry with its exit status
 
 ANVIL_PORT=${ANVIL_PORT:-8545}
 INDEXER_PORT=${INDEXER_PORT:-8000}

@@ -9,7 +9,7 @@ model's revenue; then checks, to the wei, that every settled fee is accounted fo
                   and pool rewards equal what GraphQL says was credited/accrued minus what was claimed;
                   token.balanceOf(escrow) == deposits + credits + pool rewards.
 Exits non-zero on any mismatch. `--wait-synced` only checks that the indexer has reached the chain head.
-Standard library only; chain reads go through `cast` (node_modules/.bin).
+Standard library only; chain reads go through `cast` (tools/foundry, on the PATH make and demo.sh set).
 """
 import argparse
 import json

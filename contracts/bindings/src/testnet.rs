@@ -1,5 +1,5 @@
 //! A local chain for tests, demos and benchmarks: anvil from the pinned npm toolchain
-//! (`node_modules/.bin/anvil`) with the contracts deployed by `contracts/script/Deploy.s.sol`, the same
+//! (`tools/foundry/anvil`) with the contracts deployed by `contracts/script/Deploy.s.sol`, the same
 //! script used for real chains.
 
 use std::{
@@ -53,7 +53,7 @@ impl LocalChain {
     /// Starts anvil with `options` and deploys the contracts.
     pub async fn start_with(options: LocalChainOptions) -> Result<Self, BindingsError> {
         let root = repo_root();
-        let mut anvil = Anvil::at(root.join("node_modules/.bin/anvil"));
+        let mut anvil = Anvil::at(root.join("tools/foundry/anvil"));
         if let Some(seconds) = options.block_time {
             anvil = anvil.block_time(seconds);
         }
@@ -112,7 +112,8 @@ pub async fn deploy(
         std::process::id(),
         rpc_url.rsplit(':').next().unwrap_or("0")
     ));
-    let mut command = Command::new(root.join("node_modules/.bin/forge"));
+    // tools/foundry/forge passes forge's exit status through (the npm wrapper does not).
+    let mut command = Command::new(root.join("tools/foundry/forge"));
     command
         .current_dir(root)
         .args([
