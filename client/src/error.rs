@@ -102,22 +102,10 @@ pub enum ClientError {
     },
     /// The payer cannot cover the next receipt: paid work is refused before it starts.
     #[error(
-        "the deposit cannot pay for this request: it needs up to {needed} but only {available} is available \
-         (deposit {deposit}, pending withdrawal {withdrawing}, receipts waiting to settle {committed}); \
-         run `soil deposit`"
+        "the deposit cannot pay for this request: it needs up to {} but only {} is available ({}); run `soil deposit`",
+        .0.needed, .0.available(), .0
     )]
-    InsufficientDeposit {
-        /// The most the next receipt can charge.
-        needed: U256,
-        /// What the payer can still pay: deposit − withdrawing − committed.
-        available: U256,
-        /// The payer's deposit in the escrow.
-        deposit: U256,
-        /// The payer's pending withdrawal.
-        withdrawing: U256,
-        /// The fees of receipts signed and not yet settled.
-        committed: U256,
-    },
+    InsufficientDeposit(Box<DepositShortfall>),
     /// A value does not fit the on-chain field it goes into.
     #[error("{what} is out of range: {value}")]
     OutOfRange {
@@ -176,3 +164,41 @@ pub enum ClientError {
 
 /// The client library's result type.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What a payer's deposit must cover and what it has: the deposit, less its pending withdrawal, less the
+/// fees of receipts signed and not yet settled, against what is `needed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepositShortfall {
+    /// What must be covered: the next receipt's largest fee, or the receipts waiting to settle.
+    pub needed: U256,
+    /// The payer's deposit in the escrow.
+    pub deposit: U256,
+    /// The payer's pending withdrawal.
+    pub withdrawing: U256,
+    /// The fees of receipts signed and not yet settled (beyond `needed`).
+    pub committed: U256,
+}
+
+impl DepositShortfall {
+    /// What the payer can still pay: deposit − withdrawing − committed.
+    pub fn available(&self) -> U256 {
+        self.deposit
+            .saturating_sub(self.withdrawing)
+            .saturating_sub(self.committed)
+    }
+
+    /// How much is missing to cover `needed` (0 when covered).
+    pub fn missing(&self) -> U256 {
+        self.needed.saturating_sub(self.available())
+    }
+}
+
+impl std::fmt::Display for DepositShortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "deposit {}, pending withdrawal {}, receipts waiting to settle {}",
+            self.deposit, self.withdrawing, self.committed
+        )
+    }
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use alloy::primitives::U256;
 use soil_client::{
     chain::Chain,
+    error::DepositShortfall,
     outbox::{FailPoint, Outbox, SettleConfig, Settler},
 };
 
@@ -35,25 +36,14 @@ impl SettleOptions {
     }
 }
 
-/// How far the wallet's deposit is from covering the receipts waiting in its outbox.
-struct Shortfall {
-    deposit: U256,
-    withdrawing: U256,
-    committed: U256,
-    missing: U256,
-}
-
-async fn shortfall(chain: &Chain, outbox: &Outbox) -> anyhow::Result<Shortfall> {
+/// How far the wallet's deposit is from covering the receipts waiting in its outbox (all of them `needed`).
+async fn shortfall(chain: &Chain, outbox: &Outbox) -> anyhow::Result<DepositShortfall> {
     let payer = chain.account();
-    let deposit = chain.deposit_of(payer).await?;
-    let (withdrawing, _) = chain.pending_withdrawal(payer).await?;
-    let committed = outbox.committed_fees(payer).await?;
-    let missing = committed.saturating_sub(deposit.saturating_sub(withdrawing));
-    Ok(Shortfall {
-        deposit,
-        withdrawing,
-        committed,
-        missing,
+    Ok(DepositShortfall {
+        needed: outbox.committed_fees(payer).await?,
+        deposit: chain.deposit_of(payer).await?,
+        withdrawing: chain.pending_withdrawal(payer).await?.0,
+        committed: U256::ZERO,
     })
 }
 
@@ -112,10 +102,10 @@ impl Settle {
                     "{} receipt(s) deferred: the deposit is short by {} (deposit {}, pending withdrawal {}, \
                      receipts waiting {}); run `soil deposit`",
                     report.deferred_for_deposit,
-                    shortfall.missing,
+                    shortfall.missing(),
                     shortfall.deposit,
                     shortfall.withdrawing,
-                    shortfall.committed
+                    shortfall.needed
                 );
                 if self.interval.is_none() {
                     anyhow::bail!(message);

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::{
     attribution::{self, AttributionParams, DocumentFetcher, Index, IndexCache, TokenizedDocument},
     chain::Chain,
-    error::{ClientError, Result},
+    error::{ClientError, DepositShortfall, Result},
     model::{
         GenerationRequest, GenerationStats, ModelError, ModelFile, ModelOptions, ModelWorker,
         Prompt, TokenEvent,
@@ -305,20 +305,14 @@ impl Session {
             ..self.terms
         };
         let needed = terms.fee(prompt_tokens.saturating_add(max_output_tokens));
-        let deposit = self.chain.deposit_of(payer).await?;
-        let (withdrawing, _) = self.chain.pending_withdrawal(payer).await?;
-        let committed = self.outbox.committed_fees(payer).await?;
-        let available = deposit
-            .saturating_sub(withdrawing)
-            .saturating_sub(committed);
-        if needed > available {
-            return Err(ClientError::InsufficientDeposit {
-                needed,
-                available,
-                deposit,
-                withdrawing,
-                committed,
-            });
+        let shortfall = DepositShortfall {
+            needed,
+            deposit: self.chain.deposit_of(payer).await?,
+            withdrawing: self.chain.pending_withdrawal(payer).await?.0,
+            committed: self.outbox.committed_fees(payer).await?,
+        };
+        if shortfall.missing() > U256::ZERO {
+            return Err(ClientError::InsufficientDeposit(Box::new(shortfall)));
         }
         Ok(())
     }
