@@ -736,6 +736,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         for (uint256 j; j < b.modelsLoaded; ++j) {
             if (b.models[j].modelId == modelId) return b.models[j];
         }
+        // Zeroed memory, every field written below.
+        // slither-disable-next-line uninitialized-local
         ModelTerms memory m;
         IModelRegistry.Model memory model = _models.getModel(modelId);
         uint256 count = model.releaseIds.length;
