@@ -206,6 +206,29 @@ impl Drop for Running {
 /// How long `soil serve` may take to load the model and sync its releases before it listens.
 const SERVE_STARTUP: Duration = Duration::from_secs(180);
 
+/// Serves the market's model as the payer on a free port, settling hourly, with small, deterministic
+/// settings plus `extra`; returns the server and its base URL.
+pub(crate) fn serve_market(env: &Env, market: &Market, extra: &[&str]) -> (Running, String) {
+    let model = model_path();
+    let model_id = market.model.to_string();
+    let mut args = vec![
+        "--model-id",
+        &model_id,
+        "--model",
+        path_str(&model),
+        "--port",
+        "0",
+        "--interval",
+        "3600",
+        "--threads",
+        "2",
+        "--ctx-size",
+        "512",
+    ];
+    args.extend_from_slice(extra);
+    serve(env, PAYER, &args)
+}
+
 /// Starts `soil serve ARGS` as `account`, its log (requests included) in a file printed if the test
 /// fails; returns once the server says where it listens, with its base URL.
 pub(crate) fn serve(env: &Env, account: usize, args: &[&str]) -> (Running, String) {

@@ -41,24 +41,7 @@ async fn paid_work_is_refused_while_the_deposit_is_withdrawing() {
     );
     assert_eq!(outbox_counts(&env, PAYER), (0, 0, 0), "nothing signed");
 
-    let (server, base) = serve(
-        &env,
-        PAYER,
-        &[
-            "--model-id",
-            &market.model.to_string(),
-            "--model",
-            path_str(&model_path()),
-            "--port",
-            "0",
-            "--interval",
-            "3600",
-            "--threads",
-            "2",
-            "--ctx-size",
-            "512",
-        ],
-    );
+    let (server, base) = serve_market(&env, &market, &[]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()

@@ -11,27 +11,7 @@ use crate::common::*;
 async fn openai_api_answers_and_leaves_receipts() {
     let env = Env::start().await;
     let market = market(&env).await;
-    let model = model_path();
-    let (server, base) = serve(
-        &env,
-        PAYER,
-        &[
-            "--model-id",
-            &market.model.to_string(),
-            "--model",
-            path_str(&model),
-            "--port",
-            "0",
-            "--interval",
-            "3600",
-            "--threads",
-            "2",
-            "--ctx-size",
-            "512",
-            "--max-tokens",
-            "24",
-        ],
-    );
+    let (server, base) = serve_market(&env, &market, &["--max-tokens", "24"]);
     // Every request bounded: a server that stops answering fails the test with its log.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
