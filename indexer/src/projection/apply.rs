@@ -112,6 +112,39 @@ pub fn record(batch: &mut Batch, chain_id: u64, ev: &RawEvent) -> Result<()> {
     Ok(())
 }
 
+/// A stake back with its contributor (`StakeReturned`, or `ContributionWithdrawn` with its new `status`):
+/// the contribution marks it returned, the account counts it, and a `stake_returns` fact records it.
+async fn return_stake(
+    state: &mut State,
+    batch: &mut Batch,
+    ev: &RawEvent,
+    contribution_id: u64,
+    contributor: Address,
+    amount: U256,
+    status: Option<&str>,
+) -> Result<()> {
+    let id = int("contribution id", contribution_id)?;
+    state
+        .modify::<Contribution, ()>(&(id,), |c| {
+            if let Some(status) = status {
+                status.clone_into(&mut c.status);
+            }
+            c.stake_returned = true;
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| unknown(ev, "contribution", &contribution_id))?;
+    account(state, contributor, |a| {
+        add(&mut a.stake_returned, amount, "stake returned")
+    })
+    .await?;
+    batch.facts.stake_returns.push(with(
+        at(ev)?,
+        [Val::Int(id), contributor.to_val(), amount.to_val()],
+    ));
+    Ok(())
+}
+
 /// Applies `ev` to the projections and aggregates held by `state`, adding fact rows to `batch`.
 /// The caller has called [`State::begin_block`] for the event's block.
 pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<()> {
@@ -346,22 +379,16 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             contributor,
             amount,
         } => {
-            let id = int("contribution id", *contribution_id)?;
-            state
-                .modify::<Contribution, ()>(&(id,), |c| {
-                    c.stake_returned = true;
-                    Ok(())
-                })
-                .await?
-                .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
-            account(state, *contributor, |a| {
-                add(&mut a.stake_returned, *amount, "stake returned")
-            })
-            .await?;
-            batch.facts.stake_returns.push(with(
-                at(ev)?,
-                [Val::Int(id), contributor.to_val(), amount.to_val()],
-            ));
+            return_stake(
+                state,
+                batch,
+                ev,
+                *contribution_id,
+                *contributor,
+                *amount,
+                None,
+            )
+            .await?
         }
         SoilEvent::ContributionWithdrawn {
             contribution_id,
@@ -369,23 +396,16 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             contributor,
             amount,
         } => {
-            let id = int("contribution id", *contribution_id)?;
-            state
-                .modify::<Contribution, ()>(&(id,), |c| {
-                    c.status = "withdrawn".to_owned();
-                    c.stake_returned = true;
-                    Ok(())
-                })
-                .await?
-                .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
-            account(state, *contributor, |a| {
-                add(&mut a.stake_returned, *amount, "stake returned")
-            })
+            return_stake(
+                state,
+                batch,
+                ev,
+                *contribution_id,
+                *contributor,
+                *amount,
+                Some("withdrawn"),
+            )
             .await?;
-            batch.facts.stake_returns.push(with(
-                at(ev)?,
-                [Val::Int(id), contributor.to_val(), amount.to_val()],
-            ));
         }
         SoilEvent::ReleasePublished {
             release_id,
