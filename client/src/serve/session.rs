@@ -294,16 +294,21 @@ impl Session {
         Ok(self.worker.generate(request)?)
     }
 
+    /// The session's terms for a receipt signed now: its deadline `validity` seconds past the chain's head.
+    async fn terms_now(&self) -> Result<ReceiptTerms> {
+        let (_, now) = self.chain.head().await?;
+        Ok(ReceiptTerms {
+            deadline: now + self.validity,
+            ..self.terms
+        })
+    }
+
     /// Refuses paid work the payer cannot cover: the fee of `prompt_tokens + max_output_tokens` tokens
     /// (the most the next receipt can charge) must fit in the deposit less the pending withdrawal and the
     /// receipts already waiting in the outbox, so every receipt this session signs can settle.
     pub async fn ensure_funded(&self, prompt_tokens: u64, max_output_tokens: u64) -> Result<()> {
         let payer = self.signer.address();
-        let (_, now) = self.chain.head().await?;
-        let terms = ReceiptTerms {
-            deadline: now + self.validity,
-            ..self.terms
-        };
+        let terms = self.terms_now().await?;
         let needed = terms.fee(prompt_tokens.saturating_add(max_output_tokens));
         let shortfall = DepositShortfall {
             needed,
@@ -328,11 +333,7 @@ impl Session {
         // the same tokens (a sampled sequence can tokenize differently from its own text).
         let tokens = self.worker.tokenize(text.as_bytes()).await?;
         let attribution = self.index.attribute(&tokens, &self.params)?;
-        let (_, now) = self.chain.head().await?;
-        let terms = ReceiptTerms {
-            deadline: now + self.validity,
-            ..self.terms
-        };
+        let terms = self.terms_now().await?;
         let output_uri = self.output_uri(text.as_bytes());
         let usage = Usage {
             prompt: &prompt_bytes(prompt),
