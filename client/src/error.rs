@@ -152,6 +152,9 @@ pub enum ClientError {
     /// Fetching, verifying or indexing a release's documents failed.
     #[error(transparent)]
     Attribution(#[from] crate::attribution::AttributionError),
+    /// Publishing an output (or reading a published one) failed.
+    #[error(transparent)]
+    Publish(#[from] crate::outputs::PublishError),
     /// The OpenAI-compatible server could not start.
     #[error("cannot serve on {addr}: {source}")]
     Serve {

@@ -7,6 +7,7 @@ pub mod chain;
 pub mod error;
 pub mod model;
 pub mod outbox;
+pub mod outputs;
 pub mod receipt;
 pub mod serve;
 pub mod wallet;

@@ -6,6 +6,7 @@ use alloy::primitives::Address;
 use soil_client::{
     model::{ChatMessage, GenerationRequest, Prompt, Role},
     outbox::Settler,
+    outputs::OutputStore,
     serve::{Session, SessionConfig},
 };
 
@@ -39,9 +40,12 @@ pub(crate) struct Infer {
     #[arg(long)]
     receipt_validity: Option<u64>,
     /// Base URL the outputs are published under: each receipt signs `<URL>/<keccak256 of the output>` as
-    /// its output URI [default: no output URI].
+    /// its output URI [default: the file:// URL of --publish-dir; without it, no output URI].
     #[arg(long, value_name = "URL")]
     output_base: Option<String>,
+    /// Publish each output to DIR/<keccak256 of the output> (written before the receipt is signed).
+    #[arg(long, value_name = "DIR")]
+    publish_dir: Option<PathBuf>,
     /// Settle the outbox right after signing.
     #[arg(long)]
     settle: bool,
@@ -60,6 +64,15 @@ impl Infer {
         let signer = global.wallet().open()?;
         let chain = global.connect(signer.clone()).await?;
         let outbox = global.outbox().await?;
+        let outputs = self
+            .publish_dir
+            .as_deref()
+            .map(OutputStore::open)
+            .transpose()?;
+        let output_base = self
+            .output_base
+            .clone()
+            .or_else(|| outputs.as_ref().map(OutputStore::file_base));
         let config = SessionConfig {
             model_id: self.model_id,
             model_path: self.model.clone(),
@@ -68,7 +81,8 @@ impl Infer {
             node: self.node,
             receipt_validity: self.receipt_validity,
             attribution: self.attribution.params(),
-            output_base: self.output_base.clone(),
+            output_base,
+            outputs,
         };
         let session = Session::open(chain, signer, outbox, config).await?;
         let prompt = if self.raw {
@@ -110,6 +124,8 @@ impl Infer {
                 "receipt": completion.digest,
                 "outboxId": completion.outbox_id,
                 "fee": receipt.fee.to_string(),
+                "outputHash": receipt.outputHash,
+                "outputUri": receipt.outputURI,
                 "nonce": receipt.nonce.to_string(),
                 "deadline": receipt.deadline,
                 "attribution": attribution_json(&completion.attribution),
@@ -127,6 +143,9 @@ impl Infer {
             receipt.outputTokens,
             completion.outbox_id
         );
+        if !receipt.outputURI.is_empty() {
+            println!("output {} at {}", receipt.outputHash, receipt.outputURI);
+        }
         if let Some(report) = report {
             println!(
                 "settled {} receipt(s) ({} already settled, {} failed)",

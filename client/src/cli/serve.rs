@@ -3,7 +3,10 @@
 use std::{io::Write as _, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy::primitives::Address;
-use soil_client::serve::{AppState, Session, SessionConfig, bind, serve, spawn_settlement};
+use soil_client::{
+    outputs::OutputStore,
+    serve::{AppState, Session, SessionConfig, bind, serve, spawn_settlement},
+};
 
 use super::{
     Global,
@@ -37,9 +40,14 @@ pub(crate) struct Serve {
     #[arg(long)]
     receipt_validity: Option<u64>,
     /// Base URL the outputs are published under: each receipt signs `<URL>/<keccak256 of the output>` as
-    /// its output URI [default: no output URI].
+    /// its output URI [default: with --publish-dir, this server's http://<listen address>/v1/outputs;
+    /// without it, no output URI].
     #[arg(long, value_name = "URL")]
     output_base: Option<String>,
+    /// Publish each output to DIR/<keccak256 of the output> (written before the receipt is signed) and
+    /// answer GET /v1/outputs/<keccak256> with it.
+    #[arg(long, value_name = "DIR")]
+    publish_dir: Option<PathBuf>,
     /// Seconds between background settlement rounds.
     #[arg(long, default_value_t = 10)]
     interval: u64,
@@ -59,6 +67,26 @@ impl Serve {
         let chain = global.connect(signer.clone()).await?;
         let chain_id = chain.deployment().chain_id;
         let outbox = global.outbox().await?;
+        // Bound first: the default output base names the address actually listened on (--port 0 included).
+        let listener = bind(&format!("{}:{}", self.host, self.port)).await?;
+        let local = listener.local_addr()?;
+        let outputs = self
+            .publish_dir
+            .as_deref()
+            .map(OutputStore::open)
+            .transpose()?;
+        let output_base = match (&self.output_base, &outputs) {
+            (Some(base), _) => Some(base.clone()),
+            (None, Some(_)) => {
+                if local.ip().is_unspecified() {
+                    anyhow::bail!(
+                        "--publish-dir on {local} needs --output-base: the URL others reach this server at"
+                    );
+                }
+                Some(format!("http://{local}/v1/outputs"))
+            }
+            (None, None) => None,
+        };
         let config = SessionConfig {
             model_id: self.model_id,
             model_path: self.model.clone(),
@@ -67,11 +95,10 @@ impl Serve {
             node: self.node,
             receipt_validity: self.receipt_validity,
             attribution: self.attribution.params(),
-            output_base: self.output_base.clone(),
+            output_base,
+            outputs,
         };
         let session = Arc::new(Session::open(chain, signer, outbox, config).await?);
-        let listener = bind(&format!("{}:{}", self.host, self.port)).await?;
-        let local = listener.local_addr()?;
         let settlement = spawn_settlement(
             Arc::clone(&session),
             self.settle_options.config(chain_id),

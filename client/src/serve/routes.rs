@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(handlers::models::list))
         .route("/v1/chat/completions", post(handlers::chat::complete))
         .route("/v1/completions", post(handlers::completions::complete))
+        .route("/v1/outputs/{hash}", get(handlers::outputs::get))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -20,6 +20,7 @@ use crate::{
         Prompt, TokenEvent,
     },
     outbox::Outbox,
+    outputs::{self, OutputStore},
     receipt::{PriceSchedule, ReceiptTerms, SignedReceipt, Usage, sign_usage},
 };
 
@@ -43,6 +44,9 @@ pub struct SessionConfig {
     /// Base URL outputs are published under: a receipt's output URI is `<base>/<outputHash>` (none when
     /// unset).
     pub output_base: Option<String>,
+    /// Where each output is published (content-addressed) before its receipt is signed (nowhere when
+    /// unset).
+    pub outputs: Option<OutputStore>,
 }
 
 /// A finished, paid use of the model.
@@ -75,6 +79,7 @@ pub struct Session {
     validity: u64,
     params: AttributionParams,
     output_base: Option<String>,
+    outputs: Option<OutputStore>,
 }
 
 /// The bytes a receipt's `promptHash` commits to: a raw prompt's UTF-8 text, or for chat the JSON array
@@ -251,6 +256,7 @@ impl Session {
             validity,
             params: config.attribution,
             output_base: config.output_base,
+            outputs: config.outputs,
         })
     }
 
@@ -272,6 +278,11 @@ impl Session {
     /// The registered model's id.
     pub fn model_id(&self) -> u64 {
         self.terms.model_id
+    }
+
+    /// Where outputs are published, if they are.
+    pub fn outputs(&self) -> Option<&OutputStore> {
+        self.outputs.as_ref()
     }
 
     /// The releases the model is bound to.
@@ -322,7 +333,9 @@ impl Session {
         Ok(())
     }
 
-    /// Attributes a finished generation, signs its receipt and writes it to the outbox.
+    /// Attributes a finished generation, publishes it (when the session publishes outputs), signs its
+    /// receipt and writes it to the outbox. The output is published before the receipt exists, so a
+    /// receipt never names an output URI with nothing behind it.
     pub async fn record(
         &self,
         prompt: &Prompt,
@@ -333,6 +346,9 @@ impl Session {
         // the same tokens (a sampled sequence can tokenize differently from its own text).
         let tokens = self.worker.tokenize(text.as_bytes()).await?;
         let attribution = self.index.attribute(&tokens, &self.params)?;
+        if let Some(store) = &self.outputs {
+            store.publish(text.as_bytes()).await?;
+        }
         let terms = self.terms_now().await?;
         let output_uri = self.output_uri(text.as_bytes());
         let usage = Usage {
@@ -368,9 +384,7 @@ impl Session {
     fn output_uri(&self, output: &[u8]) -> String {
         self.output_base
             .as_deref()
-            .map_or_else(String::new, |base| {
-                format!("{}/{}", base.trim_end_matches('/'), keccak256(output))
-            })
+            .map_or_else(String::new, |base| outputs::output_uri(base, output))
     }
 
     /// Generates to the end, calling `on_piece` with each piece of text, then records the use.

@@ -3,12 +3,14 @@
 pub(crate) mod chat;
 pub(crate) mod completions;
 pub(crate) mod models;
+pub(crate) mod outputs;
 
 use serde_json::{Value, json};
 
 use super::Completion;
 
-/// What Soil adds to a completion: the receipt's digest, its outbox row and the attribution.
+/// What Soil adds to a completion: the receipt's digest, its outbox row, the output's hash and URI, and the
+/// attribution.
 pub(crate) fn soil_extension(completion: &Completion) -> Value {
     let attribution: Vec<Value> = completion
         .attribution
@@ -20,6 +22,8 @@ pub(crate) fn soil_extension(completion: &Completion) -> Value {
         "receipt": completion.digest,
         "outbox_id": completion.outbox_id,
         "fee": completion.receipt.receipt.fee.to_string(),
+        "output_hash": completion.receipt.receipt.outputHash,
+        "output_uri": completion.receipt.receipt.outputURI,
         "attribution": attribution,
     })
 }
