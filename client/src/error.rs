@@ -88,6 +88,14 @@ pub enum ClientError {
         "no ContributionSubmitted event for contribution {0} since the deployment's start block"
     )]
     MissingContributionEvent(u64),
+    /// An audit was asked for something that is neither a settled receipt's digest nor a transaction.
+    #[error(
+        "{0} is neither the digest of a settled receipt nor the hash of a transaction on this chain"
+    )]
+    NotSettled(B256),
+    /// An audit was given a transaction that settled no receipt.
+    #[error("transaction {0} settled no receipt (it has no ReceiptSettled log of the escrow)")]
+    NoReceiptsSettled(B256),
     /// The release's recomputed Merkle root differs from the one published on chain.
     #[error(
         "release {release}: the fetched documents give root {computed}, but the chain says {published}"

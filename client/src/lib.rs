@@ -3,6 +3,7 @@
 //! (`src/main.rs`, `src/cli/`) is a thin command-line edge over it.
 
 pub mod attribution;
+pub mod audit;
 pub mod chain;
 pub mod error;
 pub mod model;

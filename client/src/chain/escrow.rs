@@ -4,6 +4,8 @@ use alloy::{
     consensus::TxEnvelope,
     primitives::{Address, B256, Bytes, U256},
     providers::Provider,
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent as _,
 };
 use soil_bindings::contracts::IUsageEscrow::{self, IUsageEscrowInstance};
 
@@ -22,6 +24,21 @@ pub struct SettleBatch {
     pub attributions: Vec<IUsageEscrow::Attribution>,
     /// One signature per receipt.
     pub signatures: Vec<Bytes>,
+}
+
+/// A receipt as the escrow's `ReceiptSettled` event carries it.
+#[derive(Debug, Clone)]
+pub struct SettledReceipt {
+    /// Its EIP-712 digest (the event's first topic).
+    pub digest: B256,
+    /// The settlement transaction.
+    pub tx: B256,
+    /// The block it settled in.
+    pub block: u64,
+    /// The whole receipt.
+    pub receipt: IUsageEscrow::UsageReceipt,
+    /// The attribution as settled: 12 bytes per entry (see `soil_bindings::Attribution::from_packed`).
+    pub packed_attribution: Bytes,
 }
 
 /// A settlement transaction signed and ready to broadcast, or the revert it would hit.
@@ -179,8 +196,60 @@ impl Chain {
             .collect())
     }
 
+    /// The settled receipt with EIP-712 digest `digest`, from the escrow's `ReceiptSettled` logs since the
+    /// deployment's start block (filtered on the indexed digest); `None` when it has not settled.
+    pub async fn settled_receipt(&self, digest: B256) -> Result<Option<SettledReceipt>> {
+        let filter = Filter::new()
+            .address(self.deployment.usage_escrow)
+            .event_signature(IUsageEscrow::ReceiptSettled::SIGNATURE_HASH)
+            .topic1(digest)
+            .from_block(self.deployment.start_block);
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(|err| rpc_error("reading ReceiptSettled events", &err))?;
+        Ok(logs.iter().find_map(settled))
+    }
+
+    /// Every receipt settled by transaction `tx` (its escrow `ReceiptSettled` logs, in log order); `None`
+    /// when the chain knows no such transaction.
+    pub async fn settled_in_tx(&self, tx: B256) -> Result<Option<Vec<SettledReceipt>>> {
+        let action = "reading a settlement transaction's receipt";
+        let Some(receipt) = self
+            .provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|err| rpc_error(action, &err))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            receipt
+                .inner
+                .logs()
+                .iter()
+                .filter(|log| log.address() == self.deployment.usage_escrow)
+                .filter_map(settled)
+                .collect(),
+        ))
+    }
+
     /// Broadcasts a settlement signed by [`Chain::prepare_settlement`].
     pub async fn broadcast_settlement(&self, envelope: TxEnvelope) -> Result<B256> {
         self.broadcast("broadcasting a settlement", envelope).await
     }
+}
+
+/// A `ReceiptSettled` log, decoded (`None` for any other log).
+fn settled(log: &Log) -> Option<SettledReceipt> {
+    let decoded = log.log_decode::<IUsageEscrow::ReceiptSettled>().ok()?;
+    let event = decoded.inner.data;
+    Some(SettledReceipt {
+        digest: event.digest,
+        tx: log.transaction_hash.unwrap_or_default(),
+        block: log.block_number.unwrap_or_default(),
+        receipt: event.receipt,
+        packed_attribution: event.attribution,
+    })
 }

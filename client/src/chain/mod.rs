@@ -26,7 +26,7 @@ use alloy::{
 use soil_bindings::{Deployment, ReceiptDomain};
 
 pub use datanet::{ContributionRecord, DatanetTerms, ReleaseMember};
-pub use escrow::{SettleBatch, SettlePreparation};
+pub use escrow::{SettleBatch, SettlePreparation, SettledReceipt};
 pub use release::VerifiedRelease;
 pub use tx::{Revert, TxStatus};
 

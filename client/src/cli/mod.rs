@@ -3,6 +3,7 @@
 
 mod args;
 mod attribute;
+mod audit;
 mod balance;
 mod claim;
 mod datanet;
@@ -56,6 +57,8 @@ enum Command {
     Serve(serve::Serve),
     /// Attribute a text to the contributions of a release.
     Attribute(attribute::Attribute),
+    /// Audit settled receipts: fetch each published output, check its hash, recompute its attribution.
+    Audit(audit::Audit),
     /// Send the outbox's receipts to the escrow.
     Settle(settle::Settle),
     /// Outbox counts, deposit and claimable balance.
@@ -77,6 +80,7 @@ impl Cli {
             Command::Infer(cmd) => cmd.run(global).await,
             Command::Serve(cmd) => cmd.run(global).await,
             Command::Attribute(cmd) => cmd.run(global).await,
+            Command::Audit(cmd) => cmd.run(global).await,
             Command::Settle(cmd) => cmd.run(global).await,
             Command::Status(cmd) => cmd.run(global).await,
         }
