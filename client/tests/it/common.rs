@@ -306,6 +306,12 @@ pub(crate) struct Market {
 /// accepted and Bob's rejected; a release is published and the model registered with the real model
 /// file's hash; the payer deposits.
 pub(crate) async fn market(env: &Env) -> Market {
+    market_at(env, None).await
+}
+
+/// [`market`] with each document `i` contributed under the URI `<base>/doc-<i>.txt` when `base` is given
+/// (else its local file's `file://` URI).
+pub(crate) async fn market_at(env: &Env, base: Option<&str>) -> Market {
     for account in [ALICE, BOB, PAYER] {
         env.chain
             .fund(
@@ -335,21 +341,28 @@ pub(crate) async fn market(env: &Env) -> Market {
         let file = env.dir.path().join(format!("doc-{i}.txt"));
         std::fs::write(&file, text).unwrap();
         let who = if i < 2 { ALICE } else { BOB };
-        let out = env.json(
-            who,
-            &[
-                "datanet",
-                "contribute",
-                "--datanet",
-                &datanet.to_string(),
-                "--file",
-                file.to_str().unwrap(),
-                "--stake",
-                &STAKE.to_string(),
-                "--model",
-                model,
-            ],
-        );
+        let datanet = datanet.to_string();
+        let stake = STAKE.to_string();
+        let mut args = vec![
+            "datanet",
+            "contribute",
+            "--datanet",
+            &datanet,
+            "--file",
+            file.to_str().unwrap(),
+            "--stake",
+            &stake,
+            "--model",
+            model,
+        ];
+        let uri = base.map(|base| format!("{base}/doc-{i}.txt"));
+        if let Some(uri) = &uri {
+            args.extend(["--uri", uri]);
+        }
+        let out = env.json(who, &args);
+        if let Some(uri) = &uri {
+            assert_eq!(out["uri"].as_str(), Some(uri.as_str()), "{out}");
+        }
         contributions.push((
             out["contributionId"].as_u64().unwrap(),
             out["tokenCount"].as_u64().unwrap(),
@@ -435,6 +448,45 @@ pub(crate) fn outbox_counts(env: &Env, account: usize) -> (u64, u64, u64) {
         o["in_flight"].as_u64().unwrap(),
         o["failed"].as_u64().unwrap(),
     )
+}
+
+/// Serves `files` (name → bytes) over HTTP on a free local port until the test process ends, from a
+/// thread of its own (the tests block their runtime's threads on `soil` runs); returns the base URL.
+/// Any other name is a 404.
+pub(crate) fn http_files(files: Vec<(String, Vec<u8>)>) -> String {
+    use axum::{extract::Path as UrlPath, http::StatusCode, routing::get};
+    let files: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>> =
+        std::sync::Arc::new(files.into_iter().collect());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let router = axum::Router::new().route(
+                "/{name}",
+                get(move |UrlPath(name): UrlPath<String>| {
+                    let files = std::sync::Arc::clone(&files);
+                    async move { files.get(&name).cloned().ok_or(StatusCode::NOT_FOUND) }
+                }),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, router).await.unwrap();
+        });
+    });
+    base
+}
+
+/// The market's documents as [`http_files`] serves them for [`market_at`].
+pub(crate) fn document_files() -> Vec<(String, Vec<u8>)> {
+    DOCUMENTS
+        .iter()
+        .enumerate()
+        .map(|(i, text)| (format!("doc-{i}.txt"), text.as_bytes().to_vec()))
+        .collect()
 }
 
 pub(crate) fn path_str(path: &Path) -> &str {

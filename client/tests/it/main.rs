@@ -4,6 +4,7 @@
 
 mod account;
 mod attribution;
+mod audit;
 mod common;
 mod errors;
 mod funds;
