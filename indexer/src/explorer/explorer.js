@@ -198,8 +198,24 @@ function showFigures(kind, data, graph) {
     const td = tr.insertCell();
     td.textContent = v === null ? "—" : String(v);
     if (typeof v === "string" && v.startsWith("0x")) td.className = "mono";
+    if (typeof v === "string" && /uri$/i.test(k)) linkUri(td, v);
   }
   box.appendChild(table);
+}
+
+/// Makes a URI read from the chain (an output, a document, a datanet's metadata) a link when it is http or
+/// https, opened in a new tab without opener or referrer; any other URI stays text. Chain data is
+/// hostile: it is only ever set as text and as a parsed URL's href, never parsed as HTML.
+function linkUri(td, uri) {
+  let url;
+  try { url = new URL(uri); } catch { return; }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return;
+  const a = document.createElement("a");
+  a.href = url.href;
+  a.textContent = uri;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer nofollow";
+  td.replaceChildren(a);
 }
 
 function showMeta(meta) {

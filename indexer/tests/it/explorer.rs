@@ -37,6 +37,20 @@ async fn explorer_draws_the_graph_and_graphiql_answers_in_chromium() -> TestResu
     let actors = Actors::of(&chain);
     support::setup_graph(&chain, &actors).await?;
     support::use_graph(&chain, &actors).await?;
+    // Two inferences whose output URIs the explorer must show: one it links, one hostile it must not.
+    let linked = "https://outputs.example/v1/outputs/0xab?a=1&b=<2>";
+    let hostile = "javascript:alert(1)//<img src=x onerror=\"document.title='pwned'\">";
+    let deadline = support::now(&chain).await? + 3_600;
+    let mut batch = Vec::new();
+    let mut digests = Vec::new();
+    for (nonce, uri) in [(900, linked), (901, hostile)] {
+        let (mut receipt, attribution) =
+            support::receipt(&chain, &actors, nonce, deadline, &(10, 20, vec![])).await?;
+        receipt.outputURI = uri.to_owned();
+        digests.push(format!("{:#x}", support::domain(&chain).digest(&receipt)));
+        batch.push(support::sign(&chain, &actors.payer, receipt, &attribution).await?);
+    }
+    support::submit(&chain, &actors.relayer, batch).await?;
     let dir = tempfile::tempdir()?;
     let (store, _) = support::sqlite(dir.path(), "explorer.db").await?;
     support::index(&chain, &store, support::sync_config(2)).await?;
@@ -96,6 +110,32 @@ async fn explorer_draws_the_graph_and_graphiql_answers_in_chromium() -> TestResu
         "screenshot written to {}",
         screenshot.display()
     );
+
+    // An inference's output URI: an https one is a link (new tab, no opener, no referrer), anything else
+    // is shown as text, and nothing in it becomes markup.
+    for (digest, uri) in digests.iter().zip([linked, hostile]) {
+        let page = browse(
+            "explorer.mjs",
+            [
+                &format!("{}/", api.base),
+                digest,
+                &dir.path().join("inference.png").display().to_string(),
+            ],
+        )?;
+        assert_eq!(page["state"], "ready", "{page}");
+        assert_eq!(page["figures"]["output uri"], json!(uri), "{page}");
+        assert_eq!(page["injected"], json!(0), "{page}");
+        if uri == linked {
+            assert_eq!(
+                page["links"],
+                json!([{ "text": uri, "href": "https://outputs.example/v1/outputs/0xab?a=1&b=%3C2%3E",
+                         "rel": "noopener noreferrer nofollow" }]),
+                "{page}"
+            );
+        } else {
+            assert_eq!(page["links"], json!([]), "{page}");
+        }
+    }
 
     // A malformed search is reported on the page, not drawn.
     let page = browse(
