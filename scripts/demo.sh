@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole of Soil end to end on embedded defaults — a local chain (anvil), the indexer on
-# SQLite, the default model (SmolLM2-135M) — with every role played by its own wallet.
+# SQLite, the default model (SmolLM2-135M) — with every role played by its own wallet. The datanet's
+# documents, its metadata, the model file and every output are served over local HTTP (a static server on
+# DOCS_PORT, a free one by default), as they would be from a real host: no file:// URI reaches the chain.
 # DEMO_EXIT=1 stops after the summary; otherwise the services stay up until Ctrl-C.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +11,7 @@ export PATH="$ROOT/tools/foundry:$ROOT/node_modules/.bin:$PATH"  # tools/foundry
 
 ANVIL_PORT=${ANVIL_PORT:-8545}
 INDEXER_PORT=${INDEXER_PORT:-8000}
+DOCS_PORT=${DOCS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 MODEL=${SOIL_MODEL:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 STATE=${DEMO_STATE:-$ROOT/.soil/demo}
 TEXT=/usr/share/games/fortunes/literature   # Debian package fortunes-min: real quotations, not demo text
@@ -17,6 +20,7 @@ SOIL=$BIN_DIR/soil
 INDEXER=$BIN_DIR/soil-indexer
 RPC=http://127.0.0.1:$ANVIL_PORT
 GRAPHQL=http://127.0.0.1:$INDEXER_PORT/graphql
+WWW=http://127.0.0.1:$DOCS_PORT   # the static server: $STATE/www
 ETHER=000000000000000000   # 18 decimals
 
 step=0
@@ -31,7 +35,7 @@ trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
 # SO_REUSEADDR: a port left in TIME_WAIT by the previous run is free; one with a listener is not.
 port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
-for spec in "ANVIL_PORT=$ANVIL_PORT" "INDEXER_PORT=$INDEXER_PORT"; do
+for spec in "ANVIL_PORT=$ANVIL_PORT" "INDEXER_PORT=$INDEXER_PORT" "DOCS_PORT=$DOCS_PORT"; do
   port_free "${spec#*=}" || die "port ${spec#*=} is taken; free it or choose another with ${spec%=*}=<port> make demo"
 done
 [ -f "$MODEL" ] || die "model file $MODEL is missing: run 'make setup-model'"
@@ -44,7 +48,7 @@ wait_for() { # wait_for <what> <command...>
   die "$what did not come up (logs in $STATE)"
 }
 
-rm -rf "$STATE"; mkdir -p "$STATE/docs"
+rm -rf "$STATE"; mkdir -p "$STATE/www/docs" "$STATE/www/outputs" "$STATE/www/models"
 
 # anvil's dev accounts come from its public test mnemonic: they hold play money on a local chain only.
 MNEMONIC="test test test test test test test test test test test junk"
@@ -68,8 +72,12 @@ say "starting the indexer on SQLite ($STATE/indexer.db) with GraphQL on http://1
   --listen "127.0.0.1:$INDEXER_PORT" --poll-interval-ms 200 >"$STATE/indexer.log" 2>&1 & pids+=($!)
 wait_for "the indexer" curl -sf "http://127.0.0.1:$INDEXER_PORT/health"
 
+say "serving the datanet's documents, the model file and the outputs over HTTP on $WWW ($STATE/www)"
+python3 -m http.server --bind 127.0.0.1 --directory "$STATE/www" "$DOCS_PORT" >"$STATE/www.log" 2>&1 & pids+=($!)
+wait_for "the static HTTP server" curl -sf "$WWW/"
+
 say "creating a datanet of real quotations ($TEXT) with four contributors and a curator"
-python3 - "$TEXT" "$STATE/docs" <<'PY'
+python3 - "$TEXT" "$STATE/www/docs" <<'PY'
 import pathlib, sys
 quotes = [q.strip() for q in open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n%\n") if q.strip()]
 out = pathlib.Path(sys.argv[2])
@@ -80,12 +88,14 @@ PY
 for who in "${CONTRIBUTORS[@]}" $PAYER; do
   cast send "$TOKEN" "mint(address,uint256)" "$(addr "$who")" "1000$ETHER" --rpc-url "$RPC" --private-key "$(key $DEPLOYER)" >/dev/null
 done
-as $CURATOR datanet create --metadata-uri "file://$TEXT" --min-stake "10$ETHER" --curator "$(addr $CURATOR)"
+python3 -c 'import json, sys; json.dump({"name": "literature", "description": "quotations from literature, eight documents", "source": "Debian package fortunes-min, " + sys.argv[1]}, open(sys.argv[2], "w"), indent=2)' "$TEXT" "$STATE/www/datanet-1.json"
+as $CURATOR datanet create --metadata-uri "$WWW/datanet-1.json" --min-stake "10$ETHER" --curator "$(addr $CURATOR)"
 doc=0
 for who in "${CONTRIBUTORS[@]}"; do
   for _ in 1 2; do
     doc=$((doc + 1))
-    as "$who" datanet contribute --datanet 1 --file "$STATE/docs/literature-$doc.txt" --stake "10$ETHER" --model "$MODEL"
+    as "$who" datanet contribute --datanet 1 --file "$STATE/www/docs/literature-$doc.txt" --uri "$WWW/docs/literature-$doc.txt" \
+      --stake "10$ETHER" --model "$MODEL"
   done
 done
 for id in 1 2 3 4 5 6 7; do as $CURATOR datanet review --contribution "$id" --accept; done
@@ -94,12 +104,13 @@ as $CURATOR datanet review --contribution 8 --reject
 as $CURATOR datanet release --datanet 1
 
 say "registering the default model (SmolLM2-135M) against release 1: 0.001 token per 1,000 tokens"
-as $OWNER model register --file "$MODEL" --release 1 --price "1000000000000000" --split 4000,4000,1500,500
+ln -sf "$MODEL" "$STATE/www/models/$(basename "$MODEL")"
+as $OWNER model register --file "$MODEL" --uri "$WWW/models/$(basename "$MODEL")" --release 1 --price "1000000000000000" --split 4000,4000,1500,500
 as $OWNER model list
 
-say "the payer deposits and runs prompts through 'soil infer' (receipts attributed, signed, batched, settled)"
+say "the payer deposits and runs prompts through 'soil infer' (outputs published, receipts attributed, signed, batched, settled)"
 as $PAYER deposit "100$ETHER"
-QUOTE=$(awk 'BEGIN { RS = "" } NR == 1 { gsub(/\n/, " "); print; exit }' "$STATE/docs/literature-3.txt")
+QUOTE=$(awk 'BEGIN { RS = "" } NR == 1 { gsub(/\n/, " "); print; exit }' "$STATE/www/docs/literature-3.txt")
 PROMPTS=(
   "Repeat this quotation exactly, word for word: $QUOTE"
   "Write one sentence about why good data matters for small language models."
@@ -107,20 +118,30 @@ PROMPTS=(
 )
 for prompt in "${PROMPTS[@]}"; do
   echo; echo "prompt: $prompt"
-  as $PAYER infer --model-id 1 --model "$MODEL" --node "$(addr $NODE)" --seed 7 --temperature 0 --max-tokens 64 "$prompt"
+  as $PAYER infer --model-id 1 --model "$MODEL" --node "$(addr $NODE)" --seed 7 --temperature 0 --max-tokens 64 \
+    --publish-dir "$STATE/www/outputs" --output-base "$WWW/outputs" "$prompt"
 done
 as $PAYER status
-as $PAYER settle
+as $PAYER settle | tee "$STATE/settle.txt"
 
 say "contributors, the model owner and the node claim what they earned"
 for who in "${CONTRIBUTORS[@]}" $OWNER $NODE; do as "$who" claim; done
 
 say "summary, read back from the indexer's GraphQL ($GRAPHQL)"
 wait_for "the indexer to catch up" python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --wait-synced "$GRAPHQL"
-python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --deployment "$DEPLOYMENT" --payer "$(addr $PAYER)" "$GRAPHQL"
+python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --deployment "$DEPLOYMENT" --payer "$(addr $PAYER)" --no-file-uris "$GRAPHQL"
+
+say "anyone audits the settled receipts: each output fetched from its signed URI, its hash checked, its attribution recomputed"
+# No wallet, and an index cache of its own: the auditor rebuilds the release from the documents' URIs.
+txs=$(awk '$1 == "transactions" { for (i = 2; i <= NF; i++) print $i }' "$STATE/settle.txt")
+[ -n "$txs" ] || die "the settlement sent no transaction to audit"
+for tx in $txs; do
+  "$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" audit "$tx" --model "$MODEL"
+done
 echo
 echo "explorer:  http://127.0.0.1:$INDEXER_PORT/"
 echo "GraphiQL:  http://127.0.0.1:$INDEXER_PORT/graphiql"
+echo "documents and outputs: $WWW/"
 echo "logs:      $STATE"
 
 if [ "${DEMO_EXIT:-0}" = 1 ]; then exit 0; fi

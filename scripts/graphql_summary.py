@@ -8,6 +8,8 @@ model's revenue; then checks, to the wei, that every settled fee is accounted fo
   against chain   the payer's on-chain deposit == deposited − Σ fees; the escrow's outstanding credits
                   and pool rewards equal what GraphQL says was credited/accrued minus what was claimed;
                   token.balanceOf(escrow) == deposits + credits + pool rewards.
+With --no-file-uris, also fails when a URI in the chain data (a datanet's metadata, a contribution's
+document, a model's weights, an inference's output) is a file:// URI that only its author can read.
 Exits non-zero on any mismatch. `--wait-synced` only checks that the indexer has reached the chain head.
 Standard library only; chain reads go through `cast` (tools/foundry, on the PATH make and demo.sh set).
 """
@@ -66,6 +68,7 @@ def main():
     parser.add_argument("--deployment")
     parser.add_argument("--payer")
     parser.add_argument("--wait-synced", action="store_true")
+    parser.add_argument("--no-file-uris", action="store_true")
     opts = parser.parse_args()
 
     head = int(cast("block-number", "--rpc-url", opts.rpc_url))
@@ -76,11 +79,12 @@ def main():
     inferences = pages(
         opts.url,
         "inferences",
-        "digest fee inputTokens outputTokens payer { address } split { owner data node treasury attributed unattributed } "
+        "digest fee inputTokens outputTokens outputUri payer { address } split { owner data node treasury attributed unattributed } "
         "attributions { weightPpm amount contribution { id } contributor { address } }",
     )
-    contributions = pages(opts.url, "contributions", "id contributor { address }")
-    models = pages(opts.url, "models", "id usage { inferences inputTokens outputTokens } revenue { total owner data node treasury attributed pool }")
+    contributions = pages(opts.url, "contributions", "id uri contributor { address }")
+    datanets = pages(opts.url, "datanets", "id metadataUri")
+    models = pages(opts.url, "models", "id uri usage { inferences inputTokens outputTokens } revenue { total owner data node treasury attributed pool }")
     totals = graphql(opts.url, "{ totals { fees ownerRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn swept } }")["totals"]
 
     contributors = sorted({c["contributor"]["address"] for c in contributions})
@@ -97,7 +101,7 @@ def main():
 
     print("\ninferences and their attributed contributions")
     for inf in inferences:
-        print(f"  {inf['digest'][:18]}…  fee {eth(inf['fee'])}  tokens {inf['inputTokens']}+{inf['outputTokens']}")
+        print(f"  {inf['digest'][:18]}…  fee {eth(inf['fee'])}  tokens {inf['inputTokens']}+{inf['outputTokens']}  output {inf['outputUri'] or '(not published)'}")
         for edge in inf["attributions"] or []:
             print(f"      contribution {edge['contribution']['id']:>3}  {edge['weightPpm'] / 1e4:6.2f}%  {eth(edge['amount'])}  → {edge['contributor']['address']}")
         if not inf["attributions"]:
@@ -164,6 +168,13 @@ def main():
             expect("payer's on-chain deposit vs deposited − withdrawn − Σ its fees",
                    chain_uint(opts.rpc_url, escrow, "depositOf(address)(uint256)", opts.payer),
                    int(payer["balances"]["deposited"]) - int(payer["balances"]["withdrawn"]) - paid)
+
+    if opts.no_file_uris:
+        uris = [(f"datanet {d['id']} metadata", d["metadataUri"]) for d in datanets]
+        uris += [(f"contribution {c['id']}", c["uri"]) for c in contributions]
+        uris += [(f"model {m['id']}", m["uri"]) for m in models]
+        uris += [(f"inference {i['digest']} output", i["outputUri"]) for i in inferences]
+        failures += [f"{what} has a file:// URI: {uri}" for what, uri in uris if uri.lower().startswith("file:")]
 
     if not inferences:
         failures.append("no inference was settled")
