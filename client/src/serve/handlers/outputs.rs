@@ -29,7 +29,14 @@ pub(crate) async fn get(
     let bytes = store
         .read(hash)
         .await
-        .map_err(|err| ApiError::internal(&err.into()))?
+        .map_err(|err| {
+            tracing::error!(error = %err, "reading a published output failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                err.to_string(),
+            )
+        })?
         .ok_or_else(not_found)?;
     let content_type = if std::str::from_utf8(&bytes).is_ok() {
         "text/plain; charset=utf-8"
