@@ -85,7 +85,7 @@ doc=0
 for who in "${CONTRIBUTORS[@]}"; do
   for _ in 1 2; do
     doc=$((doc + 1))
-    as "$who" datanet contribute --datanet 1 --file "$STATE/docs/literature-$doc.txt" --stake "10$ETHER" --model "$MODEL"
+    as "$who" datanet contribute --datanet 1 --file "$STATE/docs/literature-$doc.txt" --stake "10$ETHER"
   done
 done
 for id in 1 2 3 4 5 6 7; do as $CURATOR datanet review --contribution "$id" --accept; done

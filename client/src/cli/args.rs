@@ -157,27 +157,6 @@ impl SamplingArgs {
     }
 }
 
-/// Attribution settings.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct AttributionArgs {
-    /// Shortest span (tokens) that counts as a match.
-    #[arg(long, default_value_t = soil_client::attribution::AttributionParams::default().min_span)]
-    pub(crate) min_span: usize,
-    /// Most contributions credited (≤ 16).
-    #[arg(long, default_value_t = soil_client::attribution::AttributionParams::default().top_k)]
-    pub(crate) top_k: usize,
-}
-
-impl AttributionArgs {
-    pub(crate) fn params(&self) -> soil_client::attribution::AttributionParams {
-        soil_client::attribution::AttributionParams {
-            min_span: self.min_span,
-            top_k: self.top_k,
-            ..soil_client::attribution::AttributionParams::default()
-        }
-    }
-}
-
 /// Prints an attribution as a table: contribution, weight (ppm and percent).
 pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribution) {
     if attribution.weights.is_empty() {

@@ -11,7 +11,7 @@ use soil_client::{
 
 use super::{
     Global,
-    args::{AttributionArgs, ModelArgs, SamplingArgs, attribution_json, print_attribution},
+    args::{ModelArgs, SamplingArgs, attribution_json, print_attribution},
     output,
     settle::SettleOptions,
 };
@@ -51,8 +51,6 @@ pub(crate) struct Infer {
     sampling: SamplingArgs,
     #[command(flatten)]
     model_args: ModelArgs,
-    #[command(flatten)]
-    attribution: AttributionArgs,
 }
 
 impl Infer {
@@ -67,7 +65,6 @@ impl Infer {
             cache_dir: global.cache_dir(),
             node: self.node,
             receipt_validity: self.receipt_validity,
-            attribution: self.attribution.params(),
             output_base: self.output_base.clone(),
         };
         let session = Session::open(chain, signer, outbox, config).await?;

@@ -7,7 +7,7 @@ use soil_client::serve::{AppState, Session, SessionConfig, bind, serve, spawn_se
 
 use super::{
     Global,
-    args::{AttributionArgs, ModelArgs, SamplingArgs},
+    args::{ModelArgs, SamplingArgs},
     settle::SettleOptions,
 };
 
@@ -49,8 +49,6 @@ pub(crate) struct Serve {
     sampling: SamplingArgs,
     #[command(flatten)]
     model_args: ModelArgs,
-    #[command(flatten)]
-    attribution: AttributionArgs,
 }
 
 impl Serve {
@@ -66,7 +64,6 @@ impl Serve {
             cache_dir: global.cache_dir(),
             node: self.node,
             receipt_validity: self.receipt_validity,
-            attribution: self.attribution.params(),
             output_base: self.output_base.clone(),
         };
         let session = Arc::new(Session::open(chain, signer, outbox, config).await?);

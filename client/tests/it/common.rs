@@ -346,8 +346,6 @@ pub(crate) async fn market(env: &Env) -> Market {
                 file.to_str().unwrap(),
                 "--stake",
                 &STAKE.to_string(),
-                "--model",
-                model,
             ],
         );
         contributions.push((
