@@ -1,21 +1,23 @@
-//! Scoring an output against an index: maximal matching spans, their rarity weights, the credit of each
-//! contribution, the top K and their weights in parts per million. Integer arithmetic only (the
+//! Scoring an output against an index: maximal matching spans of words, their rarity weights, the credit
+//! of each contribution, the top K and their weights in parts per million. Integer arithmetic only (the
 //! logarithm is a fixed-point `log2` computed with integers), so the result is bit-identical on every
-//! machine.
+//! machine. docs/PROTOCOL.md ("Attribution") is the normative statement; in short:
 //!
-//! 1. The output is split at separator tokens and at tokens outside the vocabulary.
-//! 2. For each output position `i`, `L[i]` is the length of the longest prefix of the output from `i` that
-//!    occurs in the release (a binary search on the suffix array). The span `[i, i + L[i])` is *maximal*
-//!    when it is not inside the previous position's span, i.e. `L[i] ≥ L[i-1]`; spans shorter than
-//!    `min_span` tokens are dropped.
-//! 3. A span occurring `occ` times in a release of `N` tokens weighs `len × log2(N / occ)` (in 1/65 536
-//!    units): long spans and rare spans weigh most. Spans occurring more than `max_occurrences` times
-//!    are common phrasing and credit nobody.
+//! 1. The output's words (see [`super::words`]) are looked up in the index; a word no document holds
+//!    matches nothing, so no span crosses it.
+//! 2. For each output position `i`, `L[i]` is the length of the longest run of output words from `i` that
+//!    occurs inside one document (a binary search on the suffix array). The span `[i, i + L[i])` is
+//!    *maximal* when it is not inside the previous position's span, i.e. `L[i] ≥ L[i-1]`; spans shorter
+//!    than `min_span` words are dropped.
+//! 3. A span occurring `occ` times in releases of `N` words weighs
+//!    `len × (log2_fixed(N) − log2_fixed(occ))` (16 fractional bits, floored at 0): long spans and rare
+//!    spans weigh most. Spans occurring more than `max_occurrences` times are common phrasing and credit
+//!    nobody.
 //! 4. A span's weight is split over its occurrences: each contribution holding `k` of them is credited
 //!    `⌊weight × k / occ⌋`.
 //! 5. The `top_k` contributions by credit (ties: lower contribution id first) are kept.
-//! 6. The attributed share of the output is the fraction of output tokens covered by a span that credits
-//!    a kept contribution: `budget = ⌊1 000 000 × covered / output tokens⌋` ppm. The rest of the data
+//! 6. The attributed share of the output is the fraction of output words covered by a span that credits
+//!    a kept contribution: `budget = ⌊1 000 000 × covered / output words⌋` ppm. The rest of the data
 //!    share goes to the release pool on chain.
 //! 7. The budget is split over the kept contributions in proportion to their credit, rounded down, and
 //!    the few ppm left by rounding go one each to the largest remainders (ties in rank order), so the
@@ -38,18 +40,18 @@ pub const WEIGHT_ONE: u64 = 1 << 16;
 /// Settings of [`Index::attribute`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttributionParams {
-    /// The shortest span, in tokens, that counts as a match.
+    /// The shortest span, in words, that counts as a match.
     pub min_span: usize,
     /// The most contributions kept (at most 16, what a receipt carries).
     pub top_k: usize,
-    /// Spans occurring more often than this in the release are common phrasing and credit nobody.
+    /// Spans occurring more often than this in the releases are common phrasing and credit nobody.
     pub max_occurrences: usize,
 }
 
 impl AttributionParams {
     /// The parameters of protocol version 1 (docs/PROTOCOL.md).
     pub const V1: Self = Self {
-        min_span: 4,
+        min_span: 6,
         top_k: MAX_ATTRIBUTIONS,
         max_occurrences: 64,
     };
@@ -81,7 +83,7 @@ impl AttributionParams {
 pub struct MatchedSpan {
     /// Index of the span's first token in the output.
     pub start: usize,
-    /// Length in tokens.
+    /// Length in words.
     pub len: usize,
     /// How many times it occurs in the release.
     pub occurrences: usize,
@@ -99,10 +101,10 @@ pub struct Attribution {
     pub weights: Vec<(u64, u32)>,
     /// The credited spans, in output order (for display).
     pub spans: Vec<MatchedSpan>,
-    /// Output tokens covered by a span that credits a kept contribution.
-    pub covered_tokens: usize,
-    /// Tokens in the output.
-    pub output_tokens: usize,
+    /// Output words covered by a span that credits a kept contribution.
+    pub covered_words: usize,
+    /// Words in the output.
+    pub output_words: usize,
 }
 
 impl Attribution {
@@ -176,7 +178,7 @@ pub(crate) fn normalise(credits: &[(u64, u128)], budget: u32) -> Vec<(u64, u32)>
 }
 
 /// The maximal spans `(start, len)` of `segment` (offset by `offset` in the output) of at least
-/// `min_span` tokens.
+/// `min_span` words.
 fn maximal_spans<T: Symbol>(
     text: &[T],
     suffixes: &[i32],
@@ -238,7 +240,7 @@ impl Index {
         output: &[u32],
         params: &AttributionParams,
     ) -> Attribution {
-        let release_tokens = log2_fixed(self.word_count() as u64);
+        let release_words = log2_fixed(self.word_count() as u64);
 
         let mut candidates = Vec::new();
         let mut segment_start = 0;
@@ -266,7 +268,7 @@ impl Index {
             if count == 0 || count > params.max_occurrences {
                 continue;
             }
-            let weight = len as u64 * release_tokens.saturating_sub(log2_fixed(count as u64));
+            let weight = len as u64 * release_words.saturating_sub(log2_fixed(count as u64));
             if weight == 0 {
                 continue;
             }
@@ -303,17 +305,17 @@ impl Index {
         for span in spans.iter().filter(|span| kept(span)) {
             covered[span.start..span.start + span.len].fill(true);
         }
-        let covered_tokens = covered.iter().filter(|&&token| token).count();
+        let covered_words = covered.iter().filter(|&&token| token).count();
         let budget = if output.is_empty() {
             0
         } else {
-            (u128::from(PPM) * covered_tokens as u128 / output.len() as u128) as u32
+            (u128::from(PPM) * covered_words as u128 / output.len() as u128) as u32
         };
         Attribution {
             weights: normalise(&ranked, budget),
             spans,
-            covered_tokens,
-            output_tokens: output.len(),
+            covered_words,
+            output_words: output.len(),
         }
     }
 }
@@ -418,7 +420,7 @@ mod tests {
             ),
             (5, 3, &vec![2])
         );
-        assert_eq!(result.covered_tokens, 8);
+        assert_eq!(result.covered_words, 8);
         assert_eq!(result.total_ppm(), PPM);
         assert_eq!(result.weights[0].0, 1);
         assert!(result.weights[0].1 > result.weights[1].1);

@@ -176,9 +176,9 @@ pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribut
         .collect();
     super::output::table(&["CONTRIBUTION", "WEIGHT (PPM)", "SHARE"], &rows);
     println!(
-        "{} of {} output tokens covered by {} matched spans",
-        attribution.covered_tokens,
-        attribution.output_tokens,
+        "{} of {} output words covered by {} matched spans",
+        attribution.covered_words,
+        attribution.output_words,
         attribution.spans.len()
     );
 }
@@ -189,8 +189,8 @@ pub(crate) fn attribution_json(
 ) -> serde_json::Value {
     serde_json::json!({
         "weights": attribution.weights.iter().map(|&(id, ppm)| serde_json::json!({ "contributionId": id, "weightPpm": ppm })).collect::<Vec<_>>(),
-        "coveredTokens": attribution.covered_tokens,
-        "outputTokens": attribution.output_tokens,
+        "coveredWords": attribution.covered_words,
+        "outputWords": attribution.output_words,
         "spans": attribution.spans.len(),
         "hash": attribution.to_receipt().hash(),
     })

@@ -120,7 +120,7 @@ fn an_output_quoting_two_contributions_credits_them_first() {
             .iter()
             .all(|span| span.len >= AttributionParams::V1.min_span)
     );
-    assert_eq!(attribution.output_tokens, words(output.as_bytes()).len());
+    assert_eq!(attribution.output_words, words(output.as_bytes()).len());
     assert_eq!(attribution.to_receipt().entries, attribution.weights);
 
     // Deterministic: the same output and release, the same result — also from a fresh build of the index
