@@ -122,7 +122,7 @@ impl Attribution {
 }
 
 /// `log2(x)` in 16-bit fixed point, with integers only (`x ≥ 1`; 0 is treated as 1).
-pub(crate) fn log2_fixed(x: u64) -> u64 {
+pub fn log2_fixed(x: u64) -> u64 {
     let x = x.max(1);
     let integer = 63 - u64::from(x.leading_zeros());
     // The mantissa x / 2^integer in [1, 2), as a Q62 number.

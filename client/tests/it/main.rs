@@ -12,4 +12,5 @@ mod outbox;
 mod round_trip;
 mod serve;
 mod stakes;
+mod vectors;
 mod wallet;
