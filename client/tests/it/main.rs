@@ -9,6 +9,7 @@ mod errors;
 mod funds;
 mod model;
 mod outbox;
+mod quality;
 mod round_trip;
 mod serve;
 mod stakes;
