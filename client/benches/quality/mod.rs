@@ -16,7 +16,7 @@
 //! against attribution.
 
 use std::{
-    collections::{HashSet, hash_map::DefaultHasher},
+    collections::{HashMap, HashSet, hash_map::DefaultHasher},
     fmt::Write as _,
     hash::{Hash, Hasher},
     path::{Path, PathBuf},
@@ -259,6 +259,15 @@ fn normalize<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
+/// The words of `text` for overlap checks: lowercased runs of letters and digits (punctuation and spacing
+/// ignored, so text shared with other punctuation still counts as shared).
+fn plain_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 fn shingle_hash(words: &[String]) -> u64 {
     let mut hasher = DefaultHasher::new();
     words.hash(&mut hasher);
@@ -412,8 +421,8 @@ struct Planter {
     release: Vec<Text>,
     /// Each release document normalized (see [`normalize`]).
     normalized: Vec<String>,
-    /// Hashes of every normalized 8-word sequence of the release.
-    shingles: HashSet<u64>,
+    /// For every 8-word sequence of the release ([`plain_words`]), how many documents hold it.
+    shingles: HashMap<u64, usize>,
     pool: Vec<Text>,
     /// Plain lowercase words of the pool, for edits.
     replacements: Vec<String>,
@@ -425,11 +434,14 @@ impl Planter {
             .iter()
             .map(|t| normalize((0..t.words.len()).map(|i| t.word(i))))
             .collect();
-        let mut shingles = HashSet::new();
-        for text in &normalized {
-            let words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-            for window in words.windows(SHINGLE_WORDS) {
-                shingles.insert(shingle_hash(window));
+        let mut shingles = HashMap::new();
+        for text in &release {
+            let held: HashSet<u64> = plain_words(&text.text)
+                .windows(SHINGLE_WORDS)
+                .map(shingle_hash)
+                .collect();
+            for shingle in held {
+                *shingles.entry(shingle).or_insert(0) += 1;
             }
         }
         let pool = unrelated_pool();
@@ -512,6 +524,8 @@ impl Planter {
     }
 
     /// A prose span of 30–80 words of a release document (not `avoid`): (document, first word, end word).
+    /// The span is unambiguous: no document outside its sources (those holding all of it) shares an
+    /// 8-word sequence with it, so crediting any other document is an error, not a matter of opinion.
     fn span(&mut self, avoid: Option<usize>) -> (usize, usize, usize) {
         for _ in 0..100_000 {
             let doc = self.rng.below(self.release.len());
@@ -521,11 +535,19 @@ impl Planter {
                 continue;
             }
             let from = self.rng.below(text.words.len() - len + 1);
-            if is_prose(&text.words(from, from + len)) {
+            if is_prose(&text.words(from, from + len)) && self.unambiguous(doc, from, from + len) {
                 return (doc, from, from + len);
             }
         }
         panic!("no prose span found in the release");
+    }
+
+    /// Whether every 8-word sequence of words `from..to` of `doc` is held only by the span's sources.
+    fn unambiguous(&self, doc: usize, from: usize, to: usize) -> bool {
+        let sources = self.sources(doc, from, to).len();
+        plain_words(self.release[doc].slice(from, to))
+            .windows(SHINGLE_WORDS)
+            .all(|window| self.shingles.get(&shingle_hash(window)) == Some(&sources))
     }
 
     /// Every contribution whose text contains words `from..to` of document `doc`.
@@ -626,14 +648,10 @@ impl Planter {
             let text = &self.pool[self.rng.below(self.pool.len())];
             let len = self.rng.range(min, max);
             let from = self.rng.below(text.words.len() - len + 1);
-            let words: Vec<String> = text
-                .words(from, from + len)
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect();
-            let shared = words
+            let words = text.words(from, from + len);
+            let shared = plain_words(text.slice(from, from + len))
                 .windows(SHINGLE_WORDS)
-                .any(|window| self.shingles.contains(&shingle_hash(window)));
+                .any(|window| self.shingles.contains_key(&shingle_hash(window)));
             if !shared && (len < SPAN_WORDS.0 || is_prose(&words)) {
                 return text.slice(from, from + len).to_string();
             }

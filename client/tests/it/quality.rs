@@ -9,42 +9,18 @@
 mod planted;
 
 use alloy::primitives::B256;
-use futures::executor::block_on;
-use soil_client::attribution::{AttributionParams, Document, Index, TokenizedDocument};
+use soil_client::attribution::{Document, Index};
 
 use self::planted::Category;
-use crate::model::worker;
 
 const SEED: u64 = 0x5011_a77e;
 
-/// The attribution under test, over `documents` as one release: today's token-based API, documents and
-/// outputs tokenized by the default model.
+/// The attribution under test: `documents` as one release, attributed under the client's protocol
+/// version.
 fn attributor(documents: &[Document]) -> impl FnMut(&[u8]) -> Vec<(u64, u32)> {
-    let worker = worker();
-    let texts = documents.iter().map(|d| d.bytes.clone()).collect();
-    let tokens = block_on(worker.tokenize_many(texts)).expect("the documents tokenize");
-    let tokenized = documents
-        .iter()
-        .zip(tokens)
-        .map(|(d, tokens)| TokenizedDocument {
-            contribution_id: d.contribution_id,
-            tokens,
-        })
-        .collect();
-    let index = Index::build(
-        B256::repeat_byte(0x9a),
-        worker.info().vocabulary(),
-        tokenized,
-    )
-    .expect("the index builds");
-    let params = AttributionParams::default();
-    move |output| {
-        let tokens = block_on(worker.tokenize(output)).expect("the output tokenizes");
-        index
-            .attribute(&tokens, &params)
-            .expect("attribution")
-            .weights
-    }
+    let index =
+        Index::build(B256::repeat_byte(0x9a), documents.to_vec()).expect("the index builds");
+    move |output| index.attribute(output).weights
 }
 
 #[test]
