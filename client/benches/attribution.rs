@@ -3,21 +3,22 @@
 //! Real text: Python source installed on the machine (`/usr/lib/python3*`, then `/usr/share/doc` and the
 //! repository's `node_modules` if that is not enough), read in path order until it holds ≥ 10 million
 //! words (docs/PROTOCOL.md, "Words"). Measured in the same run:
-//! 1. word splitting and numbering alone (reported apart; the build below includes it);
-//! 2. a bare libsais suffix-array construction over the same number of word ids (`i32` symbols);
-//! 3. the full index build from the documents' bytes: words split and numbered, joined, suffix array,
-//!    written to disk and ready to query;
-//! 4. attribution latency of 256-word outputs (p50, p99), quoted from the release and unrelated.
+//! 1. reading the text;
+//! 2. word splitting and numbering ([`ReleaseWords::split`], reported apart: the counterpart of a model's
+//!    tokenization);
+//! 3. a bare libsais suffix-array construction over the same word ids (`i32` symbols);
+//! 4. the index build from those words ([`Index::from_words`]: suffix array, written to disk and ready
+//!    to query), interleaved with 3;
+//! 5. attribution latency of 256-word outputs (p50, p99), quoted from the release and unrelated.
 
 use std::{
-    collections::HashMap,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use alloy::primitives::B256;
 use libsais::{SuffixArrayConstruction, ThreadCount};
-use soil_client::attribution::{Document, Index, IndexCache, for_each_word, word_count, words};
+use soil_client::attribution::{Document, Index, IndexCache, ReleaseWords, word_count, words};
 
 const TARGET_WORDS: usize = 10_000_000;
 const RUNS: usize = 5;
@@ -83,21 +84,6 @@ fn rate(tokens: usize, time: Duration) -> f64 {
     tokens as f64 / time.as_secs_f64() / 1e6
 }
 
-/// The words of `documents` numbered in order of appearance, an end-of-document 0 after each: the same
-/// kind of array the index sorts, for the bare libsais reference.
-fn numbered(documents: &[Document]) -> (Vec<i32>, usize) {
-    let mut ids: HashMap<String, i32> = HashMap::new();
-    let mut text = Vec::new();
-    for document in documents {
-        for_each_word(&document.bytes, |word| {
-            let next = ids.len() as i32 + 1;
-            text.push(*ids.entry(word.to_owned()).or_insert(next));
-        });
-        text.push(0);
-    }
-    (text, ids.len())
-}
-
 fn main() {
     // 1. Real text until there are enough words.
     let mut documents = Vec::new();
@@ -117,14 +103,23 @@ fn main() {
             bytes: content,
         });
     }
-    let started = Instant::now();
-    let (text, dictionary) = numbered(&documents);
-    let split_time = started.elapsed();
+    // 2. Word splitting and numbering, reported apart (the counterpart of a model's tokenization).
+    let mut splits = Vec::new();
+    let mut split = None;
+    for _ in 0..RUNS {
+        let input = documents.clone();
+        let started = Instant::now();
+        split = Some(ReleaseWords::split(input).unwrap());
+        splits.push(started.elapsed());
+    }
+    let split = split.unwrap();
+    let split_time = median(splits);
     println!(
-        "corpus: {} documents, {:.1} MB, {words_read} words, {dictionary} distinct; word splitting and \
+        "corpus: {} documents, {:.1} MB, {words_read} words, {} distinct; word splitting and \
          numbering {:.2} s ({:.2} M words/s, one thread)",
         documents.len(),
         bytes as f64 / 1e6,
+        split.dictionary_len(),
         split_time.as_secs_f64(),
         rate(words_read, split_time)
     );
@@ -133,11 +128,11 @@ fn main() {
     let cache_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let cache = IndexCache::new(cache_dir.path());
 
-    // 2 and 3, interleaved so both see the same machine state.
+    // 3 and 4, interleaved so both see the same machine state.
     let (mut bare, mut full) = (Vec::new(), Vec::new());
     let mut index = None;
     for _ in 0..RUNS {
-        let mut symbols = text.clone();
+        let mut symbols: Vec<i32> = split.ids().iter().map(|&id| id as i32).collect();
         let started = Instant::now();
         let suffixes: Vec<i32> = SuffixArrayConstruction::for_text_mut(&mut symbols)
             .in_owned_buffer()
@@ -148,10 +143,10 @@ fn main() {
         bare.push(started.elapsed());
         drop(suffixes);
 
-        let input = documents.clone();
+        let input = split.clone();
         std::fs::remove_dir_all(cache.path_for(root)).ok();
         let started = Instant::now();
-        let built = Index::build(root, input).unwrap();
+        let built = Index::from_words(root, input).unwrap();
         cache.store(&built).unwrap();
         full.push(started.elapsed());
         index = Some(built);
@@ -160,12 +155,12 @@ fn main() {
     let (bare, full) = (median(bare), median(full));
     let n = index.token_count();
     println!(
-        "bare libsais suffix array (i32 word ids): {:.3} s = {:.1} M tokens/s",
+        "bare libsais suffix array (the same word ids as i32): {:.3} s = {:.1} M tokens/s",
         bare.as_secs_f64(),
         rate(n, bare)
     );
     println!(
-        "index build from the bytes (words, ids, suffix array, on disk): {:.3} s = {:.1} M tokens/s = {:.2} x bare",
+        "index build from the words (suffix array, stored on disk): {:.3} s = {:.1} M tokens/s = {:.2} x bare",
         full.as_secs_f64(),
         rate(n, full),
         bare.as_secs_f64() / full.as_secs_f64()
@@ -184,7 +179,7 @@ fn main() {
     );
     assert_eq!(loaded, index);
 
-    // 4. Attribution latency of 256-word outputs.
+    // 5. Attribution latency of 256-word outputs.
     let mut quoted = Vec::new();
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let long: Vec<Vec<String>> = documents

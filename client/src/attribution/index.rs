@@ -107,64 +107,26 @@ fn progress(total: u64) -> ProgressBar {
     // indicatif's stderr target draws nothing when stderr is not a terminal.
     let bar = ProgressBar::new(total);
     if let Ok(style) =
-        ProgressStyle::with_template("{msg:>18} [{bar:30}] {human_pos}/{human_len} documents")
+        ProgressStyle::with_template("{msg:>16} [{bar:30}] {human_pos}/{human_len} documents")
     {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
 }
 
-/// The documents' words as ids (0 after each document) with the sorted dictionary.
-struct WordText {
+/// A release's documents split into words and numbered: the input of the suffix sort. Word ids are in
+/// dictionary order, so the index bytes depend only on the documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseWords {
     ids: Vec<u32>,
     dictionary: Vec<Box<str>>,
     documents: Vec<DocumentEntry>,
 }
 
-/// Splits the documents (sorted by contribution id) into words and numbers them: first in order of
-/// appearance, then renumbered in dictionary order so the index bytes depend only on the documents.
-fn number_words(documents: &[Document], bar: &ProgressBar) -> WordText {
-    let mut seen: HashMap<Box<str>, u32> = HashMap::new();
-    let mut ids = Vec::new();
-    let mut entries = Vec::with_capacity(documents.len());
-    for document in documents {
-        entries.push(DocumentEntry {
-            contribution_id: document.contribution_id,
-            start: ids.len() as u64,
-        });
-        for_each_word(&document.bytes, |word| {
-            let next = seen.len() as u32 + 1;
-            let id = match seen.get(word) {
-                Some(&id) => id,
-                None => *seen.entry(word.into()).or_insert(next),
-            };
-            ids.push(id);
-        });
-        ids.push(END_OF_DOCUMENT);
-        bar.inc(1);
-    }
-    let mut dictionary: Vec<(Box<str>, u32)> = seen.into_iter().collect();
-    dictionary.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut renumber = vec![END_OF_DOCUMENT; dictionary.len() + 1];
-    for (sorted, (_, first_seen)) in dictionary.iter().enumerate() {
-        renumber[*first_seen as usize] = sorted as u32 + 1;
-    }
-    for id in &mut ids {
-        *id = renumber[*id as usize];
-    }
-    WordText {
-        ids,
-        dictionary: dictionary.into_iter().map(|(word, _)| word).collect(),
-        documents: entries,
-    }
-}
-
-impl Index {
-    /// Builds the index of a release (or of several merged: their documents together) in memory:
-    /// documents sorted by contribution id, split into words, numbered, joined with the end-of-document
-    /// id after each, then the suffix array (libsais, all cores). Checks that contribution ids are
-    /// unique.
-    pub fn build(root: B256, mut documents: Vec<Document>) -> Result<Self, AttributionError> {
+impl ReleaseWords {
+    /// Sorts the documents by contribution id (which must be unique), splits each into words and numbers
+    /// them: first in order of appearance, then renumbered in dictionary order.
+    pub fn split(mut documents: Vec<Document>) -> Result<Self, AttributionError> {
         if documents.is_empty() {
             return Err(AttributionError::EmptyRelease);
         }
@@ -179,15 +141,67 @@ impl Index {
         }
         let bar = progress(documents.len() as u64);
         bar.set_message("splitting words");
-        let words = number_words(&documents, &bar);
-        drop(documents);
+        let mut seen: HashMap<Box<str>, u32> = HashMap::new();
+        let mut ids = Vec::new();
+        let mut entries = Vec::with_capacity(documents.len());
+        for document in &documents {
+            entries.push(DocumentEntry {
+                contribution_id: document.contribution_id,
+                start: ids.len() as u64,
+            });
+            for_each_word(&document.bytes, |word| {
+                let next = seen.len() as u32 + 1;
+                let id = match seen.get(word) {
+                    Some(&id) => id,
+                    None => *seen.entry(word.into()).or_insert(next),
+                };
+                ids.push(id);
+            });
+            ids.push(END_OF_DOCUMENT);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let mut dictionary: Vec<(Box<str>, u32)> = seen.into_iter().collect();
+        dictionary.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut renumber = vec![END_OF_DOCUMENT; dictionary.len() + 1];
+        for (sorted, (_, first_seen)) in dictionary.iter().enumerate() {
+            renumber[*first_seen as usize] = sorted as u32 + 1;
+        }
+        for id in &mut ids {
+            *id = renumber[*id as usize];
+        }
+        Ok(Self {
+            ids,
+            dictionary: dictionary.into_iter().map(|(word, _)| word).collect(),
+            documents: entries,
+        })
+    }
+
+    /// The text the suffix array sorts: word ids, 0 after each document.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Distinct words.
+    pub fn dictionary_len(&self) -> usize {
+        self.dictionary.len()
+    }
+}
+
+impl Index {
+    /// Builds the index of a release (or of several merged: their documents together) in memory:
+    /// [`ReleaseWords::split`], then [`Index::from_words`].
+    pub fn build(root: B256, documents: Vec<Document>) -> Result<Self, AttributionError> {
+        Self::from_words(root, ReleaseWords::split(documents)?)
+    }
+
+    /// The suffix array (libsais, all cores) of split and numbered documents.
+    pub fn from_words(root: B256, words: ReleaseWords) -> Result<Self, AttributionError> {
         if words.ids.len() > libsais::LIBSAIS_I32_OUTPUT_MAXIMUM_SIZE {
             return Err(AttributionError::TooLarge(words.ids.len()));
         }
-        bar.set_message("sorting suffixes");
         let text = Text::from_ids(words.ids, words.dictionary.len());
         let suffixes = suffix_array(&text)?;
-        bar.finish_and_clear();
         Ok(Self {
             root,
             dictionary: words.dictionary,
@@ -632,17 +646,17 @@ mod tests {
 
     #[test]
     fn ids_are_numbered_in_dictionary_order() {
-        let documents = [
-            Document {
-                contribution_id: 1,
-                bytes: b"Zebra apple zebra".to_vec(),
-            },
+        let documents = vec![
             Document {
                 contribution_id: 2,
                 bytes: b"mango".to_vec(),
             },
+            Document {
+                contribution_id: 1,
+                bytes: b"Zebra apple zebra".to_vec(),
+            },
         ];
-        let words = number_words(&documents, &ProgressBar::hidden());
+        let words = ReleaseWords::split(documents).unwrap();
         assert_eq!(
             words.dictionary,
             ["apple".into(), "mango".into(), "zebra".into()]

@@ -22,7 +22,7 @@ pub use document::{
     Document, DocumentFetcher, MAX_DOCUMENT_BYTES, content_hash, fetch_document, verify_document,
 };
 pub use error::AttributionError;
-pub use index::{DocumentEntry, Index, IndexCache};
+pub use index::{DocumentEntry, Index, IndexCache, ReleaseWords};
 pub use merkle::{hash_pair, leaf, release_root};
 pub use score::{Attribution, AttributionParams, MatchedSpan, WEIGHT_ONE};
 pub use words::{for_each_word, word_count, words};

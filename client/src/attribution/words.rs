@@ -43,7 +43,14 @@ pub fn for_each_word(text: &[u8], mut on_word: impl FnMut(&str)) {
     let text = String::from_utf8_lossy(text);
     let mut word = String::new();
     for c in text.chars() {
-        if !is_word_character(c) {
+        // ASCII first (most text): letters and digits are the only ASCII word characters.
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                word.push(c.to_ascii_lowercase());
+            } else {
+                emit(&mut word, &mut on_word);
+            }
+        } else if !is_word_character(c) {
             emit(&mut word, &mut on_word);
         } else if stands_alone(c) {
             emit(&mut word, &mut on_word);
@@ -80,6 +87,17 @@ pub fn word_count(text: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_general_categories() {
+        for c in (0u8..128).map(char::from) {
+            assert_eq!(is_word_character(c), c.is_ascii_alphanumeric(), "{c:?}");
+            assert_eq!(
+                c.to_lowercase().collect::<String>(),
+                c.to_ascii_lowercase().to_string()
+            );
+        }
+    }
 
     #[test]
     fn splits_at_punctuation_and_space_and_lowercases() {
