@@ -87,6 +87,8 @@ test-contracts: setup-npm
 	done; done
 
 test-rust: setup-npm setup-apt setup-model setup-nextest
+	@echo "==> attribution golden vectors recomputed by the Python reference (client/reference/attribution.py)"
+	@python3 client/reference/attribution.py --check client/tests/vectors/attribution-v1.json
 	@echo "==> forge build (the Rust integration tests deploy with contracts/script/Deploy.s.sol)"
 	@forge build
 	@echo "==> $(CARGO_TEST)"

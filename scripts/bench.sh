@@ -11,6 +11,8 @@ echo "==> gas: settle batches, claim, contribute, review vs an ERC-20 transfer (
 forge test --match-path 'contracts/test/gas/*' -vv
 echo "==> client: attribution index build vs bare libsais, attribution latency"
 cargo bench -p soil-client --bench attribution
+echo "==> client: attribution quality on planted sources (precision, recall, ppm on wrong documents, false credit)"
+cargo bench -p soil-client --bench attribution_quality
 echo "==> client: generation tokens/s vs a bare llama-cpp-2 decode loop"
 cargo bench -p soil-client --bench generation
 echo "==> indexer: fetch, decode + write, end to end (SQLite, PostgreSQL) over ≥ 1M events"

@@ -95,7 +95,7 @@ for who in "${CONTRIBUTORS[@]}"; do
   for _ in 1 2; do
     doc=$((doc + 1))
     as "$who" datanet contribute --datanet 1 --file "$STATE/www/docs/literature-$doc.txt" --uri "$WWW/docs/literature-$doc.txt" \
-      --stake "10$ETHER" --model "$MODEL"
+      --stake "10$ETHER"
   done
 done
 for id in 1 2 3 4 5 6 7; do as $CURATOR datanet review --contribution "$id" --accept; done
@@ -136,7 +136,7 @@ say "anyone audits the settled receipts: each output fetched from its signed URI
 txs=$(awk '$1 == "transactions" { for (i = 2; i <= NF; i++) print $i }' "$STATE/settle.txt")
 [ -n "$txs" ] || die "the settlement sent no transaction to audit"
 for tx in $txs; do
-  "$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" audit "$tx" --model "$MODEL"
+  "$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" audit "$tx"
 done
 echo
 echo "explorer:  http://127.0.0.1:$INDEXER_PORT/"

@@ -14,11 +14,10 @@ use alloy::primitives::{Address, B256, keccak256};
 use serde::Serialize;
 
 use crate::{
-    attribution::{self, AttributionParams, DocumentFetcher, Index, IndexCache},
+    attribution::{self, DocumentFetcher, Index, IndexCache},
     chain::{Chain, SettledReceipt},
     error::{ClientError, Result},
-    model::{ModelOptions, ModelWorker},
-    serve::session::{load_model, sync_releases},
+    serve::session::sync_releases,
 };
 
 /// What an audit needs besides the chain.
@@ -26,10 +25,6 @@ use crate::{
 pub struct AuditConfig {
     /// Where release indexes are cached.
     pub cache_dir: PathBuf,
-    /// The model's GGUF file, whose tokenizer attribution needs (checked against the registered weights).
-    pub tokenizer: PathBuf,
-    /// llama.cpp settings for loading it.
-    pub model_options: ModelOptions,
     /// How long one fetch (the output, a document) may take.
     pub fetch_timeout: Duration,
 }
@@ -177,21 +172,10 @@ pub struct ReceiptAudit {
     pub passed: bool,
 }
 
-/// The merged index of one model's releases and, while attribution works on token ids, the model's
-/// tokenizer.
-#[derive(Debug)]
-struct ModelIndex {
-    index: Index,
-    worker: ModelWorker,
-}
-
-/// The attribution of `output` under [`attribution::PROTOCOL_VERSION`]: the one computation an audit
-/// repeats, exactly as a session does it (the output bytes re-tokenized, the version's parameters).
-async fn recompute(model: &ModelIndex, output: &[u8]) -> Result<attribution::Attribution> {
-    let tokens = model.worker.tokenize(output).await?;
-    Ok(model
-        .index
-        .attribute(&tokens, &AttributionParams::default())?)
+/// The attribution of `output` under [`attribution::PROTOCOL_VERSION`] over a model's merged index: the
+/// one computation an audit repeats, exactly as a session does it (from the published bytes alone).
+fn recompute(index: &Index, output: &[u8]) -> attribution::Attribution {
+    index.attribute(output)
 }
 
 /// Audits settled receipts, keeping each model's index for the next receipt of the same model.
@@ -200,7 +184,7 @@ pub struct Auditor<'a> {
     chain: &'a Chain,
     config: AuditConfig,
     fetcher: DocumentFetcher,
-    models: HashMap<u64, ModelIndex>,
+    models: HashMap<u64, Index>,
 }
 
 impl<'a> Auditor<'a> {
@@ -216,18 +200,12 @@ impl<'a> Auditor<'a> {
     }
 
     /// The model's releases, synced and merged as a session merges them (loaded once per model).
-    async fn model(&mut self, model_id: u64) -> Result<&ModelIndex> {
+    async fn model(&mut self, model_id: u64) -> Result<&Index> {
         if !self.models.contains_key(&model_id) {
             let model = self.chain.model(model_id).await?;
-            let worker = load_model(
-                self.config.tokenizer.clone(),
-                Some(model.weightsHash),
-                self.config.model_options.clone(),
-            )
-            .await?;
             let cache = IndexCache::new(self.config.cache_dir.clone());
-            let index = sync_releases(self.chain, &worker, &cache, &model.releaseIds).await?;
-            self.models.insert(model_id, ModelIndex { index, worker });
+            let index = sync_releases(self.chain, &cache, &model.releaseIds).await?;
+            self.models.insert(model_id, index);
         }
         Ok(&self.models[&model_id])
     }
@@ -267,7 +245,7 @@ impl<'a> Auditor<'a> {
         let output = self.fetch_output(receipt, &mut findings).await;
         let mut recomputed = None;
         if let (Some(output), true) = (output, supported) {
-            let attribution = recompute(self.model(receipt.modelId).await?, &output).await?;
+            let attribution = recompute(self.model(receipt.modelId).await?, &output);
             let hash = attribution.to_receipt().hash();
             if hash != receipt.attributionHash || attribution.weights != settled_attribution {
                 findings.push(Finding::AttributionMismatch {

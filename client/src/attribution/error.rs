@@ -64,28 +64,8 @@ pub enum AttributionError {
     /// Two documents of a release carry the same contribution id.
     #[error("contribution {0} appears twice in the release")]
     DuplicateContribution(u64),
-    /// A document holds a token id that is the separator or outside the vocabulary.
-    #[error(
-        "contribution {contribution_id} holds token {token}, which is the separator or outside the vocabulary of {vocab_size}"
-    )]
-    InvalidToken {
-        /// The document.
-        contribution_id: u64,
-        /// The token id.
-        token: u32,
-        /// The vocabulary size.
-        vocab_size: u32,
-    },
-    /// The separator token is outside the vocabulary.
-    #[error("the separator token {separator} is outside the vocabulary of {vocab_size}")]
-    InvalidSeparator {
-        /// The separator token id.
-        separator: u32,
-        /// The vocabulary size.
-        vocab_size: u32,
-    },
     /// The release holds more tokens than a 32-bit suffix array addresses.
-    #[error("the release holds {0} tokens; an index holds at most 2^31 - 1")]
+    #[error("the releases hold {0} words; an index holds at most 2^31 - 1")]
     TooLarge(usize),
     /// libsais failed to build the suffix array.
     #[error("suffix array construction failed: {0}")]

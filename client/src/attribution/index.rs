@@ -1,21 +1,24 @@
-//! The attribution index of one release: the release's documents as one token array (each document
-//! followed by a separator token, documents in contribution-id order), its suffix array (libsais) and
-//! the document table. Stored under `<cache>/<release root hex>/`:
+//! The attribution index of a release (or of several merged): the documents' words (docs/PROTOCOL.md,
+//! "Words") as one array of word ids, each document followed by the end-of-document id 0, documents in
+//! contribution-id order; its suffix array (libsais); the document table; the dictionary. Stored under
+//! `<cache>/<key hex>/`:
 //!
-//! | file            | content                                                          |
-//! |-----------------|------------------------------------------------------------------|
-//! | `index.json`    | format version, root, vocabulary, separator, token width, counts |
-//! | `tokens.bin`    | token ids, little-endian `u16` (vocabulary ≤ 65 536) else `u32`  |
-//! | `suffixes.bin`  | the suffix array, little-endian, each entry in `pointer_width` bytes |
-//! | `documents.bin` | per document: contribution id `u64`, first token `u64` (LE)      |
+//! | file            | content                                                               |
+//! |-----------------|-----------------------------------------------------------------------|
+//! | `index.json`    | format version, key, counts, byte widths                              |
+//! | `words.txt`     | the dictionary: distinct words in UTF-8 byte order, one per line; word *i* (from 0) has id *i* + 1 |
+//! | `tokens.bin`    | word ids, little-endian, each in `token_width` bytes (2, 3 or 4)       |
+//! | `suffixes.bin`  | the suffix array, little-endian, each entry in `pointer_width` bytes (3 or 4) |
+//! | `documents.bin` | per document: contribution id `u64`, first token `u64` (LE)           |
 //!
-//! Suffix-array entries are stored in the fewest bytes that hold a text position (as infini-gram does):
-//! 3 bytes up to 16 777 216 tokens, 4 beyond. That is 2 + 3 = 5 bytes per token for `u16` vocabularies
-//! up to that size (2 + 4 = 6 beyond), plus 16 bytes per document. In memory the suffix array is `i32`.
-//! A directory is written under a temporary name and renamed into place, so a reader sees a whole index
-//! or none.
+//! Ids and suffixes are stored in the fewest bytes that hold them (as infini-gram does): 3 + 3 = 6 bytes
+//! per word up to 16 777 216 words and distinct words, plus the dictionary and 16 bytes per document. In
+//! memory the text is `u16` when the dictionary allows, else `u32`, and the suffix array `i32`. A
+//! directory is written under a temporary name and renamed into place, so a reader sees a whole index or
+//! none. Word ids are an implementation detail: the attribution depends only on the words.
 
 use std::{
+    collections::HashMap,
     fs,
     io::{Read, Write},
     path::{Path, PathBuf},
@@ -26,47 +29,28 @@ use alloy::primitives::B256;
 use indicatif::{ProgressBar, ProgressStyle};
 use libsais::{SuffixArrayConstruction, ThreadCount};
 
-use super::AttributionError;
+use super::{AttributionError, Document, words::for_each_word};
 
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 const META_FILE: &str = "index.json";
+const WORDS_FILE: &str = "words.txt";
 const TOKENS_FILE: &str = "tokens.bin";
 const SUFFIXES_FILE: &str = "suffixes.bin";
 const DOCUMENTS_FILE: &str = "documents.bin";
 
-/// A document as token ids of the model's tokenizer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenizedDocument {
-    /// The contribution it belongs to.
-    pub contribution_id: u64,
-    /// Its token ids.
-    pub tokens: Vec<u32>,
-}
+/// The id that ends every document in the index text (word ids start at 1).
+pub(crate) const END_OF_DOCUMENT: u32 = 0;
 
-/// The tokenizer facts an index depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Vocabulary {
-    /// Tokens in the vocabulary: ids are below this.
-    pub size: u32,
-    /// The token id placed after every document (the model's end-of-sequence token); documents must not
-    /// contain it, and outputs are split at it.
-    pub separator: u32,
-    /// Identifies the tokenizer (SHA-256 over its token pieces, see
-    /// [`crate::model::ModelInfo::tokenizer_fingerprint`]): an index cached for the same release by a model
-    /// with another tokenizer is rebuilt.
-    pub fingerprint: B256,
-}
-
-/// Where a document's tokens lie in the index text.
+/// Where a document's words lie in the index text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DocumentEntry {
     /// The contribution.
     pub contribution_id: u64,
-    /// Index of its first token in the text.
+    /// Index of its first word in the text.
     pub start: u64,
 }
 
-/// The index text: `u16` ids when the vocabulary fits, else `u32`.
+/// The index text: `u16` ids when the dictionary fits, else `u32`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Text {
     Narrow(Vec<u16>),
@@ -81,10 +65,18 @@ impl Text {
         }
     }
 
-    fn width(&self) -> usize {
+    fn ids(&self) -> Box<dyn Iterator<Item = u32> + '_> {
         match self {
-            Self::Narrow(_) => 2,
-            Self::Wide(_) => 4,
+            Self::Narrow(tokens) => Box::new(tokens.iter().map(|&id| u32::from(id))),
+            Self::Wide(tokens) => Box::new(tokens.iter().copied()),
+        }
+    }
+
+    fn from_ids(ids: Vec<u32>, dictionary: usize) -> Self {
+        if dictionary < 1 << 16 {
+            Self::Narrow(ids.into_iter().map(|id| id as u16).collect())
+        } else {
+            Self::Wide(ids)
         }
     }
 }
@@ -93,7 +85,7 @@ impl Text {
 struct Meta {
     format: u32,
     root: B256,
-    vocabulary: Vocabulary,
+    words: u64,
     token_width: usize,
     pointer_width: usize,
     tokens: u64,
@@ -104,7 +96,8 @@ struct Meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Index {
     pub(crate) root: B256,
-    pub(crate) vocabulary: Vocabulary,
+    /// The distinct words in byte order; word `i` has id `i + 1`.
+    pub(crate) dictionary: Vec<Box<str>>,
     pub(crate) text: Text,
     pub(crate) suffixes: Vec<i32>,
     pub(crate) documents: Vec<DocumentEntry>,
@@ -114,30 +107,28 @@ fn progress(total: u64) -> ProgressBar {
     // indicatif's stderr target draws nothing when stderr is not a terminal.
     let bar = ProgressBar::new(total);
     if let Ok(style) =
-        ProgressStyle::with_template("{msg:>18} [{bar:30}] {human_pos}/{human_len} tokens")
+        ProgressStyle::with_template("{msg:>16} [{bar:30}] {human_pos}/{human_len} documents")
     {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
 }
 
-impl Index {
-    /// Builds the index of a release in memory: documents sorted by contribution id, concatenated with the
-    /// separator after each, then the suffix array (libsais, all cores). Checks that ids are unique and
-    /// that every token is in the vocabulary and is not the separator.
-    pub fn build(
-        root: B256,
-        vocabulary: Vocabulary,
-        mut documents: Vec<TokenizedDocument>,
-    ) -> Result<Self, AttributionError> {
+/// A release's documents split into words and numbered: the input of the suffix sort. Word ids are in
+/// dictionary order, so the index bytes depend only on the documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseWords {
+    ids: Vec<u32>,
+    dictionary: Vec<Box<str>>,
+    documents: Vec<DocumentEntry>,
+}
+
+impl ReleaseWords {
+    /// Sorts the documents by contribution id (which must be unique), splits each into words and numbers
+    /// them: first in order of appearance, then renumbered in dictionary order.
+    pub fn split(mut documents: Vec<Document>) -> Result<Self, AttributionError> {
         if documents.is_empty() {
             return Err(AttributionError::EmptyRelease);
-        }
-        if vocabulary.separator >= vocabulary.size {
-            return Err(AttributionError::InvalidSeparator {
-                separator: vocabulary.separator,
-                vocab_size: vocabulary.size,
-            });
         }
         documents.sort_unstable_by_key(|document| document.contribution_id);
         if let Some(pair) = documents
@@ -148,61 +139,103 @@ impl Index {
                 pair[0].contribution_id,
             ));
         }
-        let total: usize = documents
-            .iter()
-            .map(|document| document.tokens.len() + 1)
-            .sum();
-        if total > libsais::LIBSAIS_I32_OUTPUT_MAXIMUM_SIZE {
-            return Err(AttributionError::TooLarge(total));
-        }
-
-        let bar = progress(total as u64);
-        bar.set_message("joining documents");
+        let bar = progress(documents.len() as u64);
+        bar.set_message("splitting words");
+        let mut seen: HashMap<Box<str>, u32> = HashMap::new();
+        let mut ids = Vec::new();
         let mut entries = Vec::with_capacity(documents.len());
-        let text = if vocabulary.size <= 1 << 16 {
-            Text::Narrow(concatenate(
-                &documents,
-                vocabulary,
-                &mut entries,
-                &bar,
-                |token| token as u16,
-            )?)
-        } else {
-            Text::Wide(concatenate(
-                &documents,
-                vocabulary,
-                &mut entries,
-                &bar,
-                |token| token,
-            )?)
-        };
-        drop(documents);
-
-        bar.set_message("sorting suffixes");
-        let suffixes = suffix_array(&text)?;
+        for document in &documents {
+            entries.push(DocumentEntry {
+                contribution_id: document.contribution_id,
+                start: ids.len() as u64,
+            });
+            for_each_word(&document.bytes, |word| {
+                let next = seen.len() as u32 + 1;
+                let id = match seen.get(word) {
+                    Some(&id) => id,
+                    None => *seen.entry(word.into()).or_insert(next),
+                };
+                ids.push(id);
+            });
+            ids.push(END_OF_DOCUMENT);
+            bar.inc(1);
+        }
         bar.finish_and_clear();
+        let mut dictionary: Vec<(Box<str>, u32)> = seen.into_iter().collect();
+        dictionary.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut renumber = vec![END_OF_DOCUMENT; dictionary.len() + 1];
+        for (sorted, (_, first_seen)) in dictionary.iter().enumerate() {
+            renumber[*first_seen as usize] = sorted as u32 + 1;
+        }
+        for id in &mut ids {
+            *id = renumber[*id as usize];
+        }
         Ok(Self {
-            root,
-            vocabulary,
-            text,
-            suffixes,
+            ids,
+            dictionary: dictionary.into_iter().map(|(word, _)| word).collect(),
             documents: entries,
         })
     }
 
-    /// The release root the index was built for.
+    /// The text the suffix array sorts: word ids, 0 after each document.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Distinct words.
+    pub fn dictionary_len(&self) -> usize {
+        self.dictionary.len()
+    }
+}
+
+impl Index {
+    /// Builds the index of a release (or of several merged: their documents together) in memory:
+    /// [`ReleaseWords::split`], then [`Index::from_words`].
+    pub fn build(root: B256, documents: Vec<Document>) -> Result<Self, AttributionError> {
+        Self::from_words(root, ReleaseWords::split(documents)?)
+    }
+
+    /// The suffix array (libsais, all cores) of split and numbered documents.
+    pub fn from_words(root: B256, words: ReleaseWords) -> Result<Self, AttributionError> {
+        if words.ids.len() > libsais::LIBSAIS_I32_OUTPUT_MAXIMUM_SIZE {
+            return Err(AttributionError::TooLarge(words.ids.len()));
+        }
+        let text = Text::from_ids(words.ids, words.dictionary.len());
+        let suffixes = suffix_array(&text)?;
+        Ok(Self {
+            root,
+            dictionary: words.dictionary,
+            text,
+            suffixes,
+            documents: words.documents,
+        })
+    }
+
+    /// The key the index was built for (a release root, or the key of several merged).
     pub fn root(&self) -> B256 {
         self.root
     }
 
-    /// The tokenizer facts the index was built with.
-    pub fn vocabulary(&self) -> Vocabulary {
-        self.vocabulary
-    }
-
-    /// Tokens in the index text (documents and separators).
+    /// Positions in the index text: words plus one end-of-document id per document.
     pub fn token_count(&self) -> usize {
         self.text.len()
+    }
+
+    /// Words in the indexed documents (`N` of the scoring).
+    pub fn word_count(&self) -> usize {
+        self.text.len() - self.documents.len()
+    }
+
+    /// Distinct words.
+    pub fn dictionary_len(&self) -> usize {
+        self.dictionary.len()
+    }
+
+    /// The id of `word` (already normalized), or [`END_OF_DOCUMENT`] when no document holds it.
+    pub(crate) fn id_of(&self, word: &str) -> u32 {
+        self.dictionary
+            .binary_search_by(|probe| probe.as_ref().cmp(word))
+            .map_or(END_OF_DOCUMENT, |position| position as u32 + 1)
     }
 
     /// The documents, in contribution-id order.
@@ -212,8 +245,9 @@ impl Index {
 
     /// Bytes the index takes on disk, the small `index.json` aside.
     pub fn size_bytes(&self) -> u64 {
-        (self.text.len() * self.text.width()
-            + self.suffixes.len() * pointer_width(self.text.len())
+        let dictionary: usize = self.dictionary.iter().map(|word| word.len() + 1).sum();
+        (self.text.len() * (token_width(self.dictionary.len()) + pointer_width(self.text.len()))
+            + dictionary
             + self.documents.len() * 16) as u64
     }
 
@@ -229,8 +263,8 @@ impl Index {
         let meta = Meta {
             format: FORMAT_VERSION,
             root: self.root,
-            vocabulary: self.vocabulary,
-            token_width: self.text.width(),
+            words: self.dictionary.len() as u64,
+            token_width: token_width(self.dictionary.len()),
             pointer_width: pointer_width(self.text.len()),
             tokens: self.text.len() as u64,
             documents: self.documents.len() as u64,
@@ -241,22 +275,22 @@ impl Index {
                 path: meta_path.clone(),
                 reason: error.to_string(),
             })?;
-        fs::write(&meta_path, json).map_err(|source| AttributionError::Io {
-            path: meta_path,
-            source,
-        })?;
-        match &self.text {
-            Text::Narrow(tokens) => {
-                write_le(&directory.join(TOKENS_FILE), tokens, |t| t.to_le_bytes())?
-            }
-            Text::Wide(tokens) => {
-                write_le(&directory.join(TOKENS_FILE), tokens, |t| t.to_le_bytes())?
-            }
+        write_file(&meta_path, &json)?;
+        let mut dictionary = Vec::new();
+        for word in &self.dictionary {
+            dictionary.extend_from_slice(word.as_bytes());
+            dictionary.push(b'\n');
         }
-        write_pointers(
+        write_file(&directory.join(WORDS_FILE), &dictionary)?;
+        write_ints(
+            &directory.join(TOKENS_FILE),
+            self.text.ids(),
+            meta.token_width,
+        )?;
+        write_ints(
             &directory.join(SUFFIXES_FILE),
-            &self.suffixes,
-            pointer_width(self.text.len()),
+            self.suffixes.iter().map(|&suffix| suffix as u32),
+            meta.pointer_width,
         )?;
         write_le(&directory.join(DOCUMENTS_FILE), &self.documents, |entry| {
             let mut bytes = [0u8; 16];
@@ -287,27 +321,32 @@ impl Index {
         }
         let tokens =
             usize::try_from(meta.tokens).map_err(|_| corrupt("token count too large".into()))?;
-        let text = match meta.token_width {
-            2 => Text::Narrow(read_le(
-                &directory.join(TOKENS_FILE),
-                tokens,
-                u16::from_le_bytes,
-            )?),
-            4 => Text::Wide(read_le(
-                &directory.join(TOKENS_FILE),
-                tokens,
-                u32::from_le_bytes,
-            )?),
-            width => return Err(corrupt(format!("token width {width}"))),
-        };
-        if meta.pointer_width != pointer_width(tokens) {
+        let dictionary = read_dictionary(&directory.join(WORDS_FILE))?;
+        if dictionary.len() as u64 != meta.words
+            || meta.token_width != token_width(dictionary.len())
+            || meta.pointer_width != pointer_width(tokens)
+        {
             return Err(corrupt(format!(
-                "pointer width {} for {tokens} tokens (expected {})",
-                meta.pointer_width,
-                pointer_width(tokens)
+                "{} words in {WORDS_FILE} for {} declared, widths {}/{} for {tokens} tokens",
+                dictionary.len(),
+                meta.words,
+                meta.token_width,
+                meta.pointer_width
             )));
         }
-        let suffixes = read_pointers(&directory.join(SUFFIXES_FILE), tokens, meta.pointer_width)?;
+        if !dictionary.windows(2).all(|pair| pair[0] < pair[1]) {
+            return Err(corrupt(format!("{WORDS_FILE} is not in byte order")));
+        }
+        let ids = read_ints(&directory.join(TOKENS_FILE), tokens, meta.token_width)?;
+        if ids.iter().any(|&id| id as usize > dictionary.len()) {
+            return Err(corrupt("a word id is outside the dictionary".into()));
+        }
+        let text = Text::from_ids(ids, dictionary.len());
+        let suffixes: Vec<i32> =
+            read_ints(&directory.join(SUFFIXES_FILE), tokens, meta.pointer_width)?
+                .into_iter()
+                .map(|suffix| suffix as i32)
+                .collect();
         let count = usize::try_from(meta.documents)
             .map_err(|_| corrupt("document count too large".into()))?;
         let documents = read_le(&directory.join(DOCUMENTS_FILE), count, |bytes: [u8; 16]| {
@@ -335,48 +374,12 @@ impl Index {
         }
         Ok(Self {
             root: meta.root,
-            vocabulary: meta.vocabulary,
+            dictionary,
             text,
             suffixes,
             documents,
         })
     }
-}
-
-/// Concatenates the documents, a separator after each, recording where each starts.
-fn concatenate<T: Copy>(
-    documents: &[TokenizedDocument],
-    vocabulary: Vocabulary,
-    entries: &mut Vec<DocumentEntry>,
-    bar: &ProgressBar,
-    narrow: impl Fn(u32) -> T,
-) -> Result<Vec<T>, AttributionError> {
-    let total = documents
-        .iter()
-        .map(|document| document.tokens.len() + 1)
-        .sum();
-    let mut text = Vec::with_capacity(total);
-    for document in documents {
-        if let Some(&token) = document
-            .tokens
-            .iter()
-            .find(|&&token| token >= vocabulary.size || token == vocabulary.separator)
-        {
-            return Err(AttributionError::InvalidToken {
-                contribution_id: document.contribution_id,
-                token,
-                vocab_size: vocabulary.size,
-            });
-        }
-        entries.push(DocumentEntry {
-            contribution_id: document.contribution_id,
-            start: text.len() as u64,
-        });
-        text.extend(document.tokens.iter().map(|&token| narrow(token)));
-        text.push(narrow(vocabulary.separator));
-        bar.inc(document.tokens.len() as u64 + 1);
-    }
-    Ok(text)
 }
 
 fn suffix_array(text: &Text) -> Result<Vec<i32>, AttributionError> {
@@ -401,30 +404,71 @@ fn suffix_array(text: &Text) -> Result<Vec<i32>, AttributionError> {
     }
 }
 
+/// Bytes a word id takes on disk for a dictionary of `words` words (ids up to `words`): 2, 3 or 4.
+fn token_width(words: usize) -> usize {
+    if words < 1 << 16 {
+        2
+    } else if words < 1 << 24 {
+        3
+    } else {
+        4
+    }
+}
+
 /// Bytes a suffix-array entry takes on disk for a text of `tokens` tokens: the fewest that hold every
 /// position, at least 3 (so the width changes only past 16 777 216 tokens).
 fn pointer_width(tokens: usize) -> usize {
     if tokens <= 1 << 24 { 3 } else { 4 }
 }
 
-/// Writes the suffix array, each entry as its low `width` bytes (3 or 4) little-endian.
-fn write_pointers(path: &Path, suffixes: &[i32], width: usize) -> Result<(), AttributionError> {
-    match width {
-        3 => write_le(path, suffixes, |suffix| {
-            let [a, b, c, _] = suffix.to_le_bytes();
-            [a, b, c]
-        }),
-        _ => write_le(path, suffixes, |suffix| suffix.to_le_bytes()),
-    }
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AttributionError> {
+    fs::write(path, bytes).map_err(|source| AttributionError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-/// Reads a suffix array of `count` entries of `width` bytes written by [`write_pointers`].
-fn read_pointers(path: &Path, count: usize, width: usize) -> Result<Vec<i32>, AttributionError> {
+/// Reads the dictionary: one word per line.
+fn read_dictionary(path: &Path) -> Result<Vec<Box<str>>, AttributionError> {
+    let bytes = fs::read(path).map_err(|source| AttributionError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|error| AttributionError::CorruptIndex {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    Ok(text.lines().map(Box::from).collect())
+}
+
+/// Writes unsigned integers, each as its low `width` bytes (2, 3 or 4) little-endian.
+fn write_ints(
+    path: &Path,
+    values: impl Iterator<Item = u32>,
+    width: usize,
+) -> Result<(), AttributionError> {
+    let io = |source| AttributionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(path).map_err(io)?);
+    for value in values {
+        file.write_all(&value.to_le_bytes()[..width]).map_err(io)?;
+    }
+    file.flush().map_err(io)
+}
+
+/// Reads `count` integers of `width` bytes written by [`write_ints`]; a file of another length is
+/// corrupt.
+fn read_ints(path: &Path, count: usize, width: usize) -> Result<Vec<u32>, AttributionError> {
     match width {
-        3 => read_le(path, count, |[a, b, c]: [u8; 3]| {
-            i32::from_le_bytes([a, b, c, 0])
+        2 => read_le(path, count, |[a, b]: [u8; 2]| {
+            u32::from_le_bytes([a, b, 0, 0])
         }),
-        _ => read_le(path, count, i32::from_le_bytes),
+        3 => read_le(path, count, |[a, b, c]: [u8; 3]| {
+            u32::from_le_bytes([a, b, c, 0])
+        }),
+        _ => read_le(path, count, u32::from_le_bytes),
     }
 }
 
@@ -559,31 +603,19 @@ impl IndexCache {
     pub fn load_or_build(
         &self,
         root: B256,
-        vocabulary: Vocabulary,
-        build: impl FnOnce() -> Result<Vec<TokenizedDocument>, AttributionError>,
+        build: impl FnOnce() -> Result<Vec<Document>, AttributionError>,
     ) -> Result<Index, AttributionError> {
         match self.load(root) {
-            Ok(Some(index)) if index.vocabulary == vocabulary => return Ok(index),
-            Ok(Some(_)) => {
-                tracing::warn!(%root, "cached index was built with another tokenizer; rebuilding")
-            }
+            Ok(Some(index)) => return Ok(index),
             Ok(None) => {}
-            Err(error) => tracing::warn!(%root, %error, "cached index is unusable; rebuilding"),
+            Err(error) => {
+                tracing::warn!(%root, %error, "cached index is unusable; rebuilding");
+                let path = self.path_for(root);
+                fs::remove_dir_all(&path)
+                    .map_err(|source| AttributionError::Io { path, source })?;
+            }
         }
-        let index = Index::build(root, vocabulary, build()?)?;
-        let path = self.path_for(root);
-        if path.exists()
-            && self
-                .load(root)
-                .ok()
-                .flatten()
-                .is_none_or(|cached| cached.vocabulary != vocabulary)
-        {
-            fs::remove_dir_all(&path).map_err(|source| AttributionError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        }
+        let index = Index::build(root, build()?)?;
         self.store(&index)?;
         Ok(index)
     }
@@ -594,18 +626,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suffix_pointers_round_trip_in_both_widths() {
+    fn integers_round_trip_in_every_width() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(SUFFIXES_FILE);
-        let suffixes = [0, 1, 0x00ab_cdef, (1 << 24) - 1, 7];
-        write_pointers(&path, &suffixes, 3).unwrap();
+        let values = [0, 1, 0x00ab_cdef, (1 << 24) - 1, 7];
+        write_ints(&path, values.into_iter(), 3).unwrap();
         assert_eq!(fs::metadata(&path).unwrap().len(), 15);
-        assert_eq!(read_pointers(&path, 5, 3).unwrap(), suffixes);
+        assert_eq!(read_ints(&path, 5, 3).unwrap(), values);
 
-        let wide = [0, 1 << 24, i32::MAX, 9];
-        write_pointers(&path, &wide, 4).unwrap();
-        assert_eq!(read_pointers(&path, 4, 4).unwrap(), wide);
-        assert!(read_pointers(&path, 5, 4).is_err());
+        let narrow = [0, 1, 0xffff];
+        write_ints(&path, narrow.into_iter(), 2).unwrap();
+        assert_eq!(read_ints(&path, 3, 2).unwrap(), narrow);
+
+        let wide = [0, 1 << 24, u32::MAX, 9];
+        write_ints(&path, wide.into_iter(), 4).unwrap();
+        assert_eq!(read_ints(&path, 4, 4).unwrap(), wide);
+        assert!(read_ints(&path, 5, 4).is_err());
+    }
+
+    #[test]
+    fn ids_are_numbered_in_dictionary_order() {
+        let documents = vec![
+            Document {
+                contribution_id: 2,
+                bytes: b"mango".to_vec(),
+            },
+            Document {
+                contribution_id: 1,
+                bytes: b"Zebra apple zebra".to_vec(),
+            },
+        ];
+        let words = ReleaseWords::split(documents).unwrap();
+        assert_eq!(
+            words.dictionary,
+            ["apple".into(), "mango".into(), "zebra".into()]
+        );
+        assert_eq!(words.ids, [3, 1, 3, END_OF_DOCUMENT, 2, END_OF_DOCUMENT]);
+        assert_eq!(words.documents[1].start, 4);
     }
 
     #[test]

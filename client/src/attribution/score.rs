@@ -1,21 +1,23 @@
-//! Scoring an output against an index: maximal matching spans, their rarity weights, the credit of each
-//! contribution, the top K and their weights in parts per million. Integer arithmetic only (the
+//! Scoring an output against an index: maximal matching spans of words, their rarity weights, the credit
+//! of each contribution, the top K and their weights in parts per million. Integer arithmetic only (the
 //! logarithm is a fixed-point `log2` computed with integers), so the result is bit-identical on every
-//! machine.
+//! machine. docs/PROTOCOL.md ("Attribution") is the normative statement; in short:
 //!
-//! 1. The output is split at separator tokens and at tokens outside the vocabulary.
-//! 2. For each output position `i`, `L[i]` is the length of the longest prefix of the output from `i` that
-//!    occurs in the release (a binary search on the suffix array). The span `[i, i + L[i])` is *maximal*
-//!    when it is not inside the previous position's span, i.e. `L[i] ≥ L[i-1]`; spans shorter than
-//!    `min_span` tokens are dropped.
-//! 3. A span occurring `occ` times in a release of `N` tokens weighs `len × log2(N / occ)` (in 1/65 536
-//!    units): long spans and rare spans weigh most. Spans occurring more than `max_occurrences` times
-//!    are common phrasing and credit nobody.
+//! 1. The output's words (see [`super::words`]) are looked up in the index; a word no document holds
+//!    matches nothing, so no span crosses it.
+//! 2. For each output position `i`, `L[i]` is the length of the longest run of output words from `i` that
+//!    occurs inside one document (a binary search on the suffix array). The span `[i, i + L[i])` is
+//!    *maximal* when it is not inside the previous position's span, i.e. `L[i] ≥ L[i-1]`; spans shorter
+//!    than `min_span` words are dropped.
+//! 3. A span occurring `occ` times in releases of `N` words weighs
+//!    `len × (log2_fixed(N) − log2_fixed(occ))` (16 fractional bits, floored at 0): long spans and rare
+//!    spans weigh most. Spans occurring more than `max_occurrences` times are common phrasing and credit
+//!    nobody.
 //! 4. A span's weight is split over its occurrences: each contribution holding `k` of them is credited
 //!    `⌊weight × k / occ⌋`.
 //! 5. The `top_k` contributions by credit (ties: lower contribution id first) are kept.
-//! 6. The attributed share of the output is the fraction of output tokens covered by a span that credits
-//!    a kept contribution: `budget = ⌊1 000 000 × covered / output tokens⌋` ppm. The rest of the data
+//! 6. The attributed share of the output is the fraction of output words covered by a span that credits
+//!    a kept contribution: `budget = ⌊1 000 000 × covered / output words⌋` ppm. The rest of the data
 //!    share goes to the release pool on chain.
 //! 7. The budget is split over the kept contributions in proportion to their credit, rounded down, and
 //!    the few ppm left by rounding go one each to the largest remainders (ties in rank order), so the
@@ -27,8 +29,9 @@ use soil_bindings::receipt::{MAX_ATTRIBUTIONS, PPM};
 
 use super::{
     AttributionError, Index,
-    index::Text,
+    index::{END_OF_DOCUMENT, Text},
     search::{Symbol, longest_match, occurrences},
+    words::for_each_word,
 };
 
 /// Fixed-point scale of span weights: 16 fractional bits.
@@ -37,25 +40,22 @@ pub const WEIGHT_ONE: u64 = 1 << 16;
 /// Settings of [`Index::attribute`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttributionParams {
-    /// The shortest span, in tokens, that counts as a match.
+    /// The shortest span, in words, that counts as a match.
     pub min_span: usize,
     /// The most contributions kept (at most 16, what a receipt carries).
     pub top_k: usize,
-    /// Spans occurring more often than this in the release are common phrasing and credit nobody.
+    /// Spans occurring more often than this in the releases are common phrasing and credit nobody.
     pub max_occurrences: usize,
 }
 
-impl Default for AttributionParams {
-    fn default() -> Self {
-        Self {
-            min_span: 4,
-            top_k: MAX_ATTRIBUTIONS,
-            max_occurrences: 64,
-        }
-    }
-}
-
 impl AttributionParams {
+    /// The parameters of protocol version 1 (docs/PROTOCOL.md).
+    pub const V1: Self = Self {
+        min_span: 6,
+        top_k: MAX_ATTRIBUTIONS,
+        max_occurrences: 64,
+    };
+
     /// Checks the ranges: `min_span ≥ 1`, `1 ≤ top_k ≤ 16`, `max_occurrences ≥ 1`.
     pub fn validate(&self) -> Result<(), AttributionError> {
         if self.min_span == 0 {
@@ -83,7 +83,7 @@ impl AttributionParams {
 pub struct MatchedSpan {
     /// Index of the span's first token in the output.
     pub start: usize,
-    /// Length in tokens.
+    /// Length in words.
     pub len: usize,
     /// How many times it occurs in the release.
     pub occurrences: usize,
@@ -101,10 +101,10 @@ pub struct Attribution {
     pub weights: Vec<(u64, u32)>,
     /// The credited spans, in output order (for display).
     pub spans: Vec<MatchedSpan>,
-    /// Output tokens covered by a span that credits a kept contribution.
-    pub covered_tokens: usize,
-    /// Tokens in the output.
-    pub output_tokens: usize,
+    /// Output words covered by a span that credits a kept contribution.
+    pub covered_words: usize,
+    /// Words in the output.
+    pub output_words: usize,
 }
 
 impl Attribution {
@@ -122,7 +122,7 @@ impl Attribution {
 }
 
 /// `log2(x)` in 16-bit fixed point, with integers only (`x ≥ 1`; 0 is treated as 1).
-pub(crate) fn log2_fixed(x: u64) -> u64 {
+pub fn log2_fixed(x: u64) -> u64 {
     let x = x.max(1);
     let integer = 63 - u64::from(x.leading_zeros());
     // The mantissa x / 2^integer in [1, 2), as a Q62 number.
@@ -178,7 +178,7 @@ pub(crate) fn normalise(credits: &[(u64, u128)], budget: u32) -> Vec<(u64, u32)>
 }
 
 /// The maximal spans `(start, len)` of `segment` (offset by `offset` in the output) of at least
-/// `min_span` tokens.
+/// `min_span` words.
 fn maximal_spans<T: Symbol>(
     text: &[T],
     suffixes: &[i32],
@@ -200,19 +200,38 @@ fn maximal_spans<T: Symbol>(
 }
 
 impl Index {
-    /// Attributes `output` (token ids of the index's tokenizer) to the release's contributions; see the
-    /// module documentation for the method. Deterministic: the same output and release give the same
-    /// result on any machine.
-    pub fn attribute(
+    /// Attributes `output` (the published output bytes) to the indexed contributions under this
+    /// client's protocol version ([`super::PROTOCOL_VERSION`], [`AttributionParams::V1`]): what a receipt
+    /// commits to. Deterministic: the same output and releases give the same result on any machine.
+    pub fn attribute(&self, output: &[u8]) -> Attribution {
+        let ids = self.output_ids(output);
+        let params = AttributionParams::V1;
+        match &self.text {
+            Text::Narrow(text) => self.attribute_in(text, &ids, &params),
+            Text::Wide(text) => self.attribute_in(text, &ids, &params),
+        }
+    }
+
+    /// The attribution under other parameters, for measuring them (a receipt never commits to it).
+    pub fn attribute_with(
         &self,
-        output: &[u32],
+        output: &[u8],
         params: &AttributionParams,
     ) -> Result<Attribution, AttributionError> {
         params.validate()?;
+        let ids = self.output_ids(output);
         match &self.text {
-            Text::Narrow(text) => Ok(self.attribute_in(text, output, params)),
-            Text::Wide(text) => Ok(self.attribute_in(text, output, params)),
+            Text::Narrow(text) => Ok(self.attribute_in(text, &ids, params)),
+            Text::Wide(text) => Ok(self.attribute_in(text, &ids, params)),
         }
+    }
+
+    /// The output's words as ids of the index's dictionary; a word no document holds is
+    /// [`END_OF_DOCUMENT`], which no span crosses.
+    fn output_ids(&self, output: &[u8]) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for_each_word(output, |word| ids.push(self.id_of(word)));
+        ids
     }
 
     fn attribute_in<T: Symbol>(
@@ -221,14 +240,12 @@ impl Index {
         output: &[u32],
         params: &AttributionParams,
     ) -> Attribution {
-        let limit = self.vocabulary.size;
-        let separator = self.vocabulary.separator;
-        let release_tokens = log2_fixed(text.len() as u64);
+        let release_words = log2_fixed(self.word_count() as u64);
 
         let mut candidates = Vec::new();
         let mut segment_start = 0;
         for end in 0..=output.len() {
-            let breaks = end == output.len() || output[end] == separator || output[end] >= limit;
+            let breaks = end == output.len() || output[end] == END_OF_DOCUMENT;
             if breaks {
                 if end > segment_start {
                     candidates.extend(maximal_spans(
@@ -251,7 +268,7 @@ impl Index {
             if count == 0 || count > params.max_occurrences {
                 continue;
             }
-            let weight = len as u64 * release_tokens.saturating_sub(log2_fixed(count as u64));
+            let weight = len as u64 * release_words.saturating_sub(log2_fixed(count as u64));
             if weight == 0 {
                 continue;
             }
@@ -288,17 +305,17 @@ impl Index {
         for span in spans.iter().filter(|span| kept(span)) {
             covered[span.start..span.start + span.len].fill(true);
         }
-        let covered_tokens = covered.iter().filter(|&&token| token).count();
+        let covered_words = covered.iter().filter(|&&token| token).count();
         let budget = if output.is_empty() {
             0
         } else {
-            (u128::from(PPM) * covered_tokens as u128 / output.len() as u128) as u32
+            (u128::from(PPM) * covered_words as u128 / output.len() as u128) as u32
         };
         Attribution {
             weights: normalise(&ranked, budget),
             spans,
-            covered_tokens,
-            output_tokens: output.len(),
+            covered_words,
+            output_words: output.len(),
         }
     }
 }
@@ -308,7 +325,7 @@ mod tests {
     use alloy::primitives::B256;
 
     use super::*;
-    use crate::attribution::{TokenizedDocument, Vocabulary};
+    use crate::attribution::Document;
 
     #[test]
     fn log2_fixed_is_exact_on_powers_and_close_elsewhere() {
@@ -345,30 +362,28 @@ mod tests {
         );
     }
 
-    fn index(documents: &[(u64, &[u32])]) -> Index {
-        let vocabulary = Vocabulary {
-            size: 100,
-            separator: 0,
-            fingerprint: B256::ZERO,
-        };
+    fn index(documents: &[(u64, &str)]) -> Index {
         let documents = documents
             .iter()
-            .map(|&(contribution_id, tokens)| TokenizedDocument {
+            .map(|&(contribution_id, text)| Document {
                 contribution_id,
-                tokens: tokens.to_vec(),
+                bytes: text.as_bytes().to_vec(),
             })
             .collect();
-        Index::build(B256::repeat_byte(1), vocabulary, documents).unwrap()
+        Index::build(B256::repeat_byte(1), documents).unwrap()
     }
 
     #[test]
     fn maximal_spans_skip_spans_inside_the_previous_one() {
-        let index = index(&[(1, &[10, 11, 12, 13, 14, 15]), (2, &[20, 21, 22, 23, 24])]);
+        let index = index(&[(1, "a b c d e f"), (2, "k l m n o")]);
         let Text::Narrow(text) = &index.text else {
             panic!("narrow text expected")
         };
-        // Output: [10..14] then a token nowhere, then [22, 23, 24].
-        let output = [10, 11, 12, 13, 14, 99, 22, 23, 24];
+        // Output: "a b c d e", a word nowhere, then "m n o".
+        let mut output = index.output_ids(b"a b c d e nowhere m n o");
+        assert_eq!(output[5], END_OF_DOCUMENT);
+        // `attribute` splits the output there; here an id the text does not hold stands in.
+        output[5] = u32::MAX;
         let spans = maximal_spans(text, &index.suffixes, &output, 0, 1);
         assert_eq!(spans, vec![(0, 5), (6, 3)]);
         assert_eq!(
@@ -379,19 +394,13 @@ mod tests {
 
     #[test]
     fn attribution_credits_holders_and_never_crosses_documents() {
-        let index = index(&[
-            (1, &[10, 11, 12, 13, 14]),
-            (2, &[15, 16, 17, 18]),
-            (3, &[10, 11, 12, 13, 30]),
-        ]);
+        let index = index(&[(1, "a b c d e"), (2, "f g h i"), (3, "A, B; C. D z")]);
         let params = AttributionParams {
             min_span: 3,
-            ..AttributionParams::default()
+            ..AttributionParams::V1
         };
-        // [10, 11, 12, 13] is in documents 1 and 3; [14, 15, 16, 17] would only exist across 1|2.
-        let result = index
-            .attribute(&[10, 11, 12, 13, 14, 15, 16, 17], &params)
-            .unwrap();
+        // "a b c d" is in documents 1 and 3; "e f g h" would only exist across 1|2.
+        let result = index.attribute_with(b"a b c d e f g h", &params).unwrap();
         assert_eq!(result.spans.len(), 2);
         assert_eq!(
             result.spans[0],
@@ -399,7 +408,7 @@ mod tests {
                 start: 0,
                 len: 5,
                 occurrences: 1,
-                weight: 5 * log2_fixed(index.token_count() as u64),
+                weight: 5 * log2_fixed(index.word_count() as u64),
                 contributions: vec![1]
             }
         );
@@ -411,14 +420,14 @@ mod tests {
             ),
             (5, 3, &vec![2])
         );
-        assert_eq!(result.covered_tokens, 8);
+        assert_eq!(result.covered_words, 8);
         assert_eq!(result.total_ppm(), PPM);
         assert_eq!(result.weights[0].0, 1);
         assert!(result.weights[0].1 > result.weights[1].1);
 
-        // A separator in the output splits it; tokens outside the vocabulary match nothing.
+        // Words no document holds match nothing and split spans.
         let split = index
-            .attribute(&[10, 11, 0, 12, 13, 14, 200], &params)
+            .attribute_with(b"a b unknown c d e zzz", &params)
             .unwrap();
         assert_eq!(
             split
@@ -430,13 +439,13 @@ mod tests {
         );
         assert_eq!(split.total_ppm(), 3 * PPM / 7);
 
-        let none = index.attribute(&[40, 41, 42, 43], &params).unwrap();
+        let none = index.attribute_with(b"w x y q", &params).unwrap();
         assert!(none.weights.is_empty() && none.spans.is_empty());
-        assert!(index.attribute(&[], &params).unwrap().weights.is_empty());
+        assert!(index.attribute(b"").weights.is_empty());
         assert!(
             index
-                .attribute(
-                    &[1],
+                .attribute_with(
+                    b"a",
                     &AttributionParams {
                         top_k: 17,
                         ..params

@@ -157,27 +157,6 @@ impl SamplingArgs {
     }
 }
 
-/// Attribution settings.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct AttributionArgs {
-    /// Shortest span (tokens) that counts as a match.
-    #[arg(long, default_value_t = soil_client::attribution::AttributionParams::default().min_span)]
-    pub(crate) min_span: usize,
-    /// Most contributions credited (≤ 16).
-    #[arg(long, default_value_t = soil_client::attribution::AttributionParams::default().top_k)]
-    pub(crate) top_k: usize,
-}
-
-impl AttributionArgs {
-    pub(crate) fn params(&self) -> soil_client::attribution::AttributionParams {
-        soil_client::attribution::AttributionParams {
-            min_span: self.min_span,
-            top_k: self.top_k,
-            ..soil_client::attribution::AttributionParams::default()
-        }
-    }
-}
-
 /// Prints an attribution as a table: contribution, weight (ppm and percent).
 pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribution) {
     if attribution.weights.is_empty() {
@@ -197,9 +176,9 @@ pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribut
         .collect();
     super::output::table(&["CONTRIBUTION", "WEIGHT (PPM)", "SHARE"], &rows);
     println!(
-        "{} of {} output tokens covered by {} matched spans",
-        attribution.covered_tokens,
-        attribution.output_tokens,
+        "{} of {} output words covered by {} matched spans",
+        attribution.covered_words,
+        attribution.output_words,
         attribution.spans.len()
     );
 }
@@ -210,8 +189,8 @@ pub(crate) fn attribution_json(
 ) -> serde_json::Value {
     serde_json::json!({
         "weights": attribution.weights.iter().map(|&(id, ppm)| serde_json::json!({ "contributionId": id, "weightPpm": ppm })).collect::<Vec<_>>(),
-        "coveredTokens": attribution.covered_tokens,
-        "outputTokens": attribution.output_tokens,
+        "coveredWords": attribution.covered_words,
+        "outputWords": attribution.output_words,
         "spans": attribution.spans.len(),
         "hash": attribution.to_receipt().hash(),
     })

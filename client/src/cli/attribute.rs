@@ -3,19 +3,17 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use soil_client::{
-    attribution::IndexCache,
-    serve::session::{load_model, sync_releases},
-};
+use soil_client::{attribution::IndexCache, serve::session::sync_releases};
 
 use super::{
     Global,
-    args::{AttributionArgs, ModelArgs, attribution_json, print_attribution},
+    args::{attribution_json, print_attribution},
     output,
 };
 
-/// Attributes a text to the contributions of a model's releases (the audit of a receipt: the same text and
-/// releases give the same attribution and hash anywhere).
+/// Attributes a text to the contributions of a model's releases under this client's attribution protocol
+/// version (the recomputation an audit does: the same text and releases give the same attribution and
+/// hash anywhere; no model file is needed).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Attribute {
     /// Use every release of this registered model, merged exactly as `soil infer` merges them.
@@ -34,13 +32,6 @@ pub(crate) struct Attribute {
     /// A file holding the text to attribute.
     #[arg(long)]
     file: Option<PathBuf>,
-    /// GGUF model whose tokenizer to use.
-    #[arg(long)]
-    model: PathBuf,
-    #[command(flatten)]
-    model_args: ModelArgs,
-    #[command(flatten)]
-    attribution: AttributionArgs,
 }
 
 impl Attribute {
@@ -60,16 +51,8 @@ impl Attribute {
         for &release in &releases {
             chain.release(release).await?;
         }
-        let worker = load_model(self.model.clone(), None, self.model_args.options()).await?;
-        let index = sync_releases(
-            &chain,
-            &worker,
-            &IndexCache::new(global.cache_dir()),
-            &releases,
-        )
-        .await?;
-        let tokens = worker.tokenize(&text).await?;
-        let attribution = index.attribute(&tokens, &self.attribution.params())?;
+        let index = sync_releases(&chain, &IndexCache::new(global.cache_dir()), &releases).await?;
+        let attribution = index.attribute(&text);
         if global.json {
             return output::json(&attribution_json(&attribution));
         }

@@ -1,11 +1,11 @@
 //! `soil audit`.
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use alloy::primitives::B256;
 use soil_client::audit::{AuditConfig, Auditor, ReceiptAudit, find_settled};
 
-use super::{Global, args::ModelArgs, output};
+use super::{Global, output};
 
 /// Audits settled receipts: fetches each output from the URI its receipt signs, checks it against the
 /// signed output hash, recomputes its attribution over the model's releases and compares it with the
@@ -16,15 +16,9 @@ pub(crate) struct Audit {
     /// A settled receipt's digest, or a settlement transaction's hash (every receipt it settled).
     #[arg(value_name = "DIGEST|TX")]
     id: B256,
-    /// The model's GGUF file, whose tokenizer the attribution uses (checked against the registered
-    /// weights hash).
-    #[arg(long)]
-    model: PathBuf,
     /// Seconds one fetch (the output, a release document) may take.
     #[arg(long, default_value_t = 60)]
     fetch_timeout: u64,
-    #[command(flatten)]
-    model_args: ModelArgs,
 }
 
 impl Audit {
@@ -38,8 +32,6 @@ impl Audit {
             &chain,
             AuditConfig {
                 cache_dir: global.cache_dir(),
-                tokenizer: self.model.clone(),
-                model_options: self.model_args.options(),
                 fetch_timeout: Duration::from_secs(self.fetch_timeout.max(1)),
             },
         )?;

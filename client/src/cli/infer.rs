@@ -12,7 +12,7 @@ use soil_client::{
 
 use super::{
     Global,
-    args::{AttributionArgs, ModelArgs, SamplingArgs, attribution_json, print_attribution},
+    args::{ModelArgs, SamplingArgs, attribution_json, print_attribution},
     output,
     settle::SettleOptions,
 };
@@ -55,8 +55,6 @@ pub(crate) struct Infer {
     sampling: SamplingArgs,
     #[command(flatten)]
     model_args: ModelArgs,
-    #[command(flatten)]
-    attribution: AttributionArgs,
 }
 
 impl Infer {
@@ -80,7 +78,6 @@ impl Infer {
             cache_dir: global.cache_dir(),
             node: self.node,
             receipt_validity: self.receipt_validity,
-            attribution: self.attribution.params(),
             output_base,
             outputs,
         };

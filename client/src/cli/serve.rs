@@ -10,7 +10,7 @@ use soil_client::{
 
 use super::{
     Global,
-    args::{AttributionArgs, ModelArgs, SamplingArgs},
+    args::{ModelArgs, SamplingArgs},
     settle::SettleOptions,
 };
 
@@ -57,8 +57,6 @@ pub(crate) struct Serve {
     sampling: SamplingArgs,
     #[command(flatten)]
     model_args: ModelArgs,
-    #[command(flatten)]
-    attribution: AttributionArgs,
 }
 
 impl Serve {
@@ -94,7 +92,6 @@ impl Serve {
             cache_dir: global.cache_dir(),
             node: self.node,
             receipt_validity: self.receipt_validity,
-            attribution: self.attribution.params(),
             output_base,
             outputs,
         };

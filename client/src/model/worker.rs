@@ -15,10 +15,7 @@ use llama_cpp_2::{
     sampling::LlamaSampler,
     token::LlamaToken,
 };
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
-
-use crate::attribution::Vocabulary;
 
 use super::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, ModelError, ModelFile, Prompt,
@@ -62,7 +59,7 @@ pub struct ModelInfo {
     pub sha256: B256,
     /// Tokens in the vocabulary.
     pub vocab_size: u32,
-    /// The end-of-sequence token id (attribution uses it as the document separator).
+    /// The end-of-sequence token id.
     pub eos_token: u32,
     /// The context size in use.
     pub context_size: u32,
@@ -70,33 +67,6 @@ pub struct ModelInfo {
     pub trained_context_size: u32,
     /// Whether the GGUF metadata carries a chat template.
     pub has_chat_template: bool,
-    /// SHA-256 over the vocabulary's token pieces (each length-prefixed, in id order): identifies the
-    /// tokenizer, so an attribution index built with another tokenizer is never reused.
-    pub tokenizer_fingerprint: B256,
-}
-
-impl ModelInfo {
-    /// The tokenizer facts an attribution index is built with (the separator is the EOS token).
-    pub fn vocabulary(&self) -> Vocabulary {
-        Vocabulary {
-            size: self.vocab_size,
-            separator: self.eos_token,
-            fingerprint: self.tokenizer_fingerprint,
-        }
-    }
-}
-
-fn tokenizer_fingerprint(model: &LlamaModel) -> B256 {
-    let vocab = model.vocab();
-    let mut hasher = Sha256::new();
-    let mut piece = Vec::with_capacity(64);
-    for token in vocab.tokens() {
-        piece.clear();
-        vocab.token_to_piece_into(token, &mut piece, true, None);
-        hasher.update((piece.len() as u32).to_le_bytes());
-        hasher.update(&piece);
-    }
-    B256::from_slice(&hasher.finalize())
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ModelError>>;
@@ -268,7 +238,6 @@ fn serve(
         context_size: session.context.n_ctx(),
         trained_context_size: model.n_ctx_train(),
         has_chat_template: session.template.is_some(),
-        tokenizer_fingerprint: tokenizer_fingerprint(&model),
     };
     if ready.send(Ok(info)).is_err() {
         return;

@@ -12,7 +12,7 @@ use alloy::{
 use tokio::sync::mpsc;
 
 use crate::{
-    attribution::{self, AttributionParams, DocumentFetcher, Index, IndexCache, TokenizedDocument},
+    attribution::{self, DocumentFetcher, Index, IndexCache},
     chain::Chain,
     error::{ClientError, DepositShortfall, Result},
     model::{
@@ -39,8 +39,6 @@ pub struct SessionConfig {
     pub node: Option<Address>,
     /// Receipt lifetime in seconds [default and maximum: the escrow's `maxReceiptValidity`].
     pub receipt_validity: Option<u64>,
-    /// Attribution settings.
-    pub attribution: AttributionParams,
     /// Base URL outputs are published under: a receipt's output URI is `<base>/<outputHash>` (none when
     /// unset).
     pub output_base: Option<String>,
@@ -77,7 +75,6 @@ pub struct Session {
     release_ids: Vec<u64>,
     terms: ReceiptTerms,
     validity: u64,
-    params: AttributionParams,
     output_base: Option<String>,
     outputs: Option<OutputStore>,
 }
@@ -100,8 +97,8 @@ pub fn releases_key(roots: &[B256]) -> B256 {
     }
 }
 
-/// A contribution that declared more tokens than its document holds under a model's tokenizer: it would
-/// take more of its release pool than its data is worth.
+/// A contribution that declared more tokens than its document holds (its words, docs/PROTOCOL.md): it
+/// would take more of its release pool than its data is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overclaim {
@@ -109,32 +106,26 @@ pub struct Overclaim {
     pub contribution_id: u64,
     /// Its declared token count (on chain).
     pub declared: u32,
-    /// The tokens its document holds under the model's tokenizer.
+    /// The words its document holds.
     pub counted: u64,
 }
 
-/// Fetches and verifies each release's documents, counts their tokens with `worker`'s tokenizer and
-/// returns every contribution whose declared count is above it. A count below the declaration's only
-/// costs its contributor, so it is not reported.
-pub async fn overclaims(
-    chain: &Chain,
-    worker: &ModelWorker,
-    release_ids: &[u64],
-) -> Result<Vec<Overclaim>> {
+/// Fetches and verifies each release's documents, counts their words and returns every contribution
+/// whose declared token count is above it. A count below the declaration's only costs its contributor,
+/// so it is not reported.
+pub async fn overclaims(chain: &Chain, release_ids: &[u64]) -> Result<Vec<Overclaim>> {
     let fetcher = DocumentFetcher::new(std::time::Duration::from_secs(60))?;
     let mut found = Vec::new();
     for &id in release_ids {
-        let documents = chain.fetch_release(id, &fetcher).await?.documents;
-        let ids: Vec<u64> = documents.iter().map(|d| d.contribution_id).collect();
-        let counts = worker
-            .tokenize_many(documents.into_iter().map(|d| d.bytes).collect())
-            .await?;
-        for (contribution_id, tokens) in ids.into_iter().zip(counts) {
-            let declared = chain.contribution(contribution_id).await?.tokenCount;
-            let counted = u64::try_from(tokens.len()).unwrap_or(u64::MAX);
+        for document in chain.fetch_release(id, &fetcher).await?.documents {
+            let declared = chain
+                .contribution(document.contribution_id)
+                .await?
+                .tokenCount;
+            let counted = attribution::word_count(&document.bytes) as u64;
             if u64::from(declared) > counted {
                 found.push(Overclaim {
-                    contribution_id,
+                    contribution_id: document.contribution_id,
                     declared,
                     counted,
                 });
@@ -144,11 +135,10 @@ pub async fn overclaims(
     Ok(found)
 }
 
-/// Fetches, verifies, tokenizes and indexes `release_ids` (documents of several releases merged, each
-/// contribution once), or loads the cached index.
+/// Fetches, verifies and indexes `release_ids` (documents of several releases merged, each contribution
+/// once), or loads the cached index.
 pub async fn sync_releases(
     chain: &Chain,
-    worker: &ModelWorker,
     cache: &IndexCache,
     release_ids: &[u64],
 ) -> Result<Index> {
@@ -158,10 +148,7 @@ pub async fn sync_releases(
         roots.push(chain.release(id).await?.root);
     }
     let key = releases_key(&roots);
-    let vocabulary = worker.info().vocabulary();
-    if let Ok(Some(index)) = cache.load(key)
-        && index.vocabulary() == vocabulary
-    {
+    if let Ok(Some(index)) = cache.load(key) {
         return Ok(index);
     }
     let mut documents = std::collections::BTreeMap::new();
@@ -169,29 +156,17 @@ pub async fn sync_releases(
         for document in chain.fetch_release(id, &fetcher).await?.documents {
             documents
                 .entry(document.contribution_id)
-                .or_insert(document.bytes);
+                .or_insert(document);
         }
     }
-    let ids: Vec<u64> = documents.keys().copied().collect();
-    let tokens = worker
-        .tokenize_many(documents.into_values().collect())
-        .await?;
-    let tokenized: Vec<TokenizedDocument> = ids
-        .into_iter()
-        .zip(tokens)
-        .map(|(contribution_id, tokens)| TokenizedDocument {
-            contribution_id,
-            tokens,
-        })
-        .collect();
+    let documents: Vec<attribution::Document> = documents.into_values().collect();
     let cache = cache.clone();
-    let index =
-        tokio::task::spawn_blocking(move || cache.load_or_build(key, vocabulary, || Ok(tokenized)))
-            .await
-            .map_err(|err| ClientError::Rpc {
-                action: "indexing releases".to_owned(),
-                reason: err.to_string(),
-            })??;
+    let index = tokio::task::spawn_blocking(move || cache.load_or_build(key, || Ok(documents)))
+        .await
+        .map_err(|err| ClientError::Rpc {
+            action: "indexing releases".to_owned(),
+            reason: err.to_string(),
+        })??;
     Ok(index)
 }
 
@@ -226,7 +201,7 @@ impl Session {
         )
         .await?;
         let cache = IndexCache::new(config.cache_dir.clone());
-        let index = sync_releases(&chain, &worker, &cache, &model.releaseIds).await?;
+        let index = sync_releases(&chain, &cache, &model.releaseIds).await?;
         let max_validity = chain.max_receipt_validity().await?;
         let validity = config.receipt_validity.unwrap_or(max_validity);
         if validity == 0 || validity > max_validity {
@@ -254,7 +229,6 @@ impl Session {
             release_ids: model.releaseIds,
             terms,
             validity,
-            params: config.attribution,
             output_base: config.output_base,
             outputs: config.outputs,
         })
@@ -342,10 +316,8 @@ impl Session {
         text: String,
         stats: GenerationStats,
     ) -> Result<Completion> {
-        // The published text, re-tokenized, not the sampled ids: an auditor holding only the text must get
-        // the same tokens (a sampled sequence can tokenize differently from its own text).
-        let tokens = self.worker.tokenize(text.as_bytes()).await?;
-        let attribution = self.index.attribute(&tokens, &self.params)?;
+        // The published bytes, not the sampled ids: an auditor holding only the text gets the same words.
+        let attribution = self.index.attribute(text.as_bytes());
         if let Some(store) = &self.outputs {
             store.publish(text.as_bytes()).await?;
         }

@@ -23,11 +23,9 @@ use crate::common::*;
 /// Runs `soil --json audit ID` as Bob (no stake in the receipts); returns whether it succeeded, the JSON
 /// it printed and its stderr.
 fn audit(env: &Env, id: &str) -> (bool, Value, String) {
-    let model = model_path();
     let output = env
         .soil(BOB)
-        .args(["--json", "audit", id, "--model", path_str(&model)])
-        .args(["--threads", "2", "--ctx-size", "512"])
+        .args(["--json", "audit", id])
         .output()
         .unwrap();
     let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
@@ -182,15 +180,9 @@ async fn audit_passes_published_outputs_and_names_what_differs() {
     );
 
     // The human verdict of the misattributed receipt shows both tables.
-    let model = model_path();
     let printed = env
         .soil(BOB)
-        .args([
-            "audit",
-            &misattributed.to_string(),
-            "--model",
-            path_str(&model),
-        ])
+        .args(["audit", &misattributed.to_string()])
         .output()
         .unwrap();
     assert!(!printed.status.success());
@@ -230,15 +222,7 @@ async fn audit_passes_published_outputs_and_names_what_differs() {
     );
 
     // Neither a settled receipt nor a transaction.
-    let stderr = env.fails(
-        BOB,
-        &[
-            "audit",
-            &B256::repeat_byte(7).to_string(),
-            "--model",
-            path_str(&model),
-        ],
-    );
+    let stderr = env.fails(BOB, &["audit", &B256::repeat_byte(7).to_string()]);
     assert!(stderr.contains("neither the digest"), "{stderr}");
 }
 

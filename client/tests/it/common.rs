@@ -352,8 +352,6 @@ pub(crate) async fn market_at(env: &Env, base: Option<&str>) -> Market {
             file.to_str().unwrap(),
             "--stake",
             &stake,
-            "--model",
-            model,
         ];
         let uri = base.map(|base| format!("{base}/doc-{i}.txt"));
         if let Some(uri) = &uri {

@@ -90,24 +90,9 @@ async fn expired_receipt_is_set_aside_and_the_rest_of_the_batch_settles() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_release_is_named() {
     let env = Env::start().await;
-    let model = model_path();
-    let err = env.fails(
-        PAYER,
-        &["datanet", "sync", "99", "--model", path_str(&model)],
-    );
+    let err = env.fails(PAYER, &["datanet", "sync", "99"]);
     assert!(err.contains("release 99 does not exist"), "{err}");
-    let err = env.fails(
-        PAYER,
-        &[
-            "attribute",
-            "--release",
-            "99",
-            "--text",
-            "x",
-            "--model",
-            path_str(&model),
-        ],
-    );
+    let err = env.fails(PAYER, &["attribute", "--release", "99", "--text", "x"]);
     assert!(err.contains("release 99 does not exist"), "{err}");
 }
 

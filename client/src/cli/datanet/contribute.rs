@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use alloy::primitives::aliases::U96;
-use anyhow::{Context as _, bail};
-use soil_client::{attribution::content_hash, model::ModelOptions, serve::session::load_model};
+use anyhow::Context as _;
+use soil_client::attribution::{content_hash, word_count};
 
 use crate::cli::{Global, args::parse_u96, output};
 
-/// Contributes a document: content hash = keccak256 of the file, token count from the model's tokenizer
-/// (--model) or given (--tokens).
+/// Contributes a document: content hash = keccak256 of the file, token count = its words
+/// (docs/PROTOCOL.md), or given (--tokens).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Contribute {
     /// The datanet.
@@ -24,10 +24,8 @@ pub(crate) struct Contribute {
     /// Stake to lock, in base units.
     #[arg(long, value_parser = parse_u96)]
     stake: U96,
-    /// GGUF model whose tokenizer counts the document's tokens.
-    #[arg(long, conflicts_with = "tokens")]
-    model: Option<PathBuf>,
-    /// The document's token count, if already known.
+    /// The token count to declare [default: the document's words]. A count above the words is refused
+    /// by models registering the release (`soil model register`).
     #[arg(long)]
     tokens: Option<u32>,
 }
@@ -36,16 +34,12 @@ impl Contribute {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
         let bytes = std::fs::read(&self.file)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
-        let tokens = match (self.tokens, &self.model) {
-            (Some(tokens), _) => tokens,
-            (None, Some(model)) => {
-                let worker = load_model(model.clone(), None, ModelOptions::default()).await?;
-                let count = worker.tokenize(&bytes).await?.len();
+        let tokens = match self.tokens {
+            Some(tokens) => tokens,
+            None => {
+                let count = word_count(&bytes);
                 u32::try_from(count)
-                    .with_context(|| format!("{count} tokens do not fit a uint32"))?
-            }
-            (None, None) => {
-                bail!("give --model PATH (to count the document's tokens) or --tokens N")
+                    .with_context(|| format!("{count} words do not fit a uint32"))?
             }
         };
         let uri = match self.uri {

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use alloy::primitives::aliases::U96;
 use anyhow::{Context as _, bail};
 use soil_bindings::contracts::IModelRegistry::Split;
-use soil_client::{
-    model::{ModelFile, ModelOptions},
-    serve::session::{load_model, overclaims},
-};
+use soil_client::{model::ModelFile, serve::session::overclaims};
 
 use crate::cli::{Global, args::parse_u96, output};
 
@@ -65,14 +62,13 @@ impl Register {
         let path = self.file.clone();
         let file = tokio::task::spawn_blocking(move || ModelFile::open(path, None)).await??;
         let chain = global.chain().await?;
-        let worker = load_model(self.file.clone(), None, ModelOptions::default()).await?;
-        let overclaimed = overclaims(&chain, &worker, &self.releases).await?;
+        let overclaimed = overclaims(&chain, &self.releases).await?;
         if !overclaimed.is_empty() {
             let list = overclaimed
                 .iter()
                 .map(|o| {
                     format!(
-                        "contribution {} declares {} tokens, its document holds {}",
+                        "contribution {} declares {} tokens, its document holds {} words",
                         o.contribution_id, o.declared, o.counted
                     )
                 })
