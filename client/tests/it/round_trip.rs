@@ -16,7 +16,6 @@ async fn contribute_release_infer_settle_claim() {
     let env = Env::start().await;
     let market = market(&env).await;
     let release = market.release.to_string();
-    let model = model_path();
 
     // Attribution of a document's own sentence credits that document only.
     let excerpt = "Compost is a mixture of ingredients used as plant fertilizer";
@@ -28,8 +27,6 @@ async fn contribute_release_infer_settle_claim() {
             &release,
             "--text",
             excerpt,
-            "--model",
-            path_str(&model),
         ],
     );
     let weights = attributed["weights"].as_array().unwrap();
@@ -38,7 +35,7 @@ async fn contribute_release_infer_settle_claim() {
         weights[0]["contributionId"].as_u64(),
         Some(market.accepted[1].0)
     );
-    // The excerpt is the document's own opening: (nearly) every token is covered.
+    // The excerpt is the document's own opening: (nearly) every word is covered.
     assert!(
         weights[0]["weightPpm"].as_u64().unwrap() > PPM / 2,
         "{attributed}"
@@ -52,8 +49,6 @@ async fn contribute_release_infer_settle_claim() {
             &release,
             "--text",
             "Buy cheap watches now!!! Best prices, click here",
-            "--model",
-            path_str(&model),
         ],
     );
     assert!(spam["weights"].as_array().unwrap().is_empty(), "{spam}");
@@ -91,8 +86,6 @@ async fn contribute_release_infer_settle_claim() {
             &market.model.to_string(),
             "--text",
             out["text"].as_str().unwrap(),
-            "--model",
-            path_str(&model),
         ],
     );
     assert_eq!(
