@@ -11,6 +11,7 @@ mod funds;
 mod model;
 mod outbox;
 mod quality;
+mod recompute;
 mod round_trip;
 mod serve;
 mod stakes;

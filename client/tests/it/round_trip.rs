@@ -21,13 +21,7 @@ async fn contribute_release_infer_settle_claim() {
     let excerpt = "Compost is a mixture of ingredients used as plant fertilizer";
     let attributed = env.json(
         PAYER,
-        &[
-            "attribute",
-            "--release",
-            &release,
-            "--text",
-            excerpt,
-        ],
+        &["attribute", "--release", &release, "--text", excerpt],
     );
     let weights = attributed["weights"].as_array().unwrap();
     assert_eq!(weights.len(), 1, "{attributed}");
