@@ -30,7 +30,7 @@ import unicodedata
 # Parameters (fixed by the version)
 
 VERSION = 1
-MIN_SPAN = 6
+MIN_SPAN = 7
 MAX_OCCURRENCES = 64
 TOP_K = 16
 PPM = 1_000_000

@@ -51,7 +51,7 @@ pub struct AttributionParams {
 impl AttributionParams {
     /// The parameters of protocol version 1 (docs/PROTOCOL.md).
     pub const V1: Self = Self {
-        min_span: 6,
+        min_span: 7,
         top_k: MAX_ATTRIBUTIONS,
         max_occurrences: 64,
     };

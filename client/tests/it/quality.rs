@@ -1,5 +1,6 @@
-//! Measured attribution quality on a small planted-source set (`benches/quality/mod.rs`: 120 release
-//! documents of real prose, 20 cases per category), against issue 25's targets: verbatim, reflowed and
+//! Measured attribution quality on a smaller planted-source set (`benches/quality/mod.rs`: 200 release
+//! documents of real prose, 50 cases per category — the fewest for which "recall ≥ 0.98" allows one miss
+//! rather than none), against issue 25's targets: verbatim, reflowed and
 //! 3-word-edited spans found (recall ≥ 0.98, precision ≥ 0.95, ≤ 1 % of ppm on wrong documents), both
 //! sources of a two-source output named, and unrelated or common-phrase text credited in at most 1 case
 //! in 20, never above 1 % (10 000 ppm) of the data share. The full set is `cargo bench --bench
@@ -25,11 +26,11 @@ fn attributor(documents: &[Document]) -> impl FnMut(&[u8]) -> Vec<(u64, u32)> {
 
 #[test]
 fn attribution_meets_the_quality_targets_on_planted_sources() {
-    let corpus = planted::generate(SEED, 120, 20);
+    let corpus = planted::generate(SEED, 200, 50);
     assert_eq!(
         corpus.documents.len(),
-        120,
-        "120 prose documents on the machine"
+        200,
+        "200 prose documents on the machine"
     );
     let report = planted::evaluate(&corpus, attributor(&corpus.documents));
     let table = report.markdown();
