@@ -110,7 +110,11 @@ as $OWNER model list
 
 say "the payer deposits and runs prompts through 'soil infer' (outputs published, receipts attributed, signed, batched, settled)"
 as $PAYER deposit "100$ETHER"
-QUOTE=$(awk 'BEGIN { RS = "" } NR == 1 { gsub(/\n/, " "); print; exit }' "$STATE/www/docs/literature-3.txt")
+# A quotation of 9-16 words (its author line left out): short enough for the small model to repeat, long
+# enough to hold a 7-word span, the shortest that attribution credits.
+QUOTE=$(awk 'BEGIN { RS = "" } { n = split($0, lines, "\n"); q = ""
+  for (i = 1; i <= n; i++) { if (lines[i] ~ /^[ \t]*--/) break; q = q (q == "" ? "" : " ") lines[i] }
+  w = split(q, words, /[ \t]+/); if (w >= 9 && w <= 16) { print q; exit } }' "$STATE/www/docs/literature-3.txt")
 PROMPTS=(
   "Repeat this quotation exactly, word for word: $QUOTE"
   "Write one sentence about why good data matters for small language models."
