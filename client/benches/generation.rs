@@ -104,7 +104,9 @@ fn main() {
             top_p: 1.0,
             seed: 0,
             max_tokens: MAX_TOKENS,
+            ..Sampling::default()
         },
+        stop: Vec::new(),
     };
 
     let (mut worker_rates, mut bare_rates) = (Vec::new(), Vec::new());

@@ -153,6 +153,7 @@ impl SamplingArgs {
             top_p: self.top_p,
             seed: self.seed,
             max_tokens: self.max_tokens,
+            ..soil_client::model::Sampling::default()
         }
     }
 }

@@ -90,6 +90,7 @@ impl Infer {
         let request = GenerationRequest {
             prompt,
             sampling: self.sampling.sampling(),
+            stop: Vec::new(),
         };
         let stream = !global.json;
         let completion = session
