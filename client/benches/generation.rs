@@ -107,6 +107,7 @@ fn main() {
             ..Sampling::default()
         },
         stop: Vec::new(),
+        logprobs: None,
     };
 
     let (mut worker_rates, mut bare_rates) = (Vec::new(), Vec::new());

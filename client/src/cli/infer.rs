@@ -91,6 +91,7 @@ impl Infer {
             prompt,
             sampling: self.sampling.sampling(),
             stop: Vec::new(),
+            logprobs: None,
         };
         let stream = !global.json;
         let completion = session

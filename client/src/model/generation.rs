@@ -135,6 +135,9 @@ pub struct GenerationRequest {
     /// Generation stops at the first of these strings, which is not part of the output (its tokens were
     /// generated, so they are counted).
     pub stop: Vec<String>,
+    /// Report each output token's log-probability with this many most likely alternatives
+    /// ([`GenerationStats::logprobs`]); `None`: none.
+    pub logprobs: Option<usize>,
 }
 
 /// Why a generation stopped.
@@ -151,8 +154,20 @@ pub enum StopReason {
     StopString,
 }
 
+/// A token's log-probability under the model: the log-softmax of its logits over the whole vocabulary,
+/// before temperature, top-p or penalties (as OpenAI and llama.cpp's server report it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's text, as bytes (a token may end inside a UTF-8 character).
+    pub bytes: Vec<u8>,
+    /// Its natural-log probability.
+    pub logprob: f32,
+    /// The most likely tokens at this position, most likely first: their bytes and log-probability.
+    pub top: Vec<(Vec<u8>, f32)>,
+}
+
 /// The outcome of a finished generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GenerationStats {
     /// Tokens in the prompt (after templating).
     pub prompt_tokens: u32,
@@ -162,6 +177,9 @@ pub struct GenerationStats {
     pub output_token_ids: Vec<u32>,
     /// Why generation stopped.
     pub stop: StopReason,
+    /// With [`GenerationRequest::logprobs`], each output token's log-probability, up to the last token
+    /// whose text is (partly) in the output: tokens that only spelled a stop string are left out.
+    pub logprobs: Vec<TokenLogprob>,
     /// Time spent evaluating the prompt, in microseconds.
     pub prompt_micros: u64,
     /// Time spent generating, in microseconds.
@@ -169,7 +187,7 @@ pub struct GenerationStats {
 }
 
 /// What a running generation streams.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TokenEvent {
     /// The next piece of text (whole UTF-8 characters; a token that ends inside a character is held back
     /// until the character is complete).
@@ -179,7 +197,7 @@ pub enum TokenEvent {
 }
 
 /// A finished generation, collected from its stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     /// The generated text.
     pub text: String,

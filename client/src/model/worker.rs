@@ -14,12 +14,13 @@ use llama_cpp_2::{
     model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel, params::LlamaModelParams},
     sampling::LlamaSampler,
     token::LlamaToken,
+    vocab::LlamaVocab,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, ModelError, ModelFile, Prompt,
-    Sampling, StopReason, TokenEvent,
+    Sampling, StopReason, TokenEvent, TokenLogprob,
     backend::llama_backend,
     generation::{StopMatcher, Utf8Stream},
 };
@@ -321,6 +322,38 @@ fn sampler_for(sampling: &Sampling, n_vocab: u32) -> LlamaSampler {
     }
 }
 
+/// The log-probability of `token` under `logits` (log-softmax over the vocabulary), with the `top` most
+/// likely tokens.
+fn token_logprob(
+    vocab: &LlamaVocab<'_>,
+    logits: &[f32],
+    token: LlamaToken,
+    top: usize,
+) -> TokenLogprob {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+    let bytes = |token: LlamaToken| {
+        let mut bytes = Vec::with_capacity(16);
+        vocab.token_to_piece_into(token, &mut bytes, false, None);
+        bytes
+    };
+    let mut ids: Vec<usize> = (0..logits.len()).collect();
+    let top = top.min(ids.len());
+    if top > 0 {
+        ids.select_nth_unstable_by(top - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
+    }
+    ids.truncate(top);
+    ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
+    TokenLogprob {
+        bytes: bytes(token),
+        logprob: logits[token.0 as usize] - log_sum,
+        top: ids
+            .into_iter()
+            .map(|id| (bytes(LlamaToken(id as i32)), logits[id] - log_sum))
+            .collect(),
+    }
+}
+
 /// The model's context and chat template, living on the model thread.
 struct Session<'m> {
     model: &'m LlamaModel,
@@ -455,6 +488,9 @@ impl<'m> Session<'m> {
         let mut stops = StopMatcher::new(&request.stop);
         let mut piece = Vec::with_capacity(32);
         let mut output = Vec::new();
+        let mut logprobs = Vec::new();
+        // Bytes of text sent, bytes the tokens spelled, and where each token's bytes begin.
+        let (mut sent, mut spelled, mut starts) = (0, 0, Vec::new());
         let mut position = prompt.len();
         let mut stop = loop {
             if output.len() >= request.sampling.max_tokens as usize {
@@ -470,7 +506,14 @@ impl<'m> Session<'m> {
             output.push(token.0 as u32);
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
+            if let Some(top) = request.logprobs {
+                let logits = self.context.get_logits_ith(self.batch.n_tokens() - 1);
+                logprobs.push(token_logprob(&vocab, logits, token, top));
+                starts.push(spelled);
+                spelled += piece.len();
+            }
             let (text, stopped) = stops.push(&utf8.push(&piece));
+            sent += text.len();
             if !text.is_empty() && events.blocking_send(Ok(TokenEvent::Token(text))).is_err() {
                 return Ok(()); // the reader went away: stop generating
             }
@@ -497,14 +540,18 @@ impl<'m> Session<'m> {
             }
             text
         };
+        sent += rest.len();
         if !rest.is_empty() {
             let _ = events.blocking_send(Ok(TokenEvent::Token(rest)));
         }
+        // Drop the tokens that only spelled a stop string (their text begins past the text sent).
+        logprobs.truncate(starts.iter().take_while(|&&start| start < sent).count());
         let stats = GenerationStats {
             prompt_tokens: prompt.len() as u32,
             output_tokens: output.len() as u32,
             output_token_ids: output,
             stop,
+            logprobs,
             prompt_micros,
             generation_micros: started.elapsed().as_micros() as u64,
         };

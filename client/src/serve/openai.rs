@@ -10,13 +10,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{AppState, Completion, error::RequestError};
-use crate::model::{ChatMessage, GenerationRequest, Prompt, Role, Sampling, StopReason};
+use crate::model::{
+    ChatMessage, GenerationRequest, GenerationStats, Prompt, Role, Sampling, StopReason,
+};
 
 /// The most choices one request may ask for (`n`).
 const MAX_CHOICES: u32 = 8;
 
 /// The most stop strings one request may give (`stop`), as OpenAI allows.
 const MAX_STOPS: usize = 4;
+
+/// The most alternatives per token a chat request may ask for (`top_logprobs`), as OpenAI allows.
+const MAX_TOP_LOGPROBS: u32 = 20;
+
+/// The most alternatives per token a text completion may ask for (`logprobs`), as OpenAI allows.
+const MAX_COMPLETION_LOGPROBS: u32 = 5;
 
 /// Fields chat and text completions share.
 #[derive(Debug, Deserialize)]
@@ -59,6 +67,8 @@ enum Stop {
 pub(crate) struct ChatRequest {
     messages: Vec<WireMessage>,
     max_completion_tokens: Option<u32>,
+    logprobs: Option<bool>,
+    top_logprobs: Option<u32>,
     #[serde(flatten)]
     common: Common,
 }
@@ -79,6 +89,8 @@ struct WireMessage {
 #[derive(Debug, Deserialize)]
 pub(crate) struct CompletionRequest {
     prompt: Value,
+    /// How many alternatives to report with each token's log-probability.
+    logprobs: Option<u32>,
     #[serde(flatten)]
     common: Common,
 }
@@ -114,12 +126,26 @@ impl ChatRequest {
             }
             (given, other) => given.or(other),
         };
+        let logprobs = match (self.logprobs, self.top_logprobs) {
+            (Some(true), Some(top)) if top > MAX_TOP_LOGPROBS => {
+                return Err(out_of_range("top_logprobs", "between 0 and 20", top));
+            }
+            (Some(true), top) => Some(top.unwrap_or(0) as usize),
+            (_, Some(_)) => {
+                return Err(RequestError::Invalid {
+                    param: "top_logprobs".to_owned(),
+                    expected: "given only with `logprobs: true`",
+                });
+            }
+            (_, None) => None,
+        };
         let messages = chat_messages(self.messages)?;
         self.common.plan(
             state,
             Prompt::Chat(messages),
             "messages",
             max_tokens,
+            logprobs,
             chat_no_op,
         )
     }
@@ -137,12 +163,18 @@ impl CompletionRequest {
                 });
             }
         };
+        if let Some(top) = self.logprobs
+            && top > MAX_COMPLETION_LOGPROBS
+        {
+            return Err(out_of_range("logprobs", "between 0 and 5", top));
+        }
         let max_tokens = self.common.max_tokens;
         self.common.plan(
             state,
             Prompt::Raw(prompt),
             "prompt",
             max_tokens,
+            self.logprobs.map(|top| top as usize),
             completion_no_op,
         )
     }
@@ -157,6 +189,7 @@ impl Common {
         prompt: Prompt,
         prompt_param: &'static str,
         max_tokens: Option<u32>,
+        logprobs: Option<usize>,
         no_op: fn(&str, &Value) -> bool,
     ) -> Result<Plan, RequestError> {
         if self.model != state.model_name {
@@ -186,6 +219,12 @@ impl Common {
         let choices = self.n.unwrap_or(1);
         if !(1..=MAX_CHOICES).contains(&choices) {
             return Err(out_of_range("n", "between 1 and 8", choices));
+        }
+        if logprobs.is_some() && stream {
+            return Err(RequestError::Unsupported {
+                param: "logprobs".to_owned(),
+                reason: "log-probabilities are not streamed; ask without `stream`",
+            });
         }
         if choices > 1 && stream {
             return Err(RequestError::Unsupported {
@@ -230,6 +269,7 @@ impl Common {
                 prompt,
                 sampling,
                 stop,
+                logprobs,
             },
             max_tokens_given: max_tokens.is_some(),
             prompt_param,
@@ -296,10 +336,6 @@ fn refuse_extra(
     };
     let param = format!("{prefix}{key}");
     Err(match key.as_str() {
-        "logprobs" | "top_logprobs" => RequestError::Unsupported {
-            param,
-            reason: "log-probabilities are not returned by this server",
-        },
         "tools" | "tool_choice" | "functions" | "function_call" | "parallel_tool_calls" => {
             RequestError::Unsupported {
                 param,
@@ -317,7 +353,6 @@ fn refuse_extra(
 /// Chat fields accepted when they ask for nothing beyond the default.
 fn chat_no_op(field: &str, value: &Value) -> bool {
     match field {
-        "logprobs" => value == &Value::Bool(false),
         "response_format" => value == &json!({ "type": "text" }),
         "logit_bias" => value.as_object().is_some_and(Map::is_empty),
         _ => false,
@@ -452,6 +487,58 @@ impl UsageCounts {
             total_tokens: prompt_tokens + completion_tokens,
         }
     }
+}
+
+/// A chat choice's `logprobs`: each token with its log-probability and the alternatives asked for.
+pub(crate) fn chat_logprobs(stats: &GenerationStats) -> Value {
+    let entry = |bytes: &[u8], logprob: f32| json!({ "token": String::from_utf8_lossy(bytes), "logprob": logprob, "bytes": bytes });
+    let content: Vec<Value> = stats
+        .logprobs
+        .iter()
+        .map(|token| {
+            let mut value = entry(&token.bytes, token.logprob);
+            value["top_logprobs"] = token
+                .top
+                .iter()
+                .map(|(bytes, logprob)| entry(bytes, *logprob))
+                .collect();
+            value
+        })
+        .collect();
+    json!({ "content": content })
+}
+
+/// A text completion choice's `logprobs`: the legacy shape (tokens, their log-probabilities, a map of the
+/// alternatives per token, and each token's character offset in the text).
+pub(crate) fn completion_logprobs(stats: &GenerationStats) -> Value {
+    let tokens: Vec<String> = stats
+        .logprobs
+        .iter()
+        .map(|token| String::from_utf8_lossy(&token.bytes).into_owned())
+        .collect();
+    let offsets: Vec<usize> = tokens
+        .iter()
+        .scan(0, |offset, token| {
+            let start = *offset;
+            *offset += token.chars().count();
+            Some(start)
+        })
+        .collect();
+    let top: Vec<Map<String, Value>> = stats
+        .logprobs
+        .iter()
+        .map(|token| {
+            token
+                .top
+                .iter()
+                .map(|(bytes, logprob)| {
+                    (String::from_utf8_lossy(bytes).into_owned(), json!(logprob))
+                })
+                .collect()
+        })
+        .collect();
+    let logprobs: Vec<f32> = stats.logprobs.iter().map(|token| token.logprob).collect();
+    json!({ "tokens": tokens, "token_logprobs": logprobs, "top_logprobs": top, "text_offset": offsets })
 }
 
 /// OpenAI's `finish_reason`.

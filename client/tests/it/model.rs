@@ -53,6 +53,7 @@ fn chat(seed: u32, temperature: f32) -> GenerationRequest {
             ..Sampling::default()
         },
         stop: Vec::new(),
+        logprobs: None,
     }
 }
 
@@ -120,6 +121,7 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
             ..Sampling::default()
         },
         stop: Vec::new(),
+        logprobs: None,
     };
     let mut events = worker.generate(request).unwrap();
     let mut pieces = Vec::new();
@@ -149,6 +151,7 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
             ..Sampling::default()
         },
         stop: Vec::new(),
+        logprobs: None,
     };
     assert!(matches!(
         worker.generate(bad),

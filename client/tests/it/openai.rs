@@ -108,6 +108,23 @@ async fn openai_fields_are_honoured() {
     assert_eq!(content(&answer), expected, "stop {stop:?}");
     assert_eq!(answer["choices"][0]["finish_reason"], "stop");
     assert!(billed(&answer, 0) <= full_tokens);
+    // With log-probabilities: every token kept begins before the cut (none only spelled the stop string).
+    let mut scored = stopped.clone();
+    scored["logprobs"] = json!(true);
+    let answer = ok(&base, chat, &scored).await;
+    let tokens: Vec<&str> = answer["choices"][0]["logprobs"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token"].as_str().unwrap())
+        .collect();
+    let spelled = tokens.concat();
+    assert!(spelled.starts_with(expected), "{spelled:?} {expected:?}");
+    assert!(
+        spelled.len() - tokens.last().unwrap().len() < expected.len().max(1),
+        "{spelled:?}"
+    );
+    receipts += 1;
     stopped["stream"] = json!(true);
     let streamed = chunks(&base, chat, &stopped).await;
     let streamed_text: String = streamed
@@ -202,6 +219,46 @@ async fn openai_fields_are_honoured() {
     assert_eq!(answer["choices"][0]["message"]["role"], "assistant");
     receipts += 1;
 
+    // logprobs: each generated token with its log-probability and the alternatives asked for; greedy
+    // picks the most likely one.
+    let mut scored = plain.clone();
+    scored["max_tokens"] = json!(4);
+    scored["logprobs"] = json!(true);
+    scored["top_logprobs"] = json!(2);
+    let answer = ok(&base, chat, &scored).await;
+    let tokens = answer["choices"][0]["logprobs"]["content"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tokens.len() as u64, billed(&answer, 0), "{answer}");
+    let spelled: String = tokens
+        .iter()
+        .map(|t| t["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(spelled, content(&answer));
+    for token in tokens {
+        let top = token["top_logprobs"].as_array().unwrap();
+        assert_eq!(top.len(), 2, "{token}");
+        assert_eq!(top[0]["token"], token["token"], "{token}");
+        assert_eq!(top[0]["logprob"], token["logprob"], "{token}");
+        assert!(top[1]["logprob"].as_f64() <= top[0]["logprob"].as_f64());
+        assert!(token["logprob"].as_f64().unwrap() <= 0.0);
+    }
+    let scored = json!({ "model": name, "prompt": "Honey bees are", "max_tokens": 4, "temperature": 0,
+                         "logprobs": 1 });
+    let answer = ok(&base, text, &scored).await;
+    let logprobs = &answer["choices"][0]["logprobs"];
+    let spelled: String = logprobs["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(spelled, answer["choices"][0]["text"].as_str().unwrap());
+    assert_eq!(logprobs["token_logprobs"].as_array().unwrap().len(), 4);
+    assert_eq!(logprobs["top_logprobs"][0].as_object().unwrap().len(), 1);
+    assert!(whole["choices"][0]["logprobs"].is_null());
+    receipts += 2;
+
     // Parameters that ask for nothing beyond the default are accepted.
     let defaults = json!({ "model": name, "max_tokens": 1, "logprobs": false, "tools": null,
         "response_format": { "type": "text" }, "logit_bias": {},
@@ -242,12 +299,17 @@ async fn openai_refusals_name_the_field() {
         ),
         (
             "/v1/chat/completions",
-            chat(json!({ "logprobs": true })),
+            chat(json!({ "logprobs": true, "stream": true })),
             "logprobs",
         ),
         (
             "/v1/chat/completions",
             chat(json!({ "top_logprobs": 2 })),
+            "top_logprobs",
+        ),
+        (
+            "/v1/chat/completions",
+            chat(json!({ "logprobs": true, "top_logprobs": 21 })),
             "top_logprobs",
         ),
         (
@@ -367,7 +429,7 @@ async fn openai_refusals_name_the_field() {
         ("/v1/completions", text(json!({ "best_of": 2 })), "best_of"),
         (
             "/v1/completions",
-            text(json!({ "logprobs": 2 })),
+            text(json!({ "logprobs": 6 })),
             "logprobs",
         ),
         (

@@ -10,7 +10,9 @@ use serde_json::json;
 use super::soil_extension;
 use crate::serve::{
     AppState,
-    openai::{ApiError, ChatRequest, UsageCounts, created, finish_reason, rejection},
+    openai::{
+        ApiError, ChatRequest, UsageCounts, chat_logprobs, created, finish_reason, rejection,
+    },
     stream,
 };
 
@@ -62,6 +64,7 @@ pub(crate) async fn complete(
         return Ok(sse.into_response());
     }
     let completions = stream::run(&state, &plan).await?;
+    let logprobs = plan.request.logprobs.is_some();
     let choices: Vec<serde_json::Value> = completions
         .iter()
         .enumerate()
@@ -69,6 +72,7 @@ pub(crate) async fn complete(
             json!({
                 "index": index,
                 "message": { "role": "assistant", "content": completion.text },
+                "logprobs": logprobs.then(|| chat_logprobs(&completion.stats)),
                 "finish_reason": finish_reason(completion.stats.stop),
                 "soil": soil_extension(completion),
             })

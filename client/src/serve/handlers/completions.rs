@@ -10,7 +10,10 @@ use serde_json::json;
 use super::soil_extension;
 use crate::serve::{
     AppState,
-    openai::{ApiError, CompletionRequest, UsageCounts, created, finish_reason, rejection},
+    openai::{
+        ApiError, CompletionRequest, UsageCounts, completion_logprobs, created, finish_reason,
+        rejection,
+    },
     stream,
 };
 
@@ -57,6 +60,7 @@ pub(crate) async fn complete(
         return Ok(sse.into_response());
     }
     let completions = stream::run(&state, &plan).await?;
+    let logprobs = plan.request.logprobs.is_some();
     let choices: Vec<serde_json::Value> = completions
         .iter()
         .enumerate()
@@ -64,6 +68,7 @@ pub(crate) async fn complete(
             json!({
                 "index": index,
                 "text": completion.text,
+                "logprobs": logprobs.then(|| completion_logprobs(&completion.stats)),
                 "finish_reason": finish_reason(completion.stats.stop),
                 "soil": soil_extension(completion),
             })
