@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark whose figures are in docs/BENCHMARKS.md, each with its own reference
-# measured in the same run. Long: run it on an idle machine.
+# `make bench`: every benchmark whose figures are in docs/BENCHMARKS.md, each against its reference (measured
+# in the same run where one exists) or its target (see each section there). Long: run it on an idle machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
