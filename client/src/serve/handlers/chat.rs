@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::soil_extension;
+use super::{closing_chunks, soil_extension};
 use crate::serve::{
     AppState,
     openai::{
@@ -47,17 +47,10 @@ pub(crate) async fn complete(
                 piece(json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]))
             },
             move |completion| {
-                let mut finish = last(json!([{
+                let finish = json!({
                     "index": 0, "delta": {}, "finish_reason": finish_reason(completion.stats.stop),
-                }]));
-                finish["soil"] = soil_extension(completion);
-                let mut chunks = vec![finish];
-                if include_usage {
-                    let mut usage = last(json!([]));
-                    usage["usage"] = json!(UsageCounts::of(std::slice::from_ref(completion)));
-                    chunks.push(usage);
-                }
-                chunks
+                });
+                closing_chunks(completion, finish, include_usage, &last)
             },
         )
         .await?;

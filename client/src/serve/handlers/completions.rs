@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::soil_extension;
+use super::{closing_chunks, soil_extension};
 use crate::serve::{
     AppState,
     openai::{
@@ -43,17 +43,10 @@ pub(crate) async fn complete(
             None,
             move |text| piece(json!([{ "index": 0, "text": text, "finish_reason": null }])),
             move |completion| {
-                let mut finish = last(json!([{
+                let finish = json!({
                     "index": 0, "text": "", "finish_reason": finish_reason(completion.stats.stop),
-                }]));
-                finish["soil"] = soil_extension(completion);
-                let mut chunks = vec![finish];
-                if include_usage {
-                    let mut usage = last(json!([]));
-                    usage["usage"] = json!(UsageCounts::of(std::slice::from_ref(completion)));
-                    chunks.push(usage);
-                }
-                chunks
+                });
+                closing_chunks(completion, finish, include_usage, &last)
             },
         )
         .await?;

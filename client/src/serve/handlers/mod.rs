@@ -8,7 +8,10 @@ pub(crate) mod outputs;
 use axum::http::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
 
-use super::{Completion, openai::ApiError};
+use super::{
+    Completion,
+    openai::{ApiError, UsageCounts},
+};
 
 /// Any other path: OpenAI's JSON 404.
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -47,4 +50,24 @@ pub(crate) fn soil_extension(completion: &Completion) -> Value {
         "output_uri": completion.receipt.receipt.outputURI,
         "attribution": attribution,
     })
+}
+
+/// The chunks that close a stream: `finish_choice` (the last choice, already holding its finish reason)
+/// with Soil's extension, then the usage chunk when the client asked for it (`stream_options.
+/// include_usage`). `chunk` wraps choices into the endpoint's chunk object.
+pub(crate) fn closing_chunks(
+    completion: &Completion,
+    finish_choice: Value,
+    include_usage: bool,
+    chunk: impl Fn(Value) -> Value,
+) -> Vec<Value> {
+    let mut finish = chunk(Value::Array(vec![finish_choice]));
+    finish["soil"] = soil_extension(completion);
+    let mut chunks = vec![finish];
+    if include_usage {
+        let mut usage = chunk(json!([]));
+        usage["usage"] = json!(UsageCounts::of(std::slice::from_ref(completion)));
+        chunks.push(usage);
+    }
+    chunks
 }
