@@ -104,7 +104,10 @@ fn main() {
             top_p: 1.0,
             seed: 0,
             max_tokens: MAX_TOKENS,
+            ..Sampling::default()
         },
+        stop: Vec::new(),
+        logprobs: None,
     };
 
     let (mut worker_rates, mut bare_rates) = (Vec::new(), Vec::new());

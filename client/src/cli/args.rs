@@ -13,6 +13,8 @@ use soil_client::{
     wallet::WalletSource,
 };
 
+use super::output::outln;
+
 /// Global options.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Global {
@@ -153,15 +155,17 @@ impl SamplingArgs {
             top_p: self.top_p,
             seed: self.seed,
             max_tokens: self.max_tokens,
+            ..soil_client::model::Sampling::default()
         }
     }
 }
 
 /// Prints an attribution as a table: contribution, weight (ppm and percent).
-pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribution) {
+pub(crate) fn print_attribution(
+    attribution: &soil_client::attribution::Attribution,
+) -> std::io::Result<()> {
     if attribution.weights.is_empty() {
-        println!("attribution: no span of the output was found in the release");
-        return;
+        return outln!("attribution: no span of the output was found in the release");
     }
     let rows: Vec<Vec<String>> = attribution
         .weights
@@ -174,13 +178,13 @@ pub(crate) fn print_attribution(attribution: &soil_client::attribution::Attribut
             ]
         })
         .collect();
-    super::output::table(&["CONTRIBUTION", "WEIGHT (PPM)", "SHARE"], &rows);
-    println!(
+    super::output::table(&["CONTRIBUTION", "WEIGHT (PPM)", "SHARE"], &rows)?;
+    outln!(
         "{} of {} output words covered by {} matched spans",
         attribution.covered_words,
         attribution.output_words,
         attribution.spans.len()
-    );
+    )
 }
 
 /// An attribution as JSON.

@@ -8,7 +8,7 @@ use soil_client::{attribution::IndexCache, serve::session::sync_releases};
 use super::{
     Global,
     args::{attribution_json, print_attribution},
-    output,
+    output::{self, outln},
 };
 
 /// Attributes a text to the contributions of a model's releases under this client's attribution protocol
@@ -56,8 +56,8 @@ impl Attribute {
         if global.json {
             return output::json(&attribution_json(&attribution));
         }
-        print_attribution(&attribution);
-        println!("attribution hash {}", attribution.to_receipt().hash());
+        print_attribution(&attribution)?;
+        outln!("attribution hash {}", attribution.to_receipt().hash())?;
         Ok(())
     }
 }

@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, time::Duration};
 use alloy::primitives::B256;
 use soil_client::audit::{AuditConfig, Auditor, ReceiptAudit, find_settled};
 
-use super::{Global, output};
+use super::{
+    Global,
+    output::{self, outln},
+};
 
 /// Audits settled receipts: fetches each output from the URI its receipt signs, checks it against the
 /// signed output hash, recomputes its attribution over the model's releases and compares it with the
@@ -44,7 +47,7 @@ impl Audit {
             output::json(&serde_json::json!({ "passed": failed == 0, "receipts": audits }))?;
         } else {
             for audit in &audits {
-                print_audit(audit);
+                print_audit(audit)?;
             }
         }
         if failed > 0 {
@@ -71,8 +74,8 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-fn print_audit(audit: &ReceiptAudit) {
-    println!("receipt {}", audit.digest);
+fn print_audit(audit: &ReceiptAudit) -> std::io::Result<()> {
+    outln!("receipt {}", audit.digest)?;
     let rows = [
         ("settled", format!("block {}, tx {}", audit.block, audit.tx)),
         ("model", audit.model_id.to_string()),
@@ -94,18 +97,17 @@ fn print_audit(audit: &ReceiptAudit) {
         ),
     ];
     for (key, value) in rows {
-        println!("  {key:<12} {value}");
+        outln!("  {key:<12} {value}")?;
     }
     if audit.passed {
-        println!(
+        outln!(
             "  verdict      PASS: the output matches its hash and recomputes to the signed attribution"
-        );
-        println!();
-        return;
+        )?;
+        return outln!();
     }
-    println!("  verdict      FAIL");
+    outln!("  verdict      FAIL")?;
     for finding in &audit.findings {
-        println!("    - {}", printable(&finding.to_string()));
+        outln!("    - {}", printable(&finding.to_string()))?;
     }
     if let Some(recomputed) = &audit.recomputed_attribution
         && recomputed.as_slice() != audit.settled_attribution.as_slice()
@@ -132,7 +134,7 @@ fn print_audit(audit: &ReceiptAudit) {
         output::table(
             &["    CONTRIBUTION", "SIGNED (PPM)", "RECOMPUTED (PPM)", ""],
             &rows,
-        );
+        )?;
     }
-    println!();
+    outln!()
 }

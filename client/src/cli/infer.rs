@@ -13,7 +13,7 @@ use soil_client::{
 use super::{
     Global,
     args::{ModelArgs, SamplingArgs, attribution_json, print_attribution},
-    output,
+    output::{self, outln},
     settle::SettleOptions,
 };
 
@@ -90,13 +90,16 @@ impl Infer {
         let request = GenerationRequest {
             prompt,
             sampling: self.sampling.sampling(),
+            stop: Vec::new(),
+            logprobs: None,
         };
         let stream = !global.json;
         let completion = session
             .complete(request, |piece| {
                 if stream {
-                    print!("{piece}");
-                    let _ = std::io::stdout().flush();
+                    // A closed stdout ends the command at its next line, once the use is recorded.
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = write!(stdout, "{piece}").and_then(|()| stdout.flush());
                 }
             })
             .await?;
@@ -129,25 +132,27 @@ impl Infer {
                 "settlement": report,
             }));
         }
-        println!();
-        println!();
-        print_attribution(&completion.attribution);
-        println!(
+        outln!()?;
+        outln!()?;
+        print_attribution(&completion.attribution)?;
+        outln!(
             "receipt {} (fee {}, {} + {} tokens) stored in the outbox as #{}",
             completion.digest,
             receipt.fee,
             receipt.inputTokens,
             receipt.outputTokens,
             completion.outbox_id
-        );
+        )?;
         if !receipt.outputURI.is_empty() {
-            println!("output {} at {}", receipt.outputHash, receipt.outputURI);
+            outln!("output {} at {}", receipt.outputHash, receipt.outputURI)?;
         }
         if let Some(report) = report {
-            println!(
+            outln!(
                 "settled {} receipt(s) ({} already settled, {} failed)",
-                report.settled, report.already_settled, report.failed
-            );
+                report.settled,
+                report.already_settled,
+                report.failed
+            )?;
         }
         Ok(())
     }

@@ -1,10 +1,20 @@
-//! Printing results: JSON for scripts, aligned tables for people.
+//! Printing results: JSON for scripts, aligned tables for people. Every line goes through [`outln!`],
+//! which returns a write error instead of panicking, so `soil … | head` ends quietly (see `main`).
 
 use serde::Serialize;
 
+/// `println!` that returns the [`std::io::Error`] of a failed write (a closed pipe) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use outln;
+
 /// Prints `value` as pretty JSON.
 pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
@@ -19,13 +29,13 @@ pub(crate) fn record<T: Serialize>(
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, val) in rows {
-        println!("{key:<width$}  {val}");
+        outln!("{key:<width$}  {val}")?;
     }
     Ok(())
 }
 
 /// Prints a table with a header row, columns padded to their widest cell.
-pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -40,10 +50,11 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(cell, &w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end())
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for row in rows {
-        line(row.iter().map(String::as_str).collect());
+        line(row.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }

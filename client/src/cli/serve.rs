@@ -11,6 +11,7 @@ use soil_client::{
 use super::{
     Global,
     args::{ModelArgs, SamplingArgs},
+    output::outln,
     settle::SettleOptions,
 };
 
@@ -108,7 +109,7 @@ impl Serve {
                 .unwrap_or_else(|| format!("soil-{}", self.model_id)),
             defaults: self.sampling.sampling(),
         };
-        println!("listening on http://{local}");
+        outln!("listening on http://{local}")?;
         std::io::stdout().flush()?;
         let result = serve(listener, state).await;
         settlement.abort();

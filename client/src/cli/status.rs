@@ -1,6 +1,9 @@
 //! `soil status`.
 
-use super::{Global, output};
+use super::{
+    Global,
+    output::{self, outln},
+};
 
 /// Outbox counts (pending, in flight, failed with reasons), deposit and claimable balance.
 #[derive(Debug, clap::Args)]
@@ -41,7 +44,7 @@ impl Status {
             ],
         )?;
         for f in failed {
-            println!("failed receipt #{} {}: {}", f.id, f.digest, f.reason);
+            outln!("failed receipt #{} {}: {}", f.id, f.digest, f.reason)?;
         }
         Ok(())
     }

@@ -13,6 +13,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A tool's result, given back to the model as a turn of its own.
+    Tool,
 }
 
 impl Role {
@@ -22,6 +24,7 @@ impl Role {
             Self::System => "system",
             Self::User => "user",
             Self::Assistant => "assistant",
+            Self::Tool => "tool",
         }
     }
 }
@@ -66,6 +69,12 @@ pub struct Sampling {
     pub seed: u32,
     /// The most tokens to generate.
     pub max_tokens: u32,
+    /// Subtracted from the logit of every token already generated (OpenAI's `presence_penalty`, llama.cpp's
+    /// penalties sampler); `0.0` is off.
+    pub presence_penalty: f32,
+    /// Subtracted from a token's logit once per time it was already generated (OpenAI's
+    /// `frequency_penalty`); `0.0` is off.
+    pub frequency_penalty: f32,
 }
 
 impl Default for Sampling {
@@ -75,12 +84,15 @@ impl Default for Sampling {
             top_p: 0.9,
             seed: 0,
             max_tokens: 256,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
         }
     }
 }
 
 impl Sampling {
-    /// Checks the ranges: temperature finite and ≥ 0, `top_p` in (0, 1], `max_tokens` ≥ 1.
+    /// Checks the ranges: temperature finite and ≥ 0, `top_p` in (0, 1], `max_tokens` ≥ 1, penalties in
+    /// [-2, 2].
     pub fn validate(&self) -> Result<(), ModelError> {
         if !self.temperature.is_finite() || self.temperature < 0.0 {
             return Err(ModelError::InvalidSampling(format!(
@@ -99,6 +111,16 @@ impl Sampling {
                 "max_tokens must be at least 1".into(),
             ));
         }
+        for (name, penalty) in [
+            ("presence_penalty", self.presence_penalty),
+            ("frequency_penalty", self.frequency_penalty),
+        ] {
+            if !(-2.0..=2.0).contains(&penalty) {
+                return Err(ModelError::InvalidSampling(format!(
+                    "{name} must be in [-2, 2], got {penalty}"
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -110,6 +132,12 @@ pub struct GenerationRequest {
     pub prompt: Prompt,
     /// The sampling settings.
     pub sampling: Sampling,
+    /// Generation stops at the first of these strings, which is not part of the output (its tokens were
+    /// generated, so they are counted).
+    pub stop: Vec<String>,
+    /// Report each output token's log-probability with this many most likely alternatives
+    /// ([`GenerationStats::logprobs`]); `None`: none.
+    pub logprobs: Option<usize>,
 }
 
 /// Why a generation stopped.
@@ -122,10 +150,24 @@ pub enum StopReason {
     MaxTokens,
     /// The context is full.
     ContextFull,
+    /// One of the request's stop strings was generated (it is cut from the output).
+    StopString,
+}
+
+/// A token's log-probability under the model: the log-softmax of its logits over the whole vocabulary,
+/// before temperature, top-p or penalties (as OpenAI and llama.cpp's server report it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's text, as bytes (a token may end inside a UTF-8 character).
+    pub bytes: Vec<u8>,
+    /// Its natural-log probability.
+    pub logprob: f32,
+    /// The most likely tokens at this position, most likely first: their bytes and log-probability.
+    pub top: Vec<(Vec<u8>, f32)>,
 }
 
 /// The outcome of a finished generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GenerationStats {
     /// Tokens in the prompt (after templating).
     pub prompt_tokens: u32,
@@ -135,6 +177,9 @@ pub struct GenerationStats {
     pub output_token_ids: Vec<u32>,
     /// Why generation stopped.
     pub stop: StopReason,
+    /// With [`GenerationRequest::logprobs`], each output token's log-probability, up to the last token
+    /// whose text is (partly) in the output: tokens that only spelled a stop string are left out.
+    pub logprobs: Vec<TokenLogprob>,
     /// Time spent evaluating the prompt, in microseconds.
     pub prompt_micros: u64,
     /// Time spent generating, in microseconds.
@@ -142,7 +187,7 @@ pub struct GenerationStats {
 }
 
 /// What a running generation streams.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TokenEvent {
     /// The next piece of text (whole UTF-8 characters; a token that ends inside a character is held back
     /// until the character is complete).
@@ -152,7 +197,7 @@ pub enum TokenEvent {
 }
 
 /// A finished generation, collected from its stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     /// The generated text.
     pub text: String,
@@ -205,6 +250,55 @@ impl Utf8Stream {
     }
 }
 
+/// Finds a generation's stop strings in its streamed text: text is released only once no stop string can
+/// begin in it, so a stop string split over several tokens is never sent.
+#[derive(Debug)]
+pub(crate) struct StopMatcher<'s> {
+    stops: &'s [String],
+    pending: String,
+}
+
+impl<'s> StopMatcher<'s> {
+    pub(crate) fn new(stops: &'s [String]) -> Self {
+        Self {
+            stops,
+            pending: String::new(),
+        }
+    }
+
+    /// Appends `text`; returns the text that is now safe to send and whether a stop string was found (then
+    /// the text is what precedes its first occurrence, and everything after is dropped).
+    pub(crate) fn push(&mut self, text: &str) -> (String, bool) {
+        self.pending.push_str(text);
+        let found = self
+            .stops
+            .iter()
+            .filter_map(|stop| self.pending.find(stop.as_str()))
+            .min();
+        if let Some(at) = found {
+            self.pending.truncate(at);
+            return (std::mem::take(&mut self.pending), true);
+        }
+        // Hold back the longest tail that a stop string begins with.
+        let held = self
+            .pending
+            .char_indices()
+            .map(|(at, _)| at)
+            .find(|&at| {
+                let tail = &self.pending[at..];
+                self.stops.iter().any(|stop| stop.starts_with(tail))
+            })
+            .unwrap_or(self.pending.len());
+        let rest = self.pending.split_off(held);
+        (std::mem::replace(&mut self.pending, rest), false)
+    }
+
+    /// The text held back at the end of the stream (it began a stop string that never completed).
+    pub(crate) fn finish(&mut self) -> String {
+        std::mem::take(&mut self.pending)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +313,21 @@ mod tests {
         assert_eq!(stream.push(&[0xff, b'b']), "\u{fffd}b");
         assert_eq!(stream.push(&snowman[..2]), "");
         assert_eq!(stream.finish(), "\u{fffd}");
+    }
+
+    #[test]
+    fn stop_strings_are_cut_even_across_pieces() {
+        let stops = vec!["\n\n".to_owned(), "END".to_owned()];
+        let mut matcher = StopMatcher::new(&stops);
+        assert_eq!(matcher.push("one E"), ("one ".to_owned(), false));
+        assert_eq!(matcher.push("Nx"), ("ENx".to_owned(), false));
+        assert_eq!(matcher.push("two\n"), ("two".to_owned(), false));
+        assert_eq!(matcher.push("\nthree"), (String::new(), true));
+        let mut matcher = StopMatcher::new(&stops);
+        assert_eq!(matcher.push("a EN"), ("a ".to_owned(), false));
+        assert_eq!(matcher.finish(), "EN");
+        let mut matcher = StopMatcher::new(&[]);
+        assert_eq!(matcher.push("☃"), ("☃".to_owned(), false));
     }
 
     #[test]
@@ -243,6 +352,14 @@ mod tests {
             },
             Sampling {
                 max_tokens: 0,
+                ..Sampling::default()
+            },
+            Sampling {
+                presence_penalty: 2.5,
+                ..Sampling::default()
+            },
+            Sampling {
+                frequency_penalty: -3.0,
                 ..Sampling::default()
             },
         ] {

@@ -13,6 +13,6 @@ pub use error::ModelError;
 pub use file::{GGUF_MAGIC, ModelFile};
 pub use generation::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, Prompt, Role, Sampling,
-    StopReason, TokenEvent,
+    StopReason, TokenEvent, TokenLogprob,
 };
 pub use worker::{ModelInfo, ModelOptions, ModelWorker};

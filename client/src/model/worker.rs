@@ -14,12 +14,15 @@ use llama_cpp_2::{
     model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel, params::LlamaModelParams},
     sampling::LlamaSampler,
     token::LlamaToken,
+    vocab::LlamaVocab,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, ModelError, ModelFile, Prompt,
-    Sampling, StopReason, TokenEvent, backend::llama_backend, generation::Utf8Stream,
+    Sampling, StopReason, TokenEvent, TokenLogprob,
+    backend::llama_backend,
+    generation::{StopMatcher, Utf8Stream},
 };
 
 /// How many undelivered events a generation stream buffers before the model thread waits for the reader.
@@ -290,16 +293,64 @@ fn load(
     Ok((model, params))
 }
 
-/// The sampler chain for `sampling`: greedy at temperature 0, else top-p, temperature and a seeded draw.
-fn sampler_for(sampling: &Sampling) -> LlamaSampler {
+/// The sampler chain for `sampling` over a vocabulary of `n_vocab` tokens: the presence and frequency
+/// penalties over every token generated so far (when either is set), then greedy at temperature 0, else
+/// top-p, temperature and a seeded draw.
+fn sampler_for(sampling: &Sampling, n_vocab: u32) -> LlamaSampler {
+    let mut chain = Vec::with_capacity(4);
+    if sampling.presence_penalty != 0.0 || sampling.frequency_penalty != 0.0 {
+        chain.push(LlamaSampler::penalties(
+            i32::try_from(n_vocab).unwrap_or(i32::MAX),
+            i32::try_from(sampling.max_tokens).unwrap_or(i32::MAX),
+            1.0,
+            sampling.frequency_penalty,
+            sampling.presence_penalty,
+        ));
+    }
     if sampling.temperature == 0.0 {
-        LlamaSampler::greedy()
+        chain.push(LlamaSampler::greedy());
     } else {
-        LlamaSampler::chain_simple([
+        chain.extend([
             LlamaSampler::top_p(sampling.top_p, 1),
             LlamaSampler::temp(sampling.temperature),
             LlamaSampler::dist(sampling.seed),
-        ])
+        ]);
+    }
+    match chain.len() {
+        1 => chain.remove(0),
+        _ => LlamaSampler::chain_simple(chain),
+    }
+}
+
+/// The log-probability of `token` under `logits` (log-softmax over the vocabulary), with the `top` most
+/// likely tokens.
+fn token_logprob(
+    vocab: &LlamaVocab<'_>,
+    logits: &[f32],
+    token: LlamaToken,
+    top: usize,
+) -> TokenLogprob {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+    let bytes = |token: LlamaToken| {
+        let mut bytes = Vec::with_capacity(16);
+        vocab.token_to_piece_into(token, &mut bytes, false, None);
+        bytes
+    };
+    let mut ids: Vec<usize> = (0..logits.len()).collect();
+    let top = top.min(ids.len());
+    if top > 0 {
+        ids.select_nth_unstable_by(top - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
+    }
+    ids.truncate(top);
+    ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
+    TokenLogprob {
+        bytes: bytes(token),
+        logprob: logits[token.0 as usize] - log_sum,
+        top: ids
+            .into_iter()
+            .map(|id| (bytes(LlamaToken(id as i32)), logits[id] - log_sum))
+            .collect(),
     }
 }
 
@@ -395,8 +446,8 @@ impl<'m> Session<'m> {
         self.prompt_ids(prompt).map(|ids| ids.len())
     }
 
-    /// Evaluates the prompt, then samples and streams tokens until an end-of-generation token,
-    /// `max_tokens`, a full context, or a reader that went away.
+    /// Evaluates the prompt, then samples and streams tokens until an end-of-generation token, a stop
+    /// string (not streamed), `max_tokens`, a full context, or a reader that went away.
     fn generate(
         &mut self,
         request: &GenerationRequest,
@@ -432,12 +483,16 @@ impl<'m> Session<'m> {
         let prompt_micros = started.elapsed().as_micros() as u64;
 
         let started = Instant::now();
-        let mut sampler = sampler_for(&request.sampling);
+        let mut sampler = sampler_for(&request.sampling, self.vocab_size);
         let mut utf8 = Utf8Stream::default();
+        let mut stops = StopMatcher::new(&request.stop);
         let mut piece = Vec::with_capacity(32);
         let mut output = Vec::new();
+        let mut logprobs = Vec::new();
+        // Bytes of text sent, bytes the tokens spelled, and where each token's bytes begin.
+        let (mut sent, mut spelled, mut starts) = (0, 0, Vec::new());
         let mut position = prompt.len();
-        let stop = loop {
+        let mut stop = loop {
             if output.len() >= request.sampling.max_tokens as usize {
                 break StopReason::MaxTokens;
             }
@@ -451,9 +506,19 @@ impl<'m> Session<'m> {
             output.push(token.0 as u32);
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
-            let text = utf8.push(&piece);
+            if let Some(top) = request.logprobs {
+                let logits = self.context.get_logits_ith(self.batch.n_tokens() - 1);
+                logprobs.push(token_logprob(&vocab, logits, token, top));
+                starts.push(spelled);
+                spelled += piece.len();
+            }
+            let (text, stopped) = stops.push(&utf8.push(&piece));
+            sent += text.len();
             if !text.is_empty() && events.blocking_send(Ok(TokenEvent::Token(text))).is_err() {
                 return Ok(()); // the reader went away: stop generating
+            }
+            if stopped {
+                break StopReason::StopString;
             }
             self.batch.clear();
             self.batch
@@ -464,15 +529,29 @@ impl<'m> Session<'m> {
                 .map_err(|error| ModelError::Decode(error.to_string()))?;
             position += 1;
         };
-        let rest = utf8.finish();
+        let rest = if stop == StopReason::StopString {
+            String::new()
+        } else {
+            let (mut text, found) = stops.push(&utf8.finish());
+            if found {
+                stop = StopReason::StopString;
+            } else {
+                text.push_str(&stops.finish());
+            }
+            text
+        };
+        sent += rest.len();
         if !rest.is_empty() {
             let _ = events.blocking_send(Ok(TokenEvent::Token(rest)));
         }
+        // Drop the tokens that only spelled a stop string (their text begins past the text sent).
+        logprobs.truncate(starts.iter().take_while(|&&start| start < sent).count());
         let stats = GenerationStats {
             prompt_tokens: prompt.len() as u32,
             output_tokens: output.len() as u32,
             output_token_ids: output,
             stop,
+            logprobs,
             prompt_micros,
             generation_micros: started.elapsed().as_micros() as u64,
         };

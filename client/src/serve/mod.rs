@@ -4,6 +4,7 @@
 //! `GET /v1/outputs/{hash}`, the outputs it published). Every completion leaves a signed receipt in the
 //! outbox; a background task settles the outbox.
 
+mod error;
 mod handlers;
 mod openai;
 mod routes;

@@ -1,4 +1,5 @@
-//! OpenAI wire shapes: requests, responses, stream chunks and errors.
+//! OpenAI wire shapes: requests (every field honoured or refused with a 400 naming it, see
+//! docs/OPERATIONS.md), responses, stream chunks and errors.
 
 use axum::{
     Json,
@@ -6,36 +7,463 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-use super::AppState;
-use crate::model::{ChatMessage, Sampling, StopReason};
+use super::{AppState, Completion, error::RequestError};
+use crate::model::{
+    ChatMessage, GenerationRequest, GenerationStats, Prompt, Role, Sampling, StopReason,
+};
+
+/// The most choices one request may ask for (`n`).
+const MAX_CHOICES: u32 = 8;
+
+/// The most stop strings one request may give (`stop`), as OpenAI allows.
+const MAX_STOPS: usize = 4;
+
+/// The most alternatives per token a chat request may ask for (`top_logprobs`), as OpenAI allows.
+const MAX_TOP_LOGPROBS: u32 = 20;
+
+/// The most alternatives per token a text completion may ask for (`logprobs`), as OpenAI allows.
+const MAX_COMPLETION_LOGPROBS: u32 = 5;
 
 /// Fields chat and text completions share.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Common {
-    pub(crate) model: String,
-    #[serde(default)]
-    pub(crate) stream: bool,
-    pub(crate) max_tokens: Option<u32>,
-    pub(crate) temperature: Option<f32>,
-    pub(crate) top_p: Option<f32>,
-    pub(crate) seed: Option<u32>,
+    model: String,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+    max_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    seed: Option<i64>,
+    n: Option<u32>,
+    stop: Option<Stop>,
+    presence_penalty: Option<f32>,
+    frequency_penalty: Option<f32>,
+    user: Option<String>,
+    /// Every other field: refused unless `null` or a value that asks for nothing beyond the default.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// `stream_options`.
+#[derive(Debug, Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// `stop`: one string or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `POST /v1/chat/completions` body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ChatRequest {
+    messages: Vec<WireMessage>,
+    max_completion_tokens: Option<u32>,
+    logprobs: Option<bool>,
+    top_logprobs: Option<u32>,
     #[serde(flatten)]
-    pub(crate) common: Common,
-    pub(crate) messages: Vec<ChatMessage>,
+    common: Common,
+}
+
+/// One chat message as sent.
+#[derive(Debug, Deserialize)]
+struct WireMessage {
+    role: String,
+    /// A string, an array of text parts, or `null` (an assistant turn that only called tools).
+    content: Option<Value>,
+    tool_calls: Option<Value>,
+    tool_call_id: Option<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
 /// `POST /v1/completions` body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CompletionRequest {
+    prompt: Value,
+    /// How many alternatives to report with each token's log-probability.
+    logprobs: Option<u32>,
     #[serde(flatten)]
-    pub(crate) common: Common,
-    pub(crate) prompt: String,
+    common: Common,
+}
+
+/// A request checked field by field: what to generate, and how to answer.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// The generation of each choice (choice `i` draws with `seed + i`).
+    pub(crate) request: GenerationRequest,
+    /// Whether the request set the most tokens to generate (else the server's default, cut to the room
+    /// the context leaves).
+    pub(crate) max_tokens_given: bool,
+    /// The field the prompt came in: `messages` or `prompt`.
+    pub(crate) prompt_param: &'static str,
+    /// How many choices (`n`).
+    pub(crate) choices: u32,
+    /// Whether to answer with server-sent events.
+    pub(crate) stream: bool,
+    /// Whether a stream ends with a chunk carrying `usage` (`stream_options.include_usage`).
+    pub(crate) include_usage: bool,
+}
+
+impl ChatRequest {
+    /// Checks every field against `state` and turns the messages into the model's chat prompt.
+    pub(crate) fn plan(self, state: &AppState) -> Result<Plan, RequestError> {
+        let max_tokens = match (self.max_completion_tokens, self.common.max_tokens) {
+            (Some(0), _) => return Err(at_least_one("max_completion_tokens")),
+            (Some(given), Some(other)) if given != other => {
+                return Err(RequestError::Invalid {
+                    param: "max_tokens".to_owned(),
+                    expected: "left out or equal to `max_completion_tokens`",
+                });
+            }
+            (given, other) => given.or(other),
+        };
+        let logprobs = match (self.logprobs, self.top_logprobs) {
+            (Some(true), Some(top)) if top > MAX_TOP_LOGPROBS => {
+                return Err(out_of_range("top_logprobs", "between 0 and 20", top));
+            }
+            (Some(true), top) => Some(top.unwrap_or(0) as usize),
+            (_, Some(_)) => {
+                return Err(RequestError::Invalid {
+                    param: "top_logprobs".to_owned(),
+                    expected: "given only with `logprobs: true`",
+                });
+            }
+            (_, None) => None,
+        };
+        let messages = chat_messages(self.messages)?;
+        self.common.plan(
+            state,
+            Prompt::Chat(messages),
+            "messages",
+            max_tokens,
+            logprobs,
+            chat_no_op,
+        )
+    }
+}
+
+impl CompletionRequest {
+    /// Checks every field against `state`.
+    pub(crate) fn plan(self, state: &AppState) -> Result<Plan, RequestError> {
+        let prompt = match self.prompt {
+            Value::String(text) if !text.is_empty() => text,
+            _ => {
+                return Err(RequestError::Invalid {
+                    param: "prompt".to_owned(),
+                    expected: "a non-empty string (token arrays and lists of prompts are not supported)",
+                });
+            }
+        };
+        if let Some(top) = self.logprobs
+            && top > MAX_COMPLETION_LOGPROBS
+        {
+            return Err(out_of_range("logprobs", "between 0 and 5", top));
+        }
+        let max_tokens = self.common.max_tokens;
+        self.common.plan(
+            state,
+            Prompt::Raw(prompt),
+            "prompt",
+            max_tokens,
+            self.logprobs.map(|top| top as usize),
+            completion_no_op,
+        )
+    }
+}
+
+impl Common {
+    /// Checks the model name and every shared field, and merges the sampling fields over the server's
+    /// defaults.
+    fn plan(
+        self,
+        state: &AppState,
+        prompt: Prompt,
+        prompt_param: &'static str,
+        max_tokens: Option<u32>,
+        logprobs: Option<usize>,
+        no_op: fn(&str, &Value) -> bool,
+    ) -> Result<Plan, RequestError> {
+        if self.model != state.model_name {
+            return Err(RequestError::ModelNotFound {
+                requested: self.model,
+                served: state.model_name.clone(),
+            });
+        }
+        refuse_extra("", &self.extra, no_op)?;
+        if max_tokens == Some(0) {
+            return Err(at_least_one("max_tokens"));
+        }
+        let stream = self.stream.unwrap_or(false);
+        let include_usage = match self.stream_options {
+            None => false,
+            Some(_) if !stream => {
+                return Err(RequestError::Invalid {
+                    param: "stream_options".to_owned(),
+                    expected: "given only with `stream: true`",
+                });
+            }
+            Some(options) => {
+                refuse_extra("stream_options.", &options.extra, |_, _| false)?;
+                options.include_usage.unwrap_or(false)
+            }
+        };
+        let choices = self.n.unwrap_or(1);
+        if !(1..=MAX_CHOICES).contains(&choices) {
+            return Err(out_of_range("n", "between 1 and 8", choices));
+        }
+        if logprobs.is_some() && stream {
+            return Err(RequestError::Unsupported {
+                param: "logprobs".to_owned(),
+                reason: "log-probabilities are not streamed; ask without `stream`",
+            });
+        }
+        if choices > 1 && stream {
+            return Err(RequestError::Unsupported {
+                param: "n".to_owned(),
+                reason: "more than one choice cannot be streamed; ask without `stream`",
+            });
+        }
+        let defaults = &state.defaults;
+        let temperature = checked("temperature", self.temperature, |t| {
+            (0.0..=2.0).contains(&t)
+        })?;
+        let top_p = checked("top_p", self.top_p, |p| p > 0.0 && p <= 1.0)?;
+        let presence = checked("presence_penalty", self.presence_penalty, is_penalty)?;
+        let frequency = checked("frequency_penalty", self.frequency_penalty, is_penalty)?;
+        let stop = match self.stop {
+            None => Vec::new(),
+            Some(Stop::One(stop)) => vec![stop],
+            Some(Stop::Many(stops)) => stops,
+        };
+        if stop.len() > MAX_STOPS {
+            return Err(out_of_range("stop", "at most 4 strings", stop.len()));
+        }
+        if stop.iter().any(String::is_empty) {
+            return Err(RequestError::Invalid {
+                param: "stop".to_owned(),
+                expected: "a non-empty string or a list of up to 4 non-empty strings",
+            });
+        }
+        if let Some(user) = &self.user {
+            tracing::debug!(user, "request on behalf of an end user");
+        }
+        let sampling = Sampling {
+            temperature: temperature.unwrap_or(defaults.temperature),
+            top_p: top_p.unwrap_or(defaults.top_p),
+            seed: self.seed.map_or(defaults.seed, seed_bits),
+            max_tokens: max_tokens.unwrap_or(defaults.max_tokens),
+            presence_penalty: presence.unwrap_or(defaults.presence_penalty),
+            frequency_penalty: frequency.unwrap_or(defaults.frequency_penalty),
+        };
+        Ok(Plan {
+            request: GenerationRequest {
+                prompt,
+                sampling,
+                stop,
+                logprobs,
+            },
+            max_tokens_given: max_tokens.is_some(),
+            prompt_param,
+            choices,
+            stream,
+            include_usage,
+        })
+    }
+}
+
+/// OpenAI's seeds are 64-bit, llama.cpp's 32: the two halves folded together (seeds below 2³² unchanged).
+fn seed_bits(seed: i64) -> u32 {
+    let bits = seed as u64;
+    (bits ^ (bits >> 32)) as u32
+}
+
+fn is_penalty(penalty: f32) -> bool {
+    (-2.0..=2.0).contains(&penalty)
+}
+
+/// `value` when it passes `ok` (or is absent), else an error naming `param` and its range.
+fn checked(
+    param: &str,
+    value: Option<f32>,
+    ok: fn(f32) -> bool,
+) -> Result<Option<f32>, RequestError> {
+    match value {
+        Some(v) if !ok(v) => Err(out_of_range(
+            param,
+            match param {
+                "temperature" => "between 0 and 2",
+                "top_p" => "greater than 0 and at most 1",
+                _ => "between -2 and 2",
+            },
+            v,
+        )),
+        _ => Ok(value),
+    }
+}
+
+fn out_of_range(param: &str, range: &'static str, value: impl std::fmt::Display) -> RequestError {
+    RequestError::OutOfRange {
+        param: param.to_owned(),
+        range,
+        value: value.to_string(),
+    }
+}
+
+fn at_least_one(param: &str) -> RequestError {
+    out_of_range(param, "at least 1", 0)
+}
+
+/// Refuses every field of `extra` (named `prefix` + its key) that is neither `null` nor a `no_op` value.
+fn refuse_extra(
+    prefix: &str,
+    extra: &Map<String, Value>,
+    no_op: fn(&str, &Value) -> bool,
+) -> Result<(), RequestError> {
+    let Some((key, _)) = extra
+        .iter()
+        .find(|(key, value)| !value.is_null() && !no_op(key, value))
+    else {
+        return Ok(());
+    };
+    let param = format!("{prefix}{key}");
+    Err(match key.as_str() {
+        "tools" | "tool_choice" | "functions" | "function_call" | "parallel_tool_calls" => {
+            RequestError::Unsupported {
+                param,
+                reason: "tools are not supported by this server",
+            }
+        }
+        "response_format" => RequestError::Unsupported {
+            param,
+            reason: "only `{\"type\": \"text\"}` is supported",
+        },
+        _ => RequestError::UnknownField { param },
+    })
+}
+
+/// Chat fields accepted when they ask for nothing beyond the default.
+fn chat_no_op(field: &str, value: &Value) -> bool {
+    match field {
+        "response_format" => value == &json!({ "type": "text" }),
+        "logit_bias" => value.as_object().is_some_and(Map::is_empty),
+        _ => false,
+    }
+}
+
+/// Text-completion fields accepted when they ask for nothing beyond the default.
+fn completion_no_op(field: &str, value: &Value) -> bool {
+    match field {
+        "echo" => value == &Value::Bool(false),
+        "best_of" => value == &json!(1),
+        "logit_bias" => value.as_object().is_some_and(Map::is_empty),
+        _ => false,
+    }
+}
+
+/// The model's chat prompt: at least one message, not ending with the assistant's.
+fn chat_messages(messages: Vec<WireMessage>) -> Result<Vec<ChatMessage>, RequestError> {
+    let messages = messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, message)| message.into_chat(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    match messages.last() {
+        None => Err(RequestError::Invalid {
+            param: "messages".to_owned(),
+            expected: "a list of at least one message",
+        }),
+        Some(last) if last.role == Role::Assistant => Err(RequestError::Invalid {
+            param: "messages".to_owned(),
+            expected: "a conversation whose last message is not the assistant's",
+        }),
+        Some(_) => Ok(messages),
+    }
+}
+
+impl WireMessage {
+    /// Message `i` as the chat template gets it: `developer` is `system`; a `tool` result is a turn of
+    /// its own; text parts are joined by newlines; an assistant's `null` content is empty.
+    fn into_chat(self, i: usize) -> Result<ChatMessage, RequestError> {
+        let param = |field: &str| format!("messages[{i}].{field}");
+        refuse_extra(&param(""), &self.extra, |_, _| false)?;
+        let role = match self.role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "tool" => Role::Tool,
+            _ => {
+                return Err(RequestError::Invalid {
+                    param: param("role"),
+                    expected: "one of system, developer, user, assistant, tool",
+                });
+            }
+        };
+        if self
+            .tool_calls
+            .as_ref()
+            .is_some_and(|calls| calls.as_array().is_none_or(|calls| !calls.is_empty()))
+        {
+            return Err(RequestError::Unsupported {
+                param: param("tool_calls"),
+                reason: "tools are not supported by this server",
+            });
+        }
+        if self.tool_call_id.is_some() && role != Role::Tool {
+            return Err(RequestError::Invalid {
+                param: param("tool_call_id"),
+                expected: "given only on a `tool` message",
+            });
+        }
+        let content = match self.content {
+            None if role == Role::Assistant => String::new(),
+            Some(Value::String(text)) => text,
+            Some(Value::Array(parts)) => parts
+                .iter()
+                .enumerate()
+                .map(|(j, part)| text_part(part, i, j))
+                .collect::<Result<Vec<_>, _>>()?
+                .join("\n"),
+            _ => {
+                return Err(RequestError::Invalid {
+                    param: param("content"),
+                    expected: "a string or an array of text parts",
+                });
+            }
+        };
+        Ok(ChatMessage::new(role, content))
+    }
+}
+
+/// The text of part `j` of message `i`: `{"type": "text", "text": ...}`, nothing else.
+fn text_part(part: &Value, i: usize, j: usize) -> Result<&str, RequestError> {
+    let param = |field: &str| format!("messages[{i}].content[{j}].{field}");
+    if part.get("type").and_then(Value::as_str) != Some("text") {
+        return Err(RequestError::Unsupported {
+            param: param("type"),
+            reason: "only text parts are supported",
+        });
+    }
+    if let Some(key) = part
+        .as_object()
+        .and_then(|part| part.keys().find(|key| *key != "type" && *key != "text"))
+    {
+        return Err(RequestError::UnknownField { param: param(key) });
+    }
+    part.get("text")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RequestError::Invalid {
+            param: param("text"),
+            expected: "a string",
+        })
 }
 
 /// Token counts, as OpenAI reports them.
@@ -47,7 +475,12 @@ pub(crate) struct UsageCounts {
 }
 
 impl UsageCounts {
-    pub(crate) fn new(prompt_tokens: u32, completion_tokens: u32) -> Self {
+    /// The usage of a request answered by `completions` (its choices): the prompt counted once, as OpenAI
+    /// does, the completion tokens of every choice added up. (Each choice's receipt bills its own
+    /// evaluation of the prompt.)
+    pub(crate) fn of(completions: &[Completion]) -> Self {
+        let prompt_tokens = completions.first().map_or(0, |c| c.stats.prompt_tokens);
+        let completion_tokens = completions.iter().map(|c| c.stats.output_tokens).sum();
         Self {
             prompt_tokens,
             completion_tokens,
@@ -56,37 +489,63 @@ impl UsageCounts {
     }
 }
 
+/// A chat choice's `logprobs`: each token with its log-probability and the alternatives asked for.
+pub(crate) fn chat_logprobs(stats: &GenerationStats) -> Value {
+    let entry = |bytes: &[u8], logprob: f32| json!({ "token": String::from_utf8_lossy(bytes), "logprob": logprob, "bytes": bytes });
+    let content: Vec<Value> = stats
+        .logprobs
+        .iter()
+        .map(|token| {
+            let mut value = entry(&token.bytes, token.logprob);
+            value["top_logprobs"] = token
+                .top
+                .iter()
+                .map(|(bytes, logprob)| entry(bytes, *logprob))
+                .collect();
+            value
+        })
+        .collect();
+    json!({ "content": content })
+}
+
+/// A text completion choice's `logprobs`: the legacy shape (tokens, their log-probabilities, a map of the
+/// alternatives per token, and each token's character offset in the text).
+pub(crate) fn completion_logprobs(stats: &GenerationStats) -> Value {
+    let tokens: Vec<String> = stats
+        .logprobs
+        .iter()
+        .map(|token| String::from_utf8_lossy(&token.bytes).into_owned())
+        .collect();
+    let offsets: Vec<usize> = tokens
+        .iter()
+        .scan(0, |offset, token| {
+            let start = *offset;
+            *offset += token.chars().count();
+            Some(start)
+        })
+        .collect();
+    let top: Vec<Map<String, Value>> = stats
+        .logprobs
+        .iter()
+        .map(|token| {
+            token
+                .top
+                .iter()
+                .map(|(bytes, logprob)| {
+                    (String::from_utf8_lossy(bytes).into_owned(), json!(logprob))
+                })
+                .collect()
+        })
+        .collect();
+    let logprobs: Vec<f32> = stats.logprobs.iter().map(|token| token.logprob).collect();
+    json!({ "tokens": tokens, "token_logprobs": logprobs, "top_logprobs": top, "text_offset": offsets })
+}
+
 /// OpenAI's `finish_reason`.
 pub(crate) fn finish_reason(stop: StopReason) -> &'static str {
     match stop {
-        StopReason::EndOfGeneration => "stop",
+        StopReason::EndOfGeneration | StopReason::StopString => "stop",
         StopReason::MaxTokens | StopReason::ContextFull => "length",
-    }
-}
-
-impl Common {
-    /// Checks the model name and merges the sampling fields over the server's defaults.
-    pub(crate) fn sampling(&self, state: &AppState) -> Result<Sampling, ApiError> {
-        if self.model != state.model_name {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "model_not_found",
-                format!(
-                    "The model `{}` does not exist; this server serves `{}`",
-                    self.model, state.model_name
-                ),
-            ));
-        }
-        let sampling = Sampling {
-            temperature: self.temperature.unwrap_or(state.defaults.temperature),
-            top_p: self.top_p.unwrap_or(state.defaults.top_p),
-            seed: self.seed.unwrap_or(state.defaults.seed),
-            max_tokens: self.max_tokens.unwrap_or(state.defaults.max_tokens),
-        };
-        sampling
-            .validate()
-            .map_err(|err| ApiError::bad_request(err.to_string()))?;
-        Ok(sampling)
     }
 }
 
@@ -96,6 +555,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    param: Option<String>,
+    code: Option<&'static str>,
 }
 
 impl ApiError {
@@ -104,6 +565,8 @@ impl ApiError {
             status,
             kind,
             message,
+            param: None,
+            code: None,
         }
     }
 
@@ -135,7 +598,21 @@ impl ApiError {
 
     /// The JSON body (also sent as an SSE event when a stream fails midway).
     pub(crate) fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": { "message": self.message, "type": self.kind, "param": null, "code": null } })
+        json!({ "error": {
+            "message": self.message, "type": self.kind, "param": self.param, "code": self.code,
+        } })
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(err: RequestError) -> Self {
+        Self {
+            status: err.status(),
+            kind: "invalid_request_error",
+            message: err.to_string(),
+            param: err.param(),
+            code: err.code(),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The route registry: one handler per endpoint.
+//! The route registry: one handler per endpoint; any other route answers a JSON 404 (or 405).
 
 use std::sync::Arc;
 
@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(handlers::chat::complete))
         .route("/v1/completions", post(handlers::completions::complete))
         .route("/v1/outputs/{hash}", get(handlers::outputs::get))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -6,32 +6,74 @@ use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{AppState, Completion, openai::ApiError};
-use crate::model::{GenerationRequest, TokenEvent};
+use super::{
+    AppState, Completion,
+    error::RequestError,
+    openai::{ApiError, Plan},
+};
+use crate::{
+    error::ClientError,
+    model::{GenerationRequest, TokenEvent},
+};
 
 /// The SSE body: events from the generation task, with keep-alive comments.
 pub(crate) type EventStream = KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>;
 
-/// Runs `request` to its end and records the paid use.
-pub(crate) async fn run(
-    state: &AppState,
-    request: GenerationRequest,
-) -> Result<Completion, ApiError> {
-    state
-        .session
-        .complete(request, |_| {})
+/// Checks that the prompt fits the context with room for the tokens asked for (OpenAI's
+/// `context_length_exceeded`, answered before anything is generated); when the request set no maximum,
+/// the server's default is cut to the room the context leaves.
+pub(crate) async fn fit_context(state: &AppState, plan: &mut Plan) -> Result<(), ApiError> {
+    let worker = state.session.worker();
+    let prompt_tokens = worker
+        .prompt_tokens(plan.request.prompt.clone())
         .await
-        .map_err(|err| ApiError::from_client(&err))
+        .map_err(|err| ApiError::from_client(&ClientError::from(err)))?;
+    let context_size = worker.info().context_size;
+    let room = u32::try_from((context_size as usize).saturating_sub(prompt_tokens)).unwrap_or(0);
+    let sampling = &mut plan.request.sampling;
+    if room == 0 || (plan.max_tokens_given && sampling.max_tokens > room) {
+        return Err(RequestError::ContextLengthExceeded {
+            param: plan.prompt_param,
+            context_size,
+            prompt_tokens,
+            max_tokens: if plan.max_tokens_given {
+                sampling.max_tokens
+            } else {
+                0
+            },
+        }
+        .into());
+    }
+    sampling.max_tokens = sampling.max_tokens.min(room);
+    Ok(())
 }
 
-/// Streams `request` as SSE: `first` (if any), one `piece(text)` event per piece, then `last(completion)`
-/// once the use is recorded, then `data: [DONE]`. A failure midway is sent as an OpenAI error event.
+/// Runs the plan's choices to their ends, one after the other (choice `i` draws with `seed + i`), each
+/// recorded as a paid use of its own.
+pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>, ApiError> {
+    let mut completions = Vec::with_capacity(plan.choices as usize);
+    for choice in 0..plan.choices {
+        let mut request = plan.request.clone();
+        request.sampling.seed = request.sampling.seed.wrapping_add(choice);
+        let completion = state
+            .session
+            .complete(request, |_| {})
+            .await
+            .map_err(|err| ApiError::from_client(&err))?;
+        completions.push(completion);
+    }
+    Ok(completions)
+}
+
+/// Streams `request` as SSE: `first` (if any), one `piece(text)` event per piece, then the events of
+/// `last(completion)` once the use is recorded, then `data: [DONE]`. A failure midway is sent as an
+/// OpenAI error event.
 pub(crate) async fn sse(
     state: AppState,
     request: GenerationRequest,
     first: Option<serde_json::Value>,
     piece: impl Fn(&str) -> serde_json::Value + Send + 'static,
-    last: impl Fn(&Completion) -> serde_json::Value + Send + 'static,
+    last: impl Fn(&Completion) -> Vec<serde_json::Value> + Send + 'static,
 ) -> Result<Sse<EventStream>, ApiError> {
     let prompt = request.prompt.clone();
     let mut events = state
@@ -71,7 +113,11 @@ pub(crate) async fn sse(
                         .await
                     {
                         Ok(completion) => {
-                            send(last(&completion)).await;
+                            for value in last(&completion) {
+                                if !send(value).await {
+                                    return;
+                                }
+                            }
                         }
                         Err(err) => {
                             send(ApiError::internal(&err).body()).await;
@@ -80,7 +126,7 @@ pub(crate) async fn sse(
                     break;
                 }
                 Err(err) => {
-                    send(ApiError::internal(&crate::error::ClientError::from(err)).body()).await;
+                    send(ApiError::internal(&ClientError::from(err)).body()).await;
                     break;
                 }
             }

@@ -10,14 +10,22 @@ use alloy::signers::{
 use super::Password;
 use crate::error::{ClientError, Result};
 
+/// Fails, naming `path`, unless it is a file that can be read: checked before a password is asked for.
+pub(crate) fn check_keystore_file(path: &Path) -> Result<()> {
+    let reason = match std::fs::File::open(path).and_then(|file| file.metadata()) {
+        Ok(metadata) if metadata.is_file() => return Ok(()),
+        Ok(_) => "not a file".to_owned(),
+        Err(err) => format!("cannot read it: {err}"),
+    };
+    Err(ClientError::Keystore {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
 /// Decrypts the keystore at `path`. A wrong password gives [`ClientError::KeystorePassword`].
 pub fn open_keystore(path: &Path, password: &Password) -> Result<PrivateKeySigner> {
-    if !path.is_file() {
-        return Err(ClientError::Keystore {
-            path: path.to_owned(),
-            reason: "no such file".to_owned(),
-        });
-    }
+    check_keystore_file(path)?;
     PrivateKeySigner::decrypt_keystore(path, password.as_bytes()).map_err(|err| match err {
         // eth-keystore reports a wrong password as a MAC mismatch (the crate is not re-exported).
         LocalSignerError::EthKeystoreError(inner) if inner.to_string() == "Mac Mismatch" => {

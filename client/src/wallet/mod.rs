@@ -31,6 +31,7 @@ impl WalletSource {
     /// `SOIL_PRIVATE_KEY`.
     pub fn open(&self) -> Result<PrivateKeySigner> {
         if let Some(path) = &self.keystore {
+            keystore::check_keystore_file(path)?;
             let password =
                 Password::from_env_or_prompt(&format!("Password for {}: ", path.display()))?;
             return open_keystore(path, &password);

@@ -9,6 +9,7 @@ mod common;
 mod errors;
 mod funds;
 mod model;
+mod openai;
 mod outbox;
 mod quality;
 mod recompute;

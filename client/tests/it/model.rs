@@ -50,7 +50,10 @@ fn chat(seed: u32, temperature: f32) -> GenerationRequest {
             top_p: 0.9,
             seed,
             max_tokens: 40,
+            ..Sampling::default()
         },
+        stop: Vec::new(),
+        logprobs: None,
     }
 }
 
@@ -115,7 +118,10 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
             top_p: 1.0,
             seed: 0,
             max_tokens: 5,
+            ..Sampling::default()
         },
+        stop: Vec::new(),
+        logprobs: None,
     };
     let mut events = worker.generate(request).unwrap();
     let mut pieces = Vec::new();
@@ -144,6 +150,8 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
             top_p: 0.0,
             ..Sampling::default()
         },
+        stop: Vec::new(),
+        logprobs: None,
     };
     assert!(matches!(
         worker.generate(bad),

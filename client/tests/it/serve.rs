@@ -54,9 +54,11 @@ async fn openai_api_answers_and_leaves_receipts() {
         usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
     );
 
-    // Streamed: SSE chunks then [DONE]; the pieces add up to the text, the last chunk carries usage.
+    // Streamed: SSE chunks then [DONE]; the pieces add up to the text; asked for, a last chunk carries
+    // the usage.
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({ "include_usage": true });
     let response = http
         .post(format!("{base}/v1/chat/completions"))
         .json(&streamed)
@@ -85,9 +87,9 @@ async fn openai_api_answers_and_leaves_receipts() {
         chat["choices"][0]["message"]["content"].as_str().unwrap(),
         "greedy: same text streamed"
     );
-    let last = chunks.last().unwrap();
+    let (last, rest) = chunks.split_last().unwrap();
     assert_eq!(last["usage"], chat["usage"]);
-    assert!(last["choices"][0]["finish_reason"].is_string());
+    assert!(rest.last().unwrap()["choices"][0]["finish_reason"].is_string());
 
     let completion: Value = http
         .post(format!("{base}/v1/completions"))
@@ -104,7 +106,8 @@ async fn openai_api_answers_and_leaves_receipts() {
     // The same text completion streamed: its pieces add up to the same text, then [DONE].
     let text = http
         .post(format!("{base}/v1/completions"))
-        .json(&json!({ "model": name, "prompt": "Honey bees are", "max_tokens": 8, "temperature": 0, "stream": true }))
+        .json(&json!({ "model": name, "prompt": "Honey bees are", "max_tokens": 8, "temperature": 0, "stream": true,
+                       "stream_options": { "include_usage": true } }))
         .send()
         .await
         .unwrap()

@@ -56,3 +56,47 @@ async fn keystore_round_trip_and_bad_password() {
         alloy::primitives::U256::from(500u64)
     );
 }
+
+/// A missing keystore file is reported naming the file, before any password is asked for (with no
+/// terminal to ask on, that used to fail as "cannot read the keystore password").
+#[test]
+fn missing_keystore_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere/key.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_soil"))
+        .env_clear()
+        .args(["--keystore", path_str(&missing), "wallet", "address"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(path_str(&missing))
+            && stderr.contains("No such file")
+            && !stderr.contains("password"),
+        "{stderr}"
+    );
+}
+
+/// `soil … | head`: a reader that closed its end before anything was written ends the command quietly
+/// (status 0, no panic) instead of "failed printing to stdout: Broken pipe".
+#[test]
+fn closed_stdout_ends_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soil"))
+        .env_clear()
+        .env(
+            "SOIL_PRIVATE_KEY",
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        )
+        .args(["wallet", "address"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}: {stderr}", output.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -32,7 +32,7 @@ impl List {
         output::table(
             &["ID", "OWNER", "MIN STAKE", "ACCEPTED", "TOKENS", "RELEASES"],
             &rows,
-        );
+        )?;
         Ok(())
     }
 }

@@ -41,7 +41,7 @@ impl List {
         output::table(
             &["ID", "OWNER", "PRICE/1K", "SPLIT O/D/N/T", "RELEASES"],
             &rows,
-        );
+        )?;
         Ok(())
     }
 }

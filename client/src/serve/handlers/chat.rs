@@ -8,84 +8,85 @@ use axum::{
 use serde_json::json;
 
 use super::soil_extension;
-use crate::{
-    model::{GenerationRequest, Prompt, Role},
-    serve::{
-        AppState,
-        openai::{ApiError, ChatRequest, UsageCounts, created, finish_reason, rejection},
-        stream,
+use crate::serve::{
+    AppState,
+    openai::{
+        ApiError, ChatRequest, UsageCounts, chat_logprobs, created, finish_reason, rejection,
     },
+    stream,
 };
 
-/// A chat completion, whole or streamed.
+/// A chat completion (one or `n` choices), whole or streamed.
 pub(crate) async fn complete(
     State(state): State<AppState>,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|r| rejection(&r))?;
-    let sampling = body.common.sampling(&state)?;
-    if body.messages.is_empty() {
-        return Err(ApiError::bad_request(
-            "`messages` must hold at least one message".to_owned(),
-        ));
-    }
-    if body
-        .messages
-        .last()
-        .is_some_and(|m| m.role == Role::Assistant)
-    {
-        return Err(ApiError::bad_request(
-            "the last message must not be from the assistant".to_owned(),
-        ));
-    }
-    let request = GenerationRequest {
-        prompt: Prompt::Chat(body.messages),
-        sampling,
-    };
+    let mut plan = body.plan(&state)?;
+    stream::fit_context(&state, &mut plan).await?;
     let model = state.model_name.clone();
     let created = created();
-    if body.common.stream {
+    if plan.stream {
         let id = format!("chatcmpl-{created}");
-        let chunk = move |delta: serde_json::Value, finish: Option<&str>| {
+        let chunk = move |choices: serde_json::Value| {
             json!({
                 "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
+                "choices": choices,
             })
         };
         let (piece, last) = (chunk.clone(), chunk.clone());
-        let first = chunk(json!({ "role": "assistant", "content": "" }), None);
+        let first = chunk(json!([{
+            "index": 0, "delta": { "role": "assistant", "content": "" }, "finish_reason": null,
+        }]));
+        let include_usage = plan.include_usage;
         let sse = stream::sse(
             state,
-            request,
+            plan.request,
             Some(first),
-            move |text| piece(json!({ "content": text }), None),
+            move |text| {
+                piece(json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]))
+            },
             move |completion| {
-                let mut value = last(json!({}), Some(finish_reason(completion.stats.stop)));
-                value["usage"] = json!(UsageCounts::new(
-                    completion.stats.prompt_tokens,
-                    completion.stats.output_tokens
-                ));
-                value["soil"] = soil_extension(completion);
-                value
+                let mut finish = last(json!([{
+                    "index": 0, "delta": {}, "finish_reason": finish_reason(completion.stats.stop),
+                }]));
+                finish["soil"] = soil_extension(completion);
+                let mut chunks = vec![finish];
+                if include_usage {
+                    let mut usage = last(json!([]));
+                    usage["usage"] = json!(UsageCounts::of(std::slice::from_ref(completion)));
+                    chunks.push(usage);
+                }
+                chunks
             },
         )
         .await?;
         return Ok(sse.into_response());
     }
-    let completion = stream::run(&state, request).await?;
-    let digest = completion.digest;
+    let completions = stream::run(&state, &plan).await?;
+    let logprobs = plan.request.logprobs.is_some();
+    let choices: Vec<serde_json::Value> = completions
+        .iter()
+        .enumerate()
+        .map(|(index, completion)| {
+            json!({
+                "index": index,
+                "message": { "role": "assistant", "content": completion.text },
+                "logprobs": logprobs.then(|| chat_logprobs(&completion.stats)),
+                "finish_reason": finish_reason(completion.stats.stop),
+                "soil": soil_extension(completion),
+            })
+        })
+        .collect();
+    let first = &completions[0];
     Ok(Json(json!({
-        "id": format!("chatcmpl-{digest}"),
+        "id": format!("chatcmpl-{}", first.digest),
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": { "role": "assistant", "content": completion.text },
-            "finish_reason": finish_reason(completion.stats.stop),
-        }],
-        "usage": UsageCounts::new(completion.stats.prompt_tokens, completion.stats.output_tokens),
-        "soil": soil_extension(&completion),
+        "choices": choices,
+        "usage": UsageCounts::of(&completions),
+        "soil": soil_extension(first),
     }))
     .into_response())
 }

@@ -8,69 +8,81 @@ use axum::{
 use serde_json::json;
 
 use super::soil_extension;
-use crate::{
-    model::{GenerationRequest, Prompt},
-    serve::{
-        AppState,
-        openai::{ApiError, CompletionRequest, UsageCounts, created, finish_reason, rejection},
-        stream,
+use crate::serve::{
+    AppState,
+    openai::{
+        ApiError, CompletionRequest, UsageCounts, completion_logprobs, created, finish_reason,
+        rejection,
     },
+    stream,
 };
 
-/// A text completion, whole or streamed.
+/// A text completion (one or `n` choices), whole or streamed.
 pub(crate) async fn complete(
     State(state): State<AppState>,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|r| rejection(&r))?;
-    let sampling = body.common.sampling(&state)?;
-    if body.prompt.is_empty() {
-        return Err(ApiError::bad_request(
-            "`prompt` must not be empty".to_owned(),
-        ));
-    }
-    let request = GenerationRequest {
-        prompt: Prompt::Raw(body.prompt),
-        sampling,
-    };
+    let mut plan = body.plan(&state)?;
+    stream::fit_context(&state, &mut plan).await?;
     let model = state.model_name.clone();
     let created = created();
-    if body.common.stream {
+    if plan.stream {
         let id = format!("cmpl-{created}");
-        let chunk = move |text: &str, finish: Option<&str>| {
+        let chunk = move |choices: serde_json::Value| {
             json!({
                 "id": id, "object": "text_completion", "created": created, "model": model,
-                "choices": [{ "index": 0, "text": text, "finish_reason": finish }],
+                "choices": choices,
             })
         };
         let (piece, last) = (chunk.clone(), chunk);
+        let include_usage = plan.include_usage;
         let sse = stream::sse(
             state,
-            request,
+            plan.request,
             None,
-            move |text| piece(text, None),
+            move |text| piece(json!([{ "index": 0, "text": text, "finish_reason": null }])),
             move |completion| {
-                let mut value = last("", Some(finish_reason(completion.stats.stop)));
-                value["usage"] = json!(UsageCounts::new(
-                    completion.stats.prompt_tokens,
-                    completion.stats.output_tokens
-                ));
-                value["soil"] = soil_extension(completion);
-                value
+                let mut finish = last(json!([{
+                    "index": 0, "text": "", "finish_reason": finish_reason(completion.stats.stop),
+                }]));
+                finish["soil"] = soil_extension(completion);
+                let mut chunks = vec![finish];
+                if include_usage {
+                    let mut usage = last(json!([]));
+                    usage["usage"] = json!(UsageCounts::of(std::slice::from_ref(completion)));
+                    chunks.push(usage);
+                }
+                chunks
             },
         )
         .await?;
         return Ok(sse.into_response());
     }
-    let completion = stream::run(&state, request).await?;
+    let completions = stream::run(&state, &plan).await?;
+    let logprobs = plan.request.logprobs.is_some();
+    let choices: Vec<serde_json::Value> = completions
+        .iter()
+        .enumerate()
+        .map(|(index, completion)| {
+            json!({
+                "index": index,
+                "text": completion.text,
+                "logprobs": logprobs.then(|| completion_logprobs(&completion.stats)),
+                "finish_reason": finish_reason(completion.stats.stop),
+                "soil": soil_extension(completion),
+            })
+        })
+        .collect();
+    let first = &completions[0];
     Ok(Json(json!({
-        "id": format!("cmpl-{}", completion.digest),
+        "id": format!("cmpl-{}", first.digest),
         "object": "text_completion",
         "created": created,
         "model": model,
-        "choices": [{ "index": 0, "text": completion.text, "finish_reason": finish_reason(completion.stats.stop) }],
-        "usage": UsageCounts::new(completion.stats.prompt_tokens, completion.stats.output_tokens),
-        "soil": soil_extension(&completion),
+        "choices": choices,
+        "usage": UsageCounts::of(&completions),
+        "soil": soil_extension(first),
     }))
     .into_response())
 }

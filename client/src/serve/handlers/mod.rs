@@ -5,12 +5,31 @@ pub(crate) mod completions;
 pub(crate) mod models;
 pub(crate) mod outputs;
 
+use axum::http::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
 
-use super::Completion;
+use super::{Completion, openai::ApiError};
 
-/// What Soil adds to a completion: the receipt's digest, its outbox row, the output's hash and URI, and the
-/// attribution.
+/// Any other path: OpenAI's JSON 404.
+pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("Invalid URL ({method} {uri})"),
+    )
+}
+
+/// A known path asked with another method: a JSON 405.
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        format!("{method} is not allowed on {uri}"),
+    )
+}
+
+/// What Soil adds to a completion: the receipt's digest, its outbox row, the token counts and fee it signs,
+/// the output's hash and URI, and the attribution.
 pub(crate) fn soil_extension(completion: &Completion) -> Value {
     let attribution: Vec<Value> = completion
         .attribution
@@ -22,6 +41,8 @@ pub(crate) fn soil_extension(completion: &Completion) -> Value {
         "receipt": completion.digest,
         "outbox_id": completion.outbox_id,
         "fee": completion.receipt.receipt.fee.to_string(),
+        "input_tokens": completion.receipt.receipt.inputTokens,
+        "output_tokens": completion.receipt.receipt.outputTokens,
         "output_hash": completion.receipt.receipt.outputHash,
         "output_uri": completion.receipt.receipt.outputURI,
         "attribution": attribution,
