@@ -29,7 +29,8 @@ pub(crate) struct AccountRow {
     contribution_count: i64,
     accepted_count: i64,
     rejected_count: i64,
-    accepted_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    accepted_tokens: BigInt,
     slashed: BigInt,
     stake_returned: BigInt,
     attributed_earnings: BigInt,
@@ -94,7 +95,7 @@ pub(crate) struct Reputation {
     /// Contributions rejected.
     rejected: i64,
     /// Σ tokens of accepted contributions.
-    accepted_tokens: i64,
+    accepted_tokens: BigInt,
     /// Σ stakes slashed.
     slashed: BigInt,
     /// Σ stakes returned.
@@ -157,6 +158,7 @@ impl Account {
         Ok(Self::load(ctx, address).await?.unwrap_or_else(|| Self {
             row: AccountRow {
                 address: address.to_owned(),
+                accepted_tokens: BigInt::zero(),
                 slashed: BigInt::zero(),
                 stake_returned: BigInt::zero(),
                 attributed_earnings: BigInt::zero(),
@@ -209,7 +211,7 @@ impl Account {
             contributions: r.contribution_count,
             accepted: r.accepted_count,
             rejected: r.rejected_count,
-            accepted_tokens: r.accepted_tokens,
+            accepted_tokens: r.accepted_tokens.clone(),
             slashed: r.slashed.clone(),
             stake_returned: r.stake_returned.clone(),
         }

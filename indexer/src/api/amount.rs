@@ -1,5 +1,7 @@
 //! The `BigInt` scalar: a token amount (a `uint256` in base units) as a decimal string, the form the
-//! store keeps amounts in. JSON numbers cannot hold 256-bit integers exactly, so amounts travel as text.
+//! store keeps amounts in. JSON numbers cannot hold 256-bit integers exactly, so amounts travel as text;
+//! so do token counts and their sums, which the store keeps as integers but which can exceed the 32 bits
+//! of GraphQL's `Int`.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
@@ -37,6 +39,13 @@ impl ScalarType for BigInt {
 
     fn to_value(&self) -> Value {
         Value::String(self.0.clone())
+    }
+}
+
+impl From<i64> for BigInt {
+    /// A count the store keeps as an integer (never negative).
+    fn from(count: i64) -> Self {
+        Self(count.to_string())
     }
 }
 

@@ -41,7 +41,8 @@ pub(crate) struct Contribution {
     /// keccak256 of the document's bytes.
     pub(crate) content_hash: String,
     /// Token count under the datanet's reference tokenizer.
-    pub(crate) token_count: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) token_count: BigInt,
     /// Stake locked.
     pub(crate) stake: BigInt,
     /// Where the document can be fetched.

@@ -30,7 +30,8 @@ pub(crate) struct Datanet {
     /// Seconds a contribution waits for review; past them, an unreviewed one may be withdrawn.
     pub(crate) review_window: i64,
     /// Most tokens one contribution may count.
-    pub(crate) max_contribution_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) max_contribution_tokens: BigInt,
     /// Block of creation.
     pub(crate) created_block: i64,
     /// Transaction of creation.
@@ -44,7 +45,8 @@ pub(crate) struct Datanet {
     /// Contributions rejected.
     pub(crate) rejected_count: i64,
     /// Σ token count of accepted contributions.
-    pub(crate) accepted_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) accepted_tokens: BigInt,
     /// Σ stakes slashed from rejected contributions.
     pub(crate) slashed: BigInt,
     /// Releases published.

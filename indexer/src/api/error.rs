@@ -61,6 +61,9 @@ pub enum ApiError {
     /// `operationName`).
     #[error("the request body is not a GraphQL request: {0}")]
     BadRequest(String),
+    /// The HTTP body is larger than the server reads (axum's body limit).
+    #[error("the request body is larger than this server accepts; send a shorter query")]
+    TooLarge,
     /// The request ran past the per-request time limit.
     #[error("the request ran longer than the {}ms limit; ask for smaller pages or a shallower graph", .0.as_millis())]
     Timeout(Duration),
@@ -96,6 +99,7 @@ impl ApiError {
             | Self::OutOfRange { .. } => "BAD_ARGUMENT",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadRequest(_) => "BAD_REQUEST",
+            Self::TooLarge => "REQUEST_TOO_LARGE",
             Self::Timeout(_) => "TIMEOUT",
             Self::Database(_) | Self::Read(_) | Self::Stored { .. } | Self::Closed => "INTERNAL",
         }

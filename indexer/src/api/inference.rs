@@ -30,9 +30,11 @@ pub(crate) struct Inference {
     /// Fee charged.
     pub(crate) fee: BigInt,
     /// Prompt tokens.
-    pub(crate) input_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) input_tokens: BigInt,
     /// Generated tokens.
-    pub(crate) output_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) output_tokens: BigInt,
     /// keccak256 of the prompt, as signed.
     pub(crate) prompt_hash: String,
     /// keccak256 of the output.

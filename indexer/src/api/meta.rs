@@ -74,9 +74,11 @@ pub(crate) struct Totals {
     /// Inferences settled.
     inference_count: i64,
     /// Σ prompt tokens.
-    input_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    input_tokens: BigInt,
     /// Σ generated tokens.
-    output_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    output_tokens: BigInt,
     /// Σ fees.
     fees: BigInt,
     /// Σ owner shares.

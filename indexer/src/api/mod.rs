@@ -19,6 +19,7 @@ mod claim;
 mod contribution;
 mod datanet;
 mod db;
+mod depth;
 pub mod error;
 #[path = "../explorer/mod.rs"]
 pub mod explorer;
@@ -52,6 +53,7 @@ use async_graphql_axum::GraphQLSubscription;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -60,6 +62,7 @@ pub use error::ApiError;
 
 use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
+use crate::api::depth::DepthLimit;
 use crate::api::figures::{Figures, Template};
 use crate::api::inflight::{InFlight, Turn};
 use crate::api::loader::{entity_loader, group_loader};
@@ -74,7 +77,7 @@ use crate::store::Store;
 pub struct ApiConfig {
     /// Largest `first`/`last` a list accepts.
     pub max_page_size: usize,
-    /// Deepest query accepted (`limit_depth`).
+    /// Deepest query accepted: fields nested, `ofType` not counted (see `api::depth`).
     pub max_depth: usize,
     /// Largest query complexity accepted (`limit_complexity`); a list costs its page size times the
     /// cost of one node.
@@ -118,7 +121,7 @@ type SoilSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
 /// The page-size-independent part of the schema (types and limits), without data.
 fn builder(config: &ApiConfig) -> SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
     Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
-        .limit_depth(config.max_depth)
+        .extension(DepthLimit(config.max_depth))
         .limit_complexity(config.max_complexity)
 }
 
@@ -188,8 +191,20 @@ pub fn router(store: &Store, config: ApiConfig) -> Router {
 /// Answers one query: from the response cache when the same body was answered and nothing it read
 /// has changed since, else by running it under the per-request time limit (recording what it reads,
 /// for the cache). A request that misses while the same body runs waits for that run and asks the
-/// cache again ([`inflight`]).
-async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
+/// cache again ([`inflight`]). A body that cannot be read, or is not a GraphQL request, is answered with
+/// HTTP 400 (413 when too large) and a GraphQL error saying why.
+async fn execute(State(api): State<Graphql>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            };
+            return json(rejection.status(), serialize(&error_response(&error)));
+        }
+    };
     let deadline = tokio::time::Instant::now() + api.timeout;
     let timed_out = || {
         json(
@@ -223,7 +238,11 @@ async fn execute(State(api): State<Graphql>, body: Bytes) -> Response {
             }
         }
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) if request.query.trim().is_empty() => {
+            let response = error_response(&ApiError::BadRequest("it has no `query`".to_owned()));
+            return json(StatusCode::BAD_REQUEST, serialize(&response));
+        }
         Ok(request) => request,
         Err(e) => {
             let response = error_response(&ApiError::BadRequest(e.to_string()));

@@ -50,9 +50,11 @@ pub(crate) struct Model {
     #[graphql(skip)]
     pub(crate) receipt_count: i64,
     #[graphql(skip)]
-    pub(crate) input_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) input_tokens: BigInt,
     #[graphql(skip)]
-    pub(crate) output_tokens: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) output_tokens: BigInt,
     #[graphql(skip)]
     pub(crate) revenue: BigInt,
     #[graphql(skip)]
@@ -107,9 +109,9 @@ pub(crate) struct ModelUsage {
     /// Settled receipts.
     inferences: i64,
     /// Σ prompt tokens.
-    input_tokens: i64,
+    input_tokens: BigInt,
     /// Σ generated tokens.
-    output_tokens: i64,
+    output_tokens: BigInt,
 }
 
 /// A model's revenue and where it went (running totals).
@@ -152,8 +154,8 @@ impl Model {
     async fn usage(&self) -> ModelUsage {
         ModelUsage {
             inferences: self.receipt_count,
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
+            input_tokens: self.input_tokens.clone(),
+            output_tokens: self.output_tokens.clone(),
         }
     }
 

@@ -27,7 +27,8 @@ pub(crate) struct Release {
     /// Contributions in the release.
     pub(crate) contribution_count: i64,
     /// Σ token count of its contributions.
-    pub(crate) token_count: i64,
+    #[sqlx(try_from = "i64")]
+    pub(crate) token_count: BigInt,
     /// Block of publication.
     pub(crate) published_block: i64,
     /// Transaction of publication.

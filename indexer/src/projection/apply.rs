@@ -809,9 +809,13 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         entries.iter().zip(&split.contributors).enumerate()
     {
         let id = int("contribution id", *contribution_id)?;
+        // An attribution may name a contribution more than once: it still counts one inference.
+        let first_naming = entries[..position]
+            .iter()
+            .all(|(earlier, _)| earlier != contribution_id);
         let (contributor, datanet) = state
             .modify::<Contribution, _>(&(id,), |c| {
-                c.attribution_count += 1;
+                c.attribution_count += i64::from(first_naming);
                 add(
                     &mut c.attributed_earnings,
                     *amount,

@@ -157,7 +157,7 @@ entity! {
         submitted_tx: B256,
         /// Block of review.
         reviewed_block: Option<i64>,
-        /// Receipts that attributed to it.
+        /// Receipts whose attribution names it, each counted once however often it names it.
         attribution_count: i64,
         /// Σ attribution-edge amounts.
         attributed_earnings: U256,

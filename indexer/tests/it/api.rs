@@ -297,7 +297,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     assert_eq!(total, u128::from(c1 + c2) + pool);
     assert_eq!(
         account["reputation"],
-        json!({ "contributions": 2, "accepted": 2, "rejected": 0, "acceptedTokens": 3000 })
+        json!({ "contributions": 2, "accepted": 2, "rejected": 0, "acceptedTokens": "3000" })
     );
 
     let bob = api.data(q, json!({ "who": addr(&actors.bob) })).await?;
@@ -339,7 +339,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     let next_at = m["nextPriceAt"].as_i64().ok_or("nextPriceAt")?;
     assert_eq!(
         m["usage"],
-        json!({ "inferences": 3, "inputTokens": 809, "outputTokens": 1567 })
+        json!({ "inferences": 3, "inputTokens": "809", "outputTokens": "1567" })
     );
     assert_eq!(
         m["revenue"]["attributed"],
@@ -413,9 +413,9 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     assert_eq!(d["reviewWindow"], json!(support::REVIEW_WINDOW));
     assert_eq!(
         d["maxContributionTokens"],
-        json!(support::MAX_CONTRIBUTION_TOKENS)
+        json!(support::MAX_CONTRIBUTION_TOKENS.to_string())
     );
-    assert_eq!(d["acceptedTokens"], json!(6000));
+    assert_eq!(d["acceptedTokens"], "6000");
     assert_eq!(
         d["curators"],
         json!([{ "account": { "address": addr(&actors.curator) }, "acceptedReviews": 3, "rejectedReviews": 1 }]),
@@ -770,6 +770,37 @@ async fn limits(api: &Served) -> TestResult {
         message.starts_with("the request body is not a GraphQL request"),
         "{body}"
     );
+    // No `query`, or one too large to read: the same GraphQL error JSON, with the status that says so.
+    let too_large = format!(
+        "{{\"query\": \"{{ totals {{ eventCount }} }} #{}\"}}",
+        "x".repeat(3 << 20)
+    );
+    for (body, status, code) in [
+        ("{}".to_owned(), 400, "BAD_REQUEST"),
+        (
+            r#"{"variables": {}, "query": " "}"#.to_owned(),
+            400,
+            "BAD_REQUEST",
+        ),
+        (too_large, 413, "REQUEST_TOO_LARGE"),
+    ] {
+        let response = api
+            .client
+            .post(format!("{}/graphql", api.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "HTTP {status}"
+        );
+        let body: Value = response.json().await?;
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
     Ok(())
 }
 
@@ -874,7 +905,7 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
         settled["fee"],
         json!((support::PRICE * 377 / 1000).to_string())
     );
-    assert_eq!(settled["inputTokens"], json!(300));
+    assert_eq!(settled["inputTokens"], "300");
     assert_eq!(
         settled["attributions"],
         json!([
@@ -1039,6 +1070,78 @@ async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed
         dump(&store).await?,
         dump(&clean).await?,
         "followed through the reorg == clean run"
+    );
+    Ok(())
+}
+
+/// The introspection query GraphiQL and Apollo's tools send (graphql-js `getIntrospectionQuery`, with
+/// input-value deprecation: `ofType` nested eight deep) gets the schema; the depth limit still refuses
+/// other deep queries, introspection ones included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_introspection_is_answered_within_the_limits() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "introspection.db").await?;
+    let api = Served::start(&store, ApiConfig::default()).await?;
+    let query = include_str!("../fixtures/introspection.graphql");
+    let data = api.data(query, json!({})).await?;
+    let types: Vec<&str> = data["__schema"]["types"]
+        .as_array()
+        .map(|types| types.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    for name in [
+        "QueryRoot",
+        "SubscriptionRoot",
+        "Datanet",
+        "Contribution",
+        "Inference",
+        "BigInt",
+    ] {
+        assert!(types.contains(&name), "{name} missing from {types:?}");
+    }
+    assert_eq!(data["__schema"]["queryType"]["name"], "QueryRoot");
+    let deep =
+        "{ __schema { types { fields { type { fields { type { fields { type { fields { type {
+        fields { type { name } } } } } } } } } } } } }";
+    let (message, _) = api.error(deep, json!({})).await?;
+    assert!(message.contains("nested too deep"), "{message}");
+    Ok(())
+}
+
+/// A receipt whose attribution names a contribution twice is one inference of that contribution (two
+/// attribution edges, one count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contribution_named_twice_in_one_attribution_counts_one_inference() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    support::setup_graph(&chain, &actors).await?;
+    support::use_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "twice.db").await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    let config = ApiConfig {
+        response_cache_bytes: 0,
+        ..ApiConfig::default()
+    };
+    let api = Served::start(&store, config).await?;
+    let query = "{ contribution(id: 1) { earnings { inferences } attributions(first: 100) { nodes { position } } } }";
+    let counts = |data: &Value| {
+        (
+            data["contribution"]["earnings"]["inferences"].clone(),
+            data["contribution"]["attributions"]["nodes"]
+                .as_array()
+                .map_or(0, Vec::len),
+        )
+    };
+    let (inferences, edges) = counts(&api.data(query, json!({})).await?);
+    let twice = vec![(1, 100_000), (1, 200_000)];
+    support::settle(&chain, &actors, &actors.relayer, 700, &[(10, 20, twice)]).await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    let (after, edges_after) = counts(&api.data(query, json!({})).await?);
+    assert_eq!(edges_after, edges + 2, "both entries are attribution edges");
+    assert_eq!(
+        after,
+        json!(inferences.as_i64().unwrap_or(-1) + 1),
+        "one receipt, one inference"
     );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The explorer in a real browser: headless Chromium (driven by `indexer/tests/explorer.mjs` through
 //! playwright-core) loads `/` from the real router over a store the indexer filled from anvil, searches
 //! for a contributor and must draw exactly the graph the API returns, with the figures beside it; and
-//! GraphiQL (`indexer/tests/graphiql.mjs`) runs a query with every asset served by the indexer itself.
+//! GraphiQL (`indexer/tests/graphiql.mjs`) runs a query with every asset served by the indexer itself
+//! and lists the schema's types in its docs pane.
 
 use std::process::Command;
 
@@ -179,5 +180,20 @@ async fn explorer_draws_the_graph_and_graphiql_answers_in_chromium() -> TestResu
         shown.contains(&format!("\"blockNumber\":{}", meta["_meta"]["blockNumber"])),
         "GraphiQL shows the answer: {page}"
     );
+    // Its docs pane lists the schema's types: GraphiQL's introspection query was answered.
+    for name in [
+        "QueryRoot",
+        "Datanet",
+        "Contribution",
+        "Inference",
+        "BigInt",
+    ] {
+        assert!(
+            page["docTypes"]
+                .as_array()
+                .is_some_and(|types| types.contains(&json!(name))),
+            "the docs pane lists {name}: {page}"
+        );
+    }
     Ok(())
 }
