@@ -1,0 +1,232 @@
+"""The official `openai` Python SDK against `soil serve`: python openai_sdk.py BASE_URL MODEL
+
+Run by client/tests/it/sdk.rs (with the SDK `make setup-openai-sdk` installs into .venv) against a server
+with --ctx-size 512. Prints one line per check; exits non-zero if any fails. Every generation is short
+(at most 16 tokens) so the whole run takes seconds.
+"""
+
+import json
+import sys
+import traceback
+
+import openai
+from openai import OpenAI
+
+BASE, MODEL = sys.argv[1], sys.argv[2]
+# No retries: a 5xx or a dropped connection must fail the check, not be hidden by a second try.
+client = OpenAI(base_url=BASE.rstrip("/") + "/v1", api_key="unused", max_retries=0, timeout=120)
+
+QUESTION = "What do bees make?"
+failures = []
+
+
+def check(name):
+    """Runs the decorated function as the check `name`, printing PASS or FAIL with the reason."""
+
+    def run(function):
+        try:
+            function()
+            print(f"PASS {name}", flush=True)
+        except Exception as error:  # an assert, or the SDK raising on a response it did not expect
+            failures.append(name)
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            print(f"FAIL {name}: {detail}", flush=True)
+        return function
+
+    return run
+
+
+def chat(content=QUESTION, **fields):
+    fields.setdefault("temperature", 0)
+    fields.setdefault("max_tokens", 16)
+    return client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": content}], **fields
+    )
+
+
+def refused(param, code=None, **fields):
+    """Asserts the chat request with `fields` is a 400 the SDK raises as BadRequestError naming `param`."""
+    try:
+        answer = chat(**fields)
+    except openai.BadRequestError as error:
+        assert error.status_code == 400, error.status_code
+        assert error.param == param, f"param {error.param!r}, expected {param!r}: {error.body}"
+        assert error.type == "invalid_request_error", f"type {error.type!r}: {error.body}"
+        assert error.code is not None and error.message, error.body
+        if code is not None:
+            assert error.code == code, f"code {error.code!r}, expected {code!r}: {error.body}"
+        return
+    raise AssertionError(f"{fields} was accepted: {answer}")
+
+
+state = {}
+
+
+@check("models.list names the served model")
+def _():
+    ids = [m.id for m in client.models.list()]
+    assert MODEL in ids, f"{MODEL!r} not in {ids}"
+
+
+@check("chat.completions.create: an answer with usage")
+def _():
+    answer = chat()
+    assert answer.object == "chat.completion", answer.object
+    assert answer.model == MODEL, answer.model
+    assert len(answer.choices) == 1, answer.choices
+    choice = answer.choices[0]
+    assert choice.index == 0 and choice.message.role == "assistant", choice
+    assert isinstance(choice.message.content, str) and choice.message.content, choice.message
+    assert choice.finish_reason in ("stop", "length"), choice.finish_reason
+    assert choice.logprobs is None, choice.logprobs
+    usage = answer.usage
+    assert 0 < usage.completion_tokens <= 16, usage
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens, usage
+    state["full"] = choice.message.content
+
+
+@check("chat content as a list of text parts reads as the same string")
+def _():
+    answer = chat([{"type": "text", "text": QUESTION}])
+    assert answer.choices[0].message.content == state["full"], answer.choices[0].message.content
+
+
+@check("chat stop: the text ends before the stop string, finish_reason stop")
+def _():
+    full = state["full"]
+    assert len(full) >= 8, f"too short to cut: {full!r}"
+    stop = full[len(full) // 2 :][:3]
+    expected = full[: full.find(stop)]
+    answer = chat(stop=[stop, "never in this text ~~~"])
+    choice = answer.choices[0]
+    assert choice.message.content == expected, f"stop {stop!r}: {choice.message.content!r} != {expected!r}"
+    assert choice.finish_reason == "stop", choice.finish_reason
+
+
+@check("chat max_completion_tokens=5: finish_reason length, at most 5 tokens")
+def _():
+    answer = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": QUESTION}], temperature=0, max_completion_tokens=5
+    )
+    assert answer.choices[0].finish_reason == "length", answer.choices[0].finish_reason
+    assert answer.usage.completion_tokens <= 5, answer.usage
+
+
+@check("chat n=2: two choices, indexed 0 and 1")
+def _():
+    answer = chat(n=2, temperature=0.8, seed=1, max_tokens=4)
+    assert [c.index for c in answer.choices] == [0, 1], answer.choices
+    assert all(c.message.content is not None for c in answer.choices), answer.choices
+
+
+@check("chat seed: the same seed gives the same text at temperature 0.8")
+def _():
+    first = chat(seed=42, temperature=0.8, max_tokens=12).choices[0].message.content
+    again = chat(seed=42, temperature=0.8, max_tokens=12).choices[0].message.content
+    assert first == again, f"{first!r} != {again!r}"
+
+
+@check("chat logprobs=True, top_logprobs=2: every token with two alternatives")
+def _():
+    answer = chat(logprobs=True, top_logprobs=2, max_tokens=4)
+    choice = answer.choices[0]
+    tokens = choice.logprobs.content
+    assert tokens and len(tokens) == answer.usage.completion_tokens, (tokens, answer.usage)
+    assert "".join(t.token for t in tokens) == choice.message.content, (tokens, choice.message.content)
+    for t in tokens:
+        assert t.logprob <= 0, t
+        assert len(t.top_logprobs) == 2, t
+        assert t.top_logprobs[0].token == t.token and t.top_logprobs[0].logprob == t.logprob, t
+        assert t.top_logprobs[1].logprob <= t.top_logprobs[0].logprob, t
+
+
+@check("chat streaming with include_usage: deltas then a last chunk with usage")
+def _():
+    chunks = list(chat(stream=True, stream_options={"include_usage": True}, max_tokens=6))
+    *rest, last = chunks
+    assert last.choices == [] and last.usage is not None, last
+    assert last.usage.completion_tokens == 6, last.usage
+    assert all(c.usage is None for c in rest), rest
+    assert rest[-1].choices[0].finish_reason == "length", rest[-1]
+    text = "".join(c.choices[0].delta.content or "" for c in rest)
+    assert text and state["full"].startswith(text), f"{text!r} is not how {state['full']!r} begins"
+
+
+@check("chat tool-result turn after an assistant message with content None")
+def _():
+    answer = client.chat.completions.create(
+        model=MODEL,
+        temperature=0,
+        max_tokens=4,
+        messages=[
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "What is 2 + 2?"},
+            {"role": "assistant", "content": None},
+            {"role": "tool", "tool_call_id": "call_1", "content": "4"},
+        ],
+    )
+    assert answer.choices[0].message.role == "assistant", answer
+
+
+@check("completions.create with stop, streamed: the text ends before the stop string")
+def _():
+    fields = dict(model=MODEL, prompt="Honey bees are", max_tokens=16, temperature=0)
+    plain = client.completions.create(**fields)
+    assert plain.object == "text_completion", plain.object
+    full = plain.choices[0].text
+    assert len(full) >= 8, f"too short to cut: {full!r}"
+    stop = full[len(full) // 2 :][:3]
+    expected = full[: full.find(stop)]
+    answer = client.completions.create(stop=stop, **fields)
+    assert answer.choices[0].text == expected, f"stop {stop!r}: {answer.choices[0].text!r} != {expected!r}"
+    assert answer.choices[0].finish_reason == "stop", answer.choices[0].finish_reason
+    chunks = list(client.completions.create(stop=stop, stream=True, **fields))
+    text = "".join(c.choices[0].text for c in chunks if c.choices)
+    assert text == expected, f"streamed {text!r} != {expected!r}"
+    assert chunks[-1].choices[0].finish_reason == "stop", chunks[-1]
+
+
+@check("an unknown field (extra_body bogus) is a BadRequestError naming it")
+def _():
+    refused("bogus", "unknown_parameter", extra_body={"bogus": 1})
+
+
+@check("temperature 3 is a BadRequestError naming temperature")
+def _():
+    refused("temperature", "invalid_value", temperature=3)
+
+
+@check("n=9 is a BadRequestError naming n")
+def _():
+    refused("n", "invalid_value", n=9)
+
+
+@check("response_format json_object: refused naming it, or answered with JSON")
+def _():
+    try:
+        answer = chat(response_format={"type": "json_object"})
+    except openai.BadRequestError as error:
+        assert error.param == "response_format", f"param {error.param!r}: {error.body}"
+        return
+    choice = answer.choices[0]  # once supported: the output parses unless cut by max_tokens
+    if choice.finish_reason != "length":
+        json.loads(choice.message.content)
+
+
+@check("a prompt longer than the context is a BadRequestError context_length_exceeded")
+def _():
+    refused("messages", "context_length_exceeded", content="bees " * 600)
+
+
+@check("an unknown route is a NotFoundError")
+def _():
+    try:
+        client.get("/no-such-route", cast_to=object)
+    except openai.NotFoundError as error:
+        assert error.type == "invalid_request_error", error.body
+        return
+    raise AssertionError("/v1/no-such-route answered")
+
+
+print(f"openai {openai.__version__}: {len(failures)} check(s) failed" if failures else f"openai {openai.__version__}: all checks passed")
+sys.exit(1 if failures else 0)
