@@ -1,8 +1,8 @@
 //! Serving a registered model: the paid [`Session`] (model, releases, receipts) that `soil infer` and
-//! `soil serve` share, and an OpenAI-compatible HTTP API over it (`GET /v1/models`,
-//! `POST /v1/chat/completions`, `POST /v1/completions`, each plain JSON or SSE with `stream: true`; and
-//! `GET /v1/outputs/{hash}`, the outputs it published). Every completion leaves a signed receipt in the
-//! outbox; a background task settles the outbox.
+//! `soil serve` share, and an OpenAI-compatible HTTP API over it (`GET /v1/models` and
+//! `/v1/models/{model}`, `POST /v1/chat/completions`, `POST /v1/completions`, each plain JSON or SSE with
+//! `stream: true`; and `GET /v1/outputs/{hash}`, the outputs it published). Every completion leaves a
+//! signed receipt in the outbox; a background task settles the outbox.
 
 mod error;
 mod handlers;

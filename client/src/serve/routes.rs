@@ -25,6 +25,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/models", get(handlers::models::list))
+        .route("/v1/models/{model}", get(handlers::models::retrieve))
         .route("/v1/chat/completions", post(handlers::chat::complete))
         .route("/v1/completions", post(handlers::completions::complete))
         .route("/v1/outputs/{hash}", get(handlers::outputs::get))

@@ -28,6 +28,22 @@ async fn openai_api_answers_and_leaves_receipts() {
         .unwrap();
     let name = models["data"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(models["object"], "list");
+    // The model by name (OpenAI's `GET /v1/models/{model}`); another name is a 404 `model_not_found`.
+    let model = http
+        .get(format!("{base}/v1/models/{name}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(model.status(), 200);
+    assert_eq!(model.json::<Value>().await.unwrap(), models["data"][0]);
+    let missing = http
+        .get(format!("{base}/v1/models/gpt-4o"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let missing: Value = missing.json().await.unwrap();
+    assert_eq!(missing["error"]["code"], "model_not_found", "{missing}");
 
     let body = json!({ "model": name, "messages": [{ "role": "user", "content": "What do bees make?" }],
                        "max_tokens": 16, "temperature": 0 });
