@@ -36,12 +36,20 @@ def check(name):
     return run
 
 
+def valid(value):
+    """`value` (a response the SDK built without validating it), validated against the SDK's own types."""
+    if isinstance(value, list):
+        return [valid(v) for v in value]
+    return type(value).model_validate(value.model_dump(mode="json", warnings=False))
+
+
 def chat(content=QUESTION, **fields):
     fields.setdefault("temperature", 0)
     fields.setdefault("max_tokens", 16)
-    return client.chat.completions.create(
+    answer = client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": content}], **fields
     )
+    return answer if fields.get("stream") else valid(answer)
 
 
 def refused(param, code=None, **fields):
@@ -64,8 +72,19 @@ state = {}
 
 @check("models.list names the served model")
 def _():
-    ids = [m.id for m in client.models.list()]
+    ids = [valid(m).id for m in client.models.list()]
     assert MODEL in ids, f"{MODEL!r} not in {ids}"
+
+
+@check("models.retrieve: the served model, NotFoundError model_not_found for another")
+def _():
+    assert valid(client.models.retrieve(MODEL)).id == MODEL
+    try:
+        client.models.retrieve("gpt-4o")
+    except openai.NotFoundError as error:
+        assert error.code == "model_not_found", error.body
+        return
+    raise AssertionError("gpt-4o was found")
 
 
 @check("chat.completions.create: an answer with usage")
@@ -105,9 +124,12 @@ def _():
 
 @check("chat max_completion_tokens=5: finish_reason length, at most 5 tokens")
 def _():
-    answer = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": QUESTION}], temperature=0, max_completion_tokens=5
-    )
+    answer = valid(client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": QUESTION}],
+        temperature=0,
+        max_completion_tokens=5,
+    ))
     assert answer.choices[0].finish_reason == "length", answer.choices[0].finish_reason
     assert answer.usage.completion_tokens <= 5, answer.usage
 
@@ -142,7 +164,8 @@ def _():
 
 @check("chat streaming with include_usage: deltas then a last chunk with usage")
 def _():
-    chunks = list(chat(stream=True, stream_options={"include_usage": True}, max_tokens=6))
+    chunks = valid(list(chat(stream=True, stream_options={"include_usage": True}, max_tokens=6)))
+    assert all(c.object == "chat.completion.chunk" and c.model == MODEL for c in chunks), chunks
     *rest, last = chunks
     assert last.choices == [] and last.usage is not None, last
     assert last.usage.completion_tokens == 6, last.usage
@@ -154,7 +177,7 @@ def _():
 
 @check("chat tool-result turn after an assistant message with content None")
 def _():
-    answer = client.chat.completions.create(
+    answer = valid(client.chat.completions.create(
         model=MODEL,
         temperature=0,
         max_tokens=4,
@@ -164,23 +187,26 @@ def _():
             {"role": "assistant", "content": None},
             {"role": "tool", "tool_call_id": "call_1", "content": "4"},
         ],
-    )
+    ))
     assert answer.choices[0].message.role == "assistant", answer
 
 
 @check("completions.create with stop, streamed: the text ends before the stop string")
 def _():
     fields = dict(model=MODEL, prompt="Honey bees are", max_tokens=16, temperature=0)
-    plain = client.completions.create(**fields)
+    plain = valid(client.completions.create(**fields))
     assert plain.object == "text_completion", plain.object
     full = plain.choices[0].text
     assert len(full) >= 8, f"too short to cut: {full!r}"
     stop = full[len(full) // 2 :][:3]
     expected = full[: full.find(stop)]
-    answer = client.completions.create(stop=stop, **fields)
+    answer = valid(client.completions.create(stop=stop, **fields))
     assert answer.choices[0].text == expected, f"stop {stop!r}: {answer.choices[0].text!r} != {expected!r}"
     assert answer.choices[0].finish_reason == "stop", answer.choices[0].finish_reason
     chunks = list(client.completions.create(stop=stop, stream=True, **fields))
+    # The SDK types a streamed completion's chunks as `Completion`, whose finish_reason is not optional,
+    # though OpenAI's own stream sends null until the last chunk: only that one can be validated.
+    valid(chunks[-1])
     text = "".join(c.choices[0].text for c in chunks if c.choices)
     assert text == expected, f"streamed {text!r} != {expected!r}"
     assert chunks[-1].choices[0].finish_reason == "stop", chunks[-1]
@@ -228,5 +254,6 @@ def _():
     raise AssertionError("/v1/no-such-route answered")
 
 
-print(f"openai {openai.__version__}: {len(failures)} check(s) failed" if failures else f"openai {openai.__version__}: all checks passed")
+verdict = f"{len(failures)} check(s) failed: {', '.join(failures)}" if failures else "all checks passed"
+print(f"openai {openai.__version__}: {verdict}")
 sys.exit(1 if failures else 0)

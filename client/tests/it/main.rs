@@ -14,6 +14,7 @@ mod outbox;
 mod quality;
 mod recompute;
 mod round_trip;
+mod sdk;
 mod serve;
 mod stakes;
 mod vectors;
