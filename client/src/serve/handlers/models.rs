@@ -33,7 +33,7 @@ pub(crate) async fn retrieve(
     if name != state.model_name {
         return Err(RequestError::ModelNotFound {
             requested: name,
-            served: state.model_name.clone(),
+            served: state.model_name,
         }
         .into());
     }
