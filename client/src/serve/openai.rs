@@ -628,6 +628,20 @@ pub(crate) fn rejection(rejection: &axum::extract::rejection::JsonRejection) -> 
 }
 
 /// Seconds since the Unix epoch (OpenAI's `created`).
+/// The id of a streamed response: `<prefix>-<keccak256 of (process, time in ns, stream number)>`, unique
+/// per stream (a plain response's id is its receipt's digest, which a stream only knows at its end; its
+/// last chunk carries it in the `soil` extension).
+pub(crate) fn stream_id(prefix: &str) -> String {
+    static STREAMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let number = STREAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{}:{nanos}:{number}", std::process::id());
+    format!("{prefix}-{}", alloy::primitives::keccak256(seed))
+}
+
+/// Now, in Unix seconds: a response's `created`.
 pub(crate) fn created() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

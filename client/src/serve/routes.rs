@@ -24,6 +24,7 @@ pub struct AppState {
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/health", get(handlers::health::check))
         .route("/v1/models", get(handlers::models::list))
         .route("/v1/models/{model}", get(handlers::models::retrieve))
         .route("/v1/chat/completions", post(handlers::chat::complete))

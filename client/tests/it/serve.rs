@@ -28,6 +28,16 @@ async fn openai_api_answers_and_leaves_receipts() {
         .unwrap();
     let name = models["data"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(models["object"], "list");
+    let health: Value = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["model"], json!(name), "{health}");
     // The model by name (OpenAI's `GET /v1/models/{model}`); another name is a 404 `model_not_found`.
     let model = http
         .get(format!("{base}/v1/models/{name}"))
@@ -94,6 +104,13 @@ async fn openai_api_answers_and_leaves_receipts() {
             .iter()
             .all(|c| c["object"] == "chat.completion.chunk")
     );
+    // One id for the whole stream, unique to it (not the second it started in).
+    let stream_id = chunks[0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        stream_id.starts_with("chatcmpl-0x") && stream_id.len() == 75,
+        "{stream_id}"
+    );
+    assert!(chunks.iter().all(|c| c["id"] == json!(stream_id)));
     let content: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
@@ -132,6 +149,11 @@ async fn openai_api_answers_and_leaves_receipts() {
         .unwrap();
     let chunks = sse_chunks(&text);
     assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
+    assert_ne!(
+        chunks[0]["id"],
+        json!(stream_id),
+        "each stream has its own id"
+    );
     let streamed_text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["text"].as_str())

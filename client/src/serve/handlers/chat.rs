@@ -12,6 +12,7 @@ use crate::serve::{
     AppState,
     openai::{
         ApiError, ChatRequest, UsageCounts, chat_logprobs, created, finish_reason, rejection,
+        stream_id,
     },
     stream,
 };
@@ -27,7 +28,7 @@ pub(crate) async fn complete(
     let model = state.model_name.clone();
     let created = created();
     if plan.stream {
-        let id = format!("chatcmpl-{created}");
+        let id = stream_id("chatcmpl");
         let chunk = move |choices: serde_json::Value| {
             json!({
                 "id": id, "object": "chat.completion.chunk", "created": created, "model": model,

@@ -12,7 +12,7 @@ use crate::serve::{
     AppState,
     openai::{
         ApiError, CompletionRequest, UsageCounts, completion_logprobs, created, finish_reason,
-        rejection,
+        rejection, stream_id,
     },
     stream,
 };
@@ -28,7 +28,7 @@ pub(crate) async fn complete(
     let model = state.model_name.clone();
     let created = created();
     if plan.stream {
-        let id = format!("cmpl-{created}");
+        let id = stream_id("cmpl");
         let chunk = move |choices: serde_json::Value| {
             json!({
                 "id": id, "object": "text_completion", "created": created, "model": model,
