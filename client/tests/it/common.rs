@@ -309,18 +309,8 @@ pub(crate) async fn market(env: &Env) -> Market {
     market_at(env, None).await
 }
 
-/// [`market`] with each document `i` contributed under the URI `<base>/doc-<i>.txt` when `base` is given
-/// (else its local file's `file://` URI).
-pub(crate) async fn market_at(env: &Env, base: Option<&str>) -> Market {
-    for account in [ALICE, BOB, PAYER] {
-        env.chain
-            .fund(
-                env.address(account),
-                U256::from(10u64).pow(U256::from(21u64)),
-            )
-            .await
-            .unwrap();
-    }
+/// Creates a datanet as the curator (its only curator, minimum stake 100); returns its id.
+pub(crate) fn create_datanet(env: &Env) -> u64 {
     let curator = env.address(CURATOR).to_string();
     let created = env.json(
         CURATOR,
@@ -333,7 +323,22 @@ pub(crate) async fn market_at(env: &Env, base: Option<&str>) -> Market {
             &curator,
         ],
     );
-    let datanet = created["datanetId"].as_u64().unwrap();
+    created["datanetId"].as_u64().unwrap()
+}
+
+/// [`market`] with each document `i` contributed under the URI `<base>/doc-<i>.txt` when `base` is given
+/// (else its local file's `file://` URI).
+pub(crate) async fn market_at(env: &Env, base: Option<&str>) -> Market {
+    for account in [ALICE, BOB, PAYER] {
+        env.chain
+            .fund(
+                env.address(account),
+                U256::from(10u64).pow(U256::from(21u64)),
+            )
+            .await
+            .unwrap();
+    }
+    let datanet = create_datanet(env);
     let model = model_path();
     let model = model.to_str().unwrap();
     let mut contributions = Vec::new();

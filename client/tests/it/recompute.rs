@@ -19,19 +19,7 @@ const MULTILINGUAL: [&str; 2] = [
 
 /// Creates a datanet of [`MULTILINGUAL`] (documents at `base`), accepts both and publishes a release.
 fn second_release(env: &Env, base: &str) -> u64 {
-    let curator = env.address(CURATOR).to_string();
-    let created = env.json(
-        CURATOR,
-        &[
-            "datanet",
-            "create",
-            "--min-stake",
-            "100",
-            "--curator",
-            &curator,
-        ],
-    );
-    let datanet = created["datanetId"].as_u64().unwrap().to_string();
+    let datanet = create_datanet(env).to_string();
     for (i, text) in MULTILINGUAL.iter().enumerate() {
         let file = env.dir.path().join(format!("multilingual-{i}.txt"));
         std::fs::write(&file, text).unwrap();
