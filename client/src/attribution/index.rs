@@ -226,11 +226,6 @@ impl Index {
         self.text.len() - self.documents.len()
     }
 
-    /// Distinct words.
-    pub fn dictionary_len(&self) -> usize {
-        self.dictionary.len()
-    }
-
     /// The id of `word` (already normalized), or [`END_OF_DOCUMENT`] when no document holds it.
     pub(crate) fn id_of(&self, word: &str) -> u32 {
         self.dictionary
