@@ -22,6 +22,8 @@ contract ModelRegistry is IModelRegistry {
     uint64 public modelCount;
 
     mapping(uint64 modelId => Model) private _models;
+    mapping(uint64 modelId => Adapter) private _adapters;
+    mapping(uint64 modelId => uint16 shareBps) private _derivativeShares;
 
     /// @param datanets_ The registry releases are checked against.
     /// @param priceNotice_ Seconds from `setPrice` to the first receipt deadline the new price applies to.
@@ -32,8 +34,6 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
-    /// @dev Each release is looked up in the DatanetRegistry, whose `UnknownRelease` error bubbles up.
-    // slither-disable-next-line calls-loop
     function registerModel(
         bytes32 weightsHash,
         string calldata uri,
@@ -41,29 +41,40 @@ contract ModelRegistry is IModelRegistry {
         uint96 pricePerKiloToken,
         Split calldata split
     ) external returns (uint64 modelId) {
-        if (weightsHash == bytes32(0)) revert ZeroWeightsHash();
-        uint256 n = releaseIds.length;
-        if (n == 0 || n > MAX_RELEASES) revert InvalidReleaseCount(n, MAX_RELEASES);
-        uint256 sumBps = uint256(split.ownerBps) + split.dataBps + split.nodeBps + split.treasuryBps;
-        if (sumBps != BPS) revert InvalidSplit(sumBps);
-        uint64[] memory datanetIds = new uint64[](n);
-        for (uint256 i; i < n; ++i) {
-            uint64 releaseId = releaseIds[i];
-            uint64 datanetId = _datanets.getRelease(releaseId).datanetId;
-            for (uint256 j; j < i; ++j) {
-                if (releaseIds[j] == releaseId) revert DuplicateRelease(releaseId);
-                if (datanetIds[j] == datanetId) revert DuplicateDatanet(datanetId);
-            }
-            datanetIds[i] = datanetId;
-        }
-        modelId = ++modelCount;
-        Model storage m = _models[modelId];
-        m.owner = msg.sender;
-        m.pricePerKiloToken = pricePerKiloToken;
-        m.weightsHash = weightsHash;
-        m.split = split;
-        m.releaseIds = releaseIds;
+        Model storage m;
+        (modelId, m) = _register(weightsHash, releaseIds, pricePerKiloToken, split);
         _emitRegistered(modelId, m, uri);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerAdapter(AdapterRegistration calldata registration) external returns (uint64 modelId) {
+        AdapterRegistration calldata r = registration;
+        if (_model(r.baseModelId).baseModelId != 0) revert BaseIsAdapter(r.baseModelId);
+        if (r.manifestHash == bytes32(0)) revert ZeroManifestHash();
+        uint16 share = _derivativeShares[r.baseModelId];
+        if (share > r.maxBaseShareBps) revert BaseShareAboveMax(share, r.maxBaseShareBps);
+        if (r.split.ownerBps < share) revert OwnerShareBelowBaseShare(r.split.ownerBps, share);
+        _checkTrainedOn(r.trainedOnReleaseIds, r.releaseIds);
+        Model storage m;
+        (modelId, m) = _register(r.adapterHash, r.releaseIds, r.pricePerKiloToken, r.split);
+        m.baseModelId = r.baseModelId;
+        m.baseShareBps = share;
+        Adapter storage a = _adapters[modelId];
+        a.manifestHash = r.manifestHash;
+        a.trainedOnReleaseIds = r.trainedOnReleaseIds;
+        _emitRegistered(modelId, m, r.uri);
+        emit AdapterRegistered(
+            modelId, r.baseModelId, r.manifestHash, share, r.trainedOnReleaseIds, r.manifestUri
+        );
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setDerivativeShare(uint64 modelId, uint16 shareBps) external {
+        Model storage m = _ownedModel(modelId);
+        if (m.baseModelId != 0) revert BaseIsAdapter(modelId);
+        if (shareBps > BPS) revert InvalidShare(shareBps);
+        _derivativeShares[modelId] = shareBps;
+        emit DerivativeShareSet(modelId, shareBps);
     }
 
     /// @inheritdoc IModelRegistry
@@ -104,6 +115,18 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
+    function getAdapter(uint64 modelId) external view returns (Adapter memory) {
+        if (_model(modelId).baseModelId == 0) revert NotAnAdapter(modelId);
+        return _adapters[modelId];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function derivativeShareOf(uint64 modelId) external view returns (uint16) {
+        _model(modelId);
+        return _derivativeShares[modelId];
+    }
+
+    /// @inheritdoc IModelRegistry
     function priceAt(uint64 modelId, uint64 deadline) public view returns (uint96) {
         Model storage m = _model(modelId);
         uint64 nextAt = m.nextPriceAt;
@@ -113,6 +136,56 @@ contract ModelRegistry is IModelRegistry {
     /// @inheritdoc IModelRegistry
     function quoteFee(uint64 modelId, uint256 tokens, uint64 deadline) external view returns (uint256) {
         return uint256(priceAt(modelId, deadline)) * tokens / 1000;
+    }
+
+    /// @dev Checks and stores what every model has. Each release is looked up in the DatanetRegistry, whose
+    ///      `UnknownRelease` error bubbles up.
+    // slither-disable-next-line calls-loop
+    function _register(
+        bytes32 weightsHash,
+        uint64[] calldata releaseIds,
+        uint96 pricePerKiloToken,
+        Split calldata split
+    ) private returns (uint64 modelId, Model storage m) {
+        if (weightsHash == bytes32(0)) revert ZeroWeightsHash();
+        uint256 n = releaseIds.length;
+        if (n == 0 || n > MAX_RELEASES) revert InvalidReleaseCount(n, MAX_RELEASES);
+        uint256 sumBps = uint256(split.ownerBps) + split.dataBps + split.nodeBps + split.treasuryBps;
+        if (sumBps != BPS) revert InvalidSplit(sumBps);
+        uint64[] memory datanetIds = new uint64[](n);
+        for (uint256 i; i < n; ++i) {
+            uint64 releaseId = releaseIds[i];
+            uint64 datanetId = _datanets.getRelease(releaseId).datanetId;
+            for (uint256 j; j < i; ++j) {
+                if (releaseIds[j] == releaseId) revert DuplicateRelease(releaseId);
+                if (datanetIds[j] == datanetId) revert DuplicateDatanet(datanetId);
+            }
+            datanetIds[i] = datanetId;
+        }
+        modelId = ++modelCount;
+        m = _models[modelId];
+        m.owner = msg.sender;
+        m.pricePerKiloToken = pricePerKiloToken;
+        m.weightsHash = weightsHash;
+        m.split = split;
+        m.releaseIds = releaseIds;
+    }
+
+    /// @dev `trainedOn` is 1..MAX_RELEASES distinct releases, each among `bound`.
+    function _checkTrainedOn(uint64[] calldata trainedOn, uint64[] calldata bound) private pure {
+        uint256 n = trainedOn.length;
+        if (n == 0 || n > MAX_RELEASES) revert InvalidTrainedOnCount(n, MAX_RELEASES);
+        for (uint256 i; i < n; ++i) {
+            uint64 releaseId = trainedOn[i];
+            for (uint256 j; j < i; ++j) {
+                if (trainedOn[j] == releaseId) revert DuplicateRelease(releaseId);
+            }
+            bool found;
+            for (uint256 j; j < bound.length; ++j) {
+                if (bound[j] == releaseId) found = true;
+            }
+            if (!found) revert TrainedOnReleaseNotBound(releaseId);
+        }
     }
 
     function _emitRegistered(uint64 modelId, Model storage m, string calldata uri) private {

@@ -18,7 +18,10 @@ interface IModelRegistry {
     ///        deadline is before `nextPriceAt` (all receipts while no change is scheduled).
     /// @param nextPricePerKiloToken The price for receipts whose deadline is at or after `nextPriceAt`.
     /// @param nextPriceAt When the scheduled price applies (by receipt deadline); 0 while none is scheduled.
-    /// @param releaseIds Releases the model was trained on (at most `MAX_RELEASES`, one per datanet).
+    /// @param releaseIds Releases its receipts are attributed over (at most `MAX_RELEASES`, one per datanet).
+    /// @param baseModelId For an adapter, the model it was trained on top of; 0 for a whole model.
+    /// @param baseShareBps For an adapter, the part of each fee (in basis points, out of the owner's share) paid to
+    ///        the base model's current owner: the base's derivative share when the adapter was registered.
     struct Model {
         address owner;
         uint96 pricePerKiloToken;
@@ -27,6 +30,42 @@ interface IModelRegistry {
         uint96 nextPricePerKiloToken;
         uint64 nextPriceAt;
         uint64[] releaseIds;
+        uint64 baseModelId;
+        uint16 baseShareBps;
+    }
+
+    /// @notice What makes an adapter's training re-runnable, beyond its `Model` record.
+    /// @param manifestHash sha256 of the training manifest (canonical JSON).
+    /// @param trainedOnReleaseIds Releases whose documents the adapter was trained on; each is among the
+    ///        model's `releaseIds`.
+    struct Adapter {
+        bytes32 manifestHash;
+        uint64[] trainedOnReleaseIds;
+    }
+
+    /// @notice The arguments of `registerAdapter`.
+    /// @param baseModelId The registered whole model the adapter applies to.
+    /// @param adapterHash sha256 of the GGUF LoRA adapter file (the adapter's `weightsHash`).
+    /// @param uri Where the adapter file can be fetched (emitted, not stored).
+    /// @param manifestHash sha256 of the training manifest.
+    /// @param manifestUri Where the training manifest can be fetched (emitted, not stored).
+    /// @param releaseIds Releases its receipts are attributed over, as for `registerModel`.
+    /// @param trainedOnReleaseIds Releases it was trained on: non-empty, distinct, each among `releaseIds`.
+    /// @param pricePerKiloToken Fee per 1,000 tokens.
+    /// @param split Revenue split; `ownerBps` includes the base owner's derivative share.
+    /// @param maxBaseShareBps The most derivative share the registrant accepts (guards against a raise
+    ///        just before registration).
+    struct AdapterRegistration {
+        uint64 baseModelId;
+        bytes32 adapterHash;
+        string uri;
+        bytes32 manifestHash;
+        string manifestUri;
+        uint64[] releaseIds;
+        uint64[] trainedOnReleaseIds;
+        uint96 pricePerKiloToken;
+        Split split;
+        uint16 maxBaseShareBps;
     }
 
     /// @notice A model was registered.
@@ -45,6 +84,19 @@ interface IModelRegistry {
     /// @notice A model's price will change: receipts whose deadline is at or after `effectiveAt` pay
     ///         `pricePerKiloToken`.
     event ModelPriceSet(uint64 indexed modelId, uint96 pricePerKiloToken, uint64 effectiveAt);
+    /// @notice Model `modelId` is an adapter on `baseModelId`, trained on `trainedOnReleaseIds` as its
+    ///         manifest records; every receipt of it pays `baseShareBps` of its fee to the base's owner.
+    ///         Emitted right after the adapter's `ModelRegistered`.
+    event AdapterRegistered(
+        uint64 indexed modelId,
+        uint64 indexed baseModelId,
+        bytes32 indexed manifestHash,
+        uint16 baseShareBps,
+        uint64[] trainedOnReleaseIds,
+        string manifestUri
+    );
+    /// @notice The share adapters registered on `modelId` from now on pay its owner.
+    event DerivativeShareSet(uint64 indexed modelId, uint16 shareBps);
     /// @notice A model changed hands.
     event ModelOwnerSet(uint64 indexed modelId, address indexed owner);
 
@@ -64,6 +116,22 @@ interface IModelRegistry {
     error PriceChangePending(uint64 effectiveAt);
     /// @notice The weights hash is zero.
     error ZeroWeightsHash();
+    /// @notice The model is not an adapter.
+    error NotAnAdapter(uint64 modelId);
+    /// @notice An adapter's base must be a whole model, not another adapter.
+    error BaseIsAdapter(uint64 baseModelId);
+    /// @notice The training manifest hash is zero.
+    error ZeroManifestHash();
+    /// @notice An adapter names 1..MAX_RELEASES distinct trained-on releases.
+    error InvalidTrainedOnCount(uint256 given, uint256 max);
+    /// @notice A trained-on release is not among the releases the adapter's receipts attribute to.
+    error TrainedOnReleaseNotBound(uint64 releaseId);
+    /// @notice The base's derivative share is above what the registrant accepted.
+    error BaseShareAboveMax(uint16 shareBps, uint16 maxShareBps);
+    /// @notice The owner's share cannot carry the base's derivative share.
+    error OwnerShareBelowBaseShare(uint16 ownerBps, uint16 baseShareBps);
+    /// @notice A share above 10 000 basis points.
+    error InvalidShare(uint256 shareBps);
     /// @notice A zero address was given where an account is required.
     error ZeroAddress();
 
@@ -82,6 +150,18 @@ interface IModelRegistry {
         Split calldata split
     ) external returns (uint64 modelId);
 
+    /// @notice Registers a LoRA adapter on a whole model. Its `Model` record carries the base and the base's
+    ///         current derivative share, fixed for the adapter's life; its `Adapter` record the training
+    ///         manifest and trained-on releases. The releases are checked as for `registerModel`.
+    /// @param registration The adapter, its base, its training record, price and split.
+    /// @return modelId The adapter's model id.
+    function registerAdapter(AdapterRegistration calldata registration) external returns (uint64 modelId);
+
+    /// @notice Declares the share (basis points of each fee) that adapters registered on this model from now
+    ///         on pay its owner. Adapters already registered keep theirs. Only the model's owner; not for
+    ///         adapters.
+    function setDerivativeShare(uint64 modelId, uint16 shareBps) external;
+
     /// @notice Schedules a new price, which applies to receipts whose deadline is more than `priceNotice`
     ///         after now: every receipt already signed keeps the price it was signed at. Only the model's owner; one
     ///         change at a time (`PriceChangePending` until the last one is in force).
@@ -96,6 +176,10 @@ interface IModelRegistry {
     function modelCount() external view returns (uint64);
     /// @notice A model by id.
     function getModel(uint64 modelId) external view returns (Model memory);
+    /// @notice An adapter's training record; reverts `NotAnAdapter` for a whole model.
+    function getAdapter(uint64 modelId) external view returns (Adapter memory);
+    /// @notice The derivative share adapters registered now on `modelId` would pay its owner.
+    function derivativeShareOf(uint64 modelId) external view returns (uint16);
     /// @notice A new price applies to receipts whose deadline is more than `priceNotice` seconds after
     ///         `setPrice`. The escrow
     ///         keeps its longest receipt lifetime at most this, so no signed receipt changes price.
