@@ -108,6 +108,7 @@ fn main() {
         },
         stop: Vec::new(),
         logprobs: None,
+        adapter: None,
     };
 
     let (mut worker_rates, mut bare_rates) = (Vec::new(), Vec::new());

@@ -80,6 +80,23 @@ pub enum ClientError {
     /// A model does not exist on chain.
     #[error("model {0} does not exist")]
     UnknownModel(u64),
+    /// An adapter to serve was registered on another base than the model loaded (or is a whole model).
+    #[error(
+        "model {adapter} is not an adapter on model {base} (its base is {actual}; 0 means a whole model)"
+    )]
+    AdapterOnOtherBase {
+        /// The adapter's model id.
+        adapter: u64,
+        /// The base being served.
+        base: u64,
+        /// The adapter's registered base (0: none).
+        actual: u64,
+    },
+    /// An adapter was asked for without its file.
+    #[error(
+        "model {0} is an adapter: give its file with --adapter {0}=<adapter.gguf> (and its base's GGUF as --model)"
+    )]
+    MissingAdapterFile(u64),
     /// A datanet does not exist on chain.
     #[error("datanet {0} does not exist")]
     UnknownDatanet(u64),

@@ -109,6 +109,33 @@ pub(crate) fn parse_u96(text: &str) -> anyhow::Result<U96> {
         .with_context(|| format!("amount {text} does not fit in 96 bits"))
 }
 
+/// Which registered model runs, on which files: a whole model, or an adapter over its base.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServedModelArgs {
+    /// The registered model's id: a whole model, or an adapter (whose file --adapter gives).
+    #[arg(long)]
+    pub(crate) model_id: u64,
+    /// The whole model's GGUF file (for an adapter, its base's).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// A LoRA adapter registered on that base, as MODEL_ID=FILE (repeatable); it is loaded once over the
+    /// base and picked per request.
+    #[arg(long = "adapter", value_name = "MODEL_ID=FILE", value_parser = parse_adapter)]
+    pub(crate) adapters: Vec<(u64, PathBuf)>,
+}
+
+/// Parses `MODEL_ID=FILE`.
+fn parse_adapter(text: &str) -> anyhow::Result<(u64, PathBuf)> {
+    let (id, path) = text.split_once('=').with_context(|| {
+        format!("--adapter {text:?}: expected MODEL_ID=FILE, e.g. 3=adapter.gguf")
+    })?;
+    let id = id
+        .trim()
+        .parse()
+        .with_context(|| format!("--adapter {text:?}: {id:?} is not a model id"))?;
+    Ok((id, PathBuf::from(path)))
+}
+
 /// llama.cpp settings.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ModelArgs {

@@ -12,24 +12,20 @@ use soil_client::{
 
 use super::{
     Global,
-    args::{ModelArgs, SamplingArgs, attribution_json, print_attribution},
+    args::{ModelArgs, SamplingArgs, ServedModelArgs, attribution_json, print_attribution},
     output::{self, outln},
     settle::SettleOptions,
 };
 
-/// Runs the registered model on PROMPT: checks the file against the registered weights hash, syncs the
-/// model's releases, streams the answer, attributes it, signs the usage receipt and stores it in the
+/// Runs the registered model (a whole model, or an adapter over its base) on PROMPT: checks the files
+/// against the registered weights hashes, syncs the model's releases, streams the answer, attributes it, signs the usage receipt and stores it in the
 /// outbox (and settles it with --settle).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Infer {
     /// The prompt (a user chat message; with --raw, fed to the model as is).
     prompt: String,
-    /// The registered model's id.
-    #[arg(long)]
-    model_id: u64,
-    /// The model's GGUF file.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    served: ServedModelArgs,
     /// Feed the prompt as raw text instead of through the model's chat template.
     #[arg(long)]
     raw: bool,
@@ -72,8 +68,10 @@ impl Infer {
             .clone()
             .or_else(|| outputs.as_ref().map(OutputStore::file_base));
         let config = SessionConfig {
-            model_id: self.model_id,
-            model_path: self.model.clone(),
+            model_id: self.served.model_id,
+            model_path: self.served.model.clone(),
+            adapters: self.served.adapters.clone(),
+            model_name: None,
             model_options: self.model_args.options(),
             cache_dir: global.cache_dir(),
             node: self.node,
@@ -92,10 +90,11 @@ impl Infer {
             sampling: self.sampling.sampling(),
             stop: Vec::new(),
             logprobs: None,
+            adapter: None,
         };
         let stream = !global.json;
         let completion = session
-            .complete(request, |piece| {
+            .complete(session.default_model(), request, |piece| {
                 if stream {
                     // A closed stdout ends the command at its next line, once the use is recorded.
                     let mut stdout = std::io::stdout().lock();

@@ -10,28 +10,26 @@ use soil_client::{
 
 use super::{
     Global,
-    args::{ModelArgs, SamplingArgs},
+    args::{ModelArgs, SamplingArgs, ServedModelArgs},
     output::outln,
     settle::SettleOptions,
 };
 
-/// Serves the registered model over an OpenAI-compatible API. The server's wallet pays: every
+/// Serves the registered model, and any LoRA adapters registered on it (loaded once over the base and
+/// picked per request by the OpenAI `model` field), over an OpenAI-compatible API. The server's wallet pays: every
 /// completion leaves a signed receipt in the outbox, settled in the background every --interval.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Serve {
-    /// The registered model's id.
-    #[arg(long)]
-    model_id: u64,
-    /// The model's GGUF file.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    served: ServedModelArgs,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// The name clients give as `model` [default: soil-<model id>].
+    /// The name clients give as `model` for --model-id [default: soil-<model id>; every other served
+    /// model is soil-<its id>].
     #[arg(long)]
     model_name: Option<String>,
     /// The node credited with the node share [default: the wallet].
@@ -87,8 +85,10 @@ impl Serve {
             (None, None) => None,
         };
         let config = SessionConfig {
-            model_id: self.model_id,
-            model_path: self.model.clone(),
+            model_id: self.served.model_id,
+            model_path: self.served.model.clone(),
+            adapters: self.served.adapters.clone(),
+            model_name: self.model_name.clone(),
             model_options: self.model_args.options(),
             cache_dir: global.cache_dir(),
             node: self.node,
@@ -104,9 +104,6 @@ impl Serve {
         );
         let state = AppState {
             session,
-            model_name: self
-                .model_name
-                .unwrap_or_else(|| format!("soil-{}", self.model_id)),
             defaults: self.sampling.sampling(),
         };
         outln!("listening on http://{local}")?;

@@ -46,6 +46,25 @@ pub enum ModelError {
         /// llama.cpp's error.
         reason: String,
     },
+    /// llama.cpp refused a LoRA adapter (e.g. one trained on another base, whose shapes do not match).
+    #[error("llama.cpp could not load the adapter {path} on this base model: {reason}")]
+    AdapterLoad {
+        /// The adapter file.
+        path: PathBuf,
+        /// llama.cpp's error.
+        reason: String,
+    },
+    /// A generation asked for an adapter the worker was not spawned with.
+    #[error("no adapter {slot} is loaded ({loaded} are)")]
+    UnknownAdapter {
+        /// The adapter index asked for.
+        slot: usize,
+        /// How many adapters are loaded.
+        loaded: usize,
+    },
+    /// llama.cpp could not switch the context to an adapter.
+    #[error("llama.cpp could not apply the adapter: error {0}")]
+    AdapterSet(String),
     /// llama.cpp could not create an inference context (e.g. not enough memory for the context size).
     #[error("llama.cpp could not create a context of {context_size} tokens: {reason}")]
     Context {

@@ -138,6 +138,9 @@ pub struct GenerationRequest {
     /// Report each output token's log-probability with this many most likely alternatives
     /// ([`GenerationStats::logprobs`]); `None`: none.
     pub logprobs: Option<usize>,
+    /// The LoRA adapter applied over the base weights: an index into the adapters the worker was spawned
+    /// with; `None`: the base model alone.
+    pub adapter: Option<usize>,
 }
 
 /// Why a generation stopped.

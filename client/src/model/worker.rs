@@ -11,7 +11,9 @@ use alloy::primitives::B256;
 use llama_cpp_2::{
     context::{LlamaContext, params::LlamaContextParams},
     llama_batch::LlamaBatch,
-    model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel, params::LlamaModelParams},
+    model::{
+        LlamaChatMessage, LlamaChatTemplate, LlamaLoraAdapter, LlamaModel, params::LlamaModelParams,
+    },
     sampling::LlamaSampler,
     token::LlamaToken,
     vocab::LlamaVocab,
@@ -70,6 +72,17 @@ pub struct ModelInfo {
     pub trained_context_size: u32,
     /// Whether the GGUF metadata carries a chat template.
     pub has_chat_template: bool,
+    /// The LoRA adapters loaded over the base, in the order given (a request's `adapter` indexes them).
+    pub adapters: Vec<AdapterInfo>,
+}
+
+/// A LoRA adapter loaded over the base weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterInfo {
+    /// The adapter's GGUF file.
+    pub path: PathBuf,
+    /// The file's SHA-256 (the adapter's registered weights hash).
+    pub sha256: B256,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ModelError>>;
@@ -106,12 +119,22 @@ impl ModelWorker {
     /// Starts the model thread, loads `file` into llama.cpp there and creates its context; returns once
     /// the model is ready (blocking: call it from `spawn_blocking` in async code).
     pub fn spawn(file: &ModelFile, options: &ModelOptions) -> Result<Self, ModelError> {
+        Self::spawn_with_adapters(file, &[], options)
+    }
+
+    /// [`Self::spawn`] with LoRA adapters loaded over the base once, before its context exists: a request
+    /// picks one by index ([`GenerationRequest::adapter`]) and switching costs no reload of the base.
+    pub fn spawn_with_adapters(
+        file: &ModelFile,
+        adapters: &[ModelFile],
+        options: &ModelOptions,
+    ) -> Result<Self, ModelError> {
         let (commands, inbox) = std_mpsc::channel();
         let (ready, loaded) = std_mpsc::sync_channel(1);
-        let (file, options) = (file.clone(), options.clone());
+        let (file, adapters, options) = (file.clone(), adapters.to_vec(), options.clone());
         let thread = std::thread::Builder::new()
             .name("soil-model".into())
-            .spawn(move || serve(&file, &options, &ready, &inbox))
+            .spawn(move || serve(&file, &adapters, &options, &ready, &inbox))
             .map_err(ModelError::Spawn)?;
         match loaded.recv() {
             Ok(Ok(info)) => Ok(Self {
@@ -214,19 +237,20 @@ impl Drop for ModelWorker {
 /// The model thread: load, report readiness, then serve commands until the channel closes.
 fn serve(
     file: &ModelFile,
+    adapter_files: &[ModelFile],
     options: &ModelOptions,
     ready: &std_mpsc::SyncSender<Result<ModelInfo, ModelError>>,
     inbox: &std_mpsc::Receiver<Command>,
 ) {
-    let loaded = load(file, options);
-    let (model, params) = match loaded {
+    let loaded = load(file, adapter_files, options);
+    let (model, adapters, params) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
             let _ = ready.send(Err(error));
             return;
         }
     };
-    let mut session = match Session::new(&model, params, options) {
+    let mut session = match Session::new(&model, adapters, params, options) {
         Ok(session) => session,
         Err(error) => {
             let _ = ready.send(Err(error));
@@ -241,6 +265,13 @@ fn serve(
         context_size: session.context.n_ctx(),
         trained_context_size: model.n_ctx_train(),
         has_chat_template: session.template.is_some(),
+        adapters: adapter_files
+            .iter()
+            .map(|adapter| AdapterInfo {
+                path: adapter.path().to_path_buf(),
+                sha256: adapter.sha256(),
+            })
+            .collect(),
     };
     if ready.send(Ok(info)).is_err() {
         return;
@@ -268,21 +299,37 @@ fn serve(
     }
 }
 
+/// Loads the base and its adapters (each needs the model mutably, so all of them come before any context).
 fn load(
     file: &ModelFile,
+    adapter_files: &[ModelFile],
     options: &ModelOptions,
-) -> Result<(LlamaModel, LlamaContextParams), ModelError> {
+) -> Result<(LlamaModel, Vec<LlamaLoraAdapter>, LlamaContextParams), ModelError> {
     let backend = llama_backend(options.llama_logs)?;
     let path = file.path();
     if path.to_str().is_none() {
         return Err(ModelError::NonUtf8Path(path.to_path_buf()));
     }
-    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(
-        |error| ModelError::Load {
+    let mut model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+        .map_err(|error| ModelError::Load {
             path: path.to_path_buf(),
             reason: error.to_string(),
-        },
-    )?;
+        })?;
+    let adapters = adapter_files
+        .iter()
+        .map(|adapter| {
+            let path = adapter.path();
+            if path.to_str().is_none() {
+                return Err(ModelError::NonUtf8Path(path.to_path_buf()));
+            }
+            model
+                .lora_adapter_init(path)
+                .map_err(|error| ModelError::AdapterLoad {
+                    path: path.to_path_buf(),
+                    reason: error.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let threads = i32::try_from(options.threads.max(1)).unwrap_or(i32::MAX);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(options.context_size.max(16)))
@@ -290,7 +337,7 @@ fn load(
         .with_n_ubatch(options.batch_size.max(1))
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
-    Ok((model, params))
+    Ok((model, adapters, params))
 }
 
 /// The sampler chain for `sampling` over a vocabulary of `n_vocab` tokens: the presence and frequency
@@ -362,11 +409,15 @@ struct Session<'m> {
     batch: LlamaBatch<'static>,
     batch_size: usize,
     vocab_size: u32,
+    adapters: Vec<LlamaLoraAdapter>,
+    /// The adapter the context applies now.
+    active_adapter: Option<usize>,
 }
 
 impl<'m> Session<'m> {
     fn new(
         model: &'m LlamaModel,
+        adapters: Vec<LlamaLoraAdapter>,
         params: LlamaContextParams,
         options: &ModelOptions,
     ) -> Result<Self, ModelError> {
@@ -386,7 +437,37 @@ impl<'m> Session<'m> {
             batch: LlamaBatch::new(batch_size, 1),
             batch_size,
             vocab_size: u32::try_from(model.n_vocab()).unwrap_or(0),
+            adapters,
+            active_adapter: None,
         })
+    }
+
+    /// Makes the context apply `adapter` (or none) at full scale; asking for the active one costs nothing.
+    fn use_adapter(&mut self, adapter: Option<usize>) -> Result<(), ModelError> {
+        if adapter == self.active_adapter {
+            return Ok(());
+        }
+        match adapter {
+            Some(slot) => {
+                let loaded = self.adapters.len();
+                let lora = self
+                    .adapters
+                    .get_mut(slot)
+                    .ok_or(ModelError::UnknownAdapter { slot, loaded })?;
+                self.context
+                    .lora_adapter_set(lora, 1.0)
+                    .map_err(|error| ModelError::AdapterSet(error.to_string()))?;
+            }
+            None => {
+                if let Some(active) = self.active_adapter {
+                    self.context
+                        .lora_adapter_remove(&mut self.adapters[active])
+                        .map_err(|error| ModelError::AdapterSet(error.to_string()))?;
+                }
+            }
+        }
+        self.active_adapter = adapter;
+        Ok(())
     }
 
     fn tokenize(&self, text: &[u8]) -> Vec<u32> {
@@ -466,6 +547,7 @@ impl<'m> Session<'m> {
             });
         }
 
+        self.use_adapter(request.adapter)?;
         let started = Instant::now();
         self.context.clear_kv_cache();
         for (chunk_index, chunk) in prompt.chunks(self.batch_size).enumerate() {

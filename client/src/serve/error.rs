@@ -55,12 +55,12 @@ pub(crate) enum RequestError {
         /// Tokens asked for (`max_tokens` or `max_completion_tokens`; 0 when neither was given).
         max_tokens: u32,
     },
-    /// The request names another model than the one served.
-    #[error("the model `{requested}` does not exist; this server serves `{served}`")]
+    /// The request names a model this server does not serve.
+    #[error("the model `{requested}` does not exist; this server serves {served}")]
     ModelNotFound {
         /// The model asked for.
         requested: String,
-        /// The model served.
+        /// The models served, quoted and comma-separated.
         served: String,
     },
 }

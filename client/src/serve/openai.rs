@@ -100,6 +100,8 @@ pub(crate) struct CompletionRequest {
 pub(crate) struct Plan {
     /// The generation of each choice (choice `i` draws with `seed + i`).
     pub(crate) request: GenerationRequest,
+    /// Which of the session's served models runs it (an index into [`super::Session::models`]).
+    pub(crate) model: usize,
     /// Whether the request set the most tokens to generate (else the server's default, cut to the room
     /// the context leaves).
     pub(crate) max_tokens_given: bool,
@@ -192,12 +194,7 @@ impl Common {
         logprobs: Option<usize>,
         no_op: fn(&str, &Value) -> bool,
     ) -> Result<Plan, RequestError> {
-        if self.model != state.model_name {
-            return Err(RequestError::ModelNotFound {
-                requested: self.model,
-                served: state.model_name.clone(),
-            });
-        }
+        let model = state.model_index(&self.model)?;
         refuse_extra("", &self.extra, no_op)?;
         if max_tokens == Some(0) {
             return Err(at_least_one("max_tokens"));
@@ -270,7 +267,9 @@ impl Common {
                 sampling,
                 stop,
                 logprobs,
+                adapter: None,
             },
+            model,
             max_tokens_given: max_tokens.is_some(),
             prompt_param,
             choices,

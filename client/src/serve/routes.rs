@@ -7,18 +7,40 @@ use axum::{
     routing::{get, post},
 };
 
-use super::{Session, handlers};
+use super::{Session, error::RequestError, handlers, session::ServedModel};
 use crate::model::Sampling;
 
 /// What every handler sees.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The paid session.
+    /// The paid session (its served models are what `/v1/models` lists and `model` picks from).
     pub session: Arc<Session>,
-    /// The name clients use in `model` (listed by `/v1/models`).
-    pub model_name: String,
     /// Sampling used where a request leaves a field out.
     pub defaults: Sampling,
+}
+
+impl AppState {
+    /// The served model clients call `name`, else a 404 `model_not_found` listing the served names.
+    pub(crate) fn model(&self, name: &str) -> Result<&ServedModel, RequestError> {
+        self.model_index(name)
+            .map(|index| &self.session.models()[index])
+    }
+
+    /// [`Self::model`]'s index in the session's served models.
+    pub(crate) fn model_index(&self, name: &str) -> Result<usize, RequestError> {
+        let models = self.session.models();
+        models
+            .iter()
+            .position(|model| model.name() == name)
+            .ok_or_else(|| RequestError::ModelNotFound {
+                requested: name.to_owned(),
+                served: models
+                    .iter()
+                    .map(|model| format!("`{}`", model.name()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
 }
 
 /// The API's routes.

@@ -1,7 +1,8 @@
-//! A paid session with one registered model: the GGUF file checked against the model's registered
-//! weights hash, every release of the model synced and indexed (cached by root), and each finished
-//! generation attributed, turned into a signed usage receipt and written to the outbox before anything
-//! else happens with it.
+//! A paid session with a registered model and the LoRA adapters registered on it: each GGUF file checked
+//! against its registered weights hash, the base loaded once with every adapter over it, every release of
+//! each served model synced and indexed (cached by root), and each finished generation attributed over
+//! the releases of the model that produced it, turned into a signed usage receipt naming that model and
+//! written to the outbox before anything else happens with it.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -9,6 +10,7 @@ use alloy::{
     primitives::{Address, B256, U256, keccak256},
     signers::local::PrivateKeySigner,
 };
+use soil_bindings::contracts::IModelRegistry;
 use tokio::sync::mpsc;
 
 use crate::{
@@ -27,10 +29,17 @@ use crate::{
 /// How a session is opened.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// The registered model's id.
+    /// The registered model served by default: a whole model, or an adapter (then listed in `adapters`).
     pub model_id: u64,
-    /// The local GGUF file (checked against the registered weights hash).
+    /// The whole model's GGUF file (the base's, when `model_id` is an adapter), checked against its
+    /// registered weights hash.
     pub model_path: PathBuf,
+    /// LoRA adapters registered on that base, by model id, with their GGUF files (each checked against
+    /// the adapter's registered weights hash).
+    pub adapters: Vec<(u64, PathBuf)>,
+    /// The name clients give as `model` for `model_id` [default: soil-<model id>]; every other served
+    /// model is soil-<model id>.
+    pub model_name: Option<String>,
     /// llama.cpp settings.
     pub model_options: ModelOptions,
     /// Where release indexes are cached.
@@ -64,6 +73,39 @@ pub struct Completion {
     pub outbox_id: i64,
 }
 
+/// One model a session serves: the whole model it loaded, or a LoRA adapter applied over it.
+#[derive(Debug)]
+pub struct ServedModel {
+    name: String,
+    base_model_id: Option<u64>,
+    adapter: Option<usize>,
+    index: Index,
+    release_ids: Vec<u64>,
+    terms: ReceiptTerms,
+}
+
+impl ServedModel {
+    /// The name clients give as `model`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registered model's id (what its receipts name).
+    pub fn model_id(&self) -> u64 {
+        self.terms.model_id
+    }
+
+    /// The whole model an adapter applies to (`None` for the whole model itself).
+    pub fn base_model_id(&self) -> Option<u64> {
+        self.base_model_id
+    }
+
+    /// The releases its outputs are attributed over.
+    pub fn release_ids(&self) -> &[u64] {
+        &self.release_ids
+    }
+}
+
 /// An open session.
 #[derive(Debug)]
 pub struct Session {
@@ -71,9 +113,8 @@ pub struct Session {
     signer: PrivateKeySigner,
     outbox: Outbox,
     worker: ModelWorker,
-    index: Index,
-    release_ids: Vec<u64>,
-    terms: ReceiptTerms,
+    /// The default model first.
+    models: Vec<ServedModel>,
     validity: u64,
     output_base: Option<String>,
     outputs: Option<OutputStore>,
@@ -170,38 +211,126 @@ pub async fn sync_releases(
     Ok(index)
 }
 
-/// Loads the GGUF at `path` after checking its SHA-256 against `expected` (if given), on a blocking thread.
-pub async fn load_model(
-    path: PathBuf,
-    expected: Option<B256>,
+/// Checks the base file and each adapter file against their registered hashes and loads them all, on a
+/// blocking thread.
+async fn load_with_adapters(
+    base: (PathBuf, B256),
+    adapters: Vec<(PathBuf, B256)>,
     options: ModelOptions,
 ) -> Result<ModelWorker> {
     tokio::task::spawn_blocking(move || {
-        let file = ModelFile::open(&path, expected)?;
-        ModelWorker::spawn(&file, &options)
+        let file = ModelFile::open(&base.0, Some(base.1))?;
+        let adapters = adapters
+            .iter()
+            .map(|(path, hash)| ModelFile::open(path, Some(*hash)))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        ModelWorker::spawn_with_adapters(&file, &adapters, &options)
     })
     .await
     .map_err(|_| ClientError::Model(ModelError::WorkerGone))?
     .map_err(ClientError::from)
 }
 
+/// The registered models a session serves, read from the chain: the whole model first, then each adapter
+/// (which must be registered on it), with the adapter files in the same order.
+struct Lineup {
+    base_id: u64,
+    base: IModelRegistry::Model,
+    adapters: Vec<(u64, IModelRegistry::Model, PathBuf)>,
+}
+
+impl Lineup {
+    async fn read(chain: &Chain, config: &SessionConfig) -> Result<Self> {
+        let primary = chain.model(config.model_id).await?;
+        let base_id = match primary.baseModelId {
+            0 => config.model_id,
+            base => base,
+        };
+        if base_id != config.model_id
+            && !config.adapters.iter().any(|(id, _)| *id == config.model_id)
+        {
+            return Err(ClientError::MissingAdapterFile(config.model_id));
+        }
+        let base = if base_id == config.model_id {
+            primary
+        } else {
+            chain.model(base_id).await?
+        };
+        let mut adapters = Vec::with_capacity(config.adapters.len());
+        for (id, path) in &config.adapters {
+            let adapter = chain.model(*id).await?;
+            if adapter.baseModelId != base_id {
+                return Err(ClientError::AdapterOnOtherBase {
+                    adapter: *id,
+                    base: base_id,
+                    actual: adapter.baseModelId,
+                });
+            }
+            adapters.push((*id, adapter, path.clone()));
+        }
+        Ok(Self {
+            base_id,
+            base,
+            adapters,
+        })
+    }
+}
+
 impl Session {
-    /// Opens a session: reads the model on chain, checks and loads the file, syncs its releases.
+    /// Opens a session: reads the models on chain, checks and loads the files (the base once, every adapter
+    /// over it), syncs each model's releases.
     pub async fn open(
         chain: Chain,
         signer: PrivateKeySigner,
         outbox: Outbox,
         config: SessionConfig,
     ) -> Result<Self> {
-        let model = chain.model(config.model_id).await?;
-        let worker = load_model(
-            config.model_path.clone(),
-            Some(model.weightsHash),
+        let lineup = Lineup::read(&chain, &config).await?;
+        let worker = load_with_adapters(
+            (config.model_path.clone(), lineup.base.weightsHash),
+            lineup
+                .adapters
+                .iter()
+                .map(|(_, model, path)| (path.clone(), model.weightsHash))
+                .collect(),
             config.model_options.clone(),
         )
         .await?;
+        let node = config.node.unwrap_or_else(|| signer.address());
         let cache = IndexCache::new(config.cache_dir.clone());
-        let index = sync_releases(&chain, &cache, &model.releaseIds).await?;
+        let whole = std::iter::once((lineup.base_id, lineup.base, None));
+        let adapters = lineup
+            .adapters
+            .into_iter()
+            .enumerate()
+            .map(|(slot, (id, model, _))| (id, model, Some(slot)));
+        let mut models = Vec::new();
+        for (model_id, model, adapter) in whole.chain(adapters) {
+            let name = match &config.model_name {
+                Some(name) if model_id == config.model_id => name.clone(),
+                _ => format!("soil-{model_id}"),
+            };
+            models.push(ServedModel {
+                name,
+                base_model_id: adapter.map(|_| lineup.base_id),
+                adapter,
+                index: sync_releases(&chain, &cache, &model.releaseIds).await?,
+                terms: ReceiptTerms {
+                    model_id,
+                    node,
+                    prices: PriceSchedule {
+                        price: U256::from(model.pricePerKiloToken),
+                        next_price: U256::from(model.nextPricePerKiloToken),
+                        next_at: model.nextPriceAt,
+                    },
+                    deadline: 0,
+                },
+                release_ids: model.releaseIds,
+            });
+        }
+        if let Some(at) = models.iter().position(|m| m.model_id() == config.model_id) {
+            models.swap(0, at);
+        }
         let max_validity = chain.max_receipt_validity().await?;
         let validity = config.receipt_validity.unwrap_or(max_validity);
         if validity == 0 || validity > max_validity {
@@ -210,24 +339,12 @@ impl Session {
                 value: format!("{validity} (max {max_validity})"),
             });
         }
-        let terms = ReceiptTerms {
-            model_id: config.model_id,
-            node: config.node.unwrap_or_else(|| signer.address()),
-            prices: PriceSchedule {
-                price: U256::from(model.pricePerKiloToken),
-                next_price: U256::from(model.nextPricePerKiloToken),
-                next_at: model.nextPriceAt,
-            },
-            deadline: 0,
-        };
         Ok(Self {
             chain,
             signer,
             outbox,
             worker,
-            index,
-            release_ids: model.releaseIds,
-            terms,
+            models,
             validity,
             output_base: config.output_base,
             outputs: config.outputs,
@@ -249,9 +366,14 @@ impl Session {
         &self.worker
     }
 
-    /// The registered model's id.
-    pub fn model_id(&self) -> u64 {
-        self.terms.model_id
+    /// The served models, the default one first.
+    pub fn models(&self) -> &[ServedModel] {
+        &self.models
+    }
+
+    /// The model served by default (the session's `model_id`).
+    pub fn default_model(&self) -> &ServedModel {
+        &self.models[0]
     }
 
     /// Where outputs are published, if they are.
@@ -259,19 +381,18 @@ impl Session {
         self.outputs.as_ref()
     }
 
-    /// The releases the model is bound to.
-    pub fn release_ids(&self) -> &[u64] {
-        &self.release_ids
-    }
-
-    /// Starts a paid generation (see [`ModelWorker::generate`]) once the payer is known to cover it
-    /// ([`Session::ensure_funded`]); pass its end to [`Session::record`].
+    /// Starts a paid generation of `model` (see [`ModelWorker::generate`]; the request's adapter is the
+    /// model's) once the payer is known to cover it ([`Session::ensure_funded`]); pass its end to
+    /// [`Session::record`].
     pub async fn generate(
         &self,
-        request: GenerationRequest,
+        model: &ServedModel,
+        mut request: GenerationRequest,
     ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>> {
+        request.adapter = model.adapter;
         let prompt_tokens = self.worker.prompt_tokens(request.prompt.clone()).await?;
         self.ensure_funded(
+            model,
             u64::try_from(prompt_tokens).unwrap_or(u64::MAX),
             u64::from(request.sampling.max_tokens),
         )
@@ -279,21 +400,27 @@ impl Session {
         Ok(self.worker.generate(request)?)
     }
 
-    /// The session's terms for a receipt signed now: its deadline `validity` seconds past the chain's head.
-    async fn terms_now(&self) -> Result<ReceiptTerms> {
+    /// `model`'s terms for a receipt signed now: its deadline `validity` seconds past the chain's head.
+    async fn terms_now(&self, model: &ServedModel) -> Result<ReceiptTerms> {
         let (_, now) = self.chain.head().await?;
         Ok(ReceiptTerms {
             deadline: now + self.validity,
-            ..self.terms
+            ..model.terms
         })
     }
 
     /// Refuses paid work the payer cannot cover: the fee of `prompt_tokens + max_output_tokens` tokens
-    /// (the most the next receipt can charge) must fit in the deposit less the pending withdrawal and the
-    /// receipts already waiting in the outbox, so every receipt this session signs can settle.
-    pub async fn ensure_funded(&self, prompt_tokens: u64, max_output_tokens: u64) -> Result<()> {
+    /// of `model` (the most the next receipt can charge) must fit in the deposit less the pending
+    /// withdrawal and the receipts already waiting in the outbox, so every receipt this session signs can
+    /// settle.
+    pub async fn ensure_funded(
+        &self,
+        model: &ServedModel,
+        prompt_tokens: u64,
+        max_output_tokens: u64,
+    ) -> Result<()> {
         let payer = self.signer.address();
-        let terms = self.terms_now().await?;
+        let terms = self.terms_now(model).await?;
         let needed = terms.fee(prompt_tokens.saturating_add(max_output_tokens));
         let shortfall = DepositShortfall {
             needed,
@@ -307,21 +434,22 @@ impl Session {
         Ok(())
     }
 
-    /// Attributes a finished generation, publishes it (when the session publishes outputs), signs its
-    /// receipt and writes it to the outbox. The output is published before the receipt exists, so a
-    /// receipt never names an output URI with nothing behind it.
+    /// Attributes a finished generation of `model` over its releases, publishes it (when the session
+    /// publishes outputs), signs its receipt and writes it to the outbox. The output is published before
+    /// the receipt exists, so a receipt never names an output URI with nothing behind it.
     pub async fn record(
         &self,
+        model: &ServedModel,
         prompt: &Prompt,
         text: String,
         stats: GenerationStats,
     ) -> Result<Completion> {
         // The published bytes, not the sampled ids: an auditor holding only the text gets the same words.
-        let attribution = self.index.attribute(text.as_bytes());
+        let attribution = model.index.attribute(text.as_bytes());
         if let Some(store) = &self.outputs {
             store.publish(text.as_bytes()).await?;
         }
-        let terms = self.terms_now().await?;
+        let terms = self.terms_now(model).await?;
         let output_uri = self.output_uri(text.as_bytes());
         let usage = Usage {
             prompt: &prompt_bytes(prompt),
@@ -359,14 +487,15 @@ impl Session {
             .map_or_else(String::new, |base| outputs::output_uri(base, output))
     }
 
-    /// Generates to the end, calling `on_piece` with each piece of text, then records the use.
+    /// Generates with `model` to the end, calling `on_piece` with each piece of text, then records the use.
     pub async fn complete(
         &self,
+        model: &ServedModel,
         request: GenerationRequest,
         mut on_piece: impl FnMut(&str),
     ) -> Result<Completion> {
         let prompt = request.prompt.clone();
-        let mut events = self.generate(request).await?;
+        let mut events = self.generate(model, request).await?;
         let mut text = String::new();
         while let Some(event) = events.recv().await {
             match event? {
@@ -374,7 +503,7 @@ impl Session {
                     on_piece(&piece);
                     text.push_str(&piece);
                 }
-                TokenEvent::Done(stats) => return self.record(&prompt, text, stats).await,
+                TokenEvent::Done(stats) => return self.record(model, &prompt, text, stats).await,
             }
         }
         Err(ModelError::WorkerGone.into())

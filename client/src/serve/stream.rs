@@ -51,13 +51,14 @@ pub(crate) async fn fit_context(state: &AppState, plan: &mut Plan) -> Result<(),
 /// Runs the plan's choices to their ends, one after the other (choice `i` draws with `seed + i`), each
 /// recorded as a paid use of its own.
 pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>, ApiError> {
+    let model = &state.session.models()[plan.model];
     let mut completions = Vec::with_capacity(plan.choices as usize);
     for choice in 0..plan.choices {
         let mut request = plan.request.clone();
         request.sampling.seed = request.sampling.seed.wrapping_add(choice);
         let completion = state
             .session
-            .complete(request, |_| {})
+            .complete(model, request, |_| {})
             .await
             .map_err(|err| ApiError::from_client(&err))?;
         completions.push(completion);
@@ -65,11 +66,12 @@ pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>
     Ok(completions)
 }
 
-/// Streams `request` as SSE: `first` (if any), one `piece(text)` event per piece, then the events of
-/// `last(completion)` once the use is recorded, then `data: [DONE]`. A failure midway is sent as an
-/// OpenAI error event.
+/// Streams `request` on served model `model` (an index into the session's models) as SSE: `first` (if
+/// any), one `piece(text)` event per piece, then the events of `last(completion)` once the use is
+/// recorded, then `data: [DONE]`. A failure midway is sent as an OpenAI error event.
 pub(crate) async fn sse(
     state: AppState,
+    model: usize,
     request: GenerationRequest,
     first: Option<serde_json::Value>,
     piece: impl Fn(&str) -> serde_json::Value + Send + 'static,
@@ -78,7 +80,7 @@ pub(crate) async fn sse(
     let prompt = request.prompt.clone();
     let mut events = state
         .session
-        .generate(request)
+        .generate(&state.session.models()[model], request)
         .await
         .map_err(|err| ApiError::from_client(&err))?;
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
@@ -107,9 +109,10 @@ pub(crate) async fn sse(
                     }
                 }
                 Ok(TokenEvent::Done(stats)) => {
+                    let served = &state.session.models()[model];
                     match state
                         .session
-                        .record(&prompt, std::mem::take(&mut text), stats)
+                        .record(served, &prompt, std::mem::take(&mut text), stats)
                         .await
                     {
                         Ok(completion) => {

@@ -54,6 +54,7 @@ fn chat(seed: u32, temperature: f32) -> GenerationRequest {
         },
         stop: Vec::new(),
         logprobs: None,
+        adapter: None,
     }
 }
 
@@ -122,6 +123,7 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
         },
         stop: Vec::new(),
         logprobs: None,
+        adapter: None,
     };
     let mut events = worker.generate(request).unwrap();
     let mut pieces = Vec::new();
@@ -152,6 +154,7 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
         },
         stop: Vec::new(),
         logprobs: None,
+        adapter: None,
     };
     assert!(matches!(
         worker.generate(bad),

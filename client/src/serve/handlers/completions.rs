@@ -25,7 +25,7 @@ pub(crate) async fn complete(
     let Json(body) = body.map_err(|r| rejection(&r))?;
     let mut plan = body.plan(&state)?;
     stream::fit_context(&state, &mut plan).await?;
-    let model = state.model_name.clone();
+    let model = state.session.models()[plan.model].name().to_owned();
     let created = created();
     if plan.stream {
         let id = stream_id("cmpl");
@@ -39,6 +39,7 @@ pub(crate) async fn complete(
         let include_usage = plan.include_usage;
         let sse = stream::sse(
             state,
+            plan.model,
             plan.request,
             None,
             move |text| piece(json!([{ "index": 0, "text": text, "finish_reason": null }])),

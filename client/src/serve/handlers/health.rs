@@ -6,11 +6,15 @@ use serde_json::{Value, json};
 
 use crate::serve::AppState;
 
-/// `{"status": "ok", "model": <served name>, "soil_model_id": <registered id>}`.
+/// `{"status": "ok", "model": <default model's name>, "soil_model_id": <its registered id>,
+/// "models": <every served name>}`.
 pub(crate) async fn check(State(state): State<AppState>) -> Json<Value> {
+    let default = state.session.default_model();
+    let names: Vec<&str> = state.session.models().iter().map(|m| m.name()).collect();
     Json(json!({
         "status": "ok",
-        "model": state.model_name,
-        "soil_model_id": state.session.model_id(),
+        "model": default.name(),
+        "soil_model_id": default.model_id(),
+        "models": names,
     }))
 }

@@ -6,36 +6,32 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::serve::{AppState, error::RequestError, openai::ApiError};
+use crate::serve::{AppState, openai::ApiError, session::ServedModel};
 
-/// The model object of the one model this server serves.
-fn model(state: &AppState) -> Value {
+/// A served model's object: OpenAI's fields, then its registered id, its base (for an adapter) and the
+/// releases its outputs are attributed over.
+fn model(served: &ServedModel) -> Value {
     json!({
-        "id": state.model_name,
+        "id": served.name(),
         "object": "model",
         "created": 0,
         "owned_by": "soil",
-        "soil_model_id": state.session.model_id(),
-        "releases": state.session.release_ids(),
+        "soil_model_id": served.model_id(),
+        "soil_base_model_id": served.base_model_id(),
+        "releases": served.release_ids(),
     })
 }
 
-/// Lists the one model this server serves.
+/// Lists the served models: the default one first, then the base and each adapter.
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "object": "list", "data": [model(&state)] }))
+    let data: Vec<Value> = state.session.models().iter().map(model).collect();
+    Json(json!({ "object": "list", "data": data }))
 }
 
-/// The served model by name; any other name is a 404 `model_not_found`.
+/// A served model by name; any other name is a 404 `model_not_found`.
 pub(crate) async fn retrieve(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if name != state.model_name {
-        return Err(RequestError::ModelNotFound {
-            requested: name,
-            served: state.model_name,
-        }
-        .into());
-    }
-    Ok(Json(model(&state)))
+    Ok(Json(model(state.model(&name)?)))
 }
