@@ -44,6 +44,61 @@ impl Chain {
             })
     }
 
+    /// Registers a LoRA adapter on a whole model; returns its id.
+    pub async fn register_adapter(
+        &self,
+        registration: IModelRegistry::AdapterRegistration,
+    ) -> Result<u64> {
+        let action = "registering the adapter";
+        let tx = self
+            .models()
+            .registerAdapter(registration)
+            .into_transaction_request();
+        let receipt = self.send(action, tx).await?;
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| log.log_decode::<IModelRegistry::AdapterRegistered>().ok())
+            .map(|decoded| decoded.inner.data.modelId)
+            .ok_or_else(|| ClientError::Rpc {
+                action: action.to_owned(),
+                reason: "the transaction emitted no AdapterRegistered event".to_owned(),
+            })
+    }
+
+    /// Declares the derivative share adapters registered on `model_id` from now on pay its owner.
+    pub async fn set_derivative_share(&self, model_id: u64, share_bps: u16) -> Result<()> {
+        let tx = self
+            .models()
+            .setDerivativeShare(model_id, share_bps)
+            .into_transaction_request();
+        self.send("declaring the derivative share", tx).await?;
+        Ok(())
+    }
+
+    /// The derivative share adapters registered on `model_id` now would pay its owner.
+    pub async fn derivative_share(&self, model_id: u64) -> Result<u16> {
+        self.models()
+            .derivativeShareOf(model_id)
+            .call()
+            .await
+            .map_err(|err| contract_error(&format!("reading model {model_id}"), &err))
+    }
+
+    /// An adapter's training record (`None` for a whole model).
+    pub async fn adapter(&self, model_id: u64) -> Result<Option<IModelRegistry::Adapter>> {
+        if self.model(model_id).await?.baseModelId == 0 {
+            return Ok(None);
+        }
+        self.models()
+            .getAdapter(model_id)
+            .call()
+            .await
+            .map(Some)
+            .map_err(|err| contract_error(&format!("reading adapter {model_id}"), &err))
+    }
+
     /// A model by id.
     pub async fn model(&self, model_id: u64) -> Result<IModelRegistry::Model> {
         let model = self

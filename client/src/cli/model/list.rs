@@ -23,9 +23,11 @@ impl List {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
+            let base = (m.baseModelId != 0).then_some(m.baseModelId);
             values.push(serde_json::json!({
                 "id": id, "owner": m.owner, "weightsHash": m.weightsHash,
                 "pricePerKiloToken": m.pricePerKiloToken.to_string(), "split": split, "releases": m.releaseIds,
+                "baseModelId": base, "baseShareBps": base.map(|_| m.baseShareBps),
             }));
             rows.push(vec![
                 id.to_string(),
@@ -33,13 +35,17 @@ impl List {
                 m.pricePerKiloToken.to_string(),
                 split,
                 releases,
+                base.map_or_else(
+                    || "-".to_owned(),
+                    |base| format!("{base} ({} bps)", m.baseShareBps),
+                ),
             ]);
         }
         if global.json {
             return output::json(&values);
         }
         output::table(
-            &["ID", "OWNER", "PRICE/1K", "SPLIT O/D/N/T", "RELEASES"],
+            &["ID", "OWNER", "PRICE/1K", "SPLIT O/D/N/T", "RELEASES", "ADAPTER ON"],
             &rows,
         )?;
         Ok(())

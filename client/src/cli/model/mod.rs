@@ -1,7 +1,8 @@
-//! `soil model`: register, list.
+//! `soil model`: register, list, share.
 
 mod list;
 mod register;
+mod share;
 
 use super::Global;
 
@@ -12,6 +13,8 @@ pub(crate) enum ModelCommand {
     Register(register::Register),
     /// List registered models.
     List(list::List),
+    /// Declare the share of each fee that adapters registered on a model from now on pay its owner.
+    Share(share::Share),
 }
 
 impl ModelCommand {
@@ -19,6 +22,7 @@ impl ModelCommand {
         match self {
             Self::Register(cmd) => cmd.run(global).await,
             Self::List(cmd) => cmd.run(global).await,
+            Self::Share(cmd) => cmd.run(global).await,
         }
     }
 }
