@@ -5,7 +5,7 @@ use std::{io::Write as _, path::PathBuf, sync::Arc, time::Duration};
 use alloy::primitives::Address;
 use soil_client::{
     outputs::OutputStore,
-    serve::{AppState, Session, SessionConfig, bind, serve, spawn_settlement},
+    serve::{Admission, AppState, Session, SessionConfig, bind, serve, spawn_settlement},
 };
 
 use super::{
@@ -47,6 +47,10 @@ pub(crate) struct Serve {
     /// answer GET /v1/outputs/<keccak256> with it.
     #[arg(long, value_name = "DIR")]
     publish_dir: Option<PathBuf>,
+    /// The most completions running or waiting for the model at once; past it a request is refused with
+    /// HTTP 429 and `Retry-After`.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    max_queue: u16,
     /// Seconds between background settlement rounds.
     #[arg(long, default_value_t = 10)]
     interval: u64,
@@ -105,6 +109,7 @@ impl Serve {
         let state = AppState {
             session,
             defaults: self.sampling.sampling(),
+            admission: Admission::new(usize::from(self.max_queue)),
         };
         outln!("listening on http://{local}")?;
         std::io::stdout().flush()?;

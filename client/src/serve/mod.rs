@@ -4,6 +4,7 @@
 //! `stream: true`; and `GET /v1/outputs/{hash}`, the outputs it published). Every completion leaves a
 //! signed receipt in the outbox; a background task settles the outbox.
 
+mod admission;
 mod error;
 mod handlers;
 mod openai;
@@ -13,6 +14,7 @@ mod stream;
 
 use std::{sync::Arc, time::Duration};
 
+pub use admission::Admission;
 pub use routes::{AppState, router};
 pub use session::{Completion, Session, SessionConfig};
 

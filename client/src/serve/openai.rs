@@ -556,6 +556,8 @@ pub(crate) struct ApiError {
     message: String,
     param: Option<String>,
     code: Option<&'static str>,
+    /// Seconds for the `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -566,6 +568,23 @@ impl ApiError {
             message,
             param: None,
             code: None,
+            retry_after: None,
+        }
+    }
+
+    /// The same error with OpenAI's `code`.
+    pub(crate) fn with_code(self, code: &'static str) -> Self {
+        Self {
+            code: Some(code),
+            ..self
+        }
+    }
+
+    /// The same error answered with `Retry-After: seconds`.
+    pub(crate) fn with_retry_after(self, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..self
         }
     }
 
@@ -611,13 +630,20 @@ impl From<RequestError> for ApiError {
             message: err.to_string(),
             param: err.param(),
             code: err.code(),
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -626,7 +652,6 @@ pub(crate) fn rejection(rejection: &axum::extract::rejection::JsonRejection) -> 
     ApiError::bad_request(format!("invalid request body: {}", rejection.body_text()))
 }
 
-/// Seconds since the Unix epoch (OpenAI's `created`).
 /// The id of a streamed response: `<prefix>-<keccak256 of (process, time in ns, stream number)>`, unique
 /// per stream (a plain response's id is its receipt's digest, which a stream only knows at its end; its
 /// last chunk carries it in the `soil` extension).

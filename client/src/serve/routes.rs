@@ -7,7 +7,7 @@ use axum::{
     routing::{get, post},
 };
 
-use super::{Session, error::RequestError, handlers, session::ServedModel};
+use super::{Admission, Session, error::RequestError, handlers, session::ServedModel};
 use crate::model::Sampling;
 
 /// What every handler sees.
@@ -17,6 +17,8 @@ pub struct AppState {
     pub session: Arc<Session>,
     /// Sampling used where a request leaves a field out.
     pub defaults: Sampling,
+    /// The bound on completions running or queued.
+    pub admission: Admission,
 }
 
 impl AppState {

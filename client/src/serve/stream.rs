@@ -8,6 +8,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     AppState, Completion,
+    admission::Admitted,
     error::RequestError,
     openai::{ApiError, Plan},
 };
@@ -66,11 +67,13 @@ pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>
     Ok(completions)
 }
 
-/// Streams `request` on served model `model` (an index into the session's models) as SSE: `first` (if
+/// Streams `request` on served model `model` (an index into the session's models), holding `admitted`
+/// until the stream ends, as SSE: `first` (if
 /// any), one `piece(text)` event per piece, then the events of `last(completion)` once the use is
 /// recorded, then `data: [DONE]`. A failure midway is sent as an OpenAI error event.
 pub(crate) async fn sse(
     state: AppState,
+    admitted: Admitted,
     model: usize,
     request: GenerationRequest,
     first: Option<serde_json::Value>,
@@ -85,6 +88,8 @@ pub(crate) async fn sse(
         .map_err(|err| ApiError::from_client(&err))?;
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     tokio::spawn(async move {
+        // The completion keeps its place until its stream ends or is abandoned.
+        let _admitted = admitted;
         let send = |value: serde_json::Value| {
             let tx = tx.clone();
             async move {

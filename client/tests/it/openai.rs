@@ -512,3 +512,47 @@ async fn openai_refusals_name_the_field() {
         "nothing refused was generated or billed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_answers_429_with_retry_after() {
+    let env = Env::start().await;
+    let market = market(&env).await;
+    let (_server, base) = serve_market(&env, &market, &["--max-queue", "1"]);
+    let name = format!("soil-{}", market.model);
+    // A long count holds the only place while the second request arrives (it rarely meets an end token).
+    let long = json!({ "model": name, "prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": 400,
+                       "temperature": 0, "stream": true });
+    let first = http()
+        .post(format!("{base}/v1/completions"))
+        .json(&long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+
+    let second = http()
+        .post(format!("{base}/v1/completions"))
+        .json(&json!({ "model": name, "prompt": "Hi", "max_tokens": 4 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 429);
+    assert_eq!(
+        second.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    let refusal: Value = second.json().await.unwrap();
+    assert_eq!(refusal["error"]["code"], "rate_limit_exceeded", "{refusal}");
+    assert_eq!(refusal["error"]["type"], "rate_limit_error", "{refusal}");
+
+    // The place comes back once the stream ends: the same request is then served and billed.
+    let streamed = first.text().await.unwrap();
+    assert!(streamed.ends_with("data: [DONE]\n\n"), "{streamed}");
+    let again = ok(
+        &base,
+        "/v1/completions",
+        &json!({ "model": name, "prompt": "Hi", "max_tokens": 4 }),
+    )
+    .await;
+    assert!(billed(&again, 0) >= 1, "{again}");
+}

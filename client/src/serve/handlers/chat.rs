@@ -24,6 +24,7 @@ pub(crate) async fn complete(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|r| rejection(&r))?;
     let mut plan = body.plan(&state)?;
+    let admitted = state.admission.admit()?;
     stream::fit_context(&state, &mut plan).await?;
     let model = state.session.models()[plan.model].name().to_owned();
     let created = created();
@@ -42,6 +43,7 @@ pub(crate) async fn complete(
         let include_usage = plan.include_usage;
         let sse = stream::sse(
             state,
+            admitted,
             plan.model,
             plan.request,
             Some(first),
@@ -59,6 +61,7 @@ pub(crate) async fn complete(
         return Ok(sse.into_response());
     }
     let completions = stream::run(&state, &plan).await?;
+    drop(admitted);
     let logprobs = plan.request.logprobs.is_some();
     let choices: Vec<serde_json::Value> = completions
         .iter()
