@@ -97,6 +97,9 @@ pub enum ClientError {
         "model {0} is an adapter: give its file with --adapter {0}=<adapter.gguf> (and its base's GGUF as --model)"
     )]
     MissingAdapterFile(u64),
+    /// The metrics recorder could not be installed.
+    #[error("cannot install the metrics recorder: {0}")]
+    Metrics(String),
     /// A datanet does not exist on chain.
     #[error("datanet {0} does not exist")]
     UnknownDatanet(u64),

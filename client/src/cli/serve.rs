@@ -110,6 +110,7 @@ impl Serve {
             session,
             defaults: self.sampling.sampling(),
             admission: Admission::new(usize::from(self.max_queue)),
+            metrics: soil_client::serve::metrics::install()?,
         };
         outln!("listening on http://{local}")?;
         std::io::stdout().flush()?;

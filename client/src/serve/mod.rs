@@ -7,6 +7,7 @@
 mod admission;
 mod error;
 mod handlers;
+pub mod metrics;
 mod openai;
 mod routes;
 pub mod session;
@@ -35,10 +36,15 @@ pub fn spawn_settlement(
             let settler = Settler::new(session.chain(), session.outbox(), config);
             match settler.run_once().await {
                 Ok(report) if report.settled + report.failed + report.already_settled > 0 => {
+                    ::metrics::counter!("soil_serve_receipts_settled_total")
+                        .increment(report.settled as u64);
+                    ::metrics::counter!("soil_serve_receipts_failed_total")
+                        .increment(report.failed as u64);
                     tracing::info!(?report, "outbox settlement round");
                 }
                 Ok(_) => {}
                 Err(err) => {
+                    ::metrics::counter!("soil_serve_settlement_errors_total").increment(1);
                     tracing::warn!(error = %err, "outbox settlement failed; retrying next round")
                 }
             }

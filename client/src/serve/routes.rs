@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
+    Router, middleware,
     routing::{get, post},
 };
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::{Admission, Session, error::RequestError, handlers, session::ServedModel};
 use crate::model::Sampling;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub defaults: Sampling,
     /// The bound on completions running or queued.
     pub admission: Admission,
+    /// Renders the process's metrics (see [`super::metrics::install`]).
+    pub metrics: PrometheusHandle,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(handlers::health::check))
+        .route("/metrics", get(handlers::metrics::render))
         .route("/v1/models", get(handlers::models::list))
         .route("/v1/models/{model}", get(handlers::models::retrieve))
         .route("/v1/chat/completions", post(handlers::chat::complete))
@@ -56,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/outputs/{hash}", get(handlers::outputs::get))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(middleware::from_fn(handlers::metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -62,6 +62,7 @@ pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>
             .complete(model, request, |_| {})
             .await
             .map_err(|err| ApiError::from_client(&err))?;
+        super::metrics::completed(model.name(), &completion);
         completions.push(completion);
     }
     Ok(completions)
@@ -121,6 +122,7 @@ pub(crate) async fn sse(
                         .await
                     {
                         Ok(completion) => {
+                            super::metrics::completed(served.name(), &completion);
                             for value in last(&completion) {
                                 if !send(value).await {
                                     return;

@@ -514,7 +514,7 @@ async fn openai_refusals_name_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_full_queue_answers_429_with_retry_after() {
+async fn a_full_queue_answers_429_with_retry_after_and_metrics_count_it() {
     let env = Env::start().await;
     let market = market(&env).await;
     let (_server, base) = serve_market(&env, &market, &["--max-queue", "1"]);
@@ -538,7 +538,10 @@ async fn a_full_queue_answers_429_with_retry_after() {
         .unwrap();
     assert_eq!(second.status(), 429);
     assert_eq!(
-        second.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        second
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
         Some("1")
     );
     let refusal: Value = second.json().await.unwrap();
@@ -555,4 +558,19 @@ async fn a_full_queue_answers_429_with_retry_after() {
     )
     .await;
     assert!(billed(&again, 0) >= 1, "{again}");
+
+    let metrics = http().get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        r#"soil_serve_requests_total{route="/v1/completions",status="429"} 1"#.to_owned(),
+        r#"soil_serve_requests_total{route="/v1/completions",status="200"} 2"#.to_owned(),
+        format!(r#"soil_serve_completions_total{{model="{name}"}} 2"#),
+        "soil_serve_completions_in_flight 0".to_owned(),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in:\n{metrics}"
+        );
+    }
 }

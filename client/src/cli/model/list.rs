@@ -45,7 +45,14 @@ impl List {
             return output::json(&values);
         }
         output::table(
-            &["ID", "OWNER", "PRICE/1K", "SPLIT O/D/N/T", "RELEASES", "ADAPTER ON"],
+            &[
+                "ID",
+                "OWNER",
+                "PRICE/1K",
+                "SPLIT O/D/N/T",
+                "RELEASES",
+                "ADAPTER ON",
+            ],
             &rows,
         )?;
         Ok(())
