@@ -108,6 +108,7 @@ fn main() {
         },
         stop: Vec::new(),
         logprobs: None,
+        grammar: None,
         adapter: None,
     };
 

@@ -227,16 +227,36 @@ def _():
     refused("n", "invalid_value", n=9)
 
 
-@check("response_format json_object: refused naming it, or answered with JSON")
+@check("response_format json_object: the answer is a JSON object")
 def _():
-    try:
-        answer = chat(response_format={"type": "json_object"})
-    except openai.BadRequestError as error:
-        assert error.param == "response_format", f"param {error.param!r}: {error.body}"
-        return
-    choice = answer.choices[0]  # once supported: the output parses unless cut by max_tokens
-    if choice.finish_reason != "length":
-        json.loads(choice.message.content)
+    answer = chat(response_format={"type": "json_object"}, max_tokens=64)
+    choice = answer.choices[0]
+    assert choice.finish_reason == "stop", choice
+    assert isinstance(json.loads(choice.message.content), dict), choice.message.content
+
+
+@check("response_format json_schema (strict): the answer parses and matches the schema")
+def _():
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 30}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+        "additionalProperties": False,
+    }
+    answer = chat(
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "strict": True, "schema": schema}},
+        max_tokens=64,
+    )
+    choice = answer.choices[0]
+    assert choice.finish_reason == "stop", choice
+    value = json.loads(choice.message.content)
+    assert sorted(value) == ["city", "population"], value
+    assert isinstance(value["city"], str) and isinstance(value["population"], int), value
+
+
+@check("an unknown response_format type is a BadRequestError naming response_format.type")
+def _():
+    refused("response_format.type", "invalid_value", response_format={"type": "xml"})
 
 
 @check("a prompt longer than the context is a BadRequestError context_length_exceeded")

@@ -90,6 +90,7 @@ impl Infer {
             sampling: self.sampling.sampling(),
             stop: Vec::new(),
             logprobs: None,
+            grammar: None,
             adapter: None,
         };
         let stream = !global.json;

@@ -65,6 +65,9 @@ pub enum ModelError {
     /// llama.cpp could not switch the context to an adapter.
     #[error("llama.cpp could not apply the adapter: error {0}")]
     AdapterSet(String),
+    /// llama.cpp refused a grammar.
+    #[error("llama.cpp could not compile the output grammar: {0}")]
+    Grammar(String),
     /// llama.cpp could not create an inference context (e.g. not enough memory for the context size).
     #[error("llama.cpp could not create a context of {context_size} tokens: {reason}")]
     Context {

@@ -138,6 +138,10 @@ pub struct GenerationRequest {
     /// Report each output token's log-probability with this many most likely alternatives
     /// ([`GenerationStats::logprobs`]); `None`: none.
     pub logprobs: Option<usize>,
+    /// A GBNF grammar every output must follow (llama.cpp's grammar-constrained sampling: tokens that
+    /// would leave it are never drawn, and the end of generation only comes where it allows); `None`: free
+    /// text.
+    pub grammar: Option<String>,
     /// The LoRA adapter applied over the base weights: an index into the adapters the worker was spawned
     /// with; `None`: the base model alone.
     pub adapter: Option<usize>,

@@ -340,11 +340,12 @@ fn load(
     Ok((model, adapters, params))
 }
 
-/// The sampler chain for `sampling` over a vocabulary of `n_vocab` tokens: the presence and frequency
-/// penalties over every token generated so far (when either is set), then greedy at temperature 0, else
-/// top-p, temperature and a seeded draw.
-fn sampler_for(sampling: &Sampling, n_vocab: u32) -> LlamaSampler {
-    let mut chain = Vec::with_capacity(4);
+/// The sampler chain for `sampling` over a vocabulary of `n_vocab` tokens: the grammar (when given), the
+/// presence and frequency penalties over every token generated so far (when either is set), then greedy at
+/// temperature 0, else top-p, temperature and a seeded draw.
+fn sampler_for(sampling: &Sampling, n_vocab: u32, grammar: Option<LlamaSampler>) -> LlamaSampler {
+    let mut chain = Vec::with_capacity(5);
+    chain.extend(grammar);
     if sampling.presence_penalty != 0.0 || sampling.frequency_penalty != 0.0 {
         chain.push(LlamaSampler::penalties(
             i32::try_from(n_vocab).unwrap_or(i32::MAX),
@@ -565,7 +566,13 @@ impl<'m> Session<'m> {
         let prompt_micros = started.elapsed().as_micros() as u64;
 
         let started = Instant::now();
-        let mut sampler = sampler_for(&request.sampling, self.vocab_size);
+        let grammar = request
+            .grammar
+            .as_deref()
+            .map(|grammar| LlamaSampler::grammar(self.model, grammar, "root"))
+            .transpose()
+            .map_err(|error| ModelError::Grammar(error.to_string()))?;
+        let mut sampler = sampler_for(&request.sampling, self.vocab_size, grammar);
         let mut utf8 = Utf8Stream::default();
         let mut stops = StopMatcher::new(&request.stop);
         let mut piece = Vec::with_capacity(32);

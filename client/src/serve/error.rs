@@ -39,6 +39,14 @@ pub(crate) enum RequestError {
         /// What it must be, in words.
         expected: &'static str,
     },
+    /// A JSON schema the output grammar cannot be built from.
+    #[error("`{param}` cannot be enforced: {reason}")]
+    InvalidSchema {
+        /// The field.
+        param: String,
+        /// llama.cpp's reason.
+        reason: String,
+    },
     /// The prompt and the tokens asked for do not fit in the model's context.
     #[error(
         "this model's maximum context length is {context_size} tokens, but the request needs \
@@ -80,7 +88,8 @@ impl RequestError {
             Self::UnknownField { param }
             | Self::Unsupported { param, .. }
             | Self::OutOfRange { param, .. }
-            | Self::Invalid { param, .. } => Some(param.clone()),
+            | Self::Invalid { param, .. }
+            | Self::InvalidSchema { param, .. } => Some(param.clone()),
             Self::ContextLengthExceeded { param, .. } => Some((*param).to_owned()),
             Self::ModelNotFound { .. } => Some("model".to_owned()),
         }
@@ -91,7 +100,9 @@ impl RequestError {
         match self {
             Self::UnknownField { .. } => Some("unknown_parameter"),
             Self::Unsupported { .. } => Some("unsupported_value"),
-            Self::OutOfRange { .. } | Self::Invalid { .. } => Some("invalid_value"),
+            Self::OutOfRange { .. } | Self::Invalid { .. } | Self::InvalidSchema { .. } => {
+                Some("invalid_value")
+            }
             Self::ContextLengthExceeded { .. } => Some("context_length_exceeded"),
             Self::ModelNotFound { .. } => Some("model_not_found"),
         }

@@ -12,6 +12,7 @@ mod openai;
 mod routes;
 pub mod session;
 mod stream;
+mod structured;
 
 use std::{sync::Arc, time::Duration};
 

@@ -69,6 +69,8 @@ pub(crate) struct ChatRequest {
     max_completion_tokens: Option<u32>,
     logprobs: Option<bool>,
     top_logprobs: Option<u32>,
+    /// `text`, `json_object` or `json_schema` (see [`super::structured`]).
+    response_format: Option<Value>,
     #[serde(flatten)]
     common: Common,
 }
@@ -141,15 +143,23 @@ impl ChatRequest {
             }
             (_, None) => None,
         };
+        let grammar = self
+            .response_format
+            .as_ref()
+            .map(super::structured::grammar)
+            .transpose()?
+            .flatten();
         let messages = chat_messages(self.messages)?;
-        self.common.plan(
+        let mut plan = self.common.plan(
             state,
             Prompt::Chat(messages),
             "messages",
             max_tokens,
             logprobs,
             chat_no_op,
-        )
+        )?;
+        plan.request.grammar = grammar;
+        Ok(plan)
     }
 }
 
@@ -267,6 +277,7 @@ impl Common {
                 sampling,
                 stop,
                 logprobs,
+                grammar: None,
                 adapter: None,
             },
             model,
@@ -341,10 +352,6 @@ fn refuse_extra(
                 reason: "tools are not supported by this server",
             }
         }
-        "response_format" => RequestError::Unsupported {
-            param,
-            reason: "only `{\"type\": \"text\"}` is supported",
-        },
         _ => RequestError::UnknownField { param },
     })
 }
@@ -352,7 +359,6 @@ fn refuse_extra(
 /// Chat fields accepted when they ask for nothing beyond the default.
 fn chat_no_op(field: &str, value: &Value) -> bool {
     match field {
-        "response_format" => value == &json!({ "type": "text" }),
         "logit_bias" => value.as_object().is_some_and(Map::is_empty),
         _ => false,
     }

@@ -54,6 +54,7 @@ fn chat(seed: u32, temperature: f32) -> GenerationRequest {
         },
         stop: Vec::new(),
         logprobs: None,
+        grammar: None,
         adapter: None,
     }
 }
@@ -123,6 +124,7 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
         },
         stop: Vec::new(),
         logprobs: None,
+        grammar: None,
         adapter: None,
     };
     let mut events = worker.generate(request).unwrap();
@@ -154,6 +156,7 @@ async fn streams_pieces_then_done_and_stops_at_max_tokens() {
         },
         stop: Vec::new(),
         logprobs: None,
+        grammar: None,
         adapter: None,
     };
     assert!(matches!(
