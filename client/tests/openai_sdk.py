@@ -191,6 +191,38 @@ def _():
     assert answer.choices[0].message.role == "assistant", answer
 
 
+@check("a tool-call loop: a forced call, its result given back, then a text answer")
+def _():
+    tools = [{
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city now",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "maxLength": 30}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    }]
+    messages = [{"role": "user", "content": "What is the weather in Oslo?"}]
+    called = valid(client.chat.completions.create(
+        model=MODEL, temperature=0, max_tokens=48, messages=messages, tools=tools, tool_choice="required",
+    ))
+    choice = called.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "get_weather", call
+    assert isinstance(json.loads(call.function.arguments)["city"], str), call
+    messages += [choice.message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 21 C"}]
+    answer = valid(client.chat.completions.create(
+        model=MODEL, temperature=0, max_tokens=16, messages=messages, tools=tools, tool_choice="none",
+    ))
+    assert answer.choices[0].message.content, answer
+
+
 @check("completions.create with stop, streamed: the text ends before the stop string")
 def _():
     fields = dict(model=MODEL, prompt="Honey bees are", max_tokens=16, temperature=0)

@@ -13,6 +13,7 @@ mod routes;
 pub mod session;
 mod stream;
 mod structured;
+mod tools;
 
 use std::{sync::Arc, time::Duration};
 

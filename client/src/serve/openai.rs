@@ -9,7 +9,11 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{AppState, Completion, error::RequestError};
+use super::{
+    AppState, Completion,
+    error::RequestError,
+    tools::{calls_as_text, tool_use},
+};
 use crate::model::{
     ChatMessage, GenerationRequest, GenerationStats, Prompt, Role, Sampling, StopReason,
 };
@@ -71,6 +75,10 @@ pub(crate) struct ChatRequest {
     top_logprobs: Option<u32>,
     /// `text`, `json_object` or `json_schema` (see [`super::structured`]).
     response_format: Option<Value>,
+    /// Functions the model may call (see [`super::tools`]).
+    tools: Option<Value>,
+    tool_choice: Option<Value>,
+    parallel_tool_calls: Option<bool>,
     #[serde(flatten)]
     common: Common,
 }
@@ -115,6 +123,8 @@ pub(crate) struct Plan {
     pub(crate) stream: bool,
     /// Whether a stream ends with a chunk carrying `usage` (`stream_options.include_usage`).
     pub(crate) include_usage: bool,
+    /// Whether the answer is tool-constrained JSON, read back as `tool_calls` or `content`.
+    pub(crate) tools: bool,
 }
 
 impl ChatRequest {
@@ -143,13 +153,27 @@ impl ChatRequest {
             }
             (_, None) => None,
         };
-        let grammar = self
+        let format = self
             .response_format
             .as_ref()
             .map(super::structured::grammar)
             .transpose()?
             .flatten();
-        let messages = chat_messages(self.messages)?;
+        let tools = tool_use(
+            self.tools.as_ref(),
+            self.tool_choice.as_ref(),
+            self.parallel_tool_calls,
+        )?;
+        if format.is_some() && tools.is_some() {
+            return Err(RequestError::Unsupported {
+                param: "response_format".to_owned(),
+                reason: "a JSON response format cannot be combined with tools the model may call",
+            });
+        }
+        let mut messages = chat_messages(self.messages)?;
+        if let Some(tools) = &tools {
+            tools.instruct(&mut messages);
+        }
         let mut plan = self.common.plan(
             state,
             Prompt::Chat(messages),
@@ -158,7 +182,8 @@ impl ChatRequest {
             logprobs,
             chat_no_op,
         )?;
-        plan.request.grammar = grammar;
+        plan.tools = tools.is_some();
+        plan.request.grammar = format.or(tools.map(|tools| tools.grammar));
         Ok(plan)
     }
 }
@@ -286,6 +311,7 @@ impl Common {
             choices,
             stream,
             include_usage,
+            tools: false,
         })
     }
 }
@@ -346,12 +372,10 @@ fn refuse_extra(
     };
     let param = format!("{prefix}{key}");
     Err(match key.as_str() {
-        "tools" | "tool_choice" | "functions" | "function_call" | "parallel_tool_calls" => {
-            RequestError::Unsupported {
-                param,
-                reason: "tools are not supported by this server",
-            }
-        }
+        "functions" | "function_call" => RequestError::Unsupported {
+            param,
+            reason: "deprecated by OpenAI; give `tools` and `tool_choice` instead",
+        },
         _ => RequestError::UnknownField { param },
     })
 }
@@ -412,16 +436,17 @@ impl WireMessage {
                 });
             }
         };
-        if self
-            .tool_calls
-            .as_ref()
-            .is_some_and(|calls| calls.as_array().is_none_or(|calls| !calls.is_empty()))
-        {
-            return Err(RequestError::Unsupported {
-                param: param("tool_calls"),
-                reason: "tools are not supported by this server",
-            });
-        }
+        let calls = match self.tool_calls {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(calls)) if calls.is_empty() => None,
+            Some(_) if role != Role::Assistant => {
+                return Err(RequestError::Invalid {
+                    param: param("tool_calls"),
+                    expected: "given only on an `assistant` message",
+                });
+            }
+            Some(calls) => Some(calls_as_text(&calls, &param("tool_calls"))?),
+        };
         if self.tool_call_id.is_some() && role != Role::Tool {
             return Err(RequestError::Invalid {
                 param: param("tool_call_id"),
@@ -443,6 +468,13 @@ impl WireMessage {
                     expected: "a string or an array of text parts",
                 });
             }
+        };
+        // An assistant turn that called tools reads as the JSON the model answers calls in (after its
+        // text, if it had any).
+        let content = match calls {
+            Some(calls) if content.is_empty() => calls,
+            Some(calls) => format!("{content}\n{calls}"),
+            None => content,
         };
         Ok(ChatMessage::new(role, content))
     }

@@ -71,14 +71,15 @@ pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>
 /// Streams `request` on served model `model` (an index into the session's models), holding `admitted`
 /// until the stream ends, as SSE: `first` (if
 /// any), one `piece(text)` event per piece, then the events of `last(completion)` once the use is
-/// recorded, then `data: [DONE]`. A failure midway is sent as an OpenAI error event.
+/// recorded, then `data: [DONE]` (a piece whose `piece` is `None` is held back: `last` sees the whole
+/// text). A failure midway is sent as an OpenAI error event.
 pub(crate) async fn sse(
     state: AppState,
     admitted: Admitted,
     model: usize,
     request: GenerationRequest,
     first: Option<serde_json::Value>,
-    piece: impl Fn(&str) -> serde_json::Value + Send + 'static,
+    piece: impl Fn(&str) -> Option<serde_json::Value> + Send + 'static,
     last: impl Fn(&Completion) -> Vec<serde_json::Value> + Send + 'static,
 ) -> Result<Sse<EventStream>, ApiError> {
     let prompt = request.prompt.clone();
@@ -110,7 +111,9 @@ pub(crate) async fn sse(
                 Ok(TokenEvent::Token(p)) => {
                     text.push_str(&p);
                     // A closed connection drops `events`, which stops the generation: no receipt.
-                    if !send(piece(&p)).await {
+                    if let Some(value) = piece(&p)
+                        && !send(value).await
+                    {
                         return;
                     }
                 }

@@ -287,6 +287,49 @@ async fn openai_fields_are_honoured() {
     }
     receipts += 2;
 
+    // Tools: a forced call comes back as `tool_calls` whose arguments match the tool's schema; the
+    // call and its result go back in, and the model answers in text.
+    let weather = json!([{ "type": "function", "function": { "name": "get_weather",
+        "description": "The weather in a city now",
+        "parameters": { "type": "object", "additionalProperties": false, "required": ["city"],
+                        "properties": { "city": { "type": "string", "maxLength": 30 } } } } }]);
+    let question = json!({ "role": "user", "content": "What is the weather in Oslo?" });
+    let ask = json!({ "model": name, "max_tokens": 48, "temperature": 0, "tools": weather,
+                      "tool_choice": "required", "messages": [question] });
+    let called = ok(&base, chat, &ask).await;
+    let choice = &called["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls", "{called}");
+    assert!(choice["message"]["content"].is_null(), "{called}");
+    let call = &choice["message"]["tool_calls"][0];
+    assert_eq!(call["type"], "function");
+    assert_eq!(call["function"]["name"], "get_weather");
+    assert!(call["id"].as_str().unwrap().starts_with("call_"), "{call}");
+    let arguments: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert!(arguments["city"].is_string(), "{arguments}");
+    let result = json!({ "model": name, "max_tokens": 16, "temperature": 0, "tools": weather,
+        "tool_choice": "none", "messages": [question, choice["message"],
+            { "role": "tool", "tool_call_id": call["id"], "content": "Sunny, 21 C" }] });
+    let answered = ok(&base, chat, &result).await;
+    assert!(!content(&answered).is_empty(), "{answered}");
+    let mut streamed = ask.clone();
+    streamed["stream"] = json!(true);
+    let events = chunks(&base, chat, &streamed).await;
+    let delta_calls: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"].get("tool_calls"))
+        .collect();
+    assert_eq!(delta_calls.len(), 1, "{events:?}");
+    assert_eq!(delta_calls[0][0]["function"]["name"], "get_weather");
+    assert_eq!(delta_calls[0][0]["index"], 0);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["choices"][0]["finish_reason"] == "tool_calls"),
+        "{events:?}"
+    );
+    receipts += 3;
+
     // Parameters that ask for nothing beyond the default are accepted.
     let defaults = json!({ "model": name, "max_tokens": 1, "logprobs": false, "tools": null,
         "response_format": { "type": "text" }, "logit_bias": {},
@@ -343,7 +386,7 @@ async fn openai_refusals_name_the_field() {
         (
             "/v1/chat/completions",
             chat(json!({ "tools": [{ "type": "function" }] })),
-            "tools",
+            "tools[0].function",
         ),
         (
             "/v1/chat/completions",
@@ -444,7 +487,7 @@ async fn openai_refusals_name_the_field() {
         (
             "/v1/chat/completions",
             chat(json!({ "messages": [{ "role": "user", "content": "x" },
-                                   { "role": "assistant", "content": null, "tool_calls": tool_call },
+                                   { "role": "assistant", "content": null, "tool_calls": [{ "id": "call_1" }] },
                                    { "role": "tool", "tool_call_id": "call_1", "content": "4" }] })),
             "messages[1].tool_calls",
         ),

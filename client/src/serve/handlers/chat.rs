@@ -9,12 +9,13 @@ use serde_json::json;
 
 use super::{closing_chunks, soil_extension};
 use crate::serve::{
-    AppState,
+    AppState, Completion,
     openai::{
         ApiError, ChatRequest, UsageCounts, chat_logprobs, created, finish_reason, rejection,
         stream_id,
     },
     stream,
+    tools::{Answer, read_answer, tool_calls_json},
 };
 
 /// A chat completion (one or `n` choices), whole or streamed.
@@ -40,21 +41,39 @@ pub(crate) async fn complete(
         let first = chunk(json!([{
             "index": 0, "delta": { "role": "assistant", "content": "" }, "finish_reason": null,
         }]));
-        let include_usage = plan.include_usage;
+        let (include_usage, tools) = (plan.include_usage, plan.tools);
         let sse = stream::sse(
             state,
             admitted,
             plan.model,
             plan.request,
             Some(first),
+            // A tool-constrained answer is JSON to read back whole: it is sent once complete.
             move |text| {
-                piece(json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]))
+                (!tools).then(|| {
+                    piece(json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]))
+                })
             },
             move |completion| {
-                let finish = json!({
-                    "index": 0, "delta": {}, "finish_reason": finish_reason(completion.stats.stop),
-                });
-                closing_chunks(completion, finish, include_usage, &last)
+                let (delta, finish) = match tools.then(|| answer(completion)) {
+                    Some((message, finish)) => {
+                        let mut delta = json!({});
+                        for field in ["content", "tool_calls"] {
+                            if !message[field].is_null() {
+                                delta[field] = message[field].clone();
+                            }
+                        }
+                        (Some(delta), finish)
+                    }
+                    None => (None, finish_reason(completion.stats.stop)),
+                };
+                let mut chunks: Vec<serde_json::Value> = delta
+                    .map(|delta| last(json!([{ "index": 0, "delta": delta, "finish_reason": null }])))
+                    .into_iter()
+                    .collect();
+                let finish = json!({ "index": 0, "delta": {}, "finish_reason": finish });
+                chunks.extend(closing_chunks(completion, finish, include_usage, &last));
+                chunks
             },
         )
         .await?;
@@ -67,11 +86,19 @@ pub(crate) async fn complete(
         .iter()
         .enumerate()
         .map(|(index, completion)| {
+            let (message, finish) = if plan.tools {
+                answer(completion)
+            } else {
+                (
+                    json!({ "role": "assistant", "content": completion.text }),
+                    finish_reason(completion.stats.stop),
+                )
+            };
             json!({
                 "index": index,
-                "message": { "role": "assistant", "content": completion.text },
+                "message": message,
                 "logprobs": logprobs.then(|| chat_logprobs(&completion.stats)),
-                "finish_reason": finish_reason(completion.stats.stop),
+                "finish_reason": finish,
                 "soil": soil_extension(completion),
             })
         })
@@ -87,4 +114,20 @@ pub(crate) async fn complete(
         "soil": soil_extension(first),
     }))
     .into_response())
+}
+
+/// The assistant message and finish reason of a tool-constrained completion: its calls (each with an id
+/// derived from the receipt's digest) and `tool_calls`, or its text response.
+fn answer(completion: &Completion) -> (serde_json::Value, &'static str) {
+    match read_answer(&completion.text) {
+        Answer::Calls(calls) => (
+            json!({ "role": "assistant", "content": null,
+                    "tool_calls": tool_calls_json(&calls, completion.digest, true) }),
+            "tool_calls",
+        ),
+        Answer::Text(text) => (
+            json!({ "role": "assistant", "content": text }),
+            finish_reason(completion.stats.stop),
+        ),
+    }
 }

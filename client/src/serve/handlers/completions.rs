@@ -44,7 +44,11 @@ pub(crate) async fn complete(
             plan.model,
             plan.request,
             None,
-            move |text| piece(json!([{ "index": 0, "text": text, "finish_reason": null }])),
+            move |text| {
+                Some(piece(
+                    json!([{ "index": 0, "text": text, "finish_reason": null }]),
+                ))
+            },
             move |completion| {
                 let finish = json!({
                     "index": 0, "text": "", "finish_reason": finish_reason(completion.stats.stop),
