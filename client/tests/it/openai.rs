@@ -360,8 +360,6 @@ async fn openai_refusals_name_the_field() {
             .extend(extra.as_object().unwrap().clone());
         body
     };
-    let tool_call = json!([{ "id": "call_1", "type": "function",
-                             "function": { "name": "f", "arguments": "{}" } }]);
     let cases = [
         (
             "/v1/chat/completions",
