@@ -223,6 +223,16 @@ def _():
     assert answer.choices[0].message.content, answer
 
 
+@check("embeddings.create: one unit vector per input, equal for equal texts")
+def _():
+    answer = client.embeddings.create(model=MODEL, input=["Honey bees.", "Honey bees.", "Stock markets."])
+    vectors = [d.embedding for d in answer.data]
+    assert len(vectors) == 3 and len(vectors[0]) > 0, answer
+    assert abs(sum(x * x for x in vectors[0]) - 1) < 1e-3
+    assert vectors[0] == vectors[1] and vectors[0] != vectors[2]
+    assert answer.usage.prompt_tokens > 0, answer.usage
+
+
 @check("completions.create with stop, streamed: the text ends before the stop string")
 def _():
     fields = dict(model=MODEL, prompt="Honey bees are", max_tokens=16, temperature=0)

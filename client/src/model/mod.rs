@@ -15,4 +15,4 @@ pub use generation::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, Prompt, Role, Sampling,
     StopReason, TokenEvent, TokenLogprob,
 };
-pub use worker::{AdapterInfo, ModelInfo, ModelOptions, ModelWorker};
+pub use worker::{AdapterInfo, Embedding, ModelInfo, ModelOptions, ModelWorker};

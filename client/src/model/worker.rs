@@ -9,7 +9,10 @@ use std::{
 
 use alloy::primitives::B256;
 use llama_cpp_2::{
-    context::{LlamaContext, params::LlamaContextParams},
+    context::{
+        LlamaContext,
+        params::{LlamaContextParams, LlamaPoolingType},
+    },
     llama_batch::LlamaBatch,
     model::{
         LlamaChatMessage, LlamaChatTemplate, LlamaLoraAdapter, LlamaModel, params::LlamaModelParams,
@@ -104,6 +107,20 @@ enum Command {
         prompt: Prompt,
         reply: Reply<usize>,
     },
+    Embed {
+        texts: Vec<String>,
+        adapter: Option<usize>,
+        reply: Reply<Vec<Embedding>>,
+    },
+}
+
+/// A text's embedding: the mean of the model's last hidden states over its tokens, scaled to length 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// The vector (the model's embedding width).
+    pub vector: Vec<f32>,
+    /// Tokens the text was read as.
+    pub tokens: usize,
 }
 
 /// A GGUF model running on its own thread. Dropping the worker stops the thread once the request in
@@ -216,6 +233,21 @@ impl ModelWorker {
         answer.await.map_err(|_| ModelError::WorkerGone)?
     }
 
+    /// The embeddings of `texts` (with `adapter` applied over the base, if any), in order.
+    pub async fn embed(
+        &self,
+        texts: Vec<String>,
+        adapter: Option<usize>,
+    ) -> Result<Vec<Embedding>, ModelError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Embed {
+            texts,
+            adapter,
+            reply,
+        })?;
+        answer.await.map_err(|_| ModelError::WorkerGone)?
+    }
+
     /// The text of `tokens` (special tokens omitted); invalid UTF-8 becomes U+FFFD.
     pub async fn detokenize(&self, tokens: Vec<u32>) -> Result<String, ModelError> {
         let (reply, answer) = oneshot::channel();
@@ -294,6 +326,18 @@ fn serve(
             }
             Command::CountPrompt { prompt, reply } => {
                 let _ = reply.send(session.prompt_tokens(&prompt));
+            }
+            Command::Embed {
+                texts,
+                adapter,
+                reply,
+            } => {
+                let _ = reply.send(
+                    texts
+                        .iter()
+                        .map(|text| session.embed(text, adapter))
+                        .collect(),
+                );
             }
         }
     }
@@ -402,6 +446,37 @@ fn token_logprob(
     }
 }
 
+/// Makes `context` apply `wanted` of `adapters` (or none) at full scale, `active` being the one it applies
+/// now; asking for the active one costs nothing.
+fn apply_adapter(
+    context: &mut LlamaContext<'_>,
+    adapters: &mut [LlamaLoraAdapter],
+    active: &mut Option<usize>,
+    wanted: Option<usize>,
+) -> Result<(), ModelError> {
+    if wanted == *active {
+        return Ok(());
+    }
+    let loaded = adapters.len();
+    let failed = |error: &dyn std::fmt::Display| ModelError::AdapterSet(error.to_string());
+    match (wanted, *active) {
+        (Some(slot), _) => {
+            let lora = adapters
+                .get_mut(slot)
+                .ok_or(ModelError::UnknownAdapter { slot, loaded })?;
+            context
+                .lora_adapter_set(lora, 1.0)
+                .map_err(|error| failed(&error))?;
+        }
+        (None, Some(current)) => context
+            .lora_adapter_remove(&mut adapters[current])
+            .map_err(|error| failed(&error))?,
+        (None, None) => {}
+    }
+    *active = wanted;
+    Ok(())
+}
+
 /// The model's context and chat template, living on the model thread.
 struct Session<'m> {
     model: &'m LlamaModel,
@@ -413,6 +488,11 @@ struct Session<'m> {
     adapters: Vec<LlamaLoraAdapter>,
     /// The adapter the context applies now.
     active_adapter: Option<usize>,
+    /// The settings the contexts were made with (the embedding context is made from them on first use).
+    params: LlamaContextParams,
+    options: ModelOptions,
+    /// A second context over the same weights that pools embeddings, and the adapter it applies.
+    embedder: Option<(LlamaContext<'m>, Option<usize>)>,
 }
 
 impl<'m> Session<'m> {
@@ -425,7 +505,7 @@ impl<'m> Session<'m> {
         let backend = llama_backend(options.llama_logs)?;
         let context_size = options.context_size;
         let context = model
-            .new_context(backend, params)
+            .new_context(backend, params.clone())
             .map_err(|error| ModelError::Context {
                 context_size,
                 reason: error.to_string(),
@@ -440,35 +520,70 @@ impl<'m> Session<'m> {
             vocab_size: u32::try_from(model.n_vocab()).unwrap_or(0),
             adapters,
             active_adapter: None,
+            params,
+            options: options.clone(),
+            embedder: None,
         })
     }
 
-    /// Makes the context apply `adapter` (or none) at full scale; asking for the active one costs nothing.
-    fn use_adapter(&mut self, adapter: Option<usize>) -> Result<(), ModelError> {
-        if adapter == self.active_adapter {
-            return Ok(());
+    /// The embedding of `text`: its tokens (BOS added) evaluated in the embedding context in one batch,
+    /// mean-pooled and normalized.
+    fn embed(&mut self, text: &str, adapter: Option<usize>) -> Result<Embedding, ModelError> {
+        let tokens = self.model.vocab().tokenize(text.as_bytes(), true, false);
+        let context_size = self.options.context_size;
+        if tokens.is_empty() {
+            return Err(ModelError::EmptyPrompt);
         }
-        match adapter {
-            Some(slot) => {
-                let loaded = self.adapters.len();
-                let lora = self
-                    .adapters
-                    .get_mut(slot)
-                    .ok_or(ModelError::UnknownAdapter { slot, loaded })?;
-                self.context
-                    .lora_adapter_set(lora, 1.0)
-                    .map_err(|error| ModelError::AdapterSet(error.to_string()))?;
-            }
-            None => {
-                if let Some(active) = self.active_adapter {
-                    self.context
-                        .lora_adapter_remove(&mut self.adapters[active])
-                        .map_err(|error| ModelError::AdapterSet(error.to_string()))?;
-                }
-            }
+        if tokens.len() > context_size as usize {
+            return Err(ModelError::PromptTooLong {
+                prompt_tokens: tokens.len(),
+                context_size,
+            });
         }
-        self.active_adapter = adapter;
-        Ok(())
+        if self.embedder.is_none() {
+            let backend = llama_backend(self.options.llama_logs)?;
+            // Pooling needs the whole text in one micro-batch.
+            let params = self
+                .params
+                .clone()
+                .with_embeddings(true)
+                .with_pooling_type(LlamaPoolingType::Mean)
+                .with_n_batch(context_size)
+                .with_n_ubatch(context_size);
+            let context =
+                self.model
+                    .new_context(backend, params)
+                    .map_err(|error| ModelError::Context {
+                        context_size,
+                        reason: error.to_string(),
+                    })?;
+            self.embedder = Some((context, None));
+        }
+        let (context, active) = self.embedder.as_mut().ok_or(ModelError::WorkerGone)?;
+        apply_adapter(context, &mut self.adapters, active, adapter)?;
+        context.clear_kv_cache();
+        let mut batch = LlamaBatch::new(tokens.len(), 1);
+        for (position, &token) in tokens.iter().enumerate() {
+            batch
+                .add(token, position as i32, &[0], true)
+                .map_err(|error| ModelError::Decode(error.to_string()))?;
+        }
+        context
+            .decode(&mut batch)
+            .map_err(|error| ModelError::Decode(error.to_string()))?;
+        let pooled = context
+            .embeddings_seq_ith(0)
+            .map_err(|error| ModelError::Decode(error.to_string()))?;
+        let norm = pooled
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
+        Ok(Embedding {
+            vector: pooled.iter().map(|x| x / norm).collect(),
+            tokens: tokens.len(),
+        })
     }
 
     fn tokenize(&self, text: &[u8]) -> Vec<u32> {
@@ -548,7 +663,12 @@ impl<'m> Session<'m> {
             });
         }
 
-        self.use_adapter(request.adapter)?;
+        apply_adapter(
+            &mut self.context,
+            &mut self.adapters,
+            &mut self.active_adapter,
+            request.adapter,
+        )?;
         let started = Instant::now();
         self.context.clear_kv_cache();
         for (chunk_index, chunk) in prompt.chunks(self.batch_size).enumerate() {

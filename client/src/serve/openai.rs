@@ -359,7 +359,7 @@ fn at_least_one(param: &str) -> RequestError {
 }
 
 /// Refuses every field of `extra` (named `prefix` + its key) that is neither `null` nor a `no_op` value.
-fn refuse_extra(
+pub(crate) fn refuse_extra(
     prefix: &str,
     extra: &Map<String, Value>,
     no_op: fn(&str, &Value) -> bool,

@@ -100,6 +100,11 @@ impl ServedModel {
         self.base_model_id
     }
 
+    /// The adapter the worker applies for it (an index into its loaded adapters; `None` for the base).
+    pub fn adapter(&self) -> Option<usize> {
+        self.adapter
+    }
+
     /// The releases its outputs are attributed over.
     pub fn release_ids(&self) -> &[u64] {
         &self.release_ids

@@ -330,6 +330,69 @@ async fn openai_fields_are_honoured() {
     );
     receipts += 3;
 
+    // Embeddings: unit vectors, equal for equal texts, in float or base64; free (no receipt).
+    let texts = [
+        "Honey bees make honey.",
+        "Honey bees make honey.",
+        "The stock market fell.",
+    ];
+    let embedded = ok(
+        &base,
+        "/v1/embeddings",
+        &json!({ "model": name, "input": texts }),
+    )
+    .await;
+    let vectors: Vec<Vec<f64>> = embedded["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| serde_json::from_value(d["embedding"].clone()).unwrap())
+        .collect();
+    assert_eq!(vectors.len(), 3);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    assert!((dot(&vectors[0], &vectors[0]) - 1.0).abs() < 1e-3);
+    assert_eq!(vectors[0], vectors[1]);
+    assert!(
+        dot(&vectors[0], &vectors[2]) < 0.999,
+        "different texts embed apart"
+    );
+    assert!(embedded["usage"]["prompt_tokens"].as_u64().unwrap() > 3);
+    let encoded = ok(
+        &base,
+        "/v1/embeddings",
+        &json!({ "model": name, "input": texts[0], "encoding_format": "base64" }),
+    )
+    .await;
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        encoded["data"][0]["embedding"].as_str().unwrap(),
+    )
+    .unwrap();
+    let decoded: Vec<f64> = bytes
+        .chunks(4)
+        .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+        .collect();
+    assert_eq!(decoded, vectors[0]);
+    for (body, param) in [
+        (json!({ "model": name, "input": [] }), "input"),
+        (json!({ "model": name, "input": [[1, 2]] }), "input"),
+        (
+            json!({ "model": name, "input": "x", "dimensions": 7 }),
+            "dimensions",
+        ),
+        (
+            json!({ "model": name, "input": "x", "encoding_format": "int8" }),
+            "encoding_format",
+        ),
+    ] {
+        let (status, error) = post(&base, "/v1/embeddings", &body).await;
+        assert_eq!(
+            (status, error["error"]["param"].as_str()),
+            (400, Some(param)),
+            "{body} -> {error}"
+        );
+    }
+
     // Parameters that ask for nothing beyond the default are accepted.
     let defaults = json!({ "model": name, "max_tokens": 1, "logprobs": false, "tools": null,
         "response_format": { "type": "text" }, "logit_bias": {},
@@ -589,7 +652,7 @@ async fn a_full_queue_answers_429_with_retry_after_and_metrics_count_it() {
     let (_server, base) = serve_market(&env, &market, &["--max-queue", "1"]);
     let name = format!("soil-{}", market.model);
     // A long count holds the only place while the second request arrives (it rarely meets an end token).
-    let long = json!({ "model": name, "prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": 400,
+    let long = json!({ "model": name, "prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": 96,
                        "temperature": 0, "stream": true });
     let first = http()
         .post(format!("{base}/v1/completions"))
