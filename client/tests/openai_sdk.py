@@ -233,6 +233,22 @@ def _():
     assert answer.usage.prompt_tokens > 0, answer.usage
 
 
+@check("responses.create: output_text, whole and streamed to response.completed")
+def _():
+    fields = dict(model=MODEL, input="Name one colour.", instructions="Answer briefly.",
+                  max_output_tokens=16, temperature=0)
+    whole = client.responses.create(**fields)
+    assert whole.output_text, whole
+    assert whole.usage.output_tokens > 0, whole.usage
+    deltas, last = [], None
+    for event in client.responses.create(stream=True, **fields):
+        if event.type == "response.output_text.delta":
+            deltas.append(event.delta)
+        last = event
+    assert last is not None and last.type in ("response.completed", "response.incomplete"), last
+    assert "".join(deltas) == last.response.output_text == whole.output_text, (deltas, whole.output_text)
+
+
 @check("completions.create with stop, streamed: the text ends before the stop string")
 def _():
     fields = dict(model=MODEL, prompt="Honey bees are", max_tokens=16, temperature=0)

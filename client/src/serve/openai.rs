@@ -30,8 +30,10 @@ const MAX_TOP_LOGPROBS: u32 = 20;
 /// The most alternatives per token a text completion may ask for (`logprobs`), as OpenAI allows.
 const MAX_COMPLETION_LOGPROBS: u32 = 5;
 
-/// Fields chat and text completions share.
-#[derive(Debug, Deserialize)]
+pub(crate) mod responses;
+
+/// Fields chat and text completions share (and the Responses API maps onto).
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct Common {
     model: String,
     stream: Option<bool>,

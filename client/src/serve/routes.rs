@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(handlers::chat::complete))
         .route("/v1/completions", post(handlers::completions::complete))
         .route("/v1/embeddings", post(handlers::embeddings::embed))
+        .route("/v1/responses", post(handlers::responses::respond))
         .route("/v1/outputs/{hash}", get(handlers::outputs::get))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -12,10 +12,7 @@ use super::{
     error::RequestError,
     openai::{ApiError, Plan},
 };
-use crate::{
-    error::ClientError,
-    model::{GenerationRequest, TokenEvent},
-};
+use crate::{error::ClientError, model::TokenEvent};
 
 /// The SSE body: events from the generation task, with keep-alive comments.
 pub(crate) type EventStream = KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>;
@@ -68,20 +65,45 @@ pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>
     Ok(completions)
 }
 
-/// Streams `request` on served model `model` (an index into the session's models), holding `admitted`
-/// until the stream ends, as SSE: `first` (if
-/// any), one `piece(text)` event per piece, then the events of `last(completion)` once the use is
-/// recorded, then `data: [DONE]` (a piece whose `piece` is `None` is held back: `last` sees the whole
-/// text). A failure midway is sent as an OpenAI error event.
+/// How a stream is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SseStyle {
+    /// Chat and text completions: `data:` lines only, ending with `data: [DONE]`; a failure is an error
+    /// object.
+    Chat,
+    /// The Responses API: each event named by its `type`, no `[DONE]`; a failure is an `error` event.
+    Responses,
+}
+
+impl SseStyle {
+    /// The event that reports `error` midway.
+    fn error(self, error: &ApiError) -> serde_json::Value {
+        let body = error.body();
+        match self {
+            Self::Chat => body,
+            Self::Responses => {
+                let mut event = body["error"].clone();
+                event["type"] = serde_json::json!("error");
+                event
+            }
+        }
+    }
+}
+
+/// Streams the plan's request on its served model, holding `admitted`
+/// until the stream ends, as SSE framed in `style`: the events of `first`, one `piece(text)` event per
+/// piece (`None`: held back, `last` sees the whole text), then the events of `last(completion)` once the
+/// use is recorded. A failure midway is sent as an error event.
 pub(crate) async fn sse(
     state: AppState,
     admitted: Admitted,
-    model: usize,
-    request: GenerationRequest,
-    first: Option<serde_json::Value>,
+    plan: Plan,
+    style: SseStyle,
+    first: Vec<serde_json::Value>,
     piece: impl Fn(&str) -> Option<serde_json::Value> + Send + 'static,
     last: impl Fn(&Completion) -> Vec<serde_json::Value> + Send + 'static,
 ) -> Result<Sse<EventStream>, ApiError> {
+    let (model, request) = (plan.model, plan.request);
     let prompt = request.prompt.clone();
     let mut events = state
         .session
@@ -94,16 +116,18 @@ pub(crate) async fn sse(
         let _admitted = admitted;
         let send = |value: serde_json::Value| {
             let tx = tx.clone();
-            async move {
-                tx.send(Ok(Event::default().data(value.to_string())))
-                    .await
-                    .is_ok()
+            let mut event = Event::default();
+            if style == SseStyle::Responses
+                && let Some(kind) = value["type"].as_str()
+            {
+                event = event.event(kind);
             }
+            async move { tx.send(Ok(event.data(value.to_string()))).await.is_ok() }
         };
-        if let Some(first) = first
-            && !send(first).await
-        {
-            return;
+        for value in first {
+            if !send(value).await {
+                return;
+            }
         }
         let mut text = String::new();
         while let Some(event) = events.recv().await {
@@ -133,18 +157,20 @@ pub(crate) async fn sse(
                             }
                         }
                         Err(err) => {
-                            send(ApiError::internal(&err).body()).await;
+                            send(style.error(&ApiError::internal(&err))).await;
                         }
                     }
                     break;
                 }
                 Err(err) => {
-                    send(ApiError::internal(&ClientError::from(err)).body()).await;
+                    send(style.error(&ApiError::internal(&ClientError::from(err)))).await;
                     break;
                 }
             }
         }
-        let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
+        if style == SseStyle::Chat {
+            let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
+        }
     });
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }

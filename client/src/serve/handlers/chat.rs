@@ -14,7 +14,7 @@ use crate::serve::{
         ApiError, ChatRequest, UsageCounts, chat_logprobs, created, finish_reason, rejection,
         stream_id,
     },
-    stream,
+    stream::{self, SseStyle},
     tools::{Answer, read_answer, tool_calls_json},
 };
 
@@ -45,9 +45,9 @@ pub(crate) async fn complete(
         let sse = stream::sse(
             state,
             admitted,
-            plan.model,
-            plan.request,
-            Some(first),
+            plan,
+            SseStyle::Chat,
+            vec![first],
             // A tool-constrained answer is JSON to read back whole: it is sent once complete.
             move |text| {
                 (!tools).then(|| {

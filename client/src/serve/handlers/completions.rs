@@ -14,7 +14,7 @@ use crate::serve::{
         ApiError, CompletionRequest, UsageCounts, completion_logprobs, created, finish_reason,
         rejection, stream_id,
     },
-    stream,
+    stream::{self, SseStyle},
 };
 
 /// A text completion (one or `n` choices), whole or streamed.
@@ -41,9 +41,9 @@ pub(crate) async fn complete(
         let sse = stream::sse(
             state,
             admitted,
-            plan.model,
-            plan.request,
-            None,
+            plan,
+            SseStyle::Chat,
+            Vec::new(),
             move |text| {
                 Some(piece(
                     json!([{ "index": 0, "text": text, "finish_reason": null }]),

@@ -7,6 +7,7 @@ pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod models;
 pub(crate) mod outputs;
+pub(crate) mod responses;
 
 use axum::http::{Method, StatusCode, Uri};
 use serde_json::{Value, json};
