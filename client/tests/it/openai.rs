@@ -264,13 +264,19 @@ async fn openai_fields_are_honoured() {
         "properties": { "name": { "type": "string", "maxLength": 20 },
                         "age": { "type": "integer", "minimum": 0, "maximum": 150 } } });
     let formats = [
-        json!({ "type": "json_object" }),
-        json!({ "type": "json_schema",
-                "json_schema": { "name": "person", "strict": true, "schema": person } }),
+        (
+            json!({ "type": "json_object" }),
+            "Reply with a JSON object whose one key \"colour\" names a colour.",
+        ),
+        (
+            json!({ "type": "json_schema",
+                    "json_schema": { "name": "person", "strict": true, "schema": person } }),
+            "Describe Ada Lovelace as JSON.",
+        ),
     ];
-    for format in formats {
+    for (format, question) in formats {
         let body = json!({ "model": name, "max_tokens": 64, "temperature": 0, "response_format": format,
-            "messages": [{ "role": "user", "content": "Describe Ada Lovelace as JSON." }] });
+            "messages": [{ "role": "user", "content": question }] });
         let answer = ok(&base, chat, &body).await;
         assert_eq!(answer["choices"][0]["finish_reason"], "stop", "{answer}");
         let value: Value = serde_json::from_str(content(&answer))
