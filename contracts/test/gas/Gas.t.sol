@@ -136,7 +136,7 @@ abstract contract GasFixture is Base {
         uint64[] memory releases = models.getModel(bigModel).releaseIds;
         uint64[] memory trainedOn = new uint64[](1);
         trainedOn[0] = releases[0];
-        vm.prank(makeAddr("adapterOwner"));
+        vm.prank(adapterOwner);
         id = models.registerAdapter(
             IModelRegistry.AdapterRegistration({
                 baseModelId: bigModel,
