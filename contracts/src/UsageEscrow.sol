@@ -437,7 +437,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         if (total != 0) _lookUp(b, ids);
         // Per receipt: its contributors, the model owner, the base model's owner and the node; plus the
         // treasury once.
-        b.credits = AmountMap.create(total + 2 * n + 1);
+        b.credits = AmountMap.create(total + 3 * n + 1);
         b.charges = AmountMap.create(n);
         b.models = _modelSlots(n);
         b.knownModels = _models.modelCount();
