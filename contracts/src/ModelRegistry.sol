@@ -13,6 +13,27 @@ contract ModelRegistry is IModelRegistry {
     /// @notice Basis points in a whole split.
     uint256 public constant BPS = 10_000;
 
+    /// @dev A model as stored: `Model`'s fields reordered to pack into five slots (in `Model`'s ABI order the
+    ///      split's slot cannot be shared and the adapter fields would take a sixth), plus the derivative share
+    ///      a whole model declares. Settlement reads every slot of the record once per model per batch.
+    struct Record {
+        // slot 0
+        address owner;
+        uint96 pricePerKiloToken;
+        // slot 1
+        bytes32 weightsHash;
+        // slot 2 (32 bytes): the scheduled price, and the derivative terms
+        uint96 nextPricePerKiloToken;
+        uint64 nextPriceAt;
+        uint64 baseModelId; // an adapter's base; 0 for a whole model
+        uint16 baseShareBps; // an adapter's derivative share, fixed at its registration
+        uint16 derivativeShareBps; // a whole model's share for adapters registered on it from now on
+        // slot 3
+        Split split;
+        // slot 4
+        uint64[] releaseIds;
+    }
+
     IDatanetRegistry private immutable _datanets;
 
     /// @inheritdoc IModelRegistry
@@ -21,9 +42,8 @@ contract ModelRegistry is IModelRegistry {
     /// @inheritdoc IModelRegistry
     uint64 public modelCount;
 
-    mapping(uint64 modelId => Model) private _models;
+    mapping(uint64 modelId => Record) private _models;
     mapping(uint64 modelId => Adapter) private _adapters;
-    mapping(uint64 modelId => uint16 shareBps) private _derivativeShares;
 
     /// @param datanets_ The registry releases are checked against.
     /// @param priceNotice_ Seconds from `setPrice` to the first receipt deadline the new price applies to.
@@ -41,39 +61,41 @@ contract ModelRegistry is IModelRegistry {
         uint96 pricePerKiloToken,
         Split calldata split
     ) external returns (uint64 modelId) {
-        Model storage m;
+        Record storage m;
         (modelId, m) = _register(weightsHash, releaseIds, pricePerKiloToken, split);
         _emitRegistered(modelId, m, uri);
     }
 
     /// @inheritdoc IModelRegistry
+    /// @dev Checks the base, the manifest and the derivative share first, then the trained-on releases against
+    ///      the given `releaseIds` (which `_register` then checks as for any model).
     function registerAdapter(AdapterRegistration calldata registration) external returns (uint64 modelId) {
         AdapterRegistration calldata r = registration;
-        if (_model(r.baseModelId).baseModelId != 0) revert BaseIsAdapter(r.baseModelId);
+        uint64 baseId = r.baseModelId;
+        Record storage base = _model(baseId);
+        if (base.baseModelId != 0) revert BaseIsAdapter(baseId);
         if (r.manifestHash == bytes32(0)) revert ZeroManifestHash();
-        uint16 share = _derivativeShares[r.baseModelId];
+        uint16 share = base.derivativeShareBps;
         if (share > r.maxBaseShareBps) revert BaseShareAboveMax(share, r.maxBaseShareBps);
         if (r.split.ownerBps < share) revert OwnerShareBelowBaseShare(r.split.ownerBps, share);
         _checkTrainedOn(r.trainedOnReleaseIds, r.releaseIds);
-        Model storage m;
+        Record storage m;
         (modelId, m) = _register(r.adapterHash, r.releaseIds, r.pricePerKiloToken, r.split);
-        m.baseModelId = r.baseModelId;
+        m.baseModelId = baseId;
         m.baseShareBps = share;
         Adapter storage a = _adapters[modelId];
         a.manifestHash = r.manifestHash;
         a.trainedOnReleaseIds = r.trainedOnReleaseIds;
         _emitRegistered(modelId, m, r.uri);
-        emit AdapterRegistered(
-            modelId, r.baseModelId, r.manifestHash, share, r.trainedOnReleaseIds, r.manifestUri
-        );
+        emit AdapterRegistered(modelId, baseId, r.manifestHash, share, r.trainedOnReleaseIds, r.manifestUri);
     }
 
     /// @inheritdoc IModelRegistry
     function setDerivativeShare(uint64 modelId, uint16 shareBps) external {
-        Model storage m = _ownedModel(modelId);
+        Record storage m = _ownedModel(modelId);
         if (m.baseModelId != 0) revert BaseIsAdapter(modelId);
         if (shareBps > BPS) revert InvalidShare(shareBps);
-        _derivativeShares[modelId] = shareBps;
+        m.derivativeShareBps = shareBps;
         emit DerivativeShareSet(modelId, shareBps);
     }
 
@@ -81,7 +103,7 @@ contract ModelRegistry is IModelRegistry {
     /// @dev A change already in force is folded into `pricePerKiloToken` first: receipts that could still
     ///      need the price before it have deadlines in the past.
     function setPrice(uint64 modelId, uint96 pricePerKiloToken) external {
-        Model storage m = _ownedModel(modelId);
+        Record storage m = _ownedModel(modelId);
         uint64 pendingAt = m.nextPriceAt;
         if (pendingAt != 0) {
             // forge-lint: disable-next-line(block-timestamp) -- spans of hours to days
@@ -98,7 +120,7 @@ contract ModelRegistry is IModelRegistry {
 
     /// @inheritdoc IModelRegistry
     function setModelOwner(uint64 modelId, address owner) external {
-        Model storage m = _ownedModel(modelId);
+        Record storage m = _ownedModel(modelId);
         if (owner == address(0)) revert ZeroAddress();
         m.owner = owner;
         emit ModelOwnerSet(modelId, owner);
@@ -110,8 +132,17 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
-    function getModel(uint64 modelId) external view returns (Model memory) {
-        return _model(modelId);
+    function getModel(uint64 modelId) external view returns (Model memory model) {
+        Record storage m = _model(modelId);
+        model.owner = m.owner;
+        model.pricePerKiloToken = m.pricePerKiloToken;
+        model.weightsHash = m.weightsHash;
+        model.split = m.split;
+        model.nextPricePerKiloToken = m.nextPricePerKiloToken;
+        model.nextPriceAt = m.nextPriceAt;
+        model.releaseIds = m.releaseIds;
+        model.baseModelId = m.baseModelId;
+        model.baseShareBps = m.baseShareBps;
     }
 
     /// @inheritdoc IModelRegistry
@@ -122,13 +153,12 @@ contract ModelRegistry is IModelRegistry {
 
     /// @inheritdoc IModelRegistry
     function derivativeShareOf(uint64 modelId) external view returns (uint16) {
-        _model(modelId);
-        return _derivativeShares[modelId];
+        return _model(modelId).derivativeShareBps;
     }
 
     /// @inheritdoc IModelRegistry
     function priceAt(uint64 modelId, uint64 deadline) public view returns (uint96) {
-        Model storage m = _model(modelId);
+        Record storage m = _model(modelId);
         uint64 nextAt = m.nextPriceAt;
         return nextAt != 0 && deadline >= nextAt ? m.nextPricePerKiloToken : m.pricePerKiloToken;
     }
@@ -146,7 +176,7 @@ contract ModelRegistry is IModelRegistry {
         uint64[] calldata releaseIds,
         uint96 pricePerKiloToken,
         Split calldata split
-    ) private returns (uint64 modelId, Model storage m) {
+    ) private returns (uint64 modelId, Record storage m) {
         if (weightsHash == bytes32(0)) revert ZeroWeightsHash();
         uint256 n = releaseIds.length;
         if (n == 0 || n > MAX_RELEASES) revert InvalidReleaseCount(n, MAX_RELEASES);
@@ -171,7 +201,8 @@ contract ModelRegistry is IModelRegistry {
         m.releaseIds = releaseIds;
     }
 
-    /// @dev `trainedOn` is 1..MAX_RELEASES distinct releases, each among `bound`.
+    /// @dev `trainedOn` is 1..MAX_RELEASES distinct releases, each among `bound` (the adapter's releases, at
+    ///      most MAX_RELEASES, checked afterwards).
     function _checkTrainedOn(uint64[] calldata trainedOn, uint64[] calldata bound) private pure {
         uint256 n = trainedOn.length;
         if (n == 0 || n > MAX_RELEASES) revert InvalidTrainedOnCount(n, MAX_RELEASES);
@@ -180,15 +211,18 @@ contract ModelRegistry is IModelRegistry {
             for (uint256 j; j < i; ++j) {
                 if (trainedOn[j] == releaseId) revert DuplicateRelease(releaseId);
             }
-            bool found;
-            for (uint256 j; j < bound.length; ++j) {
-                if (bound[j] == releaseId) found = true;
-            }
-            if (!found) revert TrainedOnReleaseNotBound(releaseId);
+            if (!_contains(bound, releaseId)) revert TrainedOnReleaseNotBound(releaseId);
         }
     }
 
-    function _emitRegistered(uint64 modelId, Model storage m, string calldata uri) private {
+    function _contains(uint64[] calldata ids, uint64 id) private pure returns (bool) {
+        for (uint256 j; j < ids.length; ++j) {
+            if (ids[j] == id) return true;
+        }
+        return false;
+    }
+
+    function _emitRegistered(uint64 modelId, Record storage m, string calldata uri) private {
         Split memory split = m.split;
         emit ModelRegistered(
             modelId,
@@ -204,12 +238,12 @@ contract ModelRegistry is IModelRegistry {
         );
     }
 
-    function _model(uint64 modelId) private view returns (Model storage m) {
+    function _model(uint64 modelId) private view returns (Record storage m) {
         m = _models[modelId];
         if (m.owner == address(0)) revert UnknownModel(modelId);
     }
 
-    function _ownedModel(uint64 modelId) private view returns (Model storage m) {
+    function _ownedModel(uint64 modelId) private view returns (Record storage m) {
         m = _model(modelId);
         if (msg.sender != m.owner) revert NotModelOwner(modelId, msg.sender);
     }

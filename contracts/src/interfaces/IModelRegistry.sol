@@ -20,8 +20,9 @@ interface IModelRegistry {
     /// @param nextPriceAt When the scheduled price applies (by receipt deadline); 0 while none is scheduled.
     /// @param releaseIds Releases its receipts are attributed over (at most `MAX_RELEASES`, one per datanet).
     /// @param baseModelId For an adapter, the model it was trained on top of; 0 for a whole model.
-    /// @param baseShareBps For an adapter, the part of each fee (in basis points, out of the owner's share) paid to
-    ///        the base model's current owner: the base's derivative share when the adapter was registered.
+    /// @param baseShareBps For an adapter, the basis points of each fee paid to the base model's current owner,
+    ///        carved out of the adapter owner's `split.ownerBps` (never above it): the base's derivative share
+    ///        when the adapter was registered, fixed for the adapter's life. 0 for a whole model.
     struct Model {
         address owner;
         uint96 pricePerKiloToken;
@@ -52,9 +53,11 @@ interface IModelRegistry {
     /// @param releaseIds Releases its receipts are attributed over, as for `registerModel`.
     /// @param trainedOnReleaseIds Releases it was trained on: non-empty, distinct, each among `releaseIds`.
     /// @param pricePerKiloToken Fee per 1,000 tokens.
-    /// @param split Revenue split; `ownerBps` includes the base owner's derivative share.
-    /// @param maxBaseShareBps The most derivative share the registrant accepts (guards against a raise
-    ///        just before registration).
+    /// @param split Revenue split; `ownerBps` includes the base owner's derivative share, so it must be at
+    ///        least that share.
+    /// @param maxBaseShareBps The most derivative share the registrant accepts: a raise by the base's owner
+    ///        front-running the registration makes it revert (`BaseShareAboveMax`) instead of binding the
+    ///        adapter to terms its owner did not see.
     struct AdapterRegistration {
         uint64 baseModelId;
         bytes32 adapterHash;
@@ -95,7 +98,8 @@ interface IModelRegistry {
         uint64[] trainedOnReleaseIds,
         string manifestUri
     );
-    /// @notice The share adapters registered on `modelId` from now on pay its owner.
+    /// @notice The share (basis points of each fee) that adapters registered on `modelId` from now on pay its
+    ///         owner; adapters registered before keep theirs.
     event DerivativeShareSet(uint64 indexed modelId, uint16 shareBps);
     /// @notice A model changed hands.
     event ModelOwnerSet(uint64 indexed modelId, address indexed owner);
@@ -118,17 +122,18 @@ interface IModelRegistry {
     error ZeroWeightsHash();
     /// @notice The model is not an adapter.
     error NotAnAdapter(uint64 modelId);
-    /// @notice An adapter's base must be a whole model, not another adapter.
+    /// @notice The model is an adapter, where a whole model is required: an adapter cannot be the base of
+    ///         another adapter, nor declare a derivative share.
     error BaseIsAdapter(uint64 baseModelId);
     /// @notice The training manifest hash is zero.
     error ZeroManifestHash();
-    /// @notice An adapter names 1..MAX_RELEASES distinct trained-on releases.
+    /// @notice An adapter names 1..MAX_RELEASES trained-on releases (a repeated one: `DuplicateRelease`).
     error InvalidTrainedOnCount(uint256 given, uint256 max);
     /// @notice A trained-on release is not among the releases the adapter's receipts attribute to.
     error TrainedOnReleaseNotBound(uint64 releaseId);
     /// @notice The base's derivative share is above what the registrant accepted.
     error BaseShareAboveMax(uint16 shareBps, uint16 maxShareBps);
-    /// @notice The owner's share cannot carry the base's derivative share.
+    /// @notice The adapter's owner share is below the base's derivative share, which is carved out of it.
     error OwnerShareBelowBaseShare(uint16 ownerBps, uint16 baseShareBps);
     /// @notice A share above 10 000 basis points.
     error InvalidShare(uint256 shareBps);
@@ -150,16 +155,19 @@ interface IModelRegistry {
         Split calldata split
     ) external returns (uint64 modelId);
 
-    /// @notice Registers a LoRA adapter on a whole model. Its `Model` record carries the base and the base's
-    ///         current derivative share, fixed for the adapter's life; its `Adapter` record the training
-    ///         manifest and trained-on releases. The releases are checked as for `registerModel`.
+    /// @notice Registers a LoRA adapter on a whole model, owned by the caller. Its `Model` record carries the
+    ///         base and the base's current derivative share, fixed for the adapter's life (so no signed
+    ///         receipt of it ever changes terms); its `Adapter` record the training manifest and the trained-on
+    ///         releases. Every receipt of the adapter pays `baseShareBps` of its fee to the base's owner at
+    ///         settlement, out of the adapter owner's share. The hash, releases, price and split are checked as
+    ///         for `registerModel`; emits `ModelRegistered` then `AdapterRegistered`.
     /// @param registration The adapter, its base, its training record, price and split.
     /// @return modelId The adapter's model id.
     function registerAdapter(AdapterRegistration calldata registration) external returns (uint64 modelId);
 
-    /// @notice Declares the share (basis points of each fee) that adapters registered on this model from now
-    ///         on pay its owner. Adapters already registered keep theirs. Only the model's owner; not for
-    ///         adapters.
+    /// @notice Declares the share (basis points of each fee, at most 10 000) that adapters registered on this
+    ///         model from now on pay its owner; adapters already registered keep theirs. Only the model's owner;
+    ///         not for adapters (`BaseIsAdapter`).
     function setDerivativeShare(uint64 modelId, uint16 shareBps) external;
 
     /// @notice Schedules a new price, which applies to receipts whose deadline is more than `priceNotice`
@@ -178,7 +186,8 @@ interface IModelRegistry {
     function getModel(uint64 modelId) external view returns (Model memory);
     /// @notice An adapter's training record; reverts `NotAnAdapter` for a whole model.
     function getAdapter(uint64 modelId) external view returns (Adapter memory);
-    /// @notice The derivative share adapters registered now on `modelId` would pay its owner.
+    /// @notice The derivative share adapters registered now on `modelId` would pay its owner (0 for an
+    ///         adapter, which cannot be a base).
     function derivativeShareOf(uint64 modelId) external view returns (uint16);
     /// @notice A new price applies to receipts whose deadline is more than `priceNotice` seconds after
     ///         `setPrice`. The escrow

@@ -7,8 +7,9 @@ import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 /// @notice "Payable AI": payers deposit, sign EIP-712 usage receipts off-chain, and anyone settles them in
 ///         batches. Each fee is split over the model's owner, the node that ran it, the treasury and the
 ///         data: contributors named in the receipt's attribution by weight, the unattributed rest to the
-///         model's releases through a reward-per-token accumulator. Everything owed is credited internally
-///         and pulled with `claim`.
+///         model's releases through a reward-per-token accumulator. A receipt of an adapter pays its base
+///         model's current owner the adapter's derivative share out of the owner share. Everything owed is
+///         credited internally and pulled with `claim`.
 /// @dev Accounting invariant, to the wei:
 ///      token.balanceOf(this) == Σ deposits + Σ credited balances + Σ pool accruals − Σ pool claims
 ///      (plus whatever was sent to the escrow directly until `sweep` credits it to the treasury).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
 import {IUsageEscrow} from "../../src/interfaces/IUsageEscrow.sol";
 import {Base} from "../utils/Base.t.sol";
 
@@ -18,6 +19,7 @@ abstract contract GasFixture is Base {
     uint256 internal constant PER_RECEIPT = 8;
 
     uint64 internal bigModel;
+    uint64 internal gasModel; // the model the measured receipts use: bigModel, or an adapter on it
     uint64[] internal pool; // the 100 accepted contributions, 50 in each of 2 datanets
     address[] internal payers;
     uint256[] internal keys;
@@ -40,6 +42,7 @@ abstract contract GasFixture is Base {
             releases[d] = _publish(dn);
         }
         bigModel = _registerModel(releases, PRICE, _split(3000, 5000, 1500, 500));
+        gasModel = bigModel;
         for (uint256 p; p < PAYERS; ++p) {
             (address who, uint256 key) = makeAddrAndKey(string.concat("gasPayer", vm.toString(p)));
             payers.push(who);
@@ -81,7 +84,7 @@ abstract contract GasFixture is Base {
         return uint256(keccak256(abi.encode("nonce", salt, i)));
     }
 
-    /// @dev A receipt for the big model as a node writes it: the output published under a URI naming its
+    /// @dev A receipt for the measured model as a node writes it: the output published under a URI naming its
     ///      hash (`http://127.0.0.1:8080/v1/outputs/0x` + 64 hex digits, 99 bytes), attribution version 1.
     function _gasReceipt(address payer_, uint256 nonce, IUsageEscrow.Attribution memory a)
         internal
@@ -89,7 +92,7 @@ abstract contract GasFixture is Base {
         returns (IUsageEscrow.UsageReceipt memory r)
     {
         r = _receipt(payer_, nonce, a);
-        r.modelId = bigModel;
+        r.modelId = gasModel;
         r.outputURI = string.concat("http://127.0.0.1:8080/v1/outputs/", vm.toString(r.outputHash));
         r.attributionVersion = 1;
     }
@@ -122,6 +125,32 @@ abstract contract GasFixture is Base {
         uint256 gasUsed = vm.snapshotGasLastCall(group, "settle_batch50_cold_recipients");
         vm.snapshotValue(group, "settle_batch50_cold_recipients_per_receipt", gasUsed / BATCH);
         _assertSolvent();
+    }
+
+    /// @dev An adapter on the big model, bound to the same two releases and trained on the first, registered
+    ///      by its own owner while the big model's derivative share is 10 %: 1000 of its 3000 owner bps go to
+    ///      the big model's owner.
+    function _registerGasAdapter() internal returns (uint64 id) {
+        vm.prank(modelOwner);
+        models.setDerivativeShare(bigModel, 1000);
+        uint64[] memory releases = models.getModel(bigModel).releaseIds;
+        uint64[] memory trainedOn = new uint64[](1);
+        trainedOn[0] = releases[0];
+        vm.prank(adapterOwner);
+        id = models.registerAdapter(
+            IModelRegistry.AdapterRegistration({
+                baseModelId: bigModel,
+                adapterHash: keccak256("adapter.gguf"),
+                uri: "http://127.0.0.1:8080/v1/models/adapter.gguf",
+                manifestHash: keccak256("manifest.json"),
+                manifestUri: "http://127.0.0.1:8080/v1/models/adapter.manifest.json",
+                releaseIds: releases,
+                trainedOnReleaseIds: trainedOn,
+                pricePerKiloToken: PRICE,
+                split: _split(3000, 5000, 1500, 500),
+                maxBaseShareBps: 1000
+            })
+        );
     }
 
     function _settleBatch50Credited(string memory group) internal {
@@ -162,6 +191,30 @@ contract Gas_Test is GasFixture {
 
     function test_Gas_SettleBatch50_CreditedRecipients() external {
         _settleBatch50Credited("UsageEscrow");
+    }
+
+    function test_Gas_RegisterModel() external {
+        uint64[] memory releases = models.getModel(bigModel).releaseIds;
+        _registerModel(releases, PRICE, _split(3000, 5000, 1500, 500));
+        vm.snapshotGasLastCall("ModelRegistry", "register_model_2_releases");
+    }
+
+    function test_Gas_RegisterAdapter() external {
+        _registerGasAdapter();
+        vm.snapshotGasLastCall("ModelRegistry", "register_adapter_2_releases");
+    }
+
+    /// @notice 50 receipts of an adapter with a derivative share: the base owner is looked up once and credited
+    ///         once for the batch.
+    function test_Gas_SettleBatch50_Adapter_ColdRecipients() external {
+        gasModel = _registerGasAdapter();
+        (IUsageEscrow.UsageReceipt[] memory rs, IUsageEscrow.Attribution[] memory as_, bytes[] memory sigs) =
+            _batch(1);
+        assertEq(escrow.settle(rs, as_, sigs), BATCH, "all settled");
+        uint256 gasUsed = vm.snapshotGasLastCall("UsageEscrow", "settle_batch50_adapter_cold_recipients");
+        vm.snapshotValue("UsageEscrow", "settle_batch50_adapter_cold_recipients_per_receipt", gasUsed / BATCH);
+        assertGt(escrow.balanceOf(modelOwner), 0, "base owner credited");
+        _assertSolvent();
     }
 
     function test_Gas_Claim() external {

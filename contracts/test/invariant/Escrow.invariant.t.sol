@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Base} from "../utils/Base.t.sol";
+import {EscrowAdapterHandler} from "./EscrowAdapterHandler.sol";
 import {EscrowHandler} from "./EscrowHandler.sol";
 import {StdInvariant} from "forge-std/StdInvariant.sol";
 
@@ -10,10 +11,11 @@ import {StdInvariant} from "forge-std/StdInvariant.sol";
 ///         key it revokes and re-authorizes) who also settle receipts of their own with the nonce of one the
 ///         node holds, withdrawals the moment they unlock, price changes, validity and delay changes,
 ///         front-running third parties, invalid receipts in every batch, direct transfers and sweeps, claims
-///         and time passing.
+///         and time passing; adapters registered on the two models while their owners change derivative
+///         shares and hand the models over.
 /// forge-config: default.invariant.fail-on-revert = true
 contract Escrow_Invariant_Test is Base {
-    EscrowHandler internal handler;
+    EscrowAdapterHandler internal handler;
 
     function setUp() public override {
         super.setUp();
@@ -35,8 +37,9 @@ contract Escrow_Invariant_Test is Base {
         (modelIds[0], modelIds[1]) = (modelId, shared);
         address[] memory nodes = new address[](2);
         (nodes[0], nodes[1]) = (node, makeAddr("node2"));
-        handler =
-            new EscrowHandler(token, escrow, models, datanets, owner, treasury, modelIds, nodes, outsider);
+        handler = new EscrowAdapterHandler(
+            token, escrow, models, datanets, owner, treasury, modelIds, nodes, outsider
+        );
         // The fixture's own payer and deposit stay as they are: part of totalDeposits, never touched.
         targetContract(address(handler));
         bytes4[] memory excluded = new bytes4[](1);
@@ -100,6 +103,37 @@ contract Escrow_Invariant_Test is Base {
             sum += held;
         }
         assertEq(escrow.totalDeposits(), sum, "totalDeposits != sum of deposits");
+    }
+
+    /// @notice What the whole models' owners hold plus claimed is the owner share of the whole models'
+    ///         receipts plus the derivative shares of adapter receipts (ghost total), each adapter paying the share
+    ///         it registered with to the base's owner at settlement, whatever shares were declared since.
+    function invariant_BaseOwnersCreditedTheDerivativeShares() external view {
+        uint256 sum;
+        for (uint256 k; k < handler.baseOwnerPoolLength(); ++k) {
+            address who = handler.baseOwnerPool(k);
+            sum += escrow.balanceOf(who) + handler.ghostClaimedBy(who);
+        }
+        assertEq(
+            sum,
+            handler.ghostWholeOwnerShares() + handler.ghostDerivativeCredited(),
+            "base owners != whole-model owner shares + derivative shares"
+        );
+    }
+
+    /// @notice The derivative share comes out of the adapter owner's share and nothing else: adapter owners
+    ///         hold plus claimed the adapters' owner shares minus the derivative shares.
+    function invariant_DerivativeShareCarvedFromOwnerShare() external view {
+        uint256 sum;
+        for (uint256 k; k < handler.adapterOwnerPoolLength(); ++k) {
+            address who = handler.adapterOwnerPool(k);
+            sum += escrow.balanceOf(who) + handler.ghostClaimedBy(who);
+        }
+        assertEq(
+            sum,
+            handler.ghostAdapterOwnerShares() - handler.ghostDerivativeCredited(),
+            "adapter owners != owner shares - derivative shares"
+        );
     }
 
     /// @notice A receipt settles at most once, whoever submits it and however its signature is encoded.

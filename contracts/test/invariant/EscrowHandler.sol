@@ -752,11 +752,18 @@ contract EscrowHandler is Test {
             ghostOwed[contributorOf[a.contributionIds[k]]] += amount;
             attributed += amount;
         }
-        ghostOwed[t.owner] += ownerShare;
+        _bookOwnerShare(t, fee, ownerShare);
         ghostOwed[r.node] += nodeShare;
         ghostOwed[treasury] += fee - ownerShare - nodeShare - dataShare;
         pools[m] += dataShare - attributed;
         ghostChargedBy[r.payer] += fee;
+    }
+
+    /// @dev Books a receipt's owner share (`fee × ownerBps / BPS`) of model `t`: all of it to the model's owner
+    ///      here; `EscrowAdapterHandler` carves an adapter's derivative share out of it.
+    function _bookOwnerShare(Terms storage t, uint256 fee, uint256 ownerShare) internal virtual {
+        fee; // used by the override
+        ghostOwed[t.owner] += ownerShare;
     }
 
     /// @dev Each model's unattributed data share over its releases by token count, through reward-per-token

@@ -35,6 +35,7 @@ abstract contract Base is Test {
     address internal curator = makeAddr("curator");
     address internal modelOwner = makeAddr("modelOwner");
     address internal node = makeAddr("node");
+    address internal adapterOwner = makeAddr("adapterOwner");
     address internal payer;
     uint256 internal payerKey;
     address[4] internal contributors;
@@ -109,6 +110,37 @@ abstract contract Base is Test {
     {
         vm.prank(modelOwner);
         id = models.registerModel(keccak256("weights"), "file://model.gguf", releases, price, split);
+    }
+
+    /// @dev An adapter on the fixture's model, bound to and trained on the fixture's release, at `PRICE` with
+    ///      the fixture's split, accepting any derivative share.
+    function _adapterArgs() internal view returns (IModelRegistry.AdapterRegistration memory r) {
+        uint64[] memory releases = new uint64[](1);
+        releases[0] = releaseId;
+        r = IModelRegistry.AdapterRegistration({
+            baseModelId: modelId,
+            adapterHash: keccak256("adapter.gguf"),
+            uri: "file://adapter.gguf",
+            manifestHash: keccak256("manifest.json"),
+            manifestUri: "file://manifest.json",
+            releaseIds: releases,
+            trainedOnReleaseIds: releases,
+            pricePerKiloToken: PRICE,
+            split: _split(3000, 5000, 1500, 500),
+            maxBaseShareBps: 10_000
+        });
+    }
+
+    /// @dev Registers `r` as `adapterOwner`.
+    function _registerAdapter(IModelRegistry.AdapterRegistration memory r) internal returns (uint64 id) {
+        vm.prank(adapterOwner);
+        id = models.registerAdapter(r);
+    }
+
+    /// @dev Sets the fixture model's derivative share as its owner.
+    function _setDerivativeShare(uint16 shareBps) internal {
+        vm.prank(modelOwner);
+        models.setDerivativeShare(modelId, shareBps);
     }
 
     function _split(uint16 ownerBps, uint16 dataBps, uint16 nodeBps, uint16 treasuryBps)
