@@ -114,7 +114,11 @@ async fn check_api(store: &Store, actors: &Actors, fee: U256) -> TestResult<Valu
     assert_eq!(base["derivativeShareBps"], json!(SHARE_BPS));
     assert_eq!(base["manifestHash"], Value::Null);
     assert_eq!(base["adapters"]["nodes"], json!([{ "id": 2 }]));
-    assert_eq!(base["trainedOn"], json!([]), "a whole model was trained on nothing recorded");
+    assert_eq!(
+        base["trainedOn"],
+        json!([]),
+        "a whole model was trained on nothing recorded"
+    );
     let adapter = &data["adapter"];
     assert_eq!(adapter["baseModel"]["id"], json!(1), "{data}");
     assert_eq!(
@@ -167,9 +171,19 @@ async fn check_api(store: &Store, actors: &Actors, fee: U256) -> TestResult<Valu
         "treasuryRevenue",
     ]
     .iter()
-    .map(|k| totals[k].as_str().unwrap_or("x").parse::<U256>().unwrap_or(U256::MAX))
+    .map(|k| {
+        totals[k]
+            .as_str()
+            .unwrap_or("x")
+            .parse::<U256>()
+            .unwrap_or(U256::MAX)
+    })
     .fold(U256::ZERO, |a, b| a.saturating_add(b));
-    assert_eq!(s(sum), totals["fees"], "the parts sum to the fees: {totals}");
+    assert_eq!(
+        s(sum),
+        totals["fees"],
+        "the parts sum to the fees: {totals}"
+    );
     assert_eq!(totals["baseRevenue"], s(base_share));
 
     // The base's owner earned the share as a model owner; the adapter's owner the rest.
@@ -187,7 +201,10 @@ async fn check_api(store: &Store, actors: &Actors, fee: U256) -> TestResult<Valu
         s(base_share)
     );
     assert_eq!(earnings["adapter"]["earnings"]["asModelOwner"], s(owner));
-    assert_eq!(earnings["adapter"]["earnings"]["asBaseModelOwner"], json!("0"));
+    assert_eq!(
+        earnings["adapter"]["earnings"]["asBaseModelOwner"],
+        json!("0")
+    );
 
     // The graph: adapter → base and adapter → its training release, from either end.
     let query = "query($root: ID!) { attributionGraph(root: $root, depth: 1) { edges { source target kind } } }";
@@ -236,9 +253,17 @@ async fn adapters_are_served_with_their_base_share_and_graph_edges_on_both_store
     let graph = dump(&lite).await?;
     assert_eq!(dump(&pg).await?, graph, "the same graph on both stores");
     rebuild(&lite).await?;
-    assert_eq!(dump(&lite).await?, graph, "rebuilt from raw events on SQLite");
+    assert_eq!(
+        dump(&lite).await?,
+        graph,
+        "rebuilt from raw events on SQLite"
+    );
     rebuild(&pg).await?;
-    assert_eq!(dump(&pg).await?, graph, "rebuilt from raw events on PostgreSQL");
+    assert_eq!(
+        dump(&pg).await?,
+        graph,
+        "rebuilt from raw events on PostgreSQL"
+    );
 
     let served = check_api(&lite, &actors, fee).await?;
     assert_eq!(
@@ -266,7 +291,11 @@ async fn reorg_drops_the_adapter(followed: &Store, clean: &Store) -> TestResult 
                    base: model(id: 1) { derivativeShareBps adapters(first: 5) { nodes { id } } }
                    attributionGraph(root: \"model:1\", depth: 1) { edges { source target kind } } }";
     let before = api.data(query, json!({})).await?;
-    assert_eq!(before["model"]["trainedOn"], json!([{ "id": 1 }]), "{before}");
+    assert_eq!(
+        before["model"]["trainedOn"],
+        json!([{ "id": 1 }]),
+        "{before}"
+    );
     assert_eq!(before["base"]["adapters"]["nodes"], json!([{ "id": 2 }]));
 
     let head = reader(&chain).get_block_number().await?;
@@ -287,11 +316,10 @@ async fn reorg_drops_the_adapter(followed: &Store, clean: &Store) -> TestResult 
         "{after}"
     );
     for table in ["model_trained_on", "models"] {
-        let rows: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE model_id = 2"
-        ))
-        .fetch_one(followed.pool())
-        .await?;
+        let rows: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE model_id = 2"))
+                .fetch_one(followed.pool())
+                .await?;
         assert_eq!(rows, 0, "{table}");
     }
 
@@ -351,7 +379,10 @@ alloy::sol! {
 /// Manifest URIs anyone may register: a NUL (which PostgreSQL text cannot hold) and bytes that are not
 /// UTF-8; with the text each is served as.
 const HOSTILE_MANIFEST_URIS: [(&[u8], &str); 2] = [
-    (b"https://m.example/nul\0here", "https://m.example/nul\u{fffd}here"),
+    (
+        b"https://m.example/nul\0here",
+        "https://m.example/nul\u{fffd}here",
+    ),
     (
         b"ipfs://\xff\xfe-not-utf8\xc3",
         "ipfs://\u{fffd}\u{fffd}-not-utf8\u{fffd}",
