@@ -38,6 +38,7 @@ pub(crate) struct AccountRow {
     earnings: BigInt,
     owner_earnings: BigInt,
     node_earnings: BigInt,
+    derivative_earnings: BigInt,
     credited: BigInt,
     claimed: BigInt,
     deposited: BigInt,
@@ -55,7 +56,7 @@ impl Entity for AccountRow {
     const SELECT_IN: &'static str = "SELECT address, first_block, is_contributor, is_curator, is_payer, is_node, \
          is_model_owner, is_datanet_owner, contribution_count, accepted_count, rejected_count, accepted_tokens, \
          slashed, stake_returned, attributed_earnings, pool_earnings, earnings, owner_earnings, node_earnings, \
-         credited, claimed, deposited, withdrawn, spent, deposit_balance, receipts_paid, receipts_served \
+         derivative_earnings, credited, claimed, deposited, withdrawn, spent, deposit_balance, receipts_paid, receipts_served \
          FROM accounts WHERE address IN ";
     fn key(&self) -> String {
         self.address.clone()
@@ -111,8 +112,11 @@ pub(crate) struct Earnings {
     attributed: BigInt,
     /// As a contributor, release-pool rewards claimed for its contributions.
     pool: BigInt,
-    /// As a model owner: the owner share of fees.
+    /// As a model owner: the owner share of its models' fees, net of what its adapters paid their bases'
+    /// owners, plus the derivative share adapters on its models paid it (`asBaseModelOwner`).
     as_model_owner: BigInt,
+    /// The part of `asModelOwner` paid by adapters registered on its models (their derivative share).
+    as_base_model_owner: BigInt,
     /// As a node: the node share of fees.
     as_node: BigInt,
 }
@@ -166,6 +170,7 @@ impl Account {
                 earnings: BigInt::zero(),
                 owner_earnings: BigInt::zero(),
                 node_earnings: BigInt::zero(),
+                derivative_earnings: BigInt::zero(),
                 credited: BigInt::zero(),
                 claimed: BigInt::zero(),
                 deposited: BigInt::zero(),
@@ -225,6 +230,7 @@ impl Account {
             attributed: r.attributed_earnings.clone(),
             pool: r.pool_earnings.clone(),
             as_model_owner: r.owner_earnings.clone(),
+            as_base_model_owner: r.derivative_earnings.clone(),
             as_node: r.node_earnings.clone(),
         }
     }

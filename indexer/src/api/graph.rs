@@ -43,8 +43,13 @@ pub(crate) enum EdgeKind {
     InDatanet,
     /// datanet → release: the datanet published the release.
     Released,
-    /// model → release: the model was trained on the release.
+    /// model → release: the model was trained on the release (its receipts are attributed over it).
     TrainedOn,
+    /// model → model: the adapter applies to the base model (and pays its owner a derivative share).
+    Adapts,
+    /// model → release: the adapter was fine-tuned on the release's documents, as its training
+    /// manifest records.
+    FineTunedOn,
     /// account → model or datanet: the account owns it.
     Owns,
     /// inference → model: the inference ran the model (amount: the fee).
@@ -671,12 +676,41 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
     );
     attributed(step, "digest", &f.inferences, room);
 
-    // Models: their owner, the releases they were trained on and the inferences that used them.
+    // Models: their owner, base, adapters, the releases they were trained and fine-tuned on and the
+    // inferences that used them.
     step.read(
-        select("model_id, owner", "models", "model_id"),
+        select("model_id, owner, base_model_id", "models", "model_id"),
         &f.models,
         f.models.len(),
-        |g, (id, owner): (i64, String)| g.edge(Account(owner), Model(id), Owns, 0, None),
+        |g, (id, owner, base): (i64, String, Option<i64>)| {
+            g.edge(Account(owner), Model(id), Owns, 0, None)?;
+            match base {
+                Some(base) => g.edge(Model(id), Model(base), Adapts, 0, None),
+                None => Ok((None, None)),
+            }
+        },
+    );
+    step.read(
+        select(
+            "model_id, base_model_id, revenue",
+            "models",
+            "base_model_id",
+        ),
+        &f.models,
+        room,
+        |g, (id, base, revenue): (i64, i64, String)| {
+            let (adapter, _) = g.edge(Model(id), Model(base), Adapts, 0, None)?;
+            g.figure(adapter, BigInt(revenue));
+            Ok(())
+        },
+    );
+    step.read(
+        select("model_id, release_id", "model_trained_on", "model_id"),
+        &f.models,
+        room,
+        |g, (model, release): (i64, i64)| {
+            g.edge(Model(model), Release(release), FineTunedOn, 0, None)
+        },
     );
     step.read(
         select("model_id, release_id", "model_releases", "model_id"),
@@ -711,6 +745,14 @@ fn expand(step: &mut Step<'_>, g: &Builder, level: &Frontier) {
         room,
         |g, (model, release): (i64, i64)| {
             g.edge(Model(model), Release(release), TrainedOn, 0, None)
+        },
+    );
+    step.read(
+        select("model_id, release_id", "model_trained_on", "release_id"),
+        &f.releases,
+        room,
+        |g, (model, release): (i64, i64)| {
+            g.edge(Model(model), Release(release), FineTunedOn, 0, None)
         },
     );
 

@@ -63,6 +63,10 @@ pub(crate) struct Inference {
     pub(crate) attributed_amount: BigInt,
     #[graphql(skip)]
     pub(crate) unattributed_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) base_amount: BigInt,
+    #[graphql(skip)]
+    pub(crate) base_owner: Option<String>,
     /// Block of settlement.
     pub(crate) block_number: i64,
     /// Timestamp of that block, when known.
@@ -77,7 +81,7 @@ macro_rules! columns {
     () => {
         "digest, payer, model_id, node, nonce, fee, input_tokens, output_tokens, prompt_hash, output_hash, \
          output_uri, output_uri_bytes, deadline, attribution_version, attribution_hash, owner_amount, \
-         data_amount, node_amount, treasury_amount, attributed_amount, unattributed_amount, block_number, \
+         data_amount, node_amount, treasury_amount, attributed_amount, unattributed_amount, base_amount, base_owner, block_number, \
          block_timestamp, tx_hash, log_index"
     };
 }
@@ -94,11 +98,17 @@ impl Entity for Inference {
     }
 }
 
-/// Where an inference's fee went, as the escrow split it.
+/// Where an inference's fee went, as the escrow split it: `owner`, `base`, `data`, `node` and
+/// `treasury` sum to the fee.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct FeeSplit {
-    /// To the model's owner.
+    /// To the model's owner (for an adapter, its owner share less `base`).
     owner: BigInt,
+    /// For an adapter, its base model's derivative share, paid to the base's owner at settlement
+    /// (`baseOwner`); 0 for a whole model.
+    base: BigInt,
+    /// Who received `base` (the base model's owner then); null for a whole model.
+    base_owner: Option<String>,
     /// To the data (attributed + unattributed).
     data: BigInt,
     /// To the node.
@@ -145,6 +155,8 @@ impl Inference {
     async fn split(&self) -> FeeSplit {
         FeeSplit {
             owner: self.owner_amount.clone(),
+            base: self.base_amount.clone(),
+            base_owner: self.base_owner.clone(),
             data: self.data_amount.clone(),
             node: self.node_amount.clone(),
             treasury: self.treasury_amount.clone(),

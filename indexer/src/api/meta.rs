@@ -81,8 +81,11 @@ pub(crate) struct Totals {
     output_tokens: BigInt,
     /// Σ fees.
     fees: BigInt,
-    /// Σ owner shares.
+    /// Σ owner shares paid to the models' own owners (an adapter's net of its base's share).
     owner_revenue: BigInt,
+    /// Σ derivative shares adapters' fees paid to their base models' owners (with `ownerRevenue`,
+    /// `dataRevenue`, `nodeRevenue` and `treasuryRevenue`, they sum to `fees`).
+    base_revenue: BigInt,
     /// Σ data shares.
     data_revenue: BigInt,
     /// Σ node shares.
@@ -116,7 +119,7 @@ impl Totals {
         let sql = Sql::new(
             "SELECT event_count, datanet_count, contribution_count, accepted_count, rejected_count, release_count, \
              model_count, receipt_count AS inference_count, input_tokens, output_tokens, fees, owner_revenue, \
-             data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_accrued, pool_claimed, credited, \
+             base_revenue, data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_accrued, pool_claimed, credited, \
              claimed, deposited, withdrawn, slashed, swept FROM totals WHERE id = 1",
         );
         db(ctx, &["totals"]).one(&sql).await.map_err(gql)

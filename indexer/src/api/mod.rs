@@ -142,6 +142,7 @@ fn schema(db: Db, config: ApiConfig) -> SoilSchema {
         .data(group_loader::<attribution::AttributionEdge>(&db))
         .data(group_loader::<datanet::Curator>(&db))
         .data(group_loader::<release::ReleaseOfModel>(&db))
+        .data(group_loader::<model::TrainedOn>(&db))
         .data(db)
         .data(config)
         .finish()

@@ -9,7 +9,7 @@ use crate::api::amount::BigInt;
 use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
 use crate::api::inference::{Inference, InferenceFilter};
-use crate::api::loader::{Entity, load_group, load_many};
+use crate::api::loader::{Entity, Group, load, load_group, load_many};
 use crate::api::pagination::{Cursor, KeyKind, Order, cost, page};
 use crate::api::release::{Release, ReleaseOfModel};
 use crate::api::{Args, db};
@@ -69,13 +69,31 @@ pub(crate) struct Model {
     pub(crate) attributed_revenue: BigInt,
     #[graphql(skip)]
     pub(crate) pool_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) base_model_id: Option<i64>,
+    #[graphql(skip)]
+    pub(crate) base_share_bps: i64,
+    /// For an adapter, sha256 of its training manifest (canonical JSON); null for a whole model.
+    pub(crate) manifest_hash: Option<String>,
+    /// For an adapter, where its training manifest can be fetched, as registered (text: U+FFFD stands
+    /// for each NUL and each byte sequence that is not UTF-8); null for a whole model.
+    pub(crate) manifest_uri: Option<String>,
+    /// The share of each fee (basis points, out of the adapter's owner share) that adapters registered on
+    /// this model from now on pay its owner; adapters already registered keep the share they were
+    /// registered with (`baseShareBps`).
+    pub(crate) derivative_share_bps: i64,
+    #[graphql(skip)]
+    pub(crate) base_revenue: BigInt,
+    #[graphql(skip)]
+    pub(crate) derivative_revenue: BigInt,
 }
 
 macro_rules! columns {
     () => {
         "model_id, owner, weights_hash, uri, price_per_kilo_token, next_price_per_kilo_token, next_price_at, \
          owner_bps, data_bps, node_bps, treasury_bps, registered_block, registered_tx, receipt_count, \
-         input_tokens, output_tokens, revenue, owner_revenue, data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_revenue"
+         input_tokens, output_tokens, revenue, owner_revenue, data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_revenue, \
+         base_model_id, base_share_bps, manifest_hash, manifest_uri, derivative_share_bps, base_revenue, derivative_revenue"
     };
 }
 
@@ -114,13 +132,18 @@ pub(crate) struct ModelUsage {
     output_tokens: BigInt,
 }
 
-/// A model's revenue and where it went (running totals).
+/// A model's revenue and where it went (running totals): `owner`, `base`, `data`, `node` and
+/// `treasury` sum to `total`.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct ModelRevenue {
     /// Σ fees.
     total: BigInt,
-    /// To the owner.
+    /// To the owner (for an adapter, net of `base`).
     owner: BigInt,
+    /// For an adapter, to its base model's owner: the derivative share of each fee.
+    base: BigInt,
+    /// Not part of `total`: what adapters registered on this model paid its owner from their fees.
+    derivative: BigInt,
     /// To the data (attributed + pool).
     data: BigInt,
     /// To nodes.
@@ -164,6 +187,8 @@ impl Model {
         ModelRevenue {
             total: self.revenue.clone(),
             owner: self.owner_revenue.clone(),
+            base: self.base_revenue.clone(),
+            derivative: self.derivative_revenue.clone(),
             data: self.data_revenue.clone(),
             node: self.node_revenue.clone(),
             treasury: self.treasury_revenue.clone(),
@@ -175,6 +200,54 @@ impl Model {
     /// The releases the model was trained on, in registration order (at most `MAX_RELEASES`).
     async fn releases(&self, ctx: &Context<'_>) -> ApiResult<Vec<Release>> {
         let ids = load_group::<ReleaseOfModel>(ctx, self.model_id)
+            .await?
+            .into_iter()
+            .map(|r| r.release_id)
+            .collect();
+        load_many::<Release>(ctx, ids).await
+    }
+
+    /// For an adapter, the whole model it applies to; null for a whole model.
+    async fn base_model(&self, ctx: &Context<'_>) -> ApiResult<Option<Model>> {
+        match self.base_model_id {
+            Some(base) => load::<Model>(ctx, base).await,
+            None => Ok(None),
+        }
+    }
+
+    /// For an adapter, the share of each fee (basis points, out of its owner share) paid to its base
+    /// model's owner, fixed when it was registered; null for a whole model.
+    async fn base_share_bps(&self) -> Option<i64> {
+        self.base_model_id.map(|_| self.base_share_bps)
+    }
+
+    /// The adapters registered on this model, by id (none for an adapter).
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn adapters(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+    ) -> ApiResult<Connection<Cursor, Model>> {
+        Model::list(
+            ctx,
+            (first, after, last, before),
+            order,
+            ModelFilter::Base(self.model_id),
+        )
+        .await
+    }
+
+    /// For an adapter, the releases whose documents it was trained on, as its training manifest records
+    /// (each among `releases`); empty for a whole model.
+    async fn trained_on(&self, ctx: &Context<'_>) -> ApiResult<Vec<Release>> {
+        if self.base_model_id.is_none() {
+            return Ok(Vec::new());
+        }
+        let ids = load_group::<TrainedOn>(ctx, self.model_id)
             .await?
             .into_iter()
             .map(|r| r.release_id)
@@ -203,6 +276,24 @@ impl Model {
     }
 }
 
+/// A release an adapter was trained on, grouped by model (in the event's order).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct TrainedOn {
+    model_id: i64,
+    release_id: i64,
+}
+
+impl Group for TrainedOn {
+    type Key = i64;
+    const TABLES: &'static [&'static str] = &["model_trained_on"];
+    const SELECT_IN: &'static str =
+        "SELECT model_id, release_id FROM model_trained_on WHERE model_id IN ";
+    const ORDER: &'static str = " ORDER BY model_id, position";
+    fn group(&self) -> i64 {
+        self.model_id
+    }
+}
+
 /// Which models a list holds.
 #[derive(Debug, Clone)]
 pub(crate) enum ModelFilter {
@@ -212,6 +303,8 @@ pub(crate) enum ModelFilter {
     Owner(String),
     /// Trained on one release.
     Release(i64),
+    /// Adapters registered on one model.
+    Base(i64),
     /// Trained on a release of `datanet_id` that includes its accepted contribution number
     /// `accepted_seq`: a release holds the first `contribution_count` accepted ones, counted from 1,
     /// so none holds a pending or rejected contribution (0).
@@ -222,7 +315,7 @@ impl ModelFilter {
     /// The tables the list reads, for the response cache.
     fn tables(&self) -> &'static [&'static str] {
         match self {
-            Self::All | Self::Owner(_) => &["models"],
+            Self::All | Self::Owner(_) | Self::Base(_) => &["models"],
             Self::Release(_) => &["models", "model_releases"],
             Self::Contribution { .. } => &["models", "model_releases", "releases"],
         }
@@ -234,6 +327,9 @@ impl ModelFilter {
             Self::All => {}
             Self::Owner(owner) => {
                 sql.push(" AND owner = ").bind(owner);
+            }
+            Self::Base(base) => {
+                sql.push(" AND base_model_id = ").bind(base);
             }
             Self::Release(release_id) => {
                 sql.push(

@@ -30,8 +30,10 @@ const FIGURE_QUERIES = {
   } }`,
   model: `query($key: Int!) { model(id: $key) {
     id owner { address } weightsHash pricePerKiloToken
+    baseModel { id } baseShareBps adapters(first: 20) { nodes { id } pageInfo { hasNextPage } }
+    trainedOn { id } manifestHash manifestUri derivativeShareBps
     split { ownerBps dataBps nodeBps treasuryBps }
-    revenue { total owner data node treasury }
+    revenue { total owner base data node treasury derivative }
     usage { inferences inputTokens outputTokens }
   } }`,
   release: `query($key: Int!) { release(id: $key) {
@@ -180,6 +182,20 @@ function words(name) {
   return name.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
+/// A model's base, adapters and training releases as short lines of text ("model 1", "release 2, release
+/// 3"), in place of the nested objects the query returns.
+function modelRelations(model) {
+  const ids = (kind, list) => list.map((x) => `${kind} ${x.id}`).join(", ");
+  const { baseModel, adapters, trainedOn, ...rest } = model;
+  const out = { id: rest.id, owner: rest.owner };
+  out.baseModel = baseModel ? `model ${baseModel.id}` : null;
+  out.adapters = adapters.nodes.length
+    ? ids("model", adapters.nodes) + (adapters.pageInfo.hasNextPage ? ", …" : "")
+    : "none";
+  if (baseModel) out.trainedOn = ids("release", trainedOn);
+  return { ...out, ...rest };
+}
+
 function showFigures(kind, data, graph) {
   const box = $("figures");
   box.replaceChildren();
@@ -203,7 +219,7 @@ function showFigures(kind, data, graph) {
   box.appendChild(table);
 }
 
-/// Makes a URI read from the chain (an output, a document, a datanet's metadata) a link when it is http or
+/// Makes a URI read from the chain (an output, a document, a datanet's metadata, a training manifest) a link when it is http or
 /// https, opened in a new tab without opener or referrer; any other URI stays text. Chain data is
 /// hostile: it is only ever set as text and as a parsed URL's href, never parsed as HTML.
 function linkUri(td, uri) {
@@ -245,8 +261,9 @@ async function search(text) {
       graphql(FIGURE_QUERIES[root.kind], { key }),
     ]);
     showMeta(g._meta);
-    const figures = Object.values(f)[0];
+    let figures = Object.values(f)[0];
     if (figures === null) throw new Error(`no ${root.kind} ${root.key} has been indexed`);
+    if (root.kind === "model") figures = modelRelations(figures);
     draw(g.attributionGraph);
     showFigures(root.kind, figures, g.attributionGraph);
     history.replaceState(null, "", `#${encodeURIComponent(text)}`);

@@ -5,7 +5,7 @@ use alloy::primitives::{Address, U256};
 
 use crate::error::{IndexerError, Result};
 use crate::projection::event::{Contract, RawEvent, SoilEvent};
-use crate::projection::split::split_fee;
+use crate::projection::split::{BPS, split_fee};
 use crate::projection::state::State;
 use crate::store::batch::Batch;
 use crate::store::entity::{
@@ -496,6 +496,13 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                 treasury_revenue: U256::ZERO,
                 attributed_revenue: U256::ZERO,
                 pool_revenue: U256::ZERO,
+                base_model_id: None,
+                base_share_bps: 0,
+                manifest_hash: None,
+                manifest_uri: None,
+                derivative_share_bps: 0,
+                base_revenue: U256::ZERO,
+                derivative_revenue: U256::ZERO,
             };
             state.create::<Model>((id,), row).await?;
             for (position, release) in release_ids.iter().enumerate() {
@@ -550,6 +557,51 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                 Ok(())
             })
             .await?;
+        }
+        // Emitted right after the adapter's `ModelRegistered`: the model row exists and gets its base,
+        // share and manifest; the trained-on releases are facts, like the model's releases.
+        SoilEvent::AdapterRegistered {
+            model_id,
+            base_model_id,
+            manifest_hash,
+            base_share_bps,
+            trained_on_release_ids,
+            manifest_uri,
+        } => {
+            let id = int("model id", *model_id)?;
+            let base = int("base model id", *base_model_id)?;
+            let share = int("bps", *base_share_bps)?;
+            state
+                .modify::<Model, ()>(&(id,), |m| {
+                    m.base_model_id = Some(base);
+                    m.base_share_bps = share;
+                    m.manifest_hash = Some(*manifest_hash);
+                    m.manifest_uri = Some(stored_text(manifest_uri));
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "model", model_id))?;
+            for (position, release) in trained_on_release_ids.iter().enumerate() {
+                batch.facts.model_trained_on.push(vec![
+                    Val::Int(id),
+                    Val::Int(int("release id", *release)?),
+                    Val::Int(int("position", position as u64)?),
+                    Val::Int(block),
+                ]);
+            }
+        }
+        SoilEvent::DerivativeShareSet {
+            model_id,
+            share_bps,
+        } => {
+            let share = int("bps", *share_bps)?;
+            state
+                .modify::<Model, ()>(&(int("model id", *model_id)?,), |m| {
+                    m.derivative_share_bps = share;
+                    Ok(())
+                })
+                .await?
+                .ok_or_else(|| unknown(ev, "model", model_id))?;
         }
         SoilEvent::Deposited {
             payer,
@@ -789,6 +841,22 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         bps(model.node_bps),
         &weights,
     );
+    // An adapter's receipt pays its base's current owner the derivative share fixed at the adapter's
+    // registration, out of the owner share (as the escrow books it: both rounded down, subtracted).
+    let base = match model.base_model_id {
+        Some(base_id) => {
+            let base_owner = state
+                .get::<Model>(&(base_id,))
+                .await?
+                .ok_or_else(|| unknown(ev, "base model", &base_id))?
+                .owner;
+            let share = *fee * U256::from(bps(model.base_share_bps)) / U256::from(BPS);
+            Some((base_id, base_owner, share.min(split.owner)))
+        }
+        None => None,
+    };
+    let base_amount = base.map_or(U256::ZERO, |(_, _, share)| share);
+    let owner_amount = split.owner - base_amount;
     let (input, output) = (
         int("input tokens", *input_tokens)?,
         int("output tokens", *output_tokens)?,
@@ -862,7 +930,8 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
             m.input_tokens += input;
             m.output_tokens += output;
             add(&mut m.revenue, *fee, "model revenue")?;
-            add(&mut m.owner_revenue, split.owner, "model owner revenue")?;
+            add(&mut m.owner_revenue, owner_amount, "model owner revenue")?;
+            add(&mut m.base_revenue, base_amount, "model base revenue")?;
             add(&mut m.data_revenue, split.data, "model data revenue")?;
             add(&mut m.node_revenue, split.node, "model node revenue")?;
             add(
@@ -891,15 +960,29 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
     })
     .await?;
     account(state, model.owner, |a| {
-        add(&mut a.owner_earnings, split.owner, "owner earnings")
+        add(&mut a.owner_earnings, owner_amount, "owner earnings")
     })
     .await?;
+    if let Some((base_id, base_owner, share)) = base {
+        state
+            .modify::<Model, ()>(&(base_id,), |m| {
+                add(&mut m.derivative_revenue, share, "model derivative revenue")
+            })
+            .await?
+            .ok_or_else(|| unknown(ev, "base model", &base_id))?;
+        account(state, base_owner, |a| {
+            add(&mut a.owner_earnings, share, "owner earnings")?;
+            add(&mut a.derivative_earnings, share, "derivative earnings")
+        })
+        .await?;
+    }
     totals(state, |t| {
         t.receipt_count += 1;
         t.input_tokens += input;
         t.output_tokens += output;
         add(&mut t.fees, *fee, "total fees")?;
-        add(&mut t.owner_revenue, split.owner, "total owner revenue")?;
+        add(&mut t.owner_revenue, owner_amount, "total owner revenue")?;
+        add(&mut t.base_revenue, base_amount, "total base revenue")?;
         add(&mut t.data_revenue, split.data, "total data revenue")?;
         add(&mut t.node_revenue, split.node, "total node revenue")?;
         add(
@@ -931,12 +1014,14 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         Val::Int(int("attribution version", *attribution_version)?),
         attribution_hash.to_val(),
         Val::Text(hex0x(attribution)),
-        split.owner.to_val(),
+        owner_amount.to_val(),
         split.data.to_val(),
         split.node.to_val(),
         split.treasury.to_val(),
         split.attributed.to_val(),
         split.unattributed.to_val(),
+        base_amount.to_val(),
+        base.map(|(_, owner, _)| owner).to_val(),
         Val::Int(block),
         ev.block_timestamp
             .map(|t| int("timestamp", t))

@@ -117,6 +117,24 @@ pub enum SoilEvent {
         model_id: u64,
         owner: Address,
     },
+    /// Model `model_id` (registered by the `ModelRegistered` just before) is a LoRA adapter on
+    /// `base_model_id`, trained on `trained_on_release_ids` as the manifest at `manifest_uri` records;
+    /// each of its receipts pays `base_share_bps` of the fee (out of the owner's share) to the base's
+    /// owner.
+    AdapterRegistered {
+        model_id: u64,
+        base_model_id: u64,
+        manifest_hash: B256,
+        base_share_bps: u64,
+        trained_on_release_ids: Vec<u64>,
+        /// As decoded: U+FFFD for each invalid UTF-8 sequence (NULs are kept here, replaced when stored).
+        manifest_uri: String,
+    },
+    /// The share adapters registered on `model_id` from now on pay its owner.
+    DerivativeShareSet {
+        model_id: u64,
+        share_bps: u64,
+    },
     // UsageEscrow
     Deposited {
         payer: Address,
@@ -237,6 +255,8 @@ impl SoilEvent {
             Self::ModelRegistered { .. } => "ModelRegistered",
             Self::ModelPriceSet { .. } => "ModelPriceSet",
             Self::ModelOwnerSet { .. } => "ModelOwnerSet",
+            Self::AdapterRegistered { .. } => "AdapterRegistered",
+            Self::DerivativeShareSet { .. } => "DerivativeShareSet",
             Self::Deposited { .. } => "Deposited",
             Self::WithdrawalRequested { .. } => "WithdrawalRequested",
             Self::Withdrawn { .. } => "Withdrawn",

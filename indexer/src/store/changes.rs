@@ -26,12 +26,13 @@ use crate::store::value::Val;
 /// indexed columns the API's graph walk and loaders look rows up by.
 pub const READ_BY: &[(&str, &[&str])] = &[
     ("contributions", &["contributor", "datanet_id"]),
-    ("models", &["owner"]),
+    ("models", &["owner", "base_model_id"]),
     ("datanets", &["owner"]),
     ("releases", &["datanet_id"]),
     ("receipts", &["digest", "payer", "node", "model_id"]),
     ("attribution_edges", &["digest", "contribution_id"]),
     ("model_releases", &["model_id", "release_id"]),
+    ("model_trained_on", &["model_id", "release_id"]),
 ];
 
 /// What the writes since a reader's version changed ([`ChangeLog::catch_up`]).

@@ -242,6 +242,27 @@ entity! {
         attributed_revenue: U256,
         /// Σ data shares accrued to release pools.
         pool_revenue: U256,
+        /// For an adapter, the whole model it applies to (`None` for a whole model).
+        #[serde(default)]
+        base_model_id: Option<i64>,
+        /// For an adapter, the part of each fee (bps, out of the owner share) paid to the base's owner.
+        #[serde(default)]
+        base_share_bps: i64,
+        /// For an adapter, sha256 of its training manifest.
+        #[serde(default)]
+        manifest_hash: Option<B256>,
+        /// For an adapter, where its training manifest lives (stored text, see SCHEMA.md).
+        #[serde(default)]
+        manifest_uri: Option<String>,
+        /// The share (bps) adapters registered on this model from now on pay its owner.
+        #[serde(default)]
+        derivative_share_bps: i64,
+        /// For an adapter, Σ shares of its fees paid to its base's owner.
+        #[serde(default)]
+        base_revenue: U256,
+        /// Σ shares of adapters' fees paid to this model's owner.
+        #[serde(default)]
+        derivative_revenue: U256,
     }
 }
 
@@ -284,6 +305,9 @@ entity! {
         owner_earnings: U256,
         /// Σ node shares of receipts it served.
         node_earnings: U256,
+        /// The part of `owner_earnings` adapters on its models paid it (their derivative share).
+        #[serde(default)]
+        derivative_earnings: U256,
         /// Σ `Credited`.
         credited: U256,
         /// Σ `Claimed`.
@@ -355,6 +379,9 @@ entity! {
         /// Σ `Swept`: tokens the escrow held beyond what it owed, credited to the treasury.
         #[serde(default)]
         swept: U256,
+        /// Σ derivative shares of adapters' fees paid to their bases' owners.
+        #[serde(default)]
+        base_revenue: U256,
     }
 }
 
@@ -439,6 +466,7 @@ impl Default for Totals {
             withdrawn: U256::ZERO,
             slashed: U256::ZERO,
             swept: U256::ZERO,
+            base_revenue: U256::ZERO,
         }
     }
 }
@@ -465,6 +493,7 @@ impl Account {
             earnings: U256::ZERO,
             owner_earnings: U256::ZERO,
             node_earnings: U256::ZERO,
+            derivative_earnings: U256::ZERO,
             credited: U256::ZERO,
             claimed: U256::ZERO,
             deposited: U256::ZERO,

@@ -6,6 +6,7 @@ use crate::store::rows::RowSet;
 /// The fact tables, for reverts and rebuilds.
 pub const FACT_TABLES: &[&str] = &[
     "model_releases",
+    "model_trained_on",
     "receipts",
     "attribution_edges",
     "pool_accruals",
@@ -39,6 +40,7 @@ pub const RAW_EVENT_COLUMNS: &[&str] = &[
 #[allow(missing_docs)] // each field is the table of the same name, see SCHEMA.md
 pub struct Facts {
     pub model_releases: RowSet,
+    pub model_trained_on: RowSet,
     pub receipts: RowSet,
     pub attribution_edges: RowSet,
     pub pool_accruals: RowSet,
@@ -66,6 +68,10 @@ impl Default for Facts {
                 "model_releases",
                 &["model_id", "release_id", "position", "block_number"],
             ),
+            model_trained_on: RowSet::insert(
+                "model_trained_on",
+                &["model_id", "release_id", "position", "block_number"],
+            ),
             receipts: RowSet::insert(
                 "receipts",
                 &[
@@ -91,6 +97,8 @@ impl Default for Facts {
                     "treasury_amount",
                     "attributed_amount",
                     "unattributed_amount",
+                    "base_amount",
+                    "base_owner",
                     "block_number",
                     "block_timestamp",
                     "tx_hash",
@@ -146,9 +154,10 @@ impl Default for Facts {
 
 impl Facts {
     /// Every set, to read.
-    pub fn sets(&self) -> [&RowSet; 12] {
+    pub fn sets(&self) -> [&RowSet; 13] {
         [
             &self.model_releases,
+            &self.model_trained_on,
             &self.receipts,
             &self.attribution_edges,
             &self.pool_accruals,
@@ -164,9 +173,10 @@ impl Facts {
     }
 
     /// Every set, to write.
-    pub fn into_sets(self) -> [RowSet; 12] {
+    pub fn into_sets(self) -> [RowSet; 13] {
         [
             self.model_releases,
+            self.model_trained_on,
             self.receipts,
             self.attribution_edges,
             self.pool_accruals,

@@ -181,3 +181,31 @@ impl Column for B256 {
             .map_err(|e| corrupt(table, name, format!("`{s}` is not a 32-byte hash: {e}")))
     }
 }
+
+impl Column for Option<B256> {
+    fn to_val(&self) -> Val {
+        self.as_ref().map_or(Val::NullText, Column::to_val)
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        match row
+            .try_get::<Option<String>, _>(name)
+            .map_err(|e| corrupt(table, name, e))?
+        {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<B256>()
+                .map(Some)
+                .map_err(|e| corrupt(table, name, format!("`{s}` is not a 32-byte hash: {e}"))),
+        }
+    }
+}
+
+impl Column for Option<String> {
+    fn to_val(&self) -> Val {
+        self.as_ref().map_or(Val::NullText, Column::to_val)
+    }
+    fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
+        row.try_get::<Option<String>, _>(name)
+            .map_err(|e| corrupt(table, name, e))
+    }
+}

@@ -193,6 +193,18 @@ fn from_model_registry(event: M) -> SoilEvent {
             model_id: e.modelId,
             owner: e.owner,
         },
+        M::AdapterRegistered(e) => SoilEvent::AdapterRegistered {
+            model_id: e.modelId,
+            base_model_id: e.baseModelId,
+            manifest_hash: e.manifestHash,
+            base_share_bps: u64::from(e.baseShareBps),
+            trained_on_release_ids: e.trainedOnReleaseIds,
+            manifest_uri: e.manifestUri,
+        },
+        M::DerivativeShareSet(e) => SoilEvent::DerivativeShareSet {
+            model_id: e.modelId,
+            share_bps: u64::from(e.shareBps),
+        },
     }
 }
 

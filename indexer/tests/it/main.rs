@@ -1,6 +1,7 @@
 //! The indexer's integration suite: a real anvil with the contracts deployed, the real store
 //! (SQLite, and PostgreSQL in a throwaway cluster), the real binary for the crash test.
 
+mod adapters;
 mod api;
 mod crash;
 mod explorer;

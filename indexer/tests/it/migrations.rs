@@ -197,9 +197,9 @@ const BEFORE_0010: [&str; 5] = [
      VALUES (6, 0, '0xtx', '0xpayer', '0', '256')",
 ];
 
-/// A store of the release before 0010, at `url`, upgraded by opening it: its rows stay, the new columns
-/// hold what the migration documents for rows of the previous contracts, the dropped table is gone and
-/// the new one is there, empty.
+/// A store of the release before 0010, at `url`, upgraded by opening it (0010, then 0011's adapter
+/// columns): its rows stay, the new columns hold what the migrations document for rows of the previous
+/// contracts (a whole model, no base share), the dropped table is gone and the new one is there, empty.
 async fn contracts_v2_migration_keeps_the_rows(
     url: &str,
     mut migrator: sqlx::migrate::Migrator,
@@ -233,9 +233,9 @@ async fn contracts_v2_migration_keeps_the_rows(
         format!(
             "## receipts (digest|payer|model_id|node|nonce|fee|input_tokens|output_tokens|prompt_hash|output_hash|\
              output_uri|output_uri_bytes|deadline|attribution_version|attribution_hash|attribution|owner_amount|\
-             data_amount|node_amount|treasury_amount|attributed_amount|unattributed_amount|block_number|\
-             block_timestamp|tx_hash|log_index)\n\
-             0xdigest|0xpayer|1|0xnode|7|15|7|8|{zero}|0xout|ipfs://o|NULL|0|0|{zero}|0x|3|9|2|1|5|4|5|NULL|0xtx|2"
+             data_amount|node_amount|treasury_amount|attributed_amount|unattributed_amount|base_amount|base_owner|\
+             block_number|block_timestamp|tx_hash|log_index)\n\
+             0xdigest|0xpayer|1|0xnode|7|15|7|8|{zero}|0xout|ipfs://o|NULL|0|0|{zero}|0x|3|9|2|1|5|4|0|NULL|5|NULL|0xtx|2"
         )
     );
     let datanet = row("datanets");
@@ -245,11 +245,15 @@ async fn contracts_v2_migration_keeps_the_rows(
     );
     let model = row("models");
     assert!(
-        model.ends_with("\n1|0xowner|0xweights|file:///m|1000|NULL|NULL|2000|6000|1500|500|4|0xtx|1|7|8|15|3|9|2|1|5|4"),
+        model.ends_with("\n1|0xowner|0xweights|file:///m|1000|NULL|NULL|2000|6000|1500|500|4|0xtx|1|7|8|15|3|9|2|1|5|4\
+                         |NULL|0|NULL|NULL|0|0|0"),
         "{model}"
     );
     let totals = row("totals");
-    assert!(totals.ends_with("|20|0|0|0"), "swept starts at 0: {totals}");
+    assert!(
+        totals.ends_with("|20|0|0|0|0"),
+        "swept and base_revenue start at 0: {totals}"
+    );
     assert!(
         dump.contains(
             "## skipped_receipts (block_number|log_index|tx_hash|batch_index|digest|reason)\n"
