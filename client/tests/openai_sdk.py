@@ -209,6 +209,7 @@ def _():
     messages = [{"role": "user", "content": "What is the weather in Oslo?"}]
     called = valid(client.chat.completions.create(
         model=MODEL, temperature=0, max_tokens=48, messages=messages, tools=tools, tool_choice="required",
+        parallel_tool_calls=False,
     ))
     choice = called.choices[0]
     assert choice.finish_reason == "tool_calls", choice

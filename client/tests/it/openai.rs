@@ -301,7 +301,7 @@ async fn openai_fields_are_honoured() {
                         "properties": { "city": { "type": "string", "maxLength": 30 } } } } }]);
     let question = json!({ "role": "user", "content": "What is the weather in Oslo?" });
     let ask = json!({ "model": name, "max_tokens": 48, "temperature": 0, "tools": weather,
-                      "tool_choice": "required", "messages": [question] });
+                      "tool_choice": "required", "parallel_tool_calls": false, "messages": [question] });
     let called = ok(&base, chat, &ask).await;
     let choice = &called["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls", "{called}");
@@ -630,8 +630,8 @@ async fn openai_refusals_name_the_field() {
 
     // Unknown routes and methods: OpenAI's error shape, not an empty body.
     for (method, path, status) in [
-        (reqwest::Method::POST, "/v1/embeddings", 404),
-        (reqwest::Method::GET, "/v1/responses", 404),
+        (reqwest::Method::POST, "/v1/images/generations", 404),
+        (reqwest::Method::GET, "/v1/responses", 405),
         (reqwest::Method::GET, "/v1/chat/completions", 405),
     ] {
         let response = http()
