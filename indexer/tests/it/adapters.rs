@@ -7,6 +7,7 @@ use alloy::providers::Provider;
 use alloy::sol_types::{SolCall, SolValue};
 use serde_json::{Value, json};
 use soil_bindings::contracts::IModelRegistry::{self, AdapterRegistration, Split};
+use soil_bindings::contracts::IUsageEscrow;
 use soil_bindings::testnet::LocalChain;
 use soil_indexer::api::ApiConfig;
 use soil_indexer::projection::rebuild::{dump, rebuild};
@@ -18,6 +19,7 @@ use crate::support::{
     self, Actors, PgCluster, TestResult, index, reader, send, setup_graph, sqlite, sync_config,
     wallet,
 };
+use crate::sync::{amount, lower};
 
 /// The derivative share model 1's owner declares, and the manifest URI of the adapter.
 const SHARE_BPS: u16 = 750;
@@ -271,6 +273,24 @@ async fn adapters_are_served_with_their_base_share_and_graph_edges_on_both_store
         served,
         "both stores serve the same"
     );
+
+    // The escrow agrees to the wei: each owner's balance there is what the index credited it (the base
+    // owner's with the derivative share) less what it claimed.
+    let escrow = IUsageEscrow::new(chain.deployment.usage_escrow, reader(&chain));
+    for owner in [actors.model_owner.address(), actors.bob.address()] {
+        let balance = escrow.balanceOf(owner).call().await?;
+        for store in [&lite, &pg] {
+            let row = |column: &str| {
+                format!(
+                    "SELECT {column} FROM accounts WHERE address = '{}'",
+                    lower(owner)
+                )
+            };
+            let owed =
+                amount(store, &row("credited")).await? - amount(store, &row("claimed")).await?;
+            assert_eq!(balance, owed, "escrow balance of {owner}");
+        }
+    }
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use crate::support::{
     TestResult, domain, index, output_uri, reader, setup_graph, sqlite, sync_config, use_graph,
 };
 
-async fn text(store: &Store, sql: &str) -> TestResult<String> {
+pub(crate) async fn text(store: &Store, sql: &str) -> TestResult<String> {
     Ok(sqlx::query(sql)
         .fetch_one(store.pool())
         .await?
@@ -38,11 +38,11 @@ async fn int(store: &Store, sql: &str) -> TestResult<i64> {
         .try_get::<i64, _>(0)?)
 }
 
-async fn amount(store: &Store, sql: &str) -> TestResult<U256> {
+pub(crate) async fn amount(store: &Store, sql: &str) -> TestResult<U256> {
     Ok(text(store, sql).await?.parse()?)
 }
 
-fn lower(address: Address) -> String {
+pub(crate) fn lower(address: Address) -> String {
     format!("{address:#x}")
 }
 
