@@ -348,14 +348,19 @@ async fn openai_fields_are_honoured() {
         &json!({ "model": name, "input": texts }),
     )
     .await;
-    let vectors: Vec<Vec<f64>> = embedded["data"]
+    let vectors: Vec<Vec<f32>> = embedded["data"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| serde_json::from_value(d["embedding"].clone()).unwrap())
         .collect();
     assert_eq!(vectors.len(), 3);
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let dot = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum::<f64>()
+    };
     assert!((dot(&vectors[0], &vectors[0]) - 1.0).abs() < 1e-3);
     assert_eq!(vectors[0], vectors[1]);
     assert!(
@@ -374,9 +379,9 @@ async fn openai_fields_are_honoured() {
         encoded["data"][0]["embedding"].as_str().unwrap(),
     )
     .unwrap();
-    let decoded: Vec<f64> = bytes
+    let decoded: Vec<f32> = bytes
         .chunks(4)
-        .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
         .collect();
     assert_eq!(decoded, vectors[0]);
     for (body, param) in [
