@@ -1,5 +1,6 @@
-//! `soil model`: register, list.
+//! `soil model`: register, list, finetune.
 
+mod finetune;
 mod list;
 mod register;
 
@@ -12,6 +13,8 @@ pub(crate) enum ModelCommand {
     Register(register::Register),
     /// List registered models.
     List(list::List),
+    /// Fine-tune a LoRA adapter of a GGUF llama base on releases' documents (CPU, candle).
+    Finetune(finetune::Finetune),
 }
 
 impl ModelCommand {
@@ -19,6 +22,15 @@ impl ModelCommand {
         match self {
             Self::Register(cmd) => cmd.run(global).await,
             Self::List(cmd) => cmd.run(global).await,
+            Self::Finetune(cmd) => cmd.run(global).await,
+        }
+    }
+
+    /// The tensor-kernel threads the command asks for, set before any thread starts.
+    pub(crate) fn kernel_threads(&self) -> Option<usize> {
+        match self {
+            Self::Finetune(cmd) => Some(cmd.threads),
+            _ => None,
         }
     }
 }
