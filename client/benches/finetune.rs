@@ -27,6 +27,8 @@ use soil_client::{
 };
 
 const SEQ_LEN: usize = 128;
+/// Held-out sequences evaluated (base and adapter).
+const HELD_OUT_SEQUENCES: usize = 8;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -105,9 +107,11 @@ fn main() {
         ..Hyperparameters::default()
     };
     let release = corpus();
+    let clock = Instant::now();
     let prepared = Prepared::new(&model_path(), None, &[release], hp.clone())
         .expect("the default model (run `make setup-model`)");
     let weights = prepared.load_weights().unwrap();
+    let load_seconds = clock.elapsed().as_secs_f64();
     let dataset = &prepared.dataset;
     let model = LlamaLora::new(prepared.base.config, &weights, SEQ_LEN + 1).unwrap();
     let lora = Lora::init(&prepared.base.config, &hp).unwrap();
@@ -163,8 +167,9 @@ fn main() {
     let (train, eval) = (median(train_rates), median(eval_rates));
     let f16 = write_adapter(&lora, hp.alpha, "llama", AdapterDType::F16).unwrap();
     let f32 = write_adapter(&lora, hp.alpha, "llama", AdapterDType::F32).unwrap();
-    let base = held_out_loss(&model, &dataset.held_out, None).unwrap();
-    let adapted = held_out_loss(&model, &dataset.held_out, Some(&lora)).unwrap();
+    let held_out = &dataset.held_out[..dataset.held_out.len().min(HELD_OUT_SEQUENCES)];
+    let base = held_out_loss(&model, held_out, None).unwrap();
+    let adapted = held_out_loss(&model, held_out, Some(&lora)).unwrap();
     println!(
         "fine-tuning, {threads} thread(s), sequence {SEQ_LEN}, LoRA rank {} on q,v ({} parameters), \
          median of {steps} interleaved runs:",
@@ -178,15 +183,19 @@ fn main() {
         train / eval,
         SEQ_LEN as f64 / train
     );
-    println!("  peak RSS: {:.0} MiB", peak_rss_mib());
+    println!(
+        "  peak RSS: {:.0} MiB; base checked, tokenized and dequantized in {load_seconds:.1} s",
+        peak_rss_mib()
+    );
     println!(
         "  adapter: {} bytes F16, {} bytes F32",
         f16.len(),
         f32.len()
     );
     println!(
-        "  held-out perplexity ({} documents of the docs corpus): {:.2} base -> {:.2} after {steps} steps",
-        dataset.documents.iter().filter(|d| d.held_out).count(),
+        "  held-out perplexity (first {} held-out sequences of the docs corpus): {:.2} base -> {:.2} \
+         after {steps} steps",
+        held_out.len(),
         base.perplexity,
         adapted.perplexity
     );

@@ -177,6 +177,7 @@ fn write_canonical(value: &Value, out: &mut String) -> Result<(), FinetuneError>
     Ok(())
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(bad)`
 fn bad(error: serde_json::Error) -> FinetuneError {
     FinetuneError::BadManifest(error.to_string())
 }

@@ -53,8 +53,8 @@ const TEXTS: [&str; 4] = [
      sets.",
 ];
 
-const STEPS: usize = 8;
-const SEQ_LEN: usize = 64;
+const STEPS: usize = 6;
+const SEQ_LEN: usize = 48;
 
 /// Creates a datanet of [`TEXTS`] (all accepted) and publishes a release; returns its id.
 fn text_release(env: &Env) -> u64 {
@@ -114,6 +114,8 @@ fn finetune(env: &Env, release: u64, out: &Path, extra: &[&str]) -> Value {
         &seq_len,
         "--seed",
         "7",
+        "--lr",
+        "4e-3",
         "--out",
         path_str(out),
     ];
@@ -205,9 +207,8 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
     let adapted = greedy(&model, Some(&mut lora), prompt);
     assert_ne!(plain, adapted, "the adapter does not change the answer");
 
-    // The same seed gives the same adapter, uninterrupted or interrupted and resumed.
-    let again = finetune(&env, release, &env.dir.path().join("run-b"), &[]);
-    assert_eq!(again["adapterSha256"], summary["adapterSha256"]);
+    // The same seed gives the same adapter interrupted and resumed (and uninterrupted: verification's
+    // re-run below is a second run with the same seed).
     let resumed_dir = env.dir.path().join("run-c");
     let stopped = finetune(&env, release, &resumed_dir, &["--stop-after", "3"]);
     assert_eq!(stopped["interrupted"], true, "{stopped}");
@@ -238,6 +239,8 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
             &SEQ_LEN.to_string(),
             "--seed",
             "8",
+            "--lr",
+            "4e-3",
             "--out",
             path_str(&env.dir.path().join("run-d")),
             "--resume",
@@ -270,6 +273,7 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
         matches!(verified, Verified::HeldOutLossWithinTolerance { .. }),
         "{verified:?}"
     );
+    // A second run with the same seed, compared by sha256.
     let auto = finetune::verify(
         &VerifyInputs {
             manifest: &manifest_bytes,
@@ -306,7 +310,7 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
         matches!(err, FinetuneError::AdapterHashMismatch { .. }),
         "{err}"
     );
-    let mut bad_release = releases.clone();
+    let mut bad_release = releases;
     let doc = &mut bad_release[0].documents[1];
     *doc = Document {
         contribution_id: doc.contribution_id,
