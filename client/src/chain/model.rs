@@ -76,3 +76,15 @@ impl Chain {
             .map_err(|err| contract_error("counting models", &err))
     }
 }
+
+impl Chain {
+    /// Adapter `model_id`'s training record: its manifest hash and trained-on releases (reverts
+    /// `NotAnAdapter` for a whole model).
+    pub async fn adapter(&self, model_id: u64) -> Result<IModelRegistry::Adapter> {
+        self.models()
+            .getAdapter(model_id)
+            .call()
+            .await
+            .map_err(|err| contract_error(&format!("reading adapter {model_id}"), &err))
+    }
+}

@@ -40,7 +40,7 @@ enum Command {
     /// Datanets: create, contribute, review, release, list, sync.
     #[command(subcommand)]
     Datanet(datanet::DatanetCommand),
-    /// Models: register, list, finetune.
+    /// Models: register, list, finetune, verify-training.
     #[command(subcommand)]
     Model(model::ModelCommand),
     /// Deposit payment tokens into the escrow (approves the escrow for you).

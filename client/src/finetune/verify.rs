@@ -68,6 +68,8 @@ pub struct VerifyInputs<'a> {
     pub adapter_hash: B256,
     /// The base GGUF file.
     pub base: &'a Path,
+    /// The base model's registered weights hash, checked against the file when given.
+    pub base_weights_hash: Option<B256>,
     /// The manifest's releases, fetched and verified, in the manifest's order.
     pub releases: &'a [VerifiedRelease],
 }
@@ -225,7 +227,7 @@ pub fn verify(inputs: &VerifyInputs<'_>, mode: VerifyMode) -> Result<Verified, F
     }
     let prepared = Prepared::new(
         inputs.base,
-        None,
+        inputs.base_weights_hash,
         inputs.releases,
         manifest.inputs.hyperparameters.clone(),
     )?;

@@ -264,6 +264,7 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
             adapter,
             adapter_hash: sha256(&std::fs::read(out.join("adapter.gguf")).unwrap()),
             base: &model_file,
+            base_weights_hash: None,
             releases,
         };
         finetune::verify(&inputs, VerifyMode::HeldOutOnly)
@@ -281,6 +282,7 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
             adapter: &adapter,
             adapter_hash: sha256(&adapter),
             base: &model_file,
+            base_weights_hash: None,
             releases: &releases,
         },
         VerifyMode::Auto,

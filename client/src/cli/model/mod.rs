@@ -1,8 +1,9 @@
-//! `soil model`: register, list, finetune.
+//! `soil model`: register, list, finetune, verify-training.
 
 mod finetune;
 mod list;
 mod register;
+mod verify_training;
 
 use super::Global;
 
@@ -15,6 +16,8 @@ pub(crate) enum ModelCommand {
     List(list::List),
     /// Fine-tune a LoRA adapter of a GGUF llama base on releases' documents (CPU, candle).
     Finetune(finetune::Finetune),
+    /// Verify a registered adapter's training: re-run it (same CPU class) or re-evaluate its held-out loss.
+    VerifyTraining(verify_training::VerifyTraining),
 }
 
 impl ModelCommand {
@@ -23,6 +26,7 @@ impl ModelCommand {
             Self::Register(cmd) => cmd.run(global).await,
             Self::List(cmd) => cmd.run(global).await,
             Self::Finetune(cmd) => cmd.run(global).await,
+            Self::VerifyTraining(cmd) => cmd.run(global).await,
         }
     }
 
@@ -30,6 +34,7 @@ impl ModelCommand {
     pub(crate) fn kernel_threads(&self) -> Option<usize> {
         match self {
             Self::Finetune(cmd) => Some(cmd.threads),
+            Self::VerifyTraining(cmd) => Some(cmd.threads),
             _ => None,
         }
     }
