@@ -154,6 +154,46 @@ fn greedy(model: &LlamaModel, adapter: Option<&mut LlamaLoraAdapter>, prompt: &s
     output
 }
 
+/// llama.cpp's mean negative log-likelihood per predicted token of the held-out document, packed into
+/// sequences of `SEQ_LEN + 1` tokens as the trainer packs it, with `adapter` applied when given.
+fn llama_cpp_held_out_loss(model: &LlamaModel, adapter: Option<&mut LlamaLoraAdapter>) -> f64 {
+    let backend = llama_backend(false).unwrap();
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(256))
+        .with_n_threads(2)
+        .with_n_threads_batch(2);
+    let mut context = model.new_context(backend, params).unwrap();
+    if let Some(adapter) = adapter {
+        context.lora_adapter_set(adapter, 1.0).unwrap();
+    }
+    let vocab = model.vocab();
+    let mut tokens = vocab.tokenize(TEXTS[3].as_bytes(), true, false);
+    if tokens.last() != Some(&vocab.eos()) {
+        tokens.push(vocab.eos());
+    }
+    let (mut sum, mut count) = (0f64, 0usize);
+    for chunk in tokens.chunks(SEQ_LEN + 1).filter(|c| c.len() >= 2) {
+        context.clear_kv_cache();
+        let mut batch = LlamaBatch::new(256, 1);
+        for (i, &token) in chunk[..chunk.len() - 1].iter().enumerate() {
+            batch.add(token, i as i32, &[0], true).unwrap();
+        }
+        context.decode(&mut batch).unwrap();
+        for (i, next) in chunk[1..].iter().enumerate() {
+            let logits = context.get_logits_ith(i as i32);
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let log_sum = logits
+                .iter()
+                .map(|&l| f64::from(l - max).exp())
+                .sum::<f64>()
+                .ln();
+            sum += log_sum - f64::from(logits[next.0 as usize] - max);
+            count += 1;
+        }
+    }
+    sum / count as f64
+}
+
 async fn connect(env: &Env) -> Chain {
     let deployment = env.dir.path().join("deployment.json");
     Chain::connect(
@@ -206,6 +246,13 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
     let plain = greedy(&model, None, prompt);
     let adapted = greedy(&model, Some(&mut lora), prompt);
     assert_ne!(plain, adapted, "the adapter does not change the answer");
+    // ... and its held-out loss under llama.cpp is the trainer's (the format and orientation are right).
+    let llama_base = llama_cpp_held_out_loss(&model, None);
+    let llama_adapter = llama_cpp_held_out_loss(&model, Some(&mut lora));
+    assert!(
+        (llama_base - base_loss).abs() < 0.05 && (llama_adapter - adapter_loss).abs() < 0.05,
+        "llama.cpp held-out loss {llama_base} -> {llama_adapter}, the trainer's {base_loss} -> {adapter_loss}"
+    );
 
     // The same seed gives the same adapter interrupted and resumed (and uninterrupted: verification's
     // re-run below is a second run with the same seed).
