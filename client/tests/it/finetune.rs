@@ -194,6 +194,64 @@ fn llama_cpp_held_out_loss(model: &LlamaModel, adapter: Option<&mut LlamaLoraAda
     sum / count as f64
 }
 
+/// Registers the base model on `release` (as the model owner) and the trained adapter on it (as Alice);
+/// returns the adapter's model id.
+async fn register_adapter(
+    env: &Env,
+    release: u64,
+    manifest: &Manifest,
+    manifest_hash: B256,
+) -> u64 {
+    use alloy::{network::EthereumWallet, primitives::aliases::U96, providers::ProviderBuilder};
+    use soil_bindings::contracts::IModelRegistry::{self, AdapterRegistration, Split};
+
+    let split = SPLIT.map(|p| p.to_string()).join(",");
+    let base = env.json(
+        MODEL_OWNER,
+        &[
+            "model",
+            "register",
+            "--file",
+            path_str(&model_path()),
+            "--release",
+            &release.to_string(),
+            "--price",
+            &PRICE.to_string(),
+            "--split",
+            &split,
+        ],
+    );
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(env.signer(ALICE).clone()))
+        .connect_http(env.chain.rpc_url().parse().unwrap());
+    let registry = IModelRegistry::new(env.chain.deployment.model_registry, &provider);
+    registry
+        .registerAdapter(AdapterRegistration {
+            baseModelId: base["modelId"].as_u64().unwrap(),
+            adapterHash: manifest.adapter.sha256,
+            uri: String::new(),
+            manifestHash: manifest_hash,
+            manifestUri: String::new(),
+            releaseIds: vec![release],
+            trainedOnReleaseIds: vec![release],
+            pricePerKiloToken: U96::from(PRICE),
+            split: Split {
+                ownerBps: 3000,
+                dataBps: 5000,
+                nodeBps: 1500,
+                treasuryBps: 500,
+            },
+            maxBaseShareBps: 0,
+        })
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    registry.modelCount().call().await.unwrap()
+}
+
 async fn connect(env: &Env) -> Chain {
     let deployment = env.dir.path().join("deployment.json");
     Chain::connect(
@@ -321,31 +379,47 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
         matches!(verified, Verified::HeldOutLossWithinTolerance { .. }),
         "{verified:?}"
     );
-    // A second run with the same seed, compared by sha256.
-    let auto = finetune::verify(
-        &VerifyInputs {
-            manifest: &manifest_bytes,
-            manifest_hash: sha256(&manifest_bytes),
-            adapter: &adapter,
-            adapter_hash: sha256(&adapter),
-            base: &model_file,
-            base_weights_hash: None,
-            releases: &releases,
-        },
-        VerifyMode::Auto,
-    )
-    .unwrap();
-    assert_eq!(
-        auto,
-        Verified::ReproducedBitForBit {
-            adapter_sha256: sha256(&adapter)
-        }
+    // `soil model verify-training` on the adapter registered on chain: a second run with the same seed,
+    // compared by sha256 (this machine is the manifest's CPU class).
+    let adapter_id = register_adapter(&env, release, &manifest, sha256(&manifest_bytes)).await;
+    let verified = env.json(
+        ALICE,
+        &[
+            "model",
+            "verify-training",
+            &adapter_id.to_string(),
+            "--manifest",
+            path_str(&out.join("manifest.json")),
+            "--adapter",
+            path_str(&out.join("adapter.gguf")),
+            "--base-file",
+            path_str(&model_file),
+        ],
     );
-
-    // ... and fail, naming why, on a tampered manifest, adapter or document.
+    assert_eq!(verified["check"], "reproducedBitForBit", "{verified}");
+    assert_eq!(verified["adapterSha256"], summary["adapterSha256"]);
+    let tampered_file = env.dir.path().join("tampered-manifest.json");
     let tampered = String::from_utf8(manifest_bytes.clone())
         .unwrap()
         .replace("\"seed\":7", "\"seed\":9");
+    std::fs::write(&tampered_file, &tampered).unwrap();
+    let err = env.fails(
+        ALICE,
+        &[
+            "model",
+            "verify-training",
+            &adapter_id.to_string(),
+            "--manifest",
+            path_str(&tampered_file),
+            "--adapter",
+            path_str(&out.join("adapter.gguf")),
+            "--base-file",
+            path_str(&model_file),
+        ],
+    );
+    assert!(err.contains("the registered manifest hash is"), "{err}");
+
+    // ... and fail, naming why, on a tampered manifest, adapter or document.
     let err = inputs(tampered.as_bytes(), &adapter, &releases).unwrap_err();
     assert!(
         matches!(err, FinetuneError::ManifestHashMismatch { .. }),
