@@ -1,7 +1,7 @@
 //! `soil model finetune` on a real release on anvil: the held-out loss falls, llama.cpp loads the adapter
 //! and answers differently, one seed gives one adapter (also across an interruption and a resume), the
 //! training verifies and its verification fails, naming why, on a tampered manifest, adapter or document;
-//! bad input is refused before any training.
+//! bad input is refused before any training; Ctrl-C stops after a step with a checkpoint that resumes.
 
 use std::{num::NonZeroU32, path::Path, time::Duration};
 
@@ -448,7 +448,7 @@ async fn finetune_learns_reproduces_resumes_and_verifies() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn finetune_refuses_bad_input_before_training() {
+async fn finetune_refuses_bad_input_and_stops_cleanly_on_ctrl_c() {
     let env = started().await;
     let release = text_release(&env);
     let out = env.dir.path().join("bad");
@@ -499,6 +499,67 @@ async fn finetune_refuses_bad_input_before_training() {
         "{err}"
     );
     assert!(!out.join("adapter.gguf").exists());
+
+    // Ctrl-C stops after the current step with a checkpoint, which a run with more steps resumes.
+    let interrupted_dir = env.dir.path().join("interrupted");
+    let mut child = env
+        .soil(ALICE)
+        .env("SOIL_LOG", "info")
+        .args([
+            "--json",
+            "model",
+            "finetune",
+            "--base",
+            path_str(&model_path()),
+            "--release",
+            &release,
+            "--steps",
+            "100000",
+            "--seq-len",
+            "8",
+            "--out",
+            path_str(&interrupted_dir),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let started = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .any(|line| line.contains("training started"));
+    assert!(started, "soil model finetune never started training");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stopped: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(stopped["interrupted"], true, "{stopped}");
+    let step = stopped["step"].as_u64().unwrap();
+    let checkpoint = interrupted_dir.join("checkpoint.gguf");
+    let finished = env.json(
+        ALICE,
+        &[
+            "model",
+            "finetune",
+            "--base",
+            path_str(&model_path()),
+            "--release",
+            &release,
+            "--steps",
+            &(step + 1).to_string(),
+            "--seq-len",
+            "8",
+            "--out",
+            path_str(&interrupted_dir),
+            "--resume",
+            path_str(&checkpoint),
+        ],
+    );
+    assert_eq!(finished["steps"], step + 1, "{finished}");
 
     // An empty release (a release with no documents cannot be published, so it is built here).
     let empty = VerifiedRelease {

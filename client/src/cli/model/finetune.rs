@@ -175,6 +175,11 @@ impl Finetune {
             let prepared = Prepared::new(&base, expected, &releases, hp)?;
             let weights = prepared.load_weights()?;
             let steps = prepared.hyperparameters().steps;
+            tracing::info!(
+                steps,
+                sequences = prepared.dataset.train.len(),
+                "training started (Ctrl-C stops after the current step)"
+            );
             let bar = progress_bar(steps, hidden);
             let options = RunOptions {
                 checkpoint: Some(checkpoint),
