@@ -6,6 +6,7 @@ pub mod attribution;
 pub mod audit;
 pub mod chain;
 pub mod error;
+pub mod finetune;
 pub mod model;
 pub mod outbox;
 pub mod outputs;

@@ -7,6 +7,11 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if let Some(threads) = cli.kernel_threads() {
+        // SAFETY: the process has a single thread here (no runtime, no logger threads yet), so nothing
+        // reads the environment concurrently.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOIL_LOG")

@@ -86,19 +86,6 @@ impl Chain {
             .map_err(|err| contract_error(&format!("reading model {model_id}"), &err))
     }
 
-    /// An adapter's training record (`None` for a whole model).
-    pub async fn adapter(&self, model_id: u64) -> Result<Option<IModelRegistry::Adapter>> {
-        if self.model(model_id).await?.baseModelId == 0 {
-            return Ok(None);
-        }
-        self.models()
-            .getAdapter(model_id)
-            .call()
-            .await
-            .map(Some)
-            .map_err(|err| contract_error(&format!("reading adapter {model_id}"), &err))
-    }
-
     /// A model by id.
     pub async fn model(&self, model_id: u64) -> Result<IModelRegistry::Model> {
         let model = self
@@ -129,5 +116,15 @@ impl Chain {
             .call()
             .await
             .map_err(|err| contract_error("counting models", &err))
+    }
+
+    /// Adapter `model_id`'s training record: its manifest hash and trained-on releases (reverts
+    /// `NotAnAdapter` for a whole model).
+    pub async fn adapter(&self, model_id: u64) -> Result<IModelRegistry::Adapter> {
+        self.models()
+            .getAdapter(model_id)
+            .call()
+            .await
+            .map_err(|err| contract_error(&format!("reading adapter {model_id}"), &err))
     }
 }

@@ -6,7 +6,8 @@ use alloy::{
     primitives::{U256, aliases::U96},
     signers::local::PrivateKeySigner,
 };
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use soil_bindings::contracts::IModelRegistry::Split;
 use soil_client::{
     chain::{Chain, DEFAULT_RPC_TIMEOUT, DEFAULT_RPC_URL},
     outbox::Outbox,
@@ -100,6 +101,33 @@ impl Global {
 pub(crate) fn parse_amount(text: &str) -> anyhow::Result<U256> {
     text.parse::<U256>()
         .with_context(|| format!("amount {text:?} is not a non-negative integer in base units"))
+}
+
+/// Parses `owner,data,node,treasury` basis points.
+pub(crate) fn parse_split(text: &str) -> anyhow::Result<Split> {
+    let parts: Vec<u16> = text
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u16>()
+                .with_context(|| format!("split part {p:?} is not a number of basis points"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let [owner, data, node, treasury] = parts[..] else {
+        bail!(
+            "--split takes four basis-point parts: owner,data,node,treasury (e.g. 3000,5000,1500,500)"
+        );
+    };
+    let sum = u32::from(owner) + u32::from(data) + u32::from(node) + u32::from(treasury);
+    if sum != 10_000 {
+        bail!("--split parts sum to {sum} basis points; they must sum to 10000");
+    }
+    Ok(Split {
+        ownerBps: owner,
+        dataBps: data,
+        nodeBps: node,
+        treasuryBps: treasury,
+    })
 }
 
 /// Parses an amount that must fit a uint96 (stakes, prices).

@@ -40,7 +40,7 @@ enum Command {
     /// Datanets: create, contribute, review, release, list, sync.
     #[command(subcommand)]
     Datanet(datanet::DatanetCommand),
-    /// Models: register, list.
+    /// Models: register, list, finetune, verify-training.
     #[command(subcommand)]
     Model(model::ModelCommand),
     /// Deposit payment tokens into the escrow (approves the escrow for you).
@@ -66,6 +66,15 @@ enum Command {
 }
 
 impl Cli {
+    /// The tensor-kernel threads (candle's `RAYON_NUM_THREADS`) the command asks for: `main` sets the
+    /// variable before it starts the async runtime, while the process has one thread.
+    pub(crate) fn kernel_threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Model(cmd) => cmd.kernel_threads(),
+            _ => None,
+        }
+    }
+
     /// Runs the chosen subcommand.
     pub(crate) async fn run(self) -> anyhow::Result<()> {
         let global = &self.global;

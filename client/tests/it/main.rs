@@ -7,6 +7,7 @@ mod attribution;
 mod audit;
 mod common;
 mod errors;
+mod finetune;
 mod funds;
 mod model;
 mod openai;

@@ -3,38 +3,15 @@
 use std::path::PathBuf;
 
 use alloy::primitives::aliases::U96;
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use soil_bindings::contracts::IModelRegistry::Split;
 use soil_client::{model::ModelFile, serve::session::overclaims};
 
-use crate::cli::{Global, args::parse_u96, output};
-
-/// Parses `owner,data,node,treasury` basis points.
-fn parse_split(text: &str) -> anyhow::Result<Split> {
-    let parts: Vec<u16> = text
-        .split(',')
-        .map(|p| {
-            p.trim()
-                .parse::<u16>()
-                .with_context(|| format!("split part {p:?} is not a number of basis points"))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let [owner, data, node, treasury] = parts[..] else {
-        bail!(
-            "--split takes four basis-point parts: owner,data,node,treasury (e.g. 3000,5000,1500,500)"
-        );
-    };
-    let sum = u32::from(owner) + u32::from(data) + u32::from(node) + u32::from(treasury);
-    if sum != 10_000 {
-        bail!("--split parts sum to {sum} basis points; they must sum to 10000");
-    }
-    Ok(Split {
-        ownerBps: owner,
-        dataBps: data,
-        nodeBps: node,
-        treasuryBps: treasury,
-    })
-}
+use crate::cli::{
+    Global,
+    args::{parse_split, parse_u96},
+    output,
+};
 
 /// Registers a model. Every document of its releases is fetched, verified and counted with the model's
 /// tokenizer first: a release where a contribution declares more tokens than its document holds is refused.
