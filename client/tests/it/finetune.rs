@@ -26,7 +26,7 @@ use soil_client::{
 use crate::common::*;
 
 /// Training text: four paragraphs about bees and compost; the held-out fourth shares their vocabulary.
-const TEXTS: [&str; 4] = [
+pub(crate) const TEXTS: [&str; 4] = [
     "Honey bees live in colonies of a single queen, thousands of female workers and a few hundred male \
      drones. The workers build combs of wax, raise the brood, guard the entrance and forage for nectar \
      and pollen. A forager that finds rich flowers returns to the hive and dances: the angle of her \
@@ -57,7 +57,7 @@ const STEPS: usize = 6;
 const SEQ_LEN: usize = 48;
 
 /// Creates a datanet of [`TEXTS`] (all accepted) and publishes a release; returns its id.
-fn text_release(env: &Env) -> u64 {
+pub(crate) fn text_release(env: &Env) -> u64 {
     let datanet = create_datanet(env).to_string();
     for (i, text) in TEXTS.iter().enumerate() {
         let file = env.dir.path().join(format!("finetune-{i}.txt"));
@@ -85,7 +85,7 @@ fn text_release(env: &Env) -> u64 {
     release["releaseId"].as_u64().unwrap()
 }
 
-async fn started() -> Env {
+pub(crate) async fn started() -> Env {
     let env = Env::start().await;
     env.chain
         .fund(

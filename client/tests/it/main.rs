@@ -3,6 +3,7 @@
 //! default model (`SOIL_MODEL`, else `models/SmolLM2-135M-Instruct.Q4_1.gguf`).
 
 mod account;
+mod adapters;
 mod attribution;
 mod audit;
 mod common;
