@@ -48,14 +48,14 @@ wait_for() { # wait_for <what> <command...>
   die "$what did not come up (logs in $STATE)"
 }
 
-rm -rf "$STATE"; mkdir -p "$STATE/www/docs" "$STATE/www/outputs" "$STATE/www/models"
+rm -rf "$STATE"; mkdir -p "$STATE/www/docs" "$STATE/www/outputs" "$STATE/www/models" "$STATE/www/adapters"
 
 # anvil's dev accounts come from its public test mnemonic: they hold play money on a local chain only.
 MNEMONIC="test test test test test test test test test test test junk"
 key() { cast wallet private-key --mnemonic "$MNEMONIC" --mnemonic-index "$1"; }
 addr() { cast wallet address --private-key "$(key "$1")"; }
 as() { local who=$1; shift; SOIL_PRIVATE_KEY=$(key "$who") "$SOIL" --rpc-url "$RPC" --outbox "$STATE/outbox-$who.sqlite" --cache-dir "$STATE/index" "$@"; }
-DEPLOYER=0 CURATOR=5 OWNER=6 PAYER=7 NODE=8
+DEPLOYER=0 CURATOR=5 OWNER=6 PAYER=7 NODE=8 TUNER=9
 CONTRIBUTORS=(1 2 3 4)
 
 say "starting anvil (the local L2) on $RPC and deploying the contracts"
@@ -106,7 +106,8 @@ as $CURATOR datanet release --datanet 1
 say "registering the default model (SmolLM2-135M) against release 1: 0.001 token per 1,000 tokens"
 ln -sf "$MODEL" "$STATE/www/models/$(basename "$MODEL")"
 as $OWNER model register --file "$MODEL" --uri "$WWW/models/$(basename "$MODEL")" --release 1 --price "1000000000000000" --split 4000,4000,1500,500
-as $OWNER model list
+echo "the owner declares a 10 % derivative share: every adapter registered on model 1 pays it 10 % of its fees"
+as $OWNER model share 1 1000
 
 say "the payer deposits and runs prompts through 'soil infer' (outputs published, receipts attributed, signed, batched, settled)"
 as $PAYER deposit "100$ETHER"
@@ -125,11 +126,34 @@ for prompt in "${PROMPTS[@]}"; do
   as $PAYER infer --model-id 1 --model "$MODEL" --node "$(addr $NODE)" --seed 7 --temperature 0 --max-tokens 64 \
     --publish-dir "$STATE/www/outputs" --output-base "$WWW/outputs" "$prompt"
 done
+
+say "a fine-tuner trains a LoRA adapter of the model on release 1 (base frozen, CPU) and registers it on model 1"
+as $TUNER model finetune --base 1 --base-file "$MODEL" --release 1 --steps "${DEMO_FINETUNE_STEPS:-30}" \
+  --seq-len 128 --seed 1 --out "$STATE/www/adapters/literature"
+as $TUNER model register-adapter --base 1 --file "$STATE/www/adapters/literature/adapter.gguf" \
+  --uri "$WWW/adapters/literature/adapter.gguf" --manifest "$STATE/www/adapters/literature/manifest.json" \
+  --manifest-uri "$WWW/adapters/literature/manifest.json" --price "1000000000000000" --split 4000,4000,1500,500
+as $OWNER model list
+
+say "'soil serve' loads the model once with the adapter over it; the payer asks both the same question over HTTP"
+SERVE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as $PAYER serve --model-id 1 --model "$MODEL" --adapter "2=$STATE/www/adapters/literature/adapter.gguf" \
+  --node "$(addr $NODE)" --port "$SERVE_PORT" --interval 3600 --publish-dir "$STATE/www/outputs" \
+  --output-base "$WWW/outputs" >"$STATE/serve.log" 2>&1 & pids+=($!)
+wait_for "soil serve" curl -sf "http://127.0.0.1:$SERVE_PORT/health"
+curl -s "http://127.0.0.1:$SERVE_PORT/v1/models" | python3 -c 'import json,sys; [print("serving", m["id"], "(adapter on model %s)" % m["soil_base_model_id"] if m["soil_base_model_id"] else "(base)") for m in json.load(sys.stdin)["data"]]'
+for name in soil-1 soil-2; do
+  curl -sf "http://127.0.0.1:$SERVE_PORT/v1/chat/completions" -H 'content-type: application/json' -d "$(python3 -c '
+import json, sys
+print(json.dumps({"model": sys.argv[1], "temperature": 0, "max_tokens": 48, "seed": 7,
+                  "messages": [{"role": "user", "content": sys.argv[2]}]}))' "$name" "${PROMPTS[0]}")" \
+  | python3 -c 'import json,sys; a=json.load(sys.stdin); s=a["soil"]; print("%s: %s\n  receipt %s, fee %s, %d attributed contribution(s)" % (a["model"], a["choices"][0]["message"]["content"].strip(), s["receipt"], s["fee"], len(s["attribution"])))'
+done
 as $PAYER status
 as $PAYER settle | tee "$STATE/settle.txt"
 
-say "contributors, the model owner and the node claim what they earned"
-for who in "${CONTRIBUTORS[@]}" $OWNER $NODE; do as "$who" claim; done
+say "contributors, the model owner (with its derivative share), the fine-tuner and the node claim what they earned"
+for who in "${CONTRIBUTORS[@]}" $OWNER $TUNER $NODE; do as "$who" claim; done
 
 say "summary, read back from the indexer's GraphQL ($GRAPHQL)"
 wait_for "the indexer to catch up" python3 "$ROOT/scripts/graphql_summary.py" --rpc-url "$RPC" --wait-synced "$GRAPHQL"
@@ -142,6 +166,9 @@ txs=$(awk '$1 == "transactions" { for (i = 2; i <= NF; i++) print $i }' "$STATE/
 for tx in $txs; do
   "$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" audit "$tx"
 done
+
+say "anyone re-runs the adapter's training from its registered manifest and the release, and compares hashes"
+"$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" model verify-training 2 --base-file "$MODEL"
 echo
 echo "explorer:  http://127.0.0.1:$INDEXER_PORT/"
 echo "GraphiQL:  http://127.0.0.1:$INDEXER_PORT/graphiql"

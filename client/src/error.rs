@@ -92,6 +92,11 @@ pub enum ClientError {
         /// The adapter's registered base (0: none).
         actual: u64,
     },
+    /// An adapter's registration events were not found.
+    #[error(
+        "model {0} has no ModelRegistered and AdapterRegistered events: it is not a registered adapter"
+    )]
+    MissingAdapterEvent(u64),
     /// An adapter was asked for without its file.
     #[error(
         "model {0} is an adapter: give its file with --adapter {0}=<adapter.gguf> (and its base's GGUF as --model)"

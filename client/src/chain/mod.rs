@@ -27,6 +27,7 @@ use soil_bindings::{Deployment, ReceiptDomain};
 
 pub use datanet::{ContributionRecord, DatanetTerms, ReleaseMember};
 pub use escrow::{SettleBatch, SettlePreparation, SettledReceipt};
+pub use model::AdapterUris;
 pub use release::VerifiedRelease;
 pub use tx::{Revert, TxStatus};
 

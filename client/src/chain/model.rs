@@ -1,9 +1,17 @@
 //! `ModelRegistry`: registering models and reading them back.
 
-use alloy::primitives::{B256, aliases::U96};
+use alloy::{
+    primitives::{B256, U256, aliases::U96},
+    providers::Provider,
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent,
+};
 use soil_bindings::contracts::IModelRegistry::{self, IModelRegistryInstance};
 
-use super::{Chain, tx::contract_error};
+use super::{
+    Chain,
+    tx::{contract_error, rpc_error},
+};
 use crate::error::{ClientError, Result};
 
 impl Chain {
@@ -127,4 +135,62 @@ impl Chain {
             .await
             .map_err(|err| contract_error(&format!("reading adapter {model_id}"), &err))
     }
+
+    /// Where adapter `model_id`'s file and training manifest were published: the URIs its
+    /// `ModelRegistered` and `AdapterRegistered` events carry (they are emitted, not stored).
+    pub async fn adapter_uris(&self, model_id: u64) -> Result<AdapterUris> {
+        let id = B256::from(U256::from(model_id));
+        let logs = |signature: B256| {
+            Filter::new()
+                .address(self.deployment.model_registry)
+                .event_signature(signature)
+                .topic1(id)
+                .from_block(self.deployment.start_block)
+        };
+        let registered = self
+            .first_event::<IModelRegistry::ModelRegistered>(&logs(
+                IModelRegistry::ModelRegistered::SIGNATURE_HASH,
+            ))
+            .await?;
+        let adapter = self
+            .first_event::<IModelRegistry::AdapterRegistered>(&logs(
+                IModelRegistry::AdapterRegistered::SIGNATURE_HASH,
+            ))
+            .await?;
+        match (registered, adapter) {
+            (Some(model), Some(adapter)) => Ok(AdapterUris {
+                adapter: model.uri,
+                manifest: adapter.manifestUri,
+            }),
+            _ => Err(ClientError::MissingAdapterEvent(model_id)),
+        }
+    }
+
+    async fn first_event<E: SolEvent>(&self, filter: &Filter) -> Result<Option<E>> {
+        let action = format!("reading {} events", E::SIGNATURE);
+        let logs: Vec<Log> = self
+            .provider
+            .get_logs(filter)
+            .await
+            .map_err(|err| rpc_error(&action, &err))?;
+        logs.first()
+            .map(|log| {
+                log.log_decode::<E>()
+                    .map(|decoded| decoded.inner.data)
+                    .map_err(|err| ClientError::Rpc {
+                        action: action.clone(),
+                        reason: err.to_string(),
+                    })
+            })
+            .transpose()
+    }
+}
+
+/// Where an adapter's file and training manifest were published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterUris {
+    /// The adapter GGUF's URI.
+    pub adapter: String,
+    /// The training manifest's URI.
+    pub manifest: String,
 }

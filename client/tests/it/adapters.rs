@@ -103,6 +103,8 @@ async fn an_adapter_is_registered_served_and_pays_its_base_owner_to_the_wei() {
             base.clone(),
             "--file".into(),
             path_str(file).into(),
+            "--uri".into(),
+            format!("file://{}", file.display()),
             "--manifest".into(),
             path_str(&manifest).into(),
             "--manifest-uri".into(),
@@ -120,6 +122,14 @@ async fn an_adapter_is_registered_served_and_pays_its_base_owner_to_the_wei() {
     let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
     let err = env.fails(ADAPTER_OWNER, &refused);
     assert!(err.contains("come from different trainings"), "{err}");
+    assert_eq!(
+        env.json(ADAPTER_OWNER, &["model", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing was registered"
+    );
     let args = register(&file);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let registered = env.json(ADAPTER_OWNER, &args);
@@ -288,4 +298,17 @@ async fn an_adapter_is_registered_served_and_pays_its_base_owner_to_the_wei() {
         assert_eq!(u256(&claimed["claimed"]), expected, "{claimed}");
         assert_eq!(env.token_balance(account).await - before, expected);
     }
+
+    // Anyone re-runs the training from the manifest and adapter at their registered URIs.
+    let verified = env.json(
+        PAYER,
+        &[
+            "model",
+            "verify-training",
+            &adapter,
+            "--base-file",
+            path_str(&model),
+        ],
+    );
+    assert_eq!(verified["check"], "reproducedBitForBit", "{verified}");
 }

@@ -19,12 +19,13 @@ use crate::cli::{Global, output};
 pub(crate) struct VerifyTraining {
     /// The adapter's model id.
     model_id: u64,
-    /// The training manifest: a file or a URI (file://, http://, https://).
+    /// The training manifest: a file or a URI (file://, http://, https://) [default: the URI it was
+    /// registered with].
     #[arg(long)]
-    manifest: String,
-    /// The adapter GGUF: a file or a URI.
+    manifest: Option<String>,
+    /// The adapter GGUF: a file or a URI [default: the URI it was registered with].
     #[arg(long)]
-    adapter: String,
+    adapter: Option<String>,
     /// The base model's GGUF file (checked against the base's registered weights hash).
     #[arg(long)]
     base_file: PathBuf,
@@ -36,7 +37,11 @@ pub(crate) struct VerifyTraining {
     pub(crate) threads: usize,
 }
 
-async fn read(source: &str, fetcher: &DocumentFetcher) -> anyhow::Result<Vec<u8>> {
+/// The bytes of `what` at `source` (a path or a URI).
+async fn read(what: &str, source: &str, fetcher: &DocumentFetcher) -> anyhow::Result<Vec<u8>> {
+    if source.is_empty() {
+        bail!("the {what} was registered without a URI: give it with --{what}");
+    }
     if source.contains("://") {
         Ok(fetcher.fetch(source).await?)
     } else {
@@ -54,8 +59,18 @@ impl VerifyTraining {
             .with_context(|| format!("model {} is not a registered adapter", self.model_id))?;
         let base = chain.model(model.baseModelId).await?;
         let fetcher = DocumentFetcher::new(Duration::from_secs(60))?;
-        let manifest_bytes = read(&self.manifest, &fetcher).await?;
-        let adapter_bytes = read(&self.adapter, &fetcher).await?;
+        let (manifest_source, adapter_source) = match (self.manifest, self.adapter) {
+            (Some(manifest), Some(adapter)) => (manifest, adapter),
+            (manifest, adapter) => {
+                let registered = chain.adapter_uris(self.model_id).await?;
+                (
+                    manifest.unwrap_or(registered.manifest),
+                    adapter.unwrap_or(registered.adapter),
+                )
+            }
+        };
+        let manifest_bytes = read("manifest", &manifest_source, &fetcher).await?;
+        let adapter_bytes = read("adapter", &adapter_source, &fetcher).await?;
         let manifest = parse_manifest(&manifest_bytes, record.manifestHash)?;
         let in_manifest: BTreeSet<u64> = manifest
             .inputs
