@@ -2,7 +2,10 @@
 //! training tokens per second (LoRA rank 8 on q and v, sequence 128, batch 1: forward, backward and AdamW
 //! step) against llama.cpp's prompt evaluation of the same 128 tokens on the same base with the same
 //! threads, runs interleaved in one process, medians. Also: peak RSS, the adapter's size in F16 and F32,
-//! and the held-out perplexity of the base and of the adapter after the measured steps.
+//! and the held-out perplexity of the base and of the adapter after the measured steps. Then the adapter
+//! served: one [`ModelWorker`] with the base and the adapter over it, greedy generations alternating
+//! between them — the prompt evaluation (time to first token) right after a swap against one on the
+//! adapter already active, and generation tokens/s with the adapter against the base.
 //!
 //! The corpus is the repository's own documentation (README.md and docs/*.md, sorted by name), one
 //! document per paragraph, so the benchmark needs nothing outside the checkout.
@@ -23,7 +26,9 @@ use soil_client::{
         AdapterDType, Hyperparameters, Prepared, adapter::write_adapter, eval::held_out_loss,
         lora::Lora, model::LlamaLora, optim::AdamW,
     },
-    model::llama_backend,
+    model::{
+        GenerationRequest, ModelFile, ModelOptions, ModelWorker, Prompt, Sampling, llama_backend,
+    },
 };
 
 const SEQ_LEN: usize = 128;
@@ -198,5 +203,90 @@ fn main() {
         held_out.len(),
         base.perplexity,
         adapted.perplexity
+    );
+    serving(&f16, threads);
+}
+
+/// Generations per measured state when serving the adapter.
+const SERVING_RUNS: usize = 7;
+
+/// The adapter served beside its base: prompt evaluation after a swap vs on the active adapter, and
+/// generation tokens/s with the adapter vs the base (medians of interleaved runs).
+fn serving(adapter: &[u8], threads: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let adapter_path = dir.path().join("adapter.gguf");
+    std::fs::write(&adapter_path, adapter).unwrap();
+    let base = ModelFile::open(model_path(), None).unwrap();
+    let adapter = ModelFile::open(&adapter_path, None).unwrap();
+    let options = ModelOptions {
+        threads: threads as u32,
+        context_size: 512,
+        batch_size: 512,
+        llama_logs: false,
+    };
+    let worker = ModelWorker::spawn_with_adapters(&base, &[adapter], &options).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let generate = |slot: Option<usize>| {
+        let request = GenerationRequest {
+            prompt: Prompt::Raw(
+                "Honey bees forage for nectar and pollen, and the workers dance to tell the colony"
+                    .into(),
+            ),
+            sampling: Sampling {
+                temperature: 0.0,
+                max_tokens: 64,
+                ..Sampling::default()
+            },
+            stop: Vec::new(),
+            logprobs: None,
+            grammar: None,
+            adapter: slot,
+        };
+        runtime
+            .block_on(worker.generate_text(request))
+            .unwrap()
+            .stats
+    };
+    let (mut swapped, mut kept, mut with_adapter, mut with_base) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    generate(None);
+    // base -> adapter (a swap), adapter -> adapter (kept), adapter -> base, base -> base.
+    for _ in 0..SERVING_RUNS {
+        for (slot, after_swap) in [
+            (Some(0), true),
+            (Some(0), false),
+            (None, true),
+            (None, false),
+        ] {
+            let stats = generate(slot);
+            let rate = f64::from(stats.output_tokens) / (stats.generation_micros as f64 / 1e6);
+            match (slot, after_swap) {
+                (Some(_), true) => swapped.push(stats.prompt_micros as f64),
+                (Some(_), false) => kept.push(stats.prompt_micros as f64),
+                _ => {}
+            }
+            if slot.is_some() {
+                with_adapter.push(rate);
+            } else {
+                with_base.push(rate);
+            }
+        }
+    }
+    let (swapped, kept) = (median(swapped), median(kept));
+    let (adapted, plain) = (median(with_adapter), median(with_base));
+    println!(
+        "serving the adapter ({threads} thread(s), 64 greedy tokens, {SERVING_RUNS} rounds interleaved):"
+    );
+    println!(
+        "  first token (prompt evaluation) after a swap: {:.1} ms vs {:.1} ms on the active adapter = {:.3} x",
+        swapped / 1e3,
+        kept / 1e3,
+        swapped / kept
+    );
+    println!(
+        "  generation: {adapted:.1} tokens/s with the adapter vs {plain:.1} tokens/s base = {:.3} x",
+        adapted / plain
     );
 }
