@@ -107,7 +107,7 @@ test-rust: setup-npm setup-apt setup-model setup-nextest setup-openai-sdk
 test-e2e: setup-npm setup-apt setup-model setup-nextest
 	@echo "==> end to end: the demo flow (DEMO_EXIT=1) on the debug build, every settled fee checked through GraphQL"
 	@$(CARGO_TEST) --no-run  # the binaries, built with the same features as the tests (no second build)
-	@DEMO_EXIT=1 SOIL_BIN_DIR=$(CURDIR)/target/debug ANVIL_PORT=$${E2E_ANVIL_PORT:-18545} INDEXER_PORT=$${E2E_INDEXER_PORT:-18000} \
+	@DEMO_EXIT=1 DEMO_FINETUNE_STEPS=12 SOIL_BIN_DIR=$(CURDIR)/target/debug ANVIL_PORT=$${E2E_ANVIL_PORT:-18545} INDEXER_PORT=$${E2E_INDEXER_PORT:-18000} \
 	  DEMO_STATE=$(CURDIR)/.soil/e2e bash scripts/demo.sh
 
 lint: setup-npm setup-apt setup-slither ## formatting, clippy and Slither

@@ -3,7 +3,8 @@
 # SQLite, the default model (SmolLM2-135M) — with every role played by its own wallet. The datanet's
 # documents, its metadata, the model file and every output are served over local HTTP (a static server on
 # DOCS_PORT, a free one by default), as they would be from a real host: no file:// URI reaches the chain.
-# DEMO_EXIT=1 stops after the summary; otherwise the services stay up until Ctrl-C.
+# DEMO_EXIT=1 stops after the summary; otherwise the services stay up until Ctrl-C. DEMO_FINETUNE_STEPS (30)
+# sets the adapter's training steps.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

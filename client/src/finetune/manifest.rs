@@ -267,6 +267,21 @@ mod tests {
     }
 
     #[test]
+    fn every_float_reads_back_as_written() {
+        // A manifest is re-encoded and compared byte for byte when read: every f64 must parse back to
+        // itself (serde_json's `float_roundtrip`).
+        let mut rng = crate::finetune::rng::Rng::new(7);
+        let mut floats: Vec<f64> = (0..20_000)
+            .map(|_| f64::from_bits(rng.next_u64()))
+            .filter(|x| x.is_finite())
+            .collect();
+        floats.extend((0..20_000).map(|_| rng.next_f64() * 10.0));
+        let encoded = canonical_json(&floats).unwrap();
+        let back: Vec<f64> = serde_json::from_slice(&encoded).unwrap();
+        assert!(floats.iter().zip(&back).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
     fn f32_losses_round_trip_through_f64() {
         let loss = 2.345_678_9_f32;
         let encoded = canonical_json(&vec![f64::from(loss)]).unwrap();
