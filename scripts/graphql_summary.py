@@ -3,7 +3,7 @@
 
 Prints the top contributors by earnings, every inference with its attributed contributions, and each
 model's revenue; then checks, to the wei, that every settled fee is accounted for:
-  per inference   fee == owner + node + treasury + attributed + pool, attributed == Σ its edges
+  per inference   fee == owner + base owner + node + treasury + attributed + pool, attributed == Σ its edges
   in total        the sums equal the indexer's running totals
   against chain   the payer's on-chain deposit == deposited − Σ fees; the escrow's outstanding credits
                   and pool rewards equal what GraphQL says was credited/accrued minus what was claimed;
@@ -79,13 +79,14 @@ def main():
     inferences = pages(
         opts.url,
         "inferences",
-        "digest fee inputTokens outputTokens outputUri payer { address } split { owner data node treasury attributed unattributed } "
+        "digest fee inputTokens outputTokens outputUri payer { address } split { owner base data node treasury attributed unattributed } "
         "attributions { weightPpm amount contribution { id } contributor { address } }",
     )
     contributions = pages(opts.url, "contributions", "id uri contributor { address }")
     datanets = pages(opts.url, "datanets", "id metadataUri")
-    models = pages(opts.url, "models", "id uri usage { inferences inputTokens outputTokens } revenue { total owner data node treasury attributed pool }")
-    totals = graphql(opts.url, "{ totals { fees ownerRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn swept } }")["totals"]
+    models = pages(opts.url, "models", "id uri manifestUri baseModel { id } usage { inferences inputTokens outputTokens } "
+                   "revenue { total owner base derivative data node treasury attributed pool }")
+    totals = graphql(opts.url, "{ totals { fees ownerRevenue baseRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn swept } }")["totals"]
 
     contributors = sorted({c["contributor"]["address"] for c in contributions})
     earnings = []
@@ -110,8 +111,10 @@ def main():
     print("\nmodel revenue")
     for m in models:
         rev = m["revenue"]
-        print(f"  model {m['id']}: {m['usage']['inferences']} inferences, revenue {eth(rev['total'])} "
-              f"(owner {eth(rev['owner'])}, data {eth(rev['data'])} of which pool {eth(rev['pool'])}, node {eth(rev['node'])}, treasury {eth(rev['treasury'])})")
+        kind = f"adapter on model {m['baseModel']['id']}" if m["baseModel"] else "whole model"
+        print(f"  model {m['id']} ({kind}): {m['usage']['inferences']} inferences, revenue {eth(rev['total'])} "
+              f"(owner {eth(rev['owner'])}, base owner {eth(rev['base'])}, data {eth(rev['data'])} of which pool {eth(rev['pool'])}, "
+              f"node {eth(rev['node'])}, treasury {eth(rev['treasury'])}); derivative share from its adapters {eth(rev['derivative'])}")
 
     # ---- the money check, to the wei ----
     failures = []
@@ -120,18 +123,20 @@ def main():
         if int(left) != int(right):
             failures.append(f"{what}: {left} != {right}")
 
-    sums = dict.fromkeys(["fee", "owner", "node", "treasury", "attributed", "unattributed"], 0)
+    parts = ("owner", "base", "node", "treasury", "attributed", "unattributed")
+    sums = dict.fromkeys(("fee",) + parts, 0)
     for inf in inferences:
         s = {k: int(v) for k, v in inf["split"].items()}
         fee = int(inf["fee"])
-        expect(f"inference {inf['digest']}: fee vs its parts", fee, s["owner"] + s["node"] + s["treasury"] + s["attributed"] + s["unattributed"])
+        expect(f"inference {inf['digest']}: fee vs its parts", fee, sum(s[k] for k in parts))
         expect(f"inference {inf['digest']}: data share", s["data"], s["attributed"] + s["unattributed"])
         expect(f"inference {inf['digest']}: attributed vs Σ edges", s["attributed"], sum(int(e["amount"]) for e in inf["attributions"] or []))
         sums["fee"] += fee
-        for k in ("owner", "node", "treasury", "attributed", "unattributed"):
+        for k in parts:
             sums[k] += s[k]
     expect("Σ fees vs totals.fees", sums["fee"], totals["fees"])
     expect("Σ owner vs totals.ownerRevenue", sums["owner"], totals["ownerRevenue"])
+    expect("Σ base owner vs totals.baseRevenue", sums["base"], totals["baseRevenue"])
     expect("Σ node vs totals.nodeRevenue", sums["node"], totals["nodeRevenue"])
     expect("Σ treasury vs totals.treasuryRevenue", sums["treasury"], totals["treasuryRevenue"])
     expect("Σ attributed vs totals.attributedRevenue", sums["attributed"], totals["attributedRevenue"])
@@ -142,10 +147,10 @@ def main():
     # A sweep credits the treasury with what the escrow held beyond what it owed: no fee's part.
     swept = int(totals["swept"])
     settlement_credits = int(totals["credited"]) - int(totals["poolClaimed"]) - swept
-    expect("payer debits vs owner + node + treasury + contributors + pool",
+    expect("payer debits vs owners + node + treasury + contributors + pool",
            sums["fee"], settlement_credits + int(totals["poolAccrued"]))
-    expect("credits from settlement vs owner + node + treasury + attributed + pool rounding dust",
-           settlement_credits, sums["owner"] + sums["node"] + sums["treasury"] + sums["attributed"] + pool_dust)
+    expect("credits from settlement vs owners + node + treasury + attributed + pool rounding dust",
+           settlement_credits, sums["owner"] + sums["base"] + sums["node"] + sums["treasury"] + sums["attributed"] + pool_dust)
 
     if opts.deployment:
         deployment = json.load(open(opts.deployment))
@@ -173,6 +178,7 @@ def main():
         uris = [(f"datanet {d['id']} metadata", d["metadataUri"]) for d in datanets]
         uris += [(f"contribution {c['id']}", c["uri"]) for c in contributions]
         uris += [(f"model {m['id']}", m["uri"]) for m in models]
+        uris += [(f"model {m['id']} manifest", m["manifestUri"]) for m in models if m["manifestUri"]]
         uris += [(f"inference {i['digest']} output", i["outputUri"]) for i in inferences]
         failures += [f"{what} has a file:// URI: {uri}" for what, uri in uris if uri.lower().startswith("file:")]
 
@@ -182,7 +188,7 @@ def main():
         print("\nMONEY CHECK FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
     print(f"\nmoney check: {len(inferences)} settled fees ({sums['fee']} wei) accounted for to the wei: payer debits = "
-          f"owner {sums['owner']} + node {sums['node']} + treasury {sums['treasury']} (+ {pool_dust} pool rounding dust) "
+          f"owner {sums['owner']} + base owner {sums['base']} + node {sums['node']} + treasury {sums['treasury']} (+ {pool_dust} pool rounding dust) "
           f"+ contributors {sums['attributed']} + pool {totals['poolAccrued']}; the escrow's books on chain agree")
 
 
