@@ -69,6 +69,12 @@ impl Global {
         self.connect(self.wallet().open()?).await
     }
 
+    /// Connects to the chain for reads only: no wallet is needed (anyone may list, attribute, audit and
+    /// verify).
+    pub(crate) async fn reader(&self) -> anyhow::Result<Chain> {
+        self.connect(PrivateKeySigner::random()).await
+    }
+
     /// Connects to the chain as `signer`.
     pub(crate) async fn connect(&self, signer: PrivateKeySigner) -> anyhow::Result<Chain> {
         Ok(Chain::connect(

@@ -43,7 +43,7 @@ impl Attribute {
             }
             (None, None) => bail!("give --text or --file"),
         };
-        let chain = global.chain().await?;
+        let chain = global.reader().await?;
         let releases = match self.model_id {
             Some(model_id) => chain.model(model_id).await?.releaseIds,
             None => self.releases.clone(),

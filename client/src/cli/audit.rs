@@ -27,9 +27,7 @@ pub(crate) struct Audit {
 impl Audit {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
         // Reads only: no wallet is needed, so none is opened (a throwaway key stands in).
-        let chain = global
-            .connect(alloy::signers::local::PrivateKeySigner::random())
-            .await?;
+        let chain = global.reader().await?;
         let settled = find_settled(&chain, self.id).await?;
         let mut auditor = Auditor::new(
             &chain,

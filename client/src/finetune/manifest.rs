@@ -278,7 +278,12 @@ mod tests {
         floats.extend((0..20_000).map(|_| rng.next_f64() * 10.0));
         let encoded = canonical_json(&floats).unwrap();
         let back: Vec<f64> = serde_json::from_slice(&encoded).unwrap();
-        assert!(floats.iter().zip(&back).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(
+            floats
+                .iter()
+                .zip(&back)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub(crate) struct List {}
 
 impl List {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
-        let chain = global.chain().await?;
+        let chain = global.reader().await?;
         let mut rows = Vec::new();
         let mut values = Vec::new();
         for id in 1..=chain.datanet_count().await? {

@@ -51,7 +51,7 @@ async fn read(what: &str, source: &str, fetcher: &DocumentFetcher) -> anyhow::Re
 
 impl VerifyTraining {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
-        let chain = global.chain().await?;
+        let chain = global.reader().await?;
         let model = chain.model(self.model_id).await?;
         let record = chain
             .adapter(self.model_id)
