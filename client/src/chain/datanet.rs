@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use alloy::{
     primitives::{Address, B256, U256, aliases::U96},
     providers::Provider,
-    rpc::types::{Filter, TransactionReceipt},
+    rpc::types::Filter,
     sol_types::SolEvent,
 };
 use soil_bindings::contracts::IDatanetRegistry::{self, IDatanetRegistryInstance};
 
-use super::{Chain, tx::contract_error, tx::rpc_error};
+use super::{
+    Chain,
+    tx::{contract_error, event, missing_event, rpc_error},
+};
 use crate::error::{ClientError, Result};
 
 /// A member of a release: an accepted contribution and the hash its document must have.
@@ -33,14 +36,6 @@ pub struct ContributionRecord {
     pub uri: String,
     /// Its current on-chain state.
     pub state: IDatanetRegistry::Contribution,
-}
-
-fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|log| log.log_decode::<E>().ok().map(|decoded| decoded.inner.data))
 }
 
 /// What a datanet is created with.
@@ -329,12 +324,5 @@ impl Chain {
                     })
             })
             .collect()
-    }
-}
-
-fn missing_event(action: &str) -> ClientError {
-    ClientError::Rpc {
-        action: action.to_owned(),
-        reason: "the transaction emitted no event to read the new id from".to_owned(),
     }
 }

@@ -10,7 +10,7 @@ use soil_bindings::contracts::IModelRegistry::{self, IModelRegistryInstance};
 
 use super::{
     Chain,
-    tx::{contract_error, rpc_error},
+    tx::{contract_error, event, missing_event, rpc_error},
 };
 use crate::error::{ClientError, Result};
 
@@ -40,16 +40,9 @@ impl Chain {
             )
             .into_transaction_request();
         let receipt = self.send(action, tx).await?;
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| log.log_decode::<IModelRegistry::ModelRegistered>().ok())
-            .map(|decoded| decoded.inner.data.modelId)
-            .ok_or_else(|| ClientError::Rpc {
-                action: action.to_owned(),
-                reason: "the transaction emitted no ModelRegistered event".to_owned(),
-            })
+        event::<IModelRegistry::ModelRegistered>(&receipt)
+            .map(|e| e.modelId)
+            .ok_or_else(|| missing_event(action))
     }
 
     /// Registers a LoRA adapter on a whole model; returns its id.
@@ -63,16 +56,9 @@ impl Chain {
             .registerAdapter(registration)
             .into_transaction_request();
         let receipt = self.send(action, tx).await?;
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| log.log_decode::<IModelRegistry::AdapterRegistered>().ok())
-            .map(|decoded| decoded.inner.data.modelId)
-            .ok_or_else(|| ClientError::Rpc {
-                action: action.to_owned(),
-                reason: "the transaction emitted no AdapterRegistered event".to_owned(),
-            })
+        event::<IModelRegistry::AdapterRegistered>(&receipt)
+            .map(|e| e.modelId)
+            .ok_or_else(|| missing_event(action))
     }
 
     /// Declares the derivative share adapters registered on `model_id` from now on pay its owner.

@@ -5,6 +5,7 @@ use alloy::{
     primitives::{B256, Bytes},
     providers::Provider,
     rpc::types::{TransactionReceipt, TransactionRequest},
+    sol_types::SolEvent,
     transports::{RpcError, TransportErrorKind},
 };
 
@@ -220,5 +221,22 @@ impl Chain {
         } else {
             TxStatus::Unknown
         })
+    }
+}
+
+/// The first `E` event a mined transaction emitted.
+pub(crate) fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| log.log_decode::<E>().ok().map(|decoded| decoded.inner.data))
+}
+
+/// A mined transaction that emitted no event to read the new id from.
+pub(crate) fn missing_event(action: &str) -> ClientError {
+    ClientError::Rpc {
+        action: action.to_owned(),
+        reason: "the transaction emitted no event to read the new id from".to_owned(),
     }
 }
