@@ -825,3 +825,63 @@ async fn responses_api_answers_whole_and_streamed() {
     }
     assert_eq!(outbox_counts(&env, PAYER), (3, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_streams_match_their_answers_alone_and_each_receipt_settles_once() {
+    let env = Env::start().await;
+    let market = market(&env).await;
+    let (_server, base) = serve_market(&env, &market, &[]);
+    let name = format!("soil-{}", market.model);
+    let questions: Vec<String> = (1..=8)
+        .map(|i| format!("Give fact number {i} about honey bees."))
+        .collect();
+    let body = |question: &str, stream: bool| {
+        json!({ "model": name, "max_tokens": 24, "temperature": 0, "stream": stream,
+                "messages": [{ "role": "user", "content": question }] })
+    };
+    let path = "/v1/chat/completions";
+    let mut alone = Vec::new();
+    for question in &questions {
+        alone.push(content(&ok(&base, path, &body(question, false)).await).to_owned());
+    }
+
+    // Eight streams at once: each one's text is what it was alone, and each ends with its own receipt.
+    let streams = questions.iter().map(|question| {
+        let request = body(question, true);
+        let base = base.clone();
+        async move { chunks(&base, path, &request).await }
+    });
+    let streamed = futures::future::join_all(streams).await;
+    let mut digests = std::collections::BTreeSet::new();
+    for (events, expected) in streamed.iter().zip(&alone) {
+        let text: String = events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(&text, expected);
+        let receipt = events
+            .iter()
+            .find_map(|e| e["soil"]["receipt"].as_str())
+            .expect("the stream's receipt");
+        digests.insert(receipt.to_owned());
+    }
+    assert_eq!(digests.len(), 8, "one receipt per stream");
+
+    let settled = env.json(PAYER, &["settle"]);
+    assert_eq!(settled["report"]["settled"], 16, "{settled}");
+    assert_eq!(outbox_counts(&env, PAYER), (0, 0, 0));
+    for digest in &digests {
+        assert!(
+            env.escrow()
+                .isSettled(digest.parse().unwrap())
+                .call()
+                .await
+                .unwrap()
+        );
+    }
+    let again = env.json(PAYER, &["settle"]);
+    assert_eq!(
+        again["report"]["settled"], 0,
+        "nothing settles twice: {again}"
+    );
+}
