@@ -6,6 +6,7 @@ mod backend;
 mod error;
 mod file;
 mod generation;
+mod sampling;
 mod worker;
 
 pub use backend::llama_backend;
