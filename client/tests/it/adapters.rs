@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     common::*,
     finetune::{TEXTS, started, text_release},
+    openai::ok,
 };
 
 /// The adapter's owner.
@@ -25,15 +26,9 @@ fn u256(value: &Value) -> U256 {
 
 /// A chat answer of served model `model` at temperature 0; returns the response.
 async fn ask(base: &str, model: &str, question: &str) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/chat/completions"))
-        .json(&json!({ "model": model, "temperature": 0, "max_tokens": 24,
-                       "messages": [{ "role": "user", "content": question }] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let body = json!({ "model": model, "temperature": 0, "max_tokens": 24,
+                       "messages": [{ "role": "user", "content": question }] });
+    ok(base, "/v1/chat/completions", &body).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

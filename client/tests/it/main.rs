@@ -15,6 +15,7 @@ mod openai;
 mod outbox;
 mod quality;
 mod recompute;
+mod responses;
 mod round_trip;
 mod sdk;
 mod serve;
