@@ -113,14 +113,37 @@ impl Column for String {
     }
 }
 
+/// Text column `name` read as `T`; `what` names what it must hold, for the error.
+fn parsed<T>(text: &str, name: &str, table: &'static str, what: &str) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>()
+        .map_err(|e| corrupt(table, name, format!("`{text}` is not {what}: {e}")))
+}
+
+/// Text column `name` read as `T`, or `None` when it is NULL.
+fn parsed_or_null<T>(row: &AnyRow, name: &str, table: &'static str, what: &str) -> Result<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    Option::<String>::decode(row, name, table)?
+        .map(|text| parsed(&text, name, table, what))
+        .transpose()
+}
+
+const AMOUNT: &str = "a decimal amount";
+const ADDRESS: &str = "an address";
+const HASH: &str = "a 32-byte hash";
+
 impl Column for U256 {
     fn to_val(&self) -> Val {
         Val::Text(self.to_string())
     }
     fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
-        let s = text(row, name, table)?;
-        s.parse::<U256>()
-            .map_err(|e| corrupt(table, name, format!("`{s}` is not a decimal amount: {e}")))
+        parsed(&text(row, name, table)?, name, table, AMOUNT)
     }
 }
 
@@ -129,16 +152,7 @@ impl Column for Option<U256> {
         self.as_ref().map_or(Val::NullText, Column::to_val)
     }
     fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
-        match row
-            .try_get::<Option<String>, _>(name)
-            .map_err(|e| corrupt(table, name, e))?
-        {
-            None => Ok(None),
-            Some(s) => s
-                .parse::<U256>()
-                .map(Some)
-                .map_err(|e| corrupt(table, name, format!("`{s}` is not a decimal amount: {e}"))),
-        }
+        parsed_or_null(row, name, table, AMOUNT)
     }
 }
 
@@ -147,9 +161,7 @@ impl Column for Address {
         Val::Text(hex0x(self.as_slice()))
     }
     fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
-        let s = text(row, name, table)?;
-        s.parse::<Address>()
-            .map_err(|e| corrupt(table, name, format!("`{s}` is not an address: {e}")))
+        parsed(&text(row, name, table)?, name, table, ADDRESS)
     }
 }
 
@@ -158,16 +170,7 @@ impl Column for Option<Address> {
         self.as_ref().map_or(Val::NullText, Column::to_val)
     }
     fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
-        match row
-            .try_get::<Option<String>, _>(name)
-            .map_err(|e| corrupt(table, name, e))?
-        {
-            None => Ok(None),
-            Some(s) => s
-                .parse::<Address>()
-                .map(Some)
-                .map_err(|e| corrupt(table, name, e)),
-        }
+        parsed_or_null(row, name, table, ADDRESS)
     }
 }
 
@@ -176,9 +179,7 @@ impl Column for B256 {
         Val::Text(hex0x(self.as_slice()))
     }
     fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
-        let s = text(row, name, table)?;
-        s.parse::<B256>()
-            .map_err(|e| corrupt(table, name, format!("`{s}` is not a 32-byte hash: {e}")))
+        parsed(&text(row, name, table)?, name, table, HASH)
     }
 }
 
@@ -187,16 +188,7 @@ impl Column for Option<B256> {
         self.as_ref().map_or(Val::NullText, Column::to_val)
     }
     fn decode(row: &AnyRow, name: &str, table: &'static str) -> Result<Self> {
-        match row
-            .try_get::<Option<String>, _>(name)
-            .map_err(|e| corrupt(table, name, e))?
-        {
-            None => Ok(None),
-            Some(s) => s
-                .parse::<B256>()
-                .map(Some)
-                .map_err(|e| corrupt(table, name, format!("`{s}` is not a 32-byte hash: {e}"))),
-        }
+        parsed_or_null(row, name, table, HASH)
     }
 }
 
