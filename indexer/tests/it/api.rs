@@ -822,7 +822,7 @@ async fn api_serves_the_indexed_chain_on_sqlite_and_postgres() -> TestResult {
 }
 
 /// Reads the next `next` message of a graphql-transport-ws stream, skipping pings.
-async fn next_message<S>(ws: &mut S) -> TestResult<Value>
+pub(crate) async fn next_message<S>(ws: &mut S) -> TestResult<Value>
 where
     S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -851,7 +851,7 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
 
     let mut ws = subscribe(
         &api,
-        "subscription { settlements(modelId: 1) { digest fee inputTokens attributions { contribution { id } weightPpm } } }",
+        "subscription { settlements(modelId: 1) { removed node { digest fee inputTokens attributions { contribution { id } weightPpm } } } }",
     )
     .await?;
     // Let the subscription take its starting checkpoint before the chain moves.
@@ -900,7 +900,9 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
 
     let message = next_message(&mut ws).await?;
     assert_eq!(message["type"], "next", "{message}");
-    let settled = &message["payload"]["data"]["settlements"];
+    let event = &message["payload"]["data"]["settlements"];
+    assert_eq!(event["removed"], json!(false), "{message}");
+    let settled = &event["node"];
     assert_eq!(
         settled["fee"],
         json!((support::PRICE * 377 / 1000).to_string())
@@ -974,7 +976,7 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
 }
 
 /// A graphql-transport-ws connection to `api` with `query` subscribed as id "1".
-async fn subscribe(
+pub(crate) async fn subscribe(
     api: &Served,
     query: &str,
 ) -> TestResult<
@@ -1013,7 +1015,7 @@ async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed
     let api = Served::start(&store, config).await?;
     let mut ws = subscribe(
         &api,
-        "subscription { contributions(datanetId: 1) { id contentHash uri } }",
+        "subscription { contributions(datanetId: 1) { removed blockNumber node { id contentHash uri } } }",
     )
     .await?;
     // Let the subscription take its starting point before the chain moves.
@@ -1037,9 +1039,10 @@ async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed
     };
     contribute("orphaned").await?;
     let message = next_message(&mut ws).await?;
-    let delivered = &message["payload"]["data"]["contributions"];
-    assert_eq!(delivered["id"], json!(5), "{message}");
-    assert_eq!(delivered["uri"], json!("file:///orphaned.txt"));
+    let orphaned = message["payload"]["data"]["contributions"].clone();
+    assert_eq!(orphaned["removed"], json!(false), "{message}");
+    assert_eq!(orphaned["node"]["id"], json!(5), "{message}");
+    assert_eq!(orphaned["node"]["uri"], json!("file:///orphaned.txt"));
     follower.caught_up(&chain).await?;
 
     // The contribution's block is replaced; the new branch takes contribution id 5 for another document.
@@ -1047,11 +1050,20 @@ async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed
     reorg(&chain, head - fork).await?;
     contribute("replayed").await?;
     follower.caught_up(&chain).await?;
+    // First the orphaned contribution, as it was delivered, removed; then the new branch's.
+    let message = next_message(&mut ws).await?;
+    let mut removed = orphaned.clone();
+    removed["removed"] = json!(true);
+    assert_eq!(message["payload"]["data"]["contributions"], removed);
     let message = next_message(&mut ws).await?;
     let delivered = &message["payload"]["data"]["contributions"];
     assert_eq!(
         delivered,
-        &json!({ "id": 5, "contentHash": keccak256("replayed").to_string(), "uri": "file:///replayed.txt" }),
+        &json!({
+            "removed": false,
+            "blockNumber": head + 1,
+            "node": { "id": 5, "contentHash": keccak256("replayed").to_string(), "uri": "file:///replayed.txt" }
+        }),
         "{message}"
     );
 

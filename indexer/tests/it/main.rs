@@ -9,5 +9,6 @@ mod indexes;
 mod migrations;
 mod postgres;
 mod reorg;
+mod subscriptions;
 mod support;
 mod sync;
