@@ -221,8 +221,7 @@ fn serving(adapter: &[u8], threads: usize) {
     let options = ModelOptions {
         threads: threads as u32,
         context_size: 512,
-        batch_size: 512,
-        llama_logs: false,
+        ..ModelOptions::default()
     };
     let worker = ModelWorker::spawn_with_adapters(&base, &[adapter], &options).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,6 +4,7 @@ use std::{io::Write as _, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy::primitives::Address;
 use soil_client::{
+    model::ModelOptions,
     outputs::OutputStore,
     serve::{Admission, AppState, Session, SessionConfig, bind, serve, spawn_settlement},
 };
@@ -47,6 +48,10 @@ pub(crate) struct Serve {
     /// answer GET /v1/outputs/<keccak256> with it.
     #[arg(long, value_name = "DIR")]
     publish_dir: Option<PathBuf>,
+    /// Slots: completions decoded together in one batch (continuous batching), each with its own KV cache
+    /// of --ctx-size tokens; a request joins the running batch as soon as a slot is free.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    parallel: u32,
     /// The most completions running or waiting for the model at once; past it a request is refused with
     /// HTTP 429 and `Retry-After`.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
@@ -93,7 +98,10 @@ impl Serve {
             model_path: self.served.model.clone(),
             adapters: self.served.adapters.clone(),
             model_name: self.model_name.clone(),
-            model_options: self.model_args.options(),
+            model_options: ModelOptions {
+                parallel: self.parallel,
+                ..self.model_args.options()
+            },
             cache_dir: global.cache_dir(),
             node: self.node,
             receipt_validity: self.receipt_validity,

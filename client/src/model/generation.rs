@@ -260,13 +260,13 @@ impl Utf8Stream {
 /// Finds a generation's stop strings in its streamed text: text is released only once no stop string can
 /// begin in it, so a stop string split over several tokens is never sent.
 #[derive(Debug)]
-pub(crate) struct StopMatcher<'s> {
-    stops: &'s [String],
+pub(crate) struct StopMatcher {
+    stops: Vec<String>,
     pending: String,
 }
 
-impl<'s> StopMatcher<'s> {
-    pub(crate) fn new(stops: &'s [String]) -> Self {
+impl StopMatcher {
+    pub(crate) fn new(stops: Vec<String>) -> Self {
         Self {
             stops,
             pending: String::new(),
@@ -325,15 +325,15 @@ mod tests {
     #[test]
     fn stop_strings_are_cut_even_across_pieces() {
         let stops = vec!["\n\n".to_owned(), "END".to_owned()];
-        let mut matcher = StopMatcher::new(&stops);
+        let mut matcher = StopMatcher::new(stops.clone());
         assert_eq!(matcher.push("one E"), ("one ".to_owned(), false));
         assert_eq!(matcher.push("Nx"), ("ENx".to_owned(), false));
         assert_eq!(matcher.push("two\n"), ("two".to_owned(), false));
         assert_eq!(matcher.push("\nthree"), (String::new(), true));
-        let mut matcher = StopMatcher::new(&stops);
+        let mut matcher = StopMatcher::new(stops);
         assert_eq!(matcher.push("a EN"), ("a ".to_owned(), false));
         assert_eq!(matcher.finish(), "EN");
-        let mut matcher = StopMatcher::new(&[]);
+        let mut matcher = StopMatcher::new(Vec::new());
         assert_eq!(matcher.push("☃"), ("☃".to_owned(), false));
     }
 

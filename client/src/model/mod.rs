@@ -7,6 +7,7 @@ mod error;
 mod file;
 mod generation;
 mod sampling;
+mod slots;
 mod worker;
 
 pub use backend::llama_backend;
@@ -16,4 +17,4 @@ pub use generation::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, Prompt, Role, Sampling,
     StopReason, TokenEvent, TokenLogprob,
 };
-pub use worker::{AdapterInfo, Embedding, ModelInfo, ModelOptions, ModelWorker};
+pub use worker::{AdapterInfo, Embedding, ModelInfo, ModelOptions, ModelWorker, TokenStream};

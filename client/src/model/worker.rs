@@ -1,10 +1,14 @@
 //! [`ModelWorker`]: a GGUF model loaded by llama.cpp on one dedicated OS thread (a llama.cpp context is
 //! tied to its model and must not be used from two threads at once), fed by a command channel. Callers on
-//! any thread or task send it generation, tokenization and detokenization requests; generations stream
-//! back as [`TokenEvent`]s over a tokio channel.
+//! any thread or task send it generation, tokenization and detokenization requests; generations run
+//! batched together on the context's slots ([`super::slots`]) and stream back as [`TokenEvent`]s over a
+//! tokio channel.
 
 use std::{
-    num::NonZeroU32, path::PathBuf, sync::mpsc as std_mpsc, thread::JoinHandle, time::Instant,
+    num::NonZeroU32,
+    path::PathBuf,
+    sync::mpsc::{self as std_mpsc, TryRecvError},
+    thread::JoinHandle,
 };
 
 use alloy::primitives::B256;
@@ -17,29 +21,31 @@ use llama_cpp_2::{
     model::{
         LlamaChatMessage, LlamaChatTemplate, LlamaLoraAdapter, LlamaModel, params::LlamaModelParams,
     },
-    sampling::LlamaSampler,
     token::LlamaToken,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ChatMessage, Generation, GenerationRequest, GenerationStats, ModelError, ModelFile, Prompt,
-    StopReason, TokenEvent,
+    ChatMessage, Generation, GenerationRequest, ModelError, ModelFile, Prompt, TokenEvent,
     backend::llama_backend,
-    generation::{StopMatcher, Utf8Stream},
-    sampling::{constrained_sample, sampler_for, token_logprob},
+    slots::{EventSender, Slots, Waiting},
 };
 
-/// How many undelivered events a generation stream buffers before the model thread waits for the reader.
-const EVENT_BUFFER: usize = 256;
+/// A running generation's events: [`TokenEvent::Token`] pieces, then one [`TokenEvent::Done`] (or one
+/// error). Unbounded, so a slow reader never holds up the other slots (a generation sends at most
+/// `max_tokens` + 2 events).
+pub type TokenStream = mpsc::UnboundedReceiver<Result<TokenEvent, ModelError>>;
 
 /// How a model is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelOptions {
     /// CPU threads llama.cpp uses for generation and prompt evaluation.
     pub threads: u32,
-    /// Context size in tokens (prompt and output together).
+    /// Context size in tokens of one request (prompt and output together); the context holds `parallel`
+    /// times as many.
     pub context_size: u32,
+    /// Slots: requests decoded together in one batch, each with its own KV cache.
+    pub parallel: u32,
     /// The most prompt tokens evaluated in one llama.cpp batch.
     pub batch_size: u32,
     /// Route llama.cpp's own log lines into `tracing` (off: silent). The first worker of a process decides.
@@ -52,6 +58,7 @@ impl Default for ModelOptions {
         Self {
             threads,
             context_size: 2048,
+            parallel: 1,
             batch_size: 512,
             llama_logs: false,
         }
@@ -69,8 +76,10 @@ pub struct ModelInfo {
     pub vocab_size: u32,
     /// The end-of-sequence token id.
     pub eos_token: u32,
-    /// The context size in use.
+    /// The context size in use for one request.
     pub context_size: u32,
+    /// Requests decoded together.
+    pub parallel: u32,
     /// The context size the model was trained with.
     pub trained_context_size: u32,
     /// Whether the GGUF metadata carries a chat template.
@@ -93,7 +102,7 @@ type Reply<T> = oneshot::Sender<Result<T, ModelError>>;
 enum Command {
     Generate {
         request: GenerationRequest,
-        events: mpsc::Sender<Result<TokenEvent, ModelError>>,
+        events: EventSender,
     },
     Tokenize {
         texts: Vec<Vec<u8>>,
@@ -123,8 +132,8 @@ pub struct Embedding {
     pub tokens: usize,
 }
 
-/// A GGUF model running on its own thread. Dropping the worker stops the thread once the request in
-/// progress ends.
+/// A GGUF model running on its own thread. Dropping the worker stops the thread once the requests in
+/// progress end.
 #[derive(Debug)]
 pub struct ModelWorker {
     commands: Option<std_mpsc::Sender<Command>>,
@@ -183,14 +192,11 @@ impl ModelWorker {
             .map_err(|_| ModelError::WorkerGone)
     }
 
-    /// Starts a generation; the receiver yields [`TokenEvent::Token`] pieces, then one
-    /// [`TokenEvent::Done`] (or one error). Dropping the receiver stops the generation.
-    pub fn generate(
-        &self,
-        request: GenerationRequest,
-    ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>, ModelError> {
+    /// Starts a generation: it waits for a free slot, then runs batched with the others. Dropping the
+    /// stream stops the generation.
+    pub fn generate(&self, request: GenerationRequest) -> Result<TokenStream, ModelError> {
         request.sampling.validate()?;
-        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        let (events, receiver) = mpsc::unbounded_channel();
         self.send(Command::Generate { request, events })?;
         Ok(receiver)
     }
@@ -294,7 +300,8 @@ fn serve(
         sha256: file.sha256(),
         vocab_size: session.vocab_size,
         eos_token: model.vocab().eos().0 as u32,
-        context_size: session.context.n_ctx(),
+        context_size: session.slots.slot_context() as u32,
+        parallel: options.parallel.max(1),
         trained_context_size: model.n_ctx_train(),
         has_chat_template: session.template.is_some(),
         adapters: adapter_files
@@ -308,13 +315,25 @@ fn serve(
     if ready.send(Ok(info)).is_err() {
         return;
     }
-    while let Ok(command) = inbox.recv() {
-        match command {
-            Command::Generate { request, events } => {
-                if let Err(error) = session.generate(&request, &events) {
-                    let _ = events.blocking_send(Err(error));
+    loop {
+        // Wait for work while idle; between steps, take whatever has arrived. Once the worker is dropped,
+        // the running generations finish before the thread ends.
+        let command = if session.slots.is_idle() {
+            match inbox.recv() {
+                Ok(command) => command,
+                Err(_) => return,
+            }
+        } else {
+            match inbox.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                    session.step();
+                    continue;
                 }
             }
+        };
+        match command {
+            Command::Generate { request, events } => session.enqueue(request, events),
             Command::Tokenize { texts, reply } => {
                 let _ = reply.send(Ok(texts
                     .iter()
@@ -375,10 +394,16 @@ fn load(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let threads = i32::try_from(options.threads.max(1)).unwrap_or(i32::MAX);
+    let parallel = options.parallel.max(1);
+    // One KV-cache stream per slot (not unified): each request attends over its own tokens alone.
     let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(options.context_size.max(16)))
-        .with_n_batch(options.batch_size.max(1))
-        .with_n_ubatch(options.batch_size.max(1))
+        .with_n_ctx(NonZeroU32::new(
+            options.context_size.max(16).saturating_mul(parallel),
+        ))
+        .with_n_seq_max(parallel)
+        .with_kv_unified(false)
+        .with_n_batch(options.batch_size.max(parallel))
+        .with_n_ubatch(options.batch_size.max(parallel))
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
     Ok((model, adapters, params))
@@ -420,8 +445,8 @@ struct Session<'m> {
     model: &'m LlamaModel,
     context: LlamaContext<'m>,
     template: Option<LlamaChatTemplate>,
-    batch: LlamaBatch<'static>,
-    batch_size: usize,
+    /// The generations running or waiting.
+    slots: Slots,
     vocab_size: u32,
     adapters: Vec<LlamaLoraAdapter>,
     /// The adapter the context applies now.
@@ -448,13 +473,17 @@ impl<'m> Session<'m> {
                 context_size,
                 reason: error.to_string(),
             })?;
-        let batch_size = options.batch_size.max(1) as usize;
+        let parallel = options.parallel.max(1);
+        let slots = Slots::new(
+            parallel as usize,
+            options.batch_size.max(1) as usize,
+            (context.n_ctx() / parallel) as usize,
+        );
         Ok(Self {
             model,
             context,
             template: model.chat_template(None).ok(),
-            batch: LlamaBatch::new(batch_size, 1),
-            batch_size,
+            slots,
             vocab_size: u32::try_from(model.n_vocab()).unwrap_or(0),
             adapters,
             active_adapter: None,
@@ -484,6 +513,8 @@ impl<'m> Session<'m> {
             let params = self
                 .params
                 .clone()
+                .with_n_ctx(NonZeroU32::new(context_size.max(16)))
+                .with_n_seq_max(1)
                 .with_embeddings(true)
                 .with_pooling_type(LlamaPoolingType::Mean)
                 .with_n_batch(context_size)
@@ -581,132 +612,40 @@ impl<'m> Session<'m> {
         self.prompt_ids(prompt).map(|ids| ids.len())
     }
 
-    /// Evaluates the prompt, then samples and streams tokens until an end-of-generation token, a stop
-    /// string (not streamed), `max_tokens`, a full context, or a reader that went away.
-    fn generate(
-        &mut self,
-        request: &GenerationRequest,
-        events: &mpsc::Sender<Result<TokenEvent, ModelError>>,
-    ) -> Result<(), ModelError> {
-        let prompt = self.prompt_ids(&request.prompt)?;
-        let vocab = self.model.vocab();
-        if prompt.is_empty() {
-            return Err(ModelError::EmptyPrompt);
+    /// Queues a generation for a slot, or answers its error at once (a prompt that is empty, does not fit a
+    /// slot, or cannot be templated).
+    fn enqueue(&mut self, request: GenerationRequest, events: EventSender) {
+        let prompt = match self.prompt_ids(&request.prompt) {
+            Ok(prompt) if prompt.is_empty() => Err(ModelError::EmptyPrompt),
+            Ok(prompt) if prompt.len() >= self.slots.slot_context() => {
+                Err(ModelError::PromptTooLong {
+                    prompt_tokens: prompt.len(),
+                    context_size: self.slots.slot_context() as u32,
+                })
+            }
+            other => other,
+        };
+        match prompt {
+            Ok(prompt) => self.slots.push(Waiting {
+                request,
+                prompt,
+                events,
+            }),
+            Err(error) => {
+                let _ = events.send(Err(error));
+            }
         }
-        let context_size = self.context.n_ctx();
-        if prompt.len() >= context_size as usize {
-            return Err(ModelError::PromptTooLong {
-                prompt_tokens: prompt.len(),
-                context_size,
-            });
-        }
+    }
 
-        apply_adapter(
+    /// Decodes one batch of the running generations (see [`Slots::step`]).
+    fn step(&mut self) {
+        let active = self.active_adapter;
+        let (adapters, active_adapter) = (&mut self.adapters, &mut self.active_adapter);
+        self.slots.step(
+            self.model,
             &mut self.context,
-            &mut self.adapters,
-            &mut self.active_adapter,
-            request.adapter,
-        )?;
-        let started = Instant::now();
-        self.context.clear_kv_cache();
-        for (chunk_index, chunk) in prompt.chunks(self.batch_size).enumerate() {
-            self.batch.clear();
-            for (offset, &token) in chunk.iter().enumerate() {
-                let position = chunk_index * self.batch_size + offset;
-                self.batch
-                    .add(token, position as i32, &[0], position + 1 == prompt.len())
-                    .map_err(|error| ModelError::Decode(error.to_string()))?;
-            }
-            self.context
-                .decode(&mut self.batch)
-                .map_err(|error| ModelError::Decode(error.to_string()))?;
-        }
-        let prompt_micros = started.elapsed().as_micros() as u64;
-
-        let started = Instant::now();
-        let mut grammar = request
-            .grammar
-            .as_deref()
-            .map(|grammar| LlamaSampler::grammar(self.model, grammar, "root"))
-            .transpose()
-            .map_err(|error| ModelError::Grammar(error.to_string()))?;
-        let mut sampler = sampler_for(&request.sampling, self.vocab_size);
-        let mut utf8 = Utf8Stream::default();
-        let mut stops = StopMatcher::new(&request.stop);
-        let mut piece = Vec::with_capacity(32);
-        let mut output = Vec::new();
-        let mut logprobs = Vec::new();
-        // Bytes of text sent, bytes the tokens spelled, and where each token's bytes begin.
-        let (mut sent, mut spelled, mut starts) = (0, 0, Vec::new());
-        let mut position = prompt.len();
-        let mut stop = loop {
-            if output.len() >= request.sampling.max_tokens as usize {
-                break StopReason::MaxTokens;
-            }
-            if position >= context_size as usize {
-                break StopReason::ContextFull;
-            }
-            let last = self.batch.n_tokens() - 1;
-            let token = match grammar.as_mut() {
-                None => sampler.sample(&self.context, last),
-                Some(grammar) => constrained_sample(&mut sampler, grammar, &self.context, last),
-            };
-            if vocab.is_eog(token) {
-                break StopReason::EndOfGeneration;
-            }
-            output.push(token.0 as u32);
-            piece.clear();
-            vocab.token_to_piece_into(token, &mut piece, false, None);
-            if let Some(top) = request.logprobs {
-                let logits = self.context.get_logits_ith(self.batch.n_tokens() - 1);
-                logprobs.push(token_logprob(&vocab, logits, token, top));
-                starts.push(spelled);
-                spelled += piece.len();
-            }
-            let (text, stopped) = stops.push(&utf8.push(&piece));
-            sent += text.len();
-            if !text.is_empty() && events.blocking_send(Ok(TokenEvent::Token(text))).is_err() {
-                return Ok(()); // the reader went away: stop generating
-            }
-            if stopped {
-                break StopReason::StopString;
-            }
-            self.batch.clear();
-            self.batch
-                .add(token, position as i32, &[0], true)
-                .map_err(|error| ModelError::Decode(error.to_string()))?;
-            self.context
-                .decode(&mut self.batch)
-                .map_err(|error| ModelError::Decode(error.to_string()))?;
-            position += 1;
-        };
-        let rest = if stop == StopReason::StopString {
-            String::new()
-        } else {
-            let (mut text, found) = stops.push(&utf8.finish());
-            if found {
-                stop = StopReason::StopString;
-            } else {
-                text.push_str(&stops.finish());
-            }
-            text
-        };
-        sent += rest.len();
-        if !rest.is_empty() {
-            let _ = events.blocking_send(Ok(TokenEvent::Token(rest)));
-        }
-        // Drop the tokens that only spelled a stop string (their text begins past the text sent).
-        logprobs.truncate(starts.iter().take_while(|&&start| start < sent).count());
-        let stats = GenerationStats {
-            prompt_tokens: prompt.len() as u32,
-            output_tokens: output.len() as u32,
-            output_token_ids: output,
-            stop,
-            logprobs,
-            prompt_micros,
-            generation_micros: started.elapsed().as_micros() as u64,
-        };
-        let _ = events.blocking_send(Ok(TokenEvent::Done(stats)));
-        Ok(())
+            |context, wanted| apply_adapter(context, adapters, active_adapter, wanted),
+            active,
+        );
     }
 }

@@ -11,7 +11,6 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use soil_bindings::contracts::IModelRegistry;
-use tokio::sync::mpsc;
 
 use crate::{
     attribution::{self, DocumentFetcher, Index, IndexCache},
@@ -19,7 +18,7 @@ use crate::{
     error::{ClientError, DepositShortfall, Result},
     model::{
         GenerationRequest, GenerationStats, ModelError, ModelFile, ModelOptions, ModelWorker,
-        Prompt, TokenEvent,
+        Prompt, TokenEvent, TokenStream,
     },
     outbox::Outbox,
     outputs::{self, OutputStore},
@@ -393,7 +392,7 @@ impl Session {
         &self,
         model: &ServedModel,
         mut request: GenerationRequest,
-    ) -> Result<mpsc::Receiver<Result<TokenEvent, ModelError>>> {
+    ) -> Result<TokenStream> {
         request.adapter = model.adapter;
         let prompt_tokens = self.worker.prompt_tokens(request.prompt.clone()).await?;
         self.ensure_funded(
