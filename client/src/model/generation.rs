@@ -178,6 +178,9 @@ pub struct TokenLogprob {
 pub struct GenerationStats {
     /// Tokens in the prompt (after templating).
     pub prompt_tokens: u32,
+    /// Of those, the tokens read from the prompt cache: the prefix the slot's KV cache still held from its
+    /// previous request under the same adapter (not evaluated again).
+    pub cached_prompt_tokens: u32,
     /// Tokens generated (the end-of-generation token excluded).
     pub output_tokens: u32,
     /// The generated tokens' ids, in order: what attribution runs over.

@@ -60,6 +60,8 @@ struct Slot {
 /// A generation running on a slot.
 struct Job {
     prompt: Vec<LlamaToken>,
+    /// Prompt tokens found in the cache when the job started.
+    cached: usize,
     /// Prompt tokens in the cache so far.
     read: usize,
     events: EventSender,
@@ -339,6 +341,7 @@ impl Slot {
         self.forget_unread(context);
         self.job = Some(Job {
             prompt: waiting.prompt,
+            cached: kept,
             read: kept,
             events: waiting.events,
             started: Instant::now(),
@@ -397,6 +400,7 @@ impl Job {
         let output = std::mem::take(&mut decoding.output);
         let stats = GenerationStats {
             prompt_tokens: self.prompt.len() as u32,
+            cached_prompt_tokens: self.cached as u32,
             output_tokens: output.len() as u32,
             output_token_ids: output,
             stop,

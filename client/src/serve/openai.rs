@@ -511,6 +511,14 @@ pub(crate) struct UsageCounts {
     pub(crate) prompt_tokens: u32,
     pub(crate) completion_tokens: u32,
     pub(crate) total_tokens: u32,
+    pub(crate) prompt_tokens_details: PromptTokensDetails,
+}
+
+/// What OpenAI reports of the prompt's tokens: here, how many came from the prompt cache (billed like the
+/// rest: a receipt prices every prompt token).
+#[derive(Debug, Serialize)]
+pub(crate) struct PromptTokensDetails {
+    pub(crate) cached_tokens: u32,
 }
 
 impl UsageCounts {
@@ -518,12 +526,16 @@ impl UsageCounts {
     /// does, the completion tokens of every choice added up. (Each choice's receipt bills its own
     /// evaluation of the prompt.)
     pub(crate) fn of(completions: &[Completion]) -> Self {
-        let prompt_tokens = completions.first().map_or(0, |c| c.stats.prompt_tokens);
+        let first = completions.first().map(|c| &c.stats);
+        let prompt_tokens = first.map_or(0, |stats| stats.prompt_tokens);
         let completion_tokens = completions.iter().map(|c| c.stats.output_tokens).sum();
         Self {
             prompt_tokens,
             completion_tokens,
             total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: first.map_or(0, |stats| stats.cached_prompt_tokens),
+            },
         }
     }
 }

@@ -158,7 +158,7 @@ impl Shape {
                     "content": [{ "type": "output_text", "text": completion.text, "annotations": [] }] });
                 let usage = json!({
                     "input_tokens": stats.prompt_tokens,
-                    "input_tokens_details": { "cached_tokens": 0 },
+                    "input_tokens_details": { "cached_tokens": stats.cached_prompt_tokens },
                     "output_tokens": stats.output_tokens,
                     "output_tokens_details": { "reasoning_tokens": 0 },
                     "total_tokens": stats.prompt_tokens + stats.output_tokens,
