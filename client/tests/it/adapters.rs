@@ -223,8 +223,26 @@ async fn an_adapter_is_registered_served_and_pays_its_base_owner_to_the_wei() {
         );
         u256(&soil["fee"])
     };
-    let base_fees = fee(&from_base, PRICE) + fee(&again, PRICE);
-    let mut adapter_fees = fee(&from_adapter, ADAPTER_PRICE);
+    // Each receipt's fee, by model.
+    let mut base_receipts = vec![fee(&from_base, PRICE), fee(&again, PRICE)];
+    let mut adapter_receipts = vec![fee(&from_adapter, ADAPTER_PRICE)];
+
+    // The base and the adapter asked at once: a batch never mixes adapters, so each answers as alone.
+    let names = [&base_name, &adapter_name, &base_name, &adapter_name];
+    let mixed = futures::future::join_all(names.map(|name| ask(&url, name, question))).await;
+    for (answer, name) in mixed.iter().zip(names) {
+        let (alone, price, receipts) = if name == &base_name {
+            (&from_base, PRICE, &mut base_receipts)
+        } else {
+            (&from_adapter, ADAPTER_PRICE, &mut adapter_receipts)
+        };
+        assert_eq!(
+            text(answer),
+            text(alone),
+            "{name} asked alongside the other"
+        );
+        receipts.push(fee(answer, price));
+    }
 
     // `soil infer` runs the adapter the same way.
     let infer = env.json(
@@ -256,7 +274,7 @@ async fn an_adapter_is_registered_served_and_pays_its_base_owner_to_the_wei() {
         U256::from(tokens * ADAPTER_PRICE / 1000),
         "{infer}"
     );
-    adapter_fees += u256(&infer["fee"]);
+    adapter_receipts.push(u256(&infer["fee"]));
     let ran = infer["text"].as_str().unwrap();
     assert!(
         text(&from_adapter).starts_with(ran),
@@ -266,23 +284,13 @@ async fn an_adapter_is_registered_served_and_pays_its_base_owner_to_the_wei() {
     // Settlement: the base's owner gets its owner share of the base's fees plus the derivative share of
     // the adapter's, taken from the adapter owner's share; every part rounded down per receipt.
     let settled = env.json(PAYER, &["settle"]);
-    assert_eq!(settled["report"]["settled"], 4, "{settled}");
+    assert_eq!(settled["report"]["settled"], 8, "{settled}");
     let per_receipt = |answers: &[U256], bps: u64| {
         answers
             .iter()
             .map(|f| *f * U256::from(bps) / U256::from(10_000u64))
             .fold(U256::ZERO, |a, b| a + b)
     };
-    let base_receipts = [fee(&from_base, PRICE), fee(&again, PRICE)];
-    let adapter_receipts = [fee(&from_adapter, ADAPTER_PRICE), u256(&infer["fee"])];
-    assert_eq!(
-        base_receipts.iter().fold(U256::ZERO, |a, b| a + b),
-        base_fees
-    );
-    assert_eq!(
-        adapter_receipts.iter().fold(U256::ZERO, |a, b| a + b),
-        adapter_fees
-    );
     let derivative = per_receipt(&adapter_receipts, SHARE_BPS);
     let base_owner = per_receipt(&base_receipts, SPLIT[0]) + derivative;
     let adapter_owner = per_receipt(&adapter_receipts, ADAPTER_SPLIT[0]) - derivative;

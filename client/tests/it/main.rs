@@ -6,6 +6,7 @@ mod account;
 mod adapters;
 mod attribution;
 mod audit;
+mod batching;
 mod common;
 mod errors;
 mod finetune;
