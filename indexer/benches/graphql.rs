@@ -149,6 +149,7 @@ fn events(receipts: u64) -> Vec<SoilEvent> {
             review_window: 7 * 24 * 3_600,
             max_contribution_tokens: 1_000,
             metadata_uri: format!("ipfs://d{datanet}"),
+            metadata_uri_bytes: None,
         });
         for seq in 1..=CONTRIBUTIONS_PER_DATANET {
             id += 1;
@@ -160,6 +161,7 @@ fn events(receipts: u64) -> Vec<SoilEvent> {
                 token_count: 100 + id % 50,
                 stake: U256::from(10),
                 uri: format!("file:///doc-{id}"),
+                uri_bytes: None,
             });
             out.push(SoilEvent::ContributionReviewed {
                 contribution_id: id,
@@ -191,6 +193,7 @@ fn events(receipts: u64) -> Vec<SoilEvent> {
             treasury_bps: 500,
             release_ids: vec![datanet],
             uri: format!("file:///model-{datanet}.gguf"),
+            uri_bytes: None,
         });
     }
     out.extend((0..receipts).map(|r| settlement("receipt", r)));

@@ -45,8 +45,12 @@ pub(crate) struct Contribution {
     pub(crate) token_count: BigInt,
     /// Stake locked.
     pub(crate) stake: BigInt,
-    /// Where the document can be fetched.
+    /// Where the document can be fetched. Text: where the submitted bytes are not UTF-8, or hold a
+    /// NUL, U+FFFD stands in and `uriBytes` has them.
     pub(crate) uri: String,
+    /// The bytes the chain holds (0x hex), only when `uri` is not exactly them: where they are
+    /// not UTF-8, or hold a NUL, U+FFFD stands in for them in `uri`.
+    pub(crate) uri_bytes: Option<String>,
     #[graphql(skip)]
     pub(crate) status: String,
     /// 1-based position in the datanet's accepted set; 0 unless accepted.
@@ -75,7 +79,7 @@ pub(crate) struct Contribution {
 
 macro_rules! columns {
     () => {
-        "contribution_id, datanet_id, contributor, content_hash, token_count, stake, uri, status, accepted_seq, \
+        "contribution_id, datanet_id, contributor, content_hash, token_count, stake, uri, uri_bytes, status, accepted_seq, \
          reviewer, slashed, stake_returned, submitted_block, submitted_tx, reviewed_block, attribution_count, \
          attributed_earnings, pool_earnings, earnings"
     };

@@ -25,8 +25,12 @@ pub(crate) struct Datanet {
     pub(crate) owner: String,
     /// Smallest stake a contribution must lock.
     pub(crate) min_stake: BigInt,
-    /// Where the datanet's description lives.
+    /// Where the datanet's description lives. Text: where the registered bytes are not UTF-8, or hold
+    /// a NUL, U+FFFD stands in and `metadataUriBytes` has them.
     pub(crate) metadata_uri: String,
+    /// The bytes the chain holds (0x hex), only when `metadataUri` is not exactly them: where they are
+    /// not UTF-8, or hold a NUL, U+FFFD stands in for them in `metadataUri`.
+    pub(crate) metadata_uri_bytes: Option<String>,
     /// Seconds a contribution waits for review; past them, an unreviewed one may be withdrawn.
     pub(crate) review_window: i64,
     /// Most tokens one contribution may count.
@@ -61,7 +65,7 @@ pub(crate) struct Datanet {
 
 macro_rules! columns {
     () => {
-        "datanet_id, owner, min_stake, metadata_uri, review_window, max_contribution_tokens, created_block, \
+        "datanet_id, owner, min_stake, metadata_uri, metadata_uri_bytes, review_window, max_contribution_tokens, created_block, \
          created_tx, curator_count, contribution_count, accepted_count, rejected_count, accepted_tokens, slashed, release_count, \
          attributed_revenue, pool_revenue, revenue"
     };

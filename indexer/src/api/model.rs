@@ -25,8 +25,12 @@ pub(crate) struct Model {
     pub(crate) owner: String,
     /// sha256 of the GGUF weights file.
     pub(crate) weights_hash: String,
-    /// Where the weights can be fetched.
+    /// Where the weights can be fetched. Text: where the registered bytes are not UTF-8, or hold a
+    /// NUL, U+FFFD stands in and `uriBytes` has them.
     pub(crate) uri: String,
+    /// The bytes the chain holds (0x hex), only when `uri` is not exactly them: where they are
+    /// not UTF-8, or hold a NUL, U+FFFD stands in for them in `uri`.
+    pub(crate) uri_bytes: Option<String>,
     /// Fee per 1,000 tokens of a receipt whose deadline is before `nextPriceAt` (of every receipt
     /// when no change is scheduled): the price before the latest change.
     pub(crate) price_per_kilo_token: BigInt,
@@ -76,8 +80,12 @@ pub(crate) struct Model {
     /// For an adapter, sha256 of its training manifest (canonical JSON); null for a whole model.
     pub(crate) manifest_hash: Option<String>,
     /// For an adapter, where its training manifest can be fetched, as registered (text: U+FFFD stands
-    /// for each NUL and each byte sequence that is not UTF-8); null for a whole model.
+    /// for each NUL and each byte sequence that is not UTF-8, and `manifestUriBytes` has them); null for
+    /// a whole model.
     pub(crate) manifest_uri: Option<String>,
+    /// The bytes the chain holds (0x hex), only when `manifestUri` is not exactly them: where they are
+    /// not UTF-8, or hold a NUL, U+FFFD stands in for them in `manifestUri`.
+    pub(crate) manifest_uri_bytes: Option<String>,
     /// The share of each fee (basis points, out of the adapter's owner share) that adapters registered on
     /// this model from now on pay its owner; adapters already registered keep the share they were
     /// registered with (`baseShareBps`).
@@ -90,10 +98,10 @@ pub(crate) struct Model {
 
 macro_rules! columns {
     () => {
-        "model_id, owner, weights_hash, uri, price_per_kilo_token, next_price_per_kilo_token, next_price_at, \
+        "model_id, owner, weights_hash, uri, uri_bytes, price_per_kilo_token, next_price_per_kilo_token, next_price_at, \
          owner_bps, data_bps, node_bps, treasury_bps, registered_block, registered_tx, receipt_count, \
          input_tokens, output_tokens, revenue, owner_revenue, data_revenue, node_revenue, treasury_revenue, attributed_revenue, pool_revenue, \
-         base_model_id, base_share_bps, manifest_hash, manifest_uri, derivative_share_bps, base_revenue, derivative_revenue"
+         base_model_id, base_share_bps, manifest_hash, manifest_uri, manifest_uri_bytes, derivative_share_bps, base_revenue, derivative_revenue"
     };
 }
 

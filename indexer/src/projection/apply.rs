@@ -11,7 +11,7 @@ use crate::store::batch::Batch;
 use crate::store::entity::{
     Account, Contribution, Curator, Datanet, Model, Parameter, Release, Totals,
 };
-use crate::store::value::{Column, Val, hex0x, int, stored_text};
+use crate::store::value::{Column, Val, chain_string, hex0x, int};
 
 /// `a += b`, failing loudly on overflow.
 fn add(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
@@ -163,12 +163,16 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             review_window,
             max_contribution_tokens,
             metadata_uri,
+            metadata_uri_bytes,
         } => {
             let id = int("datanet id", *datanet_id)?;
+            let (metadata_uri, metadata_uri_bytes) =
+                chain_string(metadata_uri, metadata_uri_bytes.as_ref());
             let row = Datanet {
                 owner: *owner,
                 min_stake: *min_stake,
-                metadata_uri: stored_text(metadata_uri),
+                metadata_uri,
+                metadata_uri_bytes,
                 review_window: int("review window", *review_window)?,
                 max_contribution_tokens: int("max contribution tokens", *max_contribution_tokens)?,
                 created_block: block,
@@ -244,16 +248,19 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             token_count,
             stake,
             uri,
+            uri_bytes,
         } => {
             let id = int("contribution id", *contribution_id)?;
             let datanet = int("datanet id", *datanet_id)?;
+            let (uri, uri_bytes) = chain_string(uri, uri_bytes.as_ref());
             let row = Contribution {
                 datanet_id: datanet,
                 contributor: *contributor,
                 content_hash: *content_hash,
                 token_count: int("token count", *token_count)?,
                 stake: *stake,
-                uri: stored_text(uri),
+                uri,
+                uri_bytes,
                 status: "pending".to_owned(),
                 accepted_seq: 0,
                 reviewer: None,
@@ -471,12 +478,15 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             treasury_bps,
             release_ids,
             uri,
+            uri_bytes,
         } => {
             let id = int("model id", *model_id)?;
+            let (uri, uri_bytes) = chain_string(uri, uri_bytes.as_ref());
             let row = Model {
                 owner: *owner,
                 weights_hash: *weights_hash,
-                uri: stored_text(uri),
+                uri,
+                uri_bytes,
                 price_per_kilo_token: *price_per_kilo_token,
                 next_price_per_kilo_token: None,
                 next_price_at: None,
@@ -500,6 +510,7 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
                 base_share_bps: 0,
                 manifest_hash: None,
                 manifest_uri: None,
+                manifest_uri_bytes: None,
                 derivative_share_bps: 0,
                 base_revenue: U256::ZERO,
                 derivative_revenue: U256::ZERO,
@@ -567,16 +578,20 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             base_share_bps,
             trained_on_release_ids,
             manifest_uri,
+            manifest_uri_bytes,
         } => {
             let id = int("model id", *model_id)?;
             let base = int("base model id", *base_model_id)?;
             let share = int("bps", *base_share_bps)?;
+            let (manifest_uri, manifest_uri_bytes) =
+                chain_string(manifest_uri, manifest_uri_bytes.as_ref());
             state
                 .modify::<Model, ()>(&(id,), |m| {
                     m.base_model_id = Some(base);
                     m.base_share_bps = share;
                     m.manifest_hash = Some(*manifest_hash);
-                    m.manifest_uri = Some(stored_text(manifest_uri));
+                    m.manifest_uri = Some(manifest_uri);
+                    m.manifest_uri_bytes = manifest_uri_bytes;
                     Ok(())
                 })
                 .await?
@@ -863,15 +878,7 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
     );
     // The URI as text both stores can hold; the signed bytes as well when that text is not them (they
     // were not UTF-8, or held a NUL), so the digest can still be recomputed from the row.
-    let uri_text = stored_text(output_uri);
-    let signed: &[u8] = output_uri_bytes
-        .as_ref()
-        .map_or(output_uri.as_bytes(), |bytes| bytes.as_ref());
-    let uri_bytes = if signed == uri_text.as_bytes() {
-        Val::NullText
-    } else {
-        Val::Text(hex0x(signed))
-    };
+    let (uri_text, uri_bytes) = chain_string(output_uri, output_uri_bytes.as_ref());
 
     for (position, ((contribution_id, weight), amount)) in
         entries.iter().zip(&split.contributors).enumerate()
@@ -1009,7 +1016,7 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         prompt_hash.to_val(),
         output_hash.to_val(),
         Val::Text(uri_text),
-        uri_bytes,
+        uri_bytes.map_or(Val::NullText, Val::Text),
         Val::Int(int("deadline", *deadline)?),
         Val::Int(int("attribution version", *attribution_version)?),
         attribution_hash.to_val(),

@@ -43,6 +43,9 @@ pub enum SoilEvent {
         #[serde(default)]
         max_contribution_tokens: u64,
         metadata_uri: String,
+        /// The bytes of `metadata_uri` when they are not UTF-8 (it then holds U+FFFD in their place).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata_uri_bytes: Option<Bytes>,
     },
     CuratorSet {
         datanet_id: u64,
@@ -57,6 +60,9 @@ pub enum SoilEvent {
         token_count: u64,
         stake: U256,
         uri: String,
+        /// The bytes of `uri` when they are not UTF-8 (it then holds U+FFFD in their place).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uri_bytes: Option<Bytes>,
     },
     ContributionReviewed {
         contribution_id: u64,
@@ -104,6 +110,9 @@ pub enum SoilEvent {
         treasury_bps: u64,
         release_ids: Vec<u64>,
         uri: String,
+        /// The bytes of `uri` when they are not UTF-8 (it then holds U+FFFD in their place).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uri_bytes: Option<Bytes>,
     },
     /// A price change, scheduled: receipts whose deadline is at or after `effective_at` pay the new
     /// price, earlier deadlines the one before.
@@ -129,6 +138,9 @@ pub enum SoilEvent {
         trained_on_release_ids: Vec<u64>,
         /// As decoded: U+FFFD for each invalid UTF-8 sequence (NULs are kept here, replaced when stored).
         manifest_uri: String,
+        /// The bytes of `manifest_uri` when they are not UTF-8 (it then holds U+FFFD in their place).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest_uri_bytes: Option<Bytes>,
     },
     /// The share adapters registered on `model_id` from now on pay its owner.
     DerivativeShareSet {

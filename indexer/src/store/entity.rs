@@ -79,6 +79,10 @@ entity! {
         min_stake: U256,
         /// Where its description lives.
         metadata_uri: String,
+        /// The chain's bytes of `metadata_uri` (0x hex) when its stored text is not them (they were not
+        /// UTF-8, or held a NUL); `None` when it is.
+        #[serde(default)]
+        metadata_uri_bytes: Option<String>,
         /// Seconds a contribution waits for review before it may be withdrawn.
         #[serde(default)]
         review_window: i64,
@@ -141,6 +145,10 @@ entity! {
         stake: U256,
         /// Where the document lives.
         uri: String,
+        /// The chain's bytes of `uri` (0x hex) when its stored text is not them (they were not
+        /// UTF-8, or held a NUL); `None` when it is.
+        #[serde(default)]
+        uri_bytes: Option<String>,
         /// `pending`, `accepted`, `rejected` or `withdrawn`.
         status: String,
         /// Position in the accepted set (0 unless accepted).
@@ -201,6 +209,10 @@ entity! {
         weights_hash: B256,
         /// Where the weights live.
         uri: String,
+        /// The chain's bytes of `uri` (0x hex) when its stored text is not them (they were not
+        /// UTF-8, or held a NUL); `None` when it is.
+        #[serde(default)]
+        uri_bytes: Option<String>,
         /// Price per 1,000 tokens of receipts whose deadline is before `next_price_at` (all receipts
         /// when no change is scheduled).
         price_per_kilo_token: U256,
@@ -254,6 +266,10 @@ entity! {
         /// For an adapter, where its training manifest lives (stored text, see SCHEMA.md).
         #[serde(default)]
         manifest_uri: Option<String>,
+        /// The chain's bytes of `manifest_uri` (0x hex) when its stored text is not them (they were not
+        /// UTF-8, or held a NUL); `None` when it is.
+        #[serde(default)]
+        manifest_uri_bytes: Option<String>,
         /// The share (bps) adapters registered on this model from now on pay its owner.
         #[serde(default)]
         derivative_share_bps: i64,

@@ -1,7 +1,7 @@
 //! How Rust values map to the schema's column types (see `SCHEMA.md`): integers as `BIGINT`, amounts as
 //! decimal `TEXT`, addresses and hashes as lowercase `0x` hex `TEXT`, flags as 0/1.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -45,6 +45,17 @@ pub fn hex0x(bytes: &[u8]) -> String {
 /// PostgreSQL's text cannot hold it; both stores hold the same text. Any other character is kept.
 pub fn stored_text(text: &str) -> String {
     text.replace('\0', "\u{FFFD}")
+}
+
+/// A `string` from the chain as stored: the text of [`stored_text`], and the bytes the chain holds
+/// (0x hex) when that text is not exactly them (they were not UTF-8, or held a NUL); `None` when it is.
+/// `decoded` is the string as the ABI decoder read it (U+FFFD for each invalid UTF-8 sequence), `raw`
+/// its bytes where the decoder read them apart (it does where they are not `decoded`'s UTF-8).
+pub fn chain_string(decoded: &str, raw: Option<&Bytes>) -> (String, Option<String>) {
+    let text = stored_text(decoded);
+    let raw = raw.map_or(decoded.as_bytes(), |raw| raw.as_ref());
+    let bytes = (raw != text.as_bytes()).then(|| hex0x(raw));
+    (text, bytes)
 }
 
 /// A `u64` from the chain as a database integer.

@@ -2,7 +2,7 @@
 
 use alloy::primitives::{Address, Bytes, LogData, U256};
 use alloy::rpc::types::Log;
-use alloy::sol_types::{SolEventInterface, SolValue};
+use alloy::sol_types::{SolEvent, SolEventInterface, SolValue};
 use soil_bindings::Deployment;
 use soil_bindings::contracts::IDatanetRegistry::IDatanetRegistryEvents as D;
 use soil_bindings::contracts::IModelRegistry::IModelRegistryEvents as M;
@@ -80,11 +80,13 @@ impl Decoder {
                 D::decode_log(&log.inner)
                     .map_err(|e| fail(e.to_string()))?
                     .data,
+                &log.inner.data,
             ),
             Contract::ModelRegistry => from_model_registry(
                 M::decode_log(&log.inner)
                     .map_err(|e| fail(e.to_string()))?
                     .data,
+                &log.inner.data,
             ),
             Contract::UsageEscrow => from_usage_escrow(
                 E::decode_log(&log.inner)
@@ -113,7 +115,7 @@ impl Decoder {
     }
 }
 
-fn from_datanet_registry(event: D) -> SoilEvent {
+fn from_datanet_registry(event: D, data: &LogData) -> SoilEvent {
     match event {
         D::DatanetCreated(e) => SoilEvent::DatanetCreated {
             datanet_id: e.datanetId,
@@ -121,6 +123,9 @@ fn from_datanet_registry(event: D) -> SoilEvent {
             min_stake: U256::from(e.minStake),
             review_window: e.reviewWindow,
             max_contribution_tokens: u64::from(e.maxContributionTokens),
+            metadata_uri_bytes: raw_bytes(&e.metadataURI, || {
+                Some(DatanetCreatedBytes::abi_decode_data(&data.data).ok()?.3)
+            }),
             metadata_uri: e.metadataURI,
         },
         D::CuratorSet(e) => SoilEvent::CuratorSet {
@@ -135,6 +140,13 @@ fn from_datanet_registry(event: D) -> SoilEvent {
             content_hash: e.contentHash,
             token_count: u64::from(e.tokenCount),
             stake: U256::from(e.stake),
+            uri_bytes: raw_bytes(&e.uri, || {
+                Some(
+                    ContributionSubmittedBytes::abi_decode_data(&data.data)
+                        .ok()?
+                        .3,
+                )
+            }),
             uri: e.uri,
         },
         D::ContributionReviewed(e) => SoilEvent::ContributionReviewed {
@@ -170,7 +182,7 @@ fn from_datanet_registry(event: D) -> SoilEvent {
     }
 }
 
-fn from_model_registry(event: M) -> SoilEvent {
+fn from_model_registry(event: M, data: &LogData) -> SoilEvent {
     match event {
         M::ModelRegistered(e) => SoilEvent::ModelRegistered {
             model_id: e.modelId,
@@ -182,6 +194,9 @@ fn from_model_registry(event: M) -> SoilEvent {
             node_bps: u64::from(e.nodeBps),
             treasury_bps: u64::from(e.treasuryBps),
             release_ids: e.releaseIds,
+            uri_bytes: raw_bytes(&e.uri, || {
+                Some(ModelRegisteredBytes::abi_decode_data(&data.data).ok()?.6)
+            }),
             uri: e.uri,
         },
         M::ModelPriceSet(e) => SoilEvent::ModelPriceSet {
@@ -199,6 +214,9 @@ fn from_model_registry(event: M) -> SoilEvent {
             manifest_hash: e.manifestHash,
             base_share_bps: u64::from(e.baseShareBps),
             trained_on_release_ids: e.trainedOnReleaseIds,
+            manifest_uri_bytes: raw_bytes(&e.manifestUri, || {
+                Some(AdapterRegisteredBytes::abi_decode_data(&data.data).ok()?.2)
+            }),
             manifest_uri: e.manifestUri,
         },
         M::DerivativeShareSet(e) => SoilEvent::DerivativeShareSet {
@@ -209,6 +227,14 @@ fn from_model_registry(event: M) -> SoilEvent {
 }
 
 alloy::sol! {
+    // The events that carry a `string`, declared with `bytes` in its place: ABI-encoded alike, but
+    // decoded without the lossy UTF-8 conversion `string` gets (only their data is decoded: the
+    // topics, and so the signatures, do not matter).
+    event DatanetCreatedBytes(uint64 indexed datanetId, address indexed owner, uint96 minStake, uint64 reviewWindow, uint32 maxContributionTokens, bytes metadataURI);
+    event ContributionSubmittedBytes(uint64 indexed contributionId, uint64 indexed datanetId, address indexed contributor, bytes32 contentHash, uint32 tokenCount, uint96 stake, bytes uri);
+    event ModelRegisteredBytes(uint64 indexed modelId, address indexed owner, bytes32 indexed weightsHash, uint96 pricePerKiloToken, uint16 ownerBps, uint16 dataBps, uint16 nodeBps, uint16 treasuryBps, uint64[] releaseIds, bytes uri);
+    event AdapterRegisteredBytes(uint64 indexed modelId, uint64 indexed baseModelId, bytes32 indexed manifestHash, uint16 baseShareBps, uint64[] trainedOnReleaseIds, bytes manifestUri);
+
     /// `UsageReceipt` with its output URI read as the bytes it is: ABI-encoded like the `string`, but
     /// decoded without the lossy UTF-8 conversion `string` gets.
     struct ReceiptBytes {
@@ -228,14 +254,14 @@ alloy::sol! {
     }
 }
 
-/// The signed bytes of a settled receipt's output URI when they are not the UTF-8 of `text`, the
-/// URI as decoded (where the decoder put U+FFFD for each invalid sequence); `None` when they are.
-fn output_uri_bytes(text: &str, data: &LogData) -> Option<Bytes> {
+/// The bytes of an event's `string` when they are not the UTF-8 of `text`, the string as decoded
+/// (where the decoder put U+FFFD for each invalid sequence); `None` when they are. `read` decodes them
+/// from the event's data, only where `text` holds a U+FFFD.
+fn raw_bytes(text: &str, read: impl FnOnce() -> Option<Bytes>) -> Option<Bytes> {
     if !text.contains(char::REPLACEMENT_CHARACTER) {
         return None;
     }
-    let (receipt, _attribution) = <(ReceiptBytes, Bytes)>::abi_decode_params(&data.data).ok()?;
-    (receipt.outputURI.as_ref() != text.as_bytes()).then_some(receipt.outputURI)
+    read().filter(|bytes| bytes.as_ref() != text.as_bytes())
 }
 
 fn from_usage_escrow(event: E, data: &LogData) -> SoilEvent {
@@ -263,7 +289,11 @@ fn from_usage_escrow(event: E, data: &LogData) -> SoilEvent {
                 node: r.node,
                 prompt_hash: r.promptHash,
                 output_hash: r.outputHash,
-                output_uri_bytes: output_uri_bytes(&r.outputURI, data),
+                output_uri_bytes: raw_bytes(&r.outputURI, || {
+                    let (receipt, _attribution) =
+                        <(ReceiptBytes, Bytes)>::abi_decode_params(&data.data).ok()?;
+                    Some(receipt.outputURI)
+                }),
                 output_uri: r.outputURI,
                 input_tokens: u64::from(r.inputTokens),
                 output_tokens: u64::from(r.outputTokens),
@@ -319,5 +349,41 @@ fn from_usage_escrow(event: E, data: &LogData) -> SoilEvent {
             validity: e.validity,
         },
         E::EIP712DomainChanged(_) => SoilEvent::Eip712DomainChanged {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soil_bindings::contracts::{IDatanetRegistry, IModelRegistry};
+
+    /// Each `…Bytes` twin declares its event's parameters, with `bytes` for the event's `string`.
+    #[test]
+    fn the_bytes_twins_declare_their_events_parameters() {
+        let twins = [
+            (
+                DatanetCreatedBytes::SIGNATURE,
+                IDatanetRegistry::DatanetCreated::SIGNATURE,
+            ),
+            (
+                ContributionSubmittedBytes::SIGNATURE,
+                IDatanetRegistry::ContributionSubmitted::SIGNATURE,
+            ),
+            (
+                ModelRegisteredBytes::SIGNATURE,
+                IModelRegistry::ModelRegistered::SIGNATURE,
+            ),
+            (
+                AdapterRegisteredBytes::SIGNATURE,
+                IModelRegistry::AdapterRegistered::SIGNATURE,
+            ),
+        ];
+        for (twin, event) in twins {
+            let as_string = twin
+                .replacen("Bytes(", "(", 1)
+                .strip_suffix(",bytes)")
+                .map(|params| format!("{params},string)"));
+            assert_eq!(as_string.as_deref(), Some(event), "{twin}");
+        }
     }
 }

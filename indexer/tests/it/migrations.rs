@@ -198,8 +198,9 @@ const BEFORE_0010: [&str; 5] = [
 ];
 
 /// A store of the release before 0010, at `url`, upgraded by opening it (0010, then 0011's adapter
-/// columns): its rows stay, the new columns hold what the migrations document for rows of the previous
-/// contracts (a whole model, no base share), the dropped table is gone and the new one is there, empty.
+/// columns and 0012's string bytes): its rows stay, the new columns hold what the migrations document
+/// for rows of the previous contracts (a whole model, no base share, no bytes beside the text), the
+/// dropped table is gone and the new one is there, empty.
 async fn contracts_v2_migration_keeps_the_rows(
     url: &str,
     mut migrator: sqlx::migrate::Migrator,
@@ -240,13 +241,13 @@ async fn contracts_v2_migration_keeps_the_rows(
     );
     let datanet = row("datanets");
     assert!(
-        datanet.ends_with("\n1|0xowner|100|ipfs://d|0|0|3|0xtx|1|2|1|0|10|0|1|5|6|11"),
+        datanet.ends_with("\n1|0xowner|100|ipfs://d|NULL|0|0|3|0xtx|1|2|1|0|10|0|1|5|6|11"),
         "{datanet}"
     );
     let model = row("models");
     assert!(
-        model.ends_with("\n1|0xowner|0xweights|file:///m|1000|NULL|NULL|2000|6000|1500|500|4|0xtx|1|7|8|15|3|9|2|1|5|4\
-                         |NULL|0|NULL|NULL|0|0|0"),
+        model.ends_with("\n1|0xowner|0xweights|file:///m|NULL|1000|NULL|NULL|2000|6000|1500|500|4|0xtx|1|7|8|15|3|9|2|1|5|4\
+                         |NULL|0|NULL|NULL|NULL|0|0|0"),
         "{model}"
     );
     let totals = row("totals");
