@@ -9,6 +9,7 @@ mod indexes;
 mod migrations;
 mod postgres;
 mod reorg;
+mod strings;
 mod subscriptions;
 mod support;
 mod sync;
