@@ -46,23 +46,24 @@ pub(crate) async fn fit_context(state: &AppState, plan: &mut Plan) -> Result<(),
     Ok(())
 }
 
-/// Runs the plan's choices to their ends, one after the other (choice `i` draws with `seed + i`), each
-/// recorded as a paid use of its own.
+/// Runs the plan's choices to their ends, side by side on the model's slots (choice `i` draws with
+/// `seed + i`), each recorded as a paid use of its own.
 pub(crate) async fn run(state: &AppState, plan: &Plan) -> Result<Vec<Completion>, ApiError> {
     let model = &state.session.models()[plan.model];
-    let mut completions = Vec::with_capacity(plan.choices as usize);
-    for choice in 0..plan.choices {
+    let choices = (0..plan.choices).map(|choice| {
         let mut request = plan.request.clone();
         request.sampling.seed = request.sampling.seed.wrapping_add(choice);
-        let completion = state
-            .session
-            .complete(model, request, |_| {})
-            .await
-            .map_err(|err| ApiError::from_client(&err))?;
-        super::metrics::completed(model.name(), &completion);
-        completions.push(completion);
-    }
-    Ok(completions)
+        async move {
+            let completion = state
+                .session
+                .complete(model, request, |_| {})
+                .await
+                .map_err(|err| ApiError::from_client(&err))?;
+            super::metrics::completed(model.name(), &completion);
+            Ok(completion)
+        }
+    });
+    futures::future::try_join_all(choices).await
 }
 
 /// How a stream is framed.
