@@ -61,6 +61,13 @@ pub enum ApiError {
     /// `operationName`).
     #[error("the request body is not a GraphQL request: {0}")]
     BadRequest(String),
+    /// A `GET /graphql` that is neither a WebSocket upgrade, nor a query in the URL, nor a browser's.
+    #[error(
+        "GET /graphql takes a query in the URL (`?query=…`, with `variables` as JSON and \
+         `operationName`), or a WebSocket upgrade for subscriptions (graphql-transport-ws or \
+         graphql-ws); a browser (Accept: text/html) gets GraphiQL: {0}"
+    )]
+    BadGet(String),
     /// The HTTP body is larger than the server reads (axum's body limit).
     #[error("the request body is larger than this server accepts; send a shorter query")]
     TooLarge,
@@ -98,7 +105,7 @@ impl ApiError {
             | Self::InvalidDigest(_)
             | Self::OutOfRange { .. } => "BAD_ARGUMENT",
             Self::NotFound(_) => "NOT_FOUND",
-            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::BadRequest(_) | Self::BadGet(_) => "BAD_REQUEST",
             Self::TooLarge => "REQUEST_TOO_LARGE",
             Self::Timeout(_) => "TIMEOUT",
             Self::Database(_) | Self::Read(_) | Self::Stored { .. } | Self::Closed => "INTERNAL",

@@ -3,7 +3,8 @@
 //! [`router`] serves
 //! - `POST /graphql`: queries (Relay-style cursor pagination on every list, filters and ordering on
 //!   indexed columns only, `attributionGraph`, aggregates read from the indexer's running totals);
-//! - `GET /graphql` upgraded to WebSocket: subscriptions (`settlements`, `contributions`);
+//! - `GET /graphql` upgraded to WebSocket: subscriptions (`settlements`, `contributions`); with a
+//!   query in the URL, that query; from a browser (`Accept: text/html`), GraphiQL;
 //! - `GET /graphiql`: the GraphiQL IDE, served from the binary (no CDN);
 //! - `GET /`: the explorer (see [`explorer`]).
 //!
@@ -48,12 +49,14 @@ mod subscription;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Context, EmptyMutation, Schema, SchemaBuilder, ServerError};
-use async_graphql_axum::GraphQLSubscription;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -164,29 +167,92 @@ struct Graphql {
     db: Db,
 }
 
-/// The HTTP routes: `/graphql` (POST queries, WebSocket subscriptions), `/graphiql` and the explorer
-/// at `/`. Mount it next to the indexer's own routes, in the process that writes `store` (the
+/// The HTTP routes: `/graphql` (POST queries; GET: WebSocket subscriptions, a query in the URL,
+/// GraphiQL for a browser), `/graphiql` and the explorer at `/`. Mount it next to the indexer's own routes, in the process that writes `store` (the
 /// response cache follows its writes).
 pub fn router(store: &Store, config: ApiConfig) -> Router {
     let timeout = config.request_timeout;
     let cache = ResponseCache::new(config.response_cache_bytes).map(Arc::new);
     let db = Db::new(store, config.read_connections, config.request_timeout);
     let schema = schema(db.clone(), config);
-    let graphql = post(execute)
-        .get_service(GraphQLSubscription::new(schema.clone()))
-        .with_state(Graphql {
-            schema,
-            timeout,
-            store: store.clone(),
-            cache,
-            figures: Arc::new(Figures::new()),
-            flights: Arc::default(),
-            db,
-        });
+    let graphql = post(execute).get(get).with_state(Graphql {
+        schema,
+        timeout,
+        store: store.clone(),
+        cache,
+        figures: Arc::new(Figures::new()),
+        flights: Arc::default(),
+        db,
+    });
     Router::new()
         .route("/graphql", graphql)
         .merge(graphiql::routes())
         .merge(explorer::routes())
+}
+
+/// `GET /graphql`: a WebSocket upgrade serves subscriptions; a browser (`Accept: text/html`) gets
+/// GraphiQL; a query in the URL (GraphQL over HTTP: `query`, `variables` as JSON, `operationName`) is
+/// answered as the same query POSTed; anything else is HTTP 400 with a GraphQL error saying what GET
+/// takes.
+async fn get(State(api): State<Graphql>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let bad = |status: StatusCode, reason: String| {
+        json(
+            status,
+            serialize(&error_response(&ApiError::BadGet(reason))),
+        )
+    };
+    if parts.headers.contains_key(header::UPGRADE) {
+        let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "the upgrade names no GraphQL WebSocket subprotocol".to_owned(),
+            );
+        };
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(upgrade) => upgrade,
+            Err(rejection) => return bad(rejection.status(), rejection.body_text()),
+        };
+        let schema = api.schema.clone();
+        return upgrade
+            .protocols(ALL_WEBSOCKET_PROTOCOLS)
+            .on_upgrade(move |stream| GraphQLWebSocket::new(stream, schema, protocol).serve());
+    }
+    let html = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if html {
+        return graphiql::page().await.into_response();
+    }
+    match url_request(parts.uri.query().unwrap_or_default()) {
+        Ok(Some(body)) => execute(State(api), Ok(body)).await,
+        Ok(None) => bad(StatusCode::BAD_REQUEST, "it has none of them".to_owned()),
+        Err(reason) => bad(StatusCode::BAD_REQUEST, reason),
+    }
+}
+
+/// The JSON body that POSTs the GraphQL request in a URL's query string `query`; `None` when it has no
+/// `query`, and why when its `variables` are not JSON.
+fn url_request(query: &str) -> Result<Option<Bytes>, String> {
+    let mut request = serde_json::Map::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let value = match &*name {
+            "query" | "operationName" => serde_json::Value::String(value.into_owned()),
+            "variables" => {
+                serde_json::from_str(&value).map_err(|e| format!("`variables` is not JSON: {e}"))?
+            }
+            _ => continue,
+        };
+        request.insert(name.into_owned(), value);
+    }
+    if !request.contains_key("query") {
+        return Ok(None);
+    }
+    // A map of strings and JSON values: it always serializes.
+    let body = serde_json::to_vec(&request).expect("a JSON map serializes");
+    Ok(Some(Bytes::from(body)))
 }
 
 /// Answers one query: from the response cache when the same body was answered and nothing it read

@@ -1172,3 +1172,62 @@ fn committed_schema_matches_the_code() {
          `UPDATE_SCHEMA=1 cargo test -p soil-indexer --test it committed_schema_matches_the_code` and commit it"
     );
 }
+
+/// `GET /graphql` as GraphQL tools and browsers use it: a query in the URL is answered like a POST, a
+/// browser gets GraphiQL, and anything else (no query, variables that are not JSON, an upgrade with no
+/// GraphQL subprotocol) a GraphQL error in JSON with HTTP 400 — never plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_graphql_answers_graphql_json_or_graphiql() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "get.db").await?;
+    let api = Served::start(&store, ApiConfig::default()).await?;
+    let url = format!("{}/graphql", api.base);
+    let get = |params: &[(&str, &str)]| api.client.get(&url).query(params);
+
+    let query = "query($name: String!) { __type(name: $name) { name } }";
+    let response = get(&[("query", query), ("variables", r#"{"name": "Datanet"}"#)])
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await?;
+    assert_eq!(body, json!({ "data": { "__type": { "name": "Datanet" } } }));
+    // The same query POSTed gets the same answer.
+    let posted = api.post(query, json!({ "name": "Datanet" })).await?;
+    assert_eq!(posted, body);
+
+    let failures = [
+        (get(&[]), 400),
+        (get(&[("variables", "{}")]), 400),
+        (get(&[("query", query), ("variables", "not json")]), 400),
+        (get(&[]).header("upgrade", "websocket"), 400),
+    ];
+    for (request, status) in failures {
+        let response = request.send().await?;
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: Value = response.json().await?;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("GET /graphql takes"), "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+
+    let response = get(&[])
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/html"),
+        "{:?}",
+        response.headers()
+    );
+    assert!(response.text().await?.contains("/graphiql/start.js"));
+    Ok(())
+}

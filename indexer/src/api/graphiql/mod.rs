@@ -3,6 +3,7 @@
 //! the IDE works on a machine with no network. `/graphiql?query=…` opens with that query.
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::api::embedded as asset;
@@ -16,13 +17,15 @@ const GRAPHIQL_CSS: &[u8] = include_bytes!(env!("SOIL_GRAPHIQL_CSS"));
 
 const JS: &str = "text/javascript; charset=utf-8";
 
+/// The GraphiQL page (also served for a browser's `GET /graphql`).
+pub(crate) async fn page() -> impl IntoResponse {
+    asset("text/html; charset=utf-8", PAGE.as_bytes()).await
+}
+
 /// `/graphiql` and its assets under `/graphiql/`.
 pub(crate) fn routes() -> Router {
     Router::new()
-        .route(
-            "/graphiql",
-            get(|| asset("text/html; charset=utf-8", PAGE.as_bytes())),
-        )
+        .route("/graphiql", get(page))
         .route("/graphiql/start.js", get(|| asset(JS, START_JS.as_bytes())))
         .route("/graphiql/react.js", get(|| asset(JS, REACT_JS)))
         .route("/graphiql/react-dom.js", get(|| asset(JS, REACT_DOM_JS)))
