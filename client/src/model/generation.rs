@@ -190,8 +190,12 @@ pub struct GenerationStats {
     /// With [`GenerationRequest::logprobs`], each output token's log-probability, up to the last token
     /// whose text is (partly) in the output: tokens that only spelled a stop string are left out.
     pub logprobs: Vec<TokenLogprob>,
-    /// Time spent evaluating the prompt, in microseconds.
+    /// Time spent evaluating the prompt (from the slot taking the request to its first token being drawn),
+    /// in microseconds.
     pub prompt_micros: u64,
+    /// Time from the request reaching the model to its first token being drawn (waiting for a slot
+    /// included), in microseconds.
+    pub first_token_micros: u64,
     /// Time spent generating, in microseconds.
     pub generation_micros: u64,
 }

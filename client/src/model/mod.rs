@@ -17,4 +17,5 @@ pub use generation::{
     ChatMessage, Generation, GenerationRequest, GenerationStats, Prompt, Role, Sampling,
     StopReason, TokenEvent, TokenLogprob,
 };
+pub use slots::SlotLoad;
 pub use worker::{AdapterInfo, Embedding, ModelInfo, ModelOptions, ModelWorker, TokenStream};

@@ -10,7 +10,11 @@
 //! - a slot keeps the tokens its cache holds after a request ends (the prompt cache): the next request
 //!   whose prompt shares a prefix with them, under the same adapter, reads only the rest of its prompt.
 
-use std::{collections::VecDeque, time::Instant};
+use std::{
+    collections::VecDeque,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Instant,
+};
 
 use llama_cpp_2::{
     context::LlamaContext,
@@ -30,6 +34,31 @@ use super::{
 /// Where a generation's events go.
 pub(super) type EventSender = mpsc::UnboundedSender<Result<TokenEvent, ModelError>>;
 
+/// How busy a worker's slots are, as the model thread last recorded it (read from any thread).
+#[derive(Debug, Default)]
+pub struct SlotLoad {
+    busy: AtomicUsize,
+    waiting: AtomicUsize,
+}
+
+impl SlotLoad {
+    /// Slots running a generation.
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Generation requests waiting for a slot.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn record(&self, slots: &Slots) {
+        let busy = slots.slots.iter().filter(|slot| slot.job.is_some()).count();
+        self.busy.store(busy, Ordering::Relaxed);
+        self.waiting.store(slots.waiting.len(), Ordering::Relaxed);
+    }
+}
+
 /// The context's slots and the requests waiting for one.
 pub(super) struct Slots {
     slots: Vec<Slot>,
@@ -45,6 +74,8 @@ pub(super) struct Waiting {
     pub(super) request: GenerationRequest,
     pub(super) prompt: Vec<LlamaToken>,
     pub(super) events: EventSender,
+    /// When the request reached the model thread.
+    pub(super) arrived: Instant,
 }
 
 /// One sequence of the context.
@@ -65,10 +96,11 @@ struct Job {
     /// Prompt tokens in the cache so far.
     read: usize,
     events: EventSender,
-    /// When the slot took the request.
+    /// When the request reached the model thread, and when the slot took it.
+    arrived: Instant,
     started: Instant,
-    /// Set once the prompt is read: the prompt's time, and when generation began.
-    prompt_read: Option<(u64, Instant)>,
+    /// Set once the prompt is read: when generation began.
+    prompt_read: Option<Instant>,
     /// The token drawn last, fed to the model in the next batch.
     feed: Option<LlamaToken>,
     /// Where this job's logits are in the batch just decoded.
@@ -279,9 +311,7 @@ impl Slots {
             let Some(index) = job.logits_at else {
                 continue;
             };
-            if job.prompt_read.is_none() {
-                job.prompt_read = Some((job.started.elapsed().as_micros() as u64, Instant::now()));
-            }
+            job.prompt_read.get_or_insert_with(Instant::now);
             let position = slot.cached.len();
             match job.decoding.draw(model, context, index, &job.events) {
                 Drawn::Abandoned => {
@@ -344,6 +374,7 @@ impl Slot {
             cached: kept,
             read: kept,
             events: waiting.events,
+            arrived: waiting.arrived,
             started: Instant::now(),
             prompt_read: None,
             feed: None,
@@ -394,9 +425,8 @@ impl Job {
             .take_while(|&&start| start < sent)
             .count();
         decoding.token_logprobs.truncate(kept);
-        let (prompt_micros, generating) = self
-            .prompt_read
-            .unwrap_or((self.started.elapsed().as_micros() as u64, Instant::now()));
+        let generating = self.prompt_read.unwrap_or_else(Instant::now);
+        let micros = |from: Instant, to: Instant| to.duration_since(from).as_micros() as u64;
         let output = std::mem::take(&mut decoding.output);
         let stats = GenerationStats {
             prompt_tokens: self.prompt.len() as u32,
@@ -405,7 +435,8 @@ impl Job {
             output_token_ids: output,
             stop,
             logprobs: std::mem::take(&mut decoding.token_logprobs),
-            prompt_micros,
+            prompt_micros: micros(self.started, generating),
+            first_token_micros: micros(self.arrived, generating),
             generation_micros: generating.elapsed().as_micros() as u64,
         };
         let _ = self.events.send(Ok(TokenEvent::Done(stats)));

@@ -7,8 +7,12 @@
 use std::{
     num::NonZeroU32,
     path::PathBuf,
-    sync::mpsc::{self as std_mpsc, TryRecvError},
+    sync::{
+        Arc,
+        mpsc::{self as std_mpsc, TryRecvError},
+    },
     thread::JoinHandle,
+    time::Instant,
 };
 
 use alloy::primitives::B256;
@@ -28,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     ChatMessage, Generation, GenerationRequest, ModelError, ModelFile, Prompt, TokenEvent,
     backend::llama_backend,
-    slots::{EventSender, Slots, Waiting},
+    slots::{EventSender, SlotLoad, Slots, Waiting},
 };
 
 /// A running generation's events: [`TokenEvent::Token`] pieces, then one [`TokenEvent::Done`] (or one
@@ -139,6 +143,7 @@ pub struct ModelWorker {
     commands: Option<std_mpsc::Sender<Command>>,
     thread: Option<JoinHandle<()>>,
     info: ModelInfo,
+    load: Arc<SlotLoad>,
 }
 
 impl ModelWorker {
@@ -158,15 +163,18 @@ impl ModelWorker {
         let (commands, inbox) = std_mpsc::channel();
         let (ready, loaded) = std_mpsc::sync_channel(1);
         let (file, adapters, options) = (file.clone(), adapters.to_vec(), options.clone());
+        let load = Arc::new(SlotLoad::default());
+        let recorded = Arc::clone(&load);
         let thread = std::thread::Builder::new()
             .name("soil-model".into())
-            .spawn(move || serve(&file, &adapters, &options, &ready, &inbox))
+            .spawn(move || serve(&file, &adapters, &options, &ready, &inbox, &recorded))
             .map_err(ModelError::Spawn)?;
         match loaded.recv() {
             Ok(Ok(info)) => Ok(Self {
                 commands: Some(commands),
                 thread: Some(thread),
                 info,
+                load,
             }),
             Ok(Err(error)) => {
                 let _ = thread.join();
@@ -182,6 +190,11 @@ impl ModelWorker {
     /// What the model reports about itself.
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// How busy its slots are now.
+    pub fn load(&self) -> &SlotLoad {
+        &self.load
     }
 
     fn send(&self, command: Command) -> Result<(), ModelError> {
@@ -279,6 +292,7 @@ fn serve(
     options: &ModelOptions,
     ready: &std_mpsc::SyncSender<Result<ModelInfo, ModelError>>,
     inbox: &std_mpsc::Receiver<Command>,
+    slot_load: &SlotLoad,
 ) {
     let loaded = load(file, adapter_files, options);
     let (model, adapters, params) = match loaded {
@@ -328,12 +342,16 @@ fn serve(
                 Ok(command) => command,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
                     session.step();
+                    slot_load.record(&session.slots);
                     continue;
                 }
             }
         };
         match command {
-            Command::Generate { request, events } => session.enqueue(request, events),
+            Command::Generate { request, events } => {
+                session.enqueue(request, events);
+                slot_load.record(&session.slots);
+            }
             Command::Tokenize { texts, reply } => {
                 let _ = reply.send(Ok(texts
                     .iter()
@@ -630,6 +648,7 @@ impl<'m> Session<'m> {
                 request,
                 prompt,
                 events,
+                arrived: Instant::now(),
             }),
             Err(error) => {
                 let _ = events.send(Err(error));

@@ -48,6 +48,8 @@ pub(crate) fn completed(model: &str, completion: &Completion) {
         .increment(u64::from(stats.output_tokens));
     metrics::histogram!("soil_serve_prompt_eval_seconds", &labels)
         .record(stats.prompt_micros as f64 / 1e6);
+    metrics::histogram!("soil_serve_time_to_first_token_seconds", &labels)
+        .record(stats.first_token_micros as f64 / 1e6);
     metrics::histogram!("soil_serve_generation_seconds", &labels)
         .record(stats.generation_micros as f64 / 1e6);
 }

@@ -710,12 +710,26 @@ async fn a_full_queue_answers_429_with_retry_after_and_metrics_count_it() {
         r#"soil_serve_requests_total{route="/v1/completions",status="200"} 2"#.to_owned(),
         format!(r#"soil_serve_completions_total{{model="{name}"}} 2"#),
         "soil_serve_completions_in_flight 0".to_owned(),
+        format!(r#"soil_serve_time_to_first_token_seconds_count{{model="{name}"}} 2"#),
+        "soil_serve_slots 4".to_owned(),
+        "soil_serve_slots_busy 0".to_owned(),
+        "soil_serve_waiting_for_slot 0".to_owned(),
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
             "no `{line}` in:\n{metrics}"
         );
     }
+    // Both receipts are in the outbox, pending or already settled by the background round.
+    let outbox = |state: &str| {
+        let prefix = format!(r#"soil_serve_outbox_receipts{{state="{state}"}} "#);
+        let line = metrics.lines().find(|l| l.starts_with(&prefix));
+        line.unwrap_or_else(|| panic!("no `{prefix}` in:\n{metrics}"))[prefix.len()..]
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(outbox("failed"), 0.0);
+    assert!(outbox("pending") + outbox("in_flight") <= 2.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,9 +9,24 @@ use axum::{
 
 use crate::serve::AppState;
 
-/// The metrics, with the completions in flight read at scrape time.
+/// The metrics, with the gauges (completions in flight, slots, the outbox) read at scrape time.
 pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("soil_serve_completions_in_flight").set(state.admission.in_flight() as f64);
+    let worker = state.session.worker();
+    metrics::gauge!("soil_serve_slots").set(f64::from(worker.info().parallel));
+    metrics::gauge!("soil_serve_slots_busy").set(worker.load().busy() as f64);
+    metrics::gauge!("soil_serve_waiting_for_slot").set(worker.load().waiting() as f64);
+    // The outbox is read at each scrape; a failed read leaves the last value.
+    if let Ok(counts) = state.session.outbox().counts().await {
+        for (receipt_state, count) in [
+            ("pending", counts.pending),
+            ("in_flight", counts.in_flight),
+            ("failed", counts.failed),
+        ] {
+            metrics::gauge!("soil_serve_outbox_receipts", "state" => receipt_state)
+                .set(count as f64);
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
