@@ -2,8 +2,9 @@
 //! encodings, U+FFFD itself, quotes, backslashes, SQL and `COPY` metacharacters, emoji, very long ones)
 //! written through the contracts into every string an event carries, the set of them read from the
 //! contracts' ABI (a string added to an event fails the test until it is fuzzed too). Indexed on SQLite
-//! and PostgreSQL: both reach the head, hold the same rows, and the API serves each string's bytes as
-//! the chain holds them. `SOIL_FUZZ_SEED=<u64>` fuzzes with another seed.
+//! and PostgreSQL, through a reorg that writes journalled rows holding them back: both reach the head,
+//! hold the same rows as a clean run, and the API serves each string's bytes as the chain holds them.
+//! `SOIL_FUZZ_SEED=<u64>` fuzzes with another seed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,6 +24,7 @@ use soil_indexer::projection::rebuild::{dump, rebuild};
 use soil_indexer::store::Store;
 
 use crate::api::Served;
+use crate::reorg::reorg;
 use crate::support::{self, Actors, PgCluster, TestResult, index, sqlite, sync_config, wallet};
 use crate::sync::{ReceiptBytes, digest_with_uri};
 
@@ -471,19 +473,45 @@ async fn fuzzed_strings_in_every_event_stop_neither_store_and_are_served_as_writ
     let actors = Actors::of(&chain);
     support::setup_graph(&chain, &actors).await?;
     let written = write_hostile(&chain, &actors, &mut rng).await?;
-
+    // Reviews of the hostile contributions, indexed (journalled: the undo journal keeps the rows with
+    // their hostile URIs as they were before) and then orphaned: the revert writes those rows back.
+    let fork = support::reader(&chain).get_block_number().await?;
+    let curator = IDatanetRegistry::new(
+        chain.deployment.datanet_registry,
+        wallet(&chain, &actors.curator),
+    );
+    for id in written["ContributionSubmitted.uri"].keys() {
+        support::send!(curator.review(id.parse()?, true));
+    }
     let dir = tempfile::tempdir()?;
     let (lite, _) = sqlite(dir.path(), "fuzzed.db").await?;
-    check(&chain, &lite, &written).await?;
     let cluster = PgCluster::start()?;
     let pg = Store::open(&cluster.database("fuzzed")?).await?;
-    check(&chain, &pg, &written).await?;
+    for store in [&lite, &pg] {
+        index(&chain, store, sync_config(64)).await?;
+    }
+    let head = support::reader(&chain).get_block_number().await?;
+    reorg(&chain, head - fork).await?;
+
+    for store in [&lite, &pg] {
+        check(&chain, store, &written).await?;
+        let undone: Vec<(i64,)> = sqlx::query_as("SELECT undone FROM reorgs")
+            .fetch_all(store.pool())
+            .await?;
+        assert!(
+            matches!(undone[..], [(n,)] if n > 0),
+            "one reorg, undone from the journal: {undone:?}"
+        );
+    }
     let graph = dump(&lite).await?;
     same_rows(
         &dump(&pg).await?,
         &graph,
         "SQLite and PostgreSQL hold the same rows",
     );
+    let (clean, _) = sqlite(dir.path(), "clean.db").await?;
+    index(&chain, &clean, sync_config(64)).await?;
+    same_rows(&dump(&clean).await?, &graph, "reverted == a clean run");
     // The raw events keep the bytes: a rebuild stores the same rows again.
     rebuild(&pg).await?;
     same_rows(&dump(&pg).await?, &graph, "rebuilt from the raw events");
