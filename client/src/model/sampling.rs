@@ -3,17 +3,93 @@
 
 use llama_cpp_2::{
     context::LlamaContext,
+    model::LlamaModel,
     sampling::LlamaSampler,
     token::{LlamaToken, data::LlamaTokenData, data_array::LlamaTokenDataArray},
     vocab::LlamaVocab,
 };
 
-use super::{Sampling, TokenLogprob};
+use super::{ModelError, Sampling, TokenLogprob};
+
+/// How many of the most likely tokens a greedy draw under a grammar checks one by one, when the most
+/// likely is refused, before it filters the whole vocabulary.
+const GREEDY_CANDIDATES: usize = 16;
+
+/// How a generation draws its tokens: the sampler chain for its settings, under its grammar if it has
+/// one.
+pub(super) struct TokenDraw {
+    sampler: LlamaSampler,
+    grammar: Option<LlamaSampler>,
+    /// Greedy with no penalties: the draw is the most likely token, so under a grammar it is the most
+    /// likely token the grammar allows.
+    plain_greedy: bool,
+}
+
+impl TokenDraw {
+    /// The draw for `sampling` over `model`'s vocabulary, under the GBNF `grammar` (rule `root`) if any.
+    pub(super) fn new(
+        model: &LlamaModel,
+        sampling: &Sampling,
+        grammar: Option<&str>,
+    ) -> Result<Self, ModelError> {
+        let grammar = grammar
+            .map(|grammar| LlamaSampler::grammar(model, grammar, "root"))
+            .transpose()
+            .map_err(|error| ModelError::Grammar(error.to_string()))?;
+        Ok(Self {
+            sampler: sampler_for(sampling, u32::try_from(model.n_vocab()).unwrap_or(0)),
+            grammar,
+            plain_greedy: sampling.temperature == 0.0
+                && sampling.presence_penalty == 0.0
+                && sampling.frequency_penalty == 0.0,
+        })
+    }
+
+    /// Draws the next token from the logits at `index` of the batch just decoded.
+    ///
+    /// Under a grammar it draws as llama.cpp's own sampler does: the token drawn from the unconstrained
+    /// logits is checked against the grammar alone (one candidate, cheap), and only a refused token makes
+    /// it filter the whole vocabulary and draw again. A plain greedy draw first checks the next most likely
+    /// tokens in order, which finds the same token (the most likely one allowed, the lowest id among
+    /// equals) without the filter whenever one of them is allowed.
+    pub(super) fn draw(&mut self, context: &LlamaContext<'_>, index: i32) -> LlamaToken {
+        let Some(grammar) = self.grammar.as_mut() else {
+            return self.sampler.sample(context, index);
+        };
+        let sampler = &mut self.sampler;
+        let draw = |sampler: &mut LlamaSampler, candidates: &mut LlamaTokenDataArray| {
+            candidates.apply_sampler(sampler);
+            candidates
+                .selected_token()
+                .unwrap_or_else(|| candidates.sample_token_greedy())
+        };
+        let mut token = draw(sampler, &mut context.token_data_array_ith(index));
+        if !allows(grammar, token) {
+            let greedy = self.plain_greedy.then(|| {
+                most_likely(context.get_logits_ith(index), GREEDY_CANDIDATES)
+                    .into_iter()
+                    .map(|id| LlamaToken(id as i32))
+                    .find(|&candidate| allows(grammar, candidate))
+            });
+            token = match greedy.flatten() {
+                Some(allowed) => allowed,
+                None => {
+                    let mut candidates = context.token_data_array_ith(index);
+                    candidates.apply_sampler(grammar);
+                    draw(sampler, &mut candidates)
+                }
+            };
+        }
+        grammar.accept(token);
+        sampler.accept(token);
+        token
+    }
+}
 
 /// The sampler chain for `sampling` over a vocabulary of `n_vocab` tokens: the presence and frequency
 /// penalties over every token generated so far (when either is set), then greedy at temperature 0, else
 /// top-p, temperature and a seeded draw.
-pub(super) fn sampler_for(sampling: &Sampling, n_vocab: u32) -> LlamaSampler {
+fn sampler_for(sampling: &Sampling, n_vocab: u32) -> LlamaSampler {
     let mut chain = Vec::with_capacity(4);
     if sampling.presence_penalty != 0.0 || sampling.frequency_penalty != 0.0 {
         chain.push(LlamaSampler::penalties(
@@ -39,34 +115,25 @@ pub(super) fn sampler_for(sampling: &Sampling, n_vocab: u32) -> LlamaSampler {
     }
 }
 
-/// Draws as `sampler` would under `grammar`, the way llama.cpp's own sampler does it: the token drawn from
-/// the unconstrained logits is checked against the grammar alone (one candidate, cheap); only a token the
-/// grammar refuses makes it filter the whole vocabulary before `sampler` draws again. The same token as
-/// filtering first whenever the first draw is allowed, at a fraction of the cost. Both accept the token.
-pub(super) fn constrained_sample(
-    sampler: &mut LlamaSampler,
-    grammar: &mut LlamaSampler,
-    context: &LlamaContext<'_>,
-    index: i32,
-) -> LlamaToken {
-    let draw = |sampler: &mut LlamaSampler, candidates: &mut LlamaTokenDataArray| {
-        candidates.apply_sampler(sampler);
-        candidates
-            .selected_token()
-            .unwrap_or_else(|| candidates.sample_token_greedy())
-    };
-    let mut candidates = context.token_data_array_ith(index);
-    let mut token = draw(sampler, &mut candidates);
+/// Whether `grammar`, in its current state, allows `token` next.
+fn allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
     let mut alone = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
     alone.apply_sampler(grammar);
-    if alone.data[0].logit() == f32::NEG_INFINITY {
-        let mut candidates = context.token_data_array_ith(index);
-        candidates.apply_sampler(grammar);
-        token = draw(sampler, &mut candidates);
+    alone.data[0].logit() != f32::NEG_INFINITY
+}
+
+/// The ids of the `count` largest logits, largest first (the lower id first among equals, as greedy
+/// drawing picks).
+fn most_likely(logits: &[f32], count: usize) -> Vec<usize> {
+    let order = |a: &usize, b: &usize| logits[*b].total_cmp(&logits[*a]).then(a.cmp(b));
+    let mut ids: Vec<usize> = (0..logits.len()).collect();
+    let count = count.min(ids.len());
+    if count > 0 && count < ids.len() {
+        ids.select_nth_unstable_by(count - 1, order);
     }
-    grammar.accept(token);
-    sampler.accept(token);
-    token
+    ids.truncate(count);
+    ids.sort_by(order);
+    ids
 }
 
 /// The log-probability of `token` under `logits` (log-softmax over the vocabulary), with the `top` most
@@ -84,17 +151,10 @@ pub(super) fn token_logprob(
         vocab.token_to_piece_into(token, &mut bytes, false, None);
         bytes
     };
-    let mut ids: Vec<usize> = (0..logits.len()).collect();
-    let top = top.min(ids.len());
-    if top > 0 {
-        ids.select_nth_unstable_by(top - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
-    }
-    ids.truncate(top);
-    ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
     TokenLogprob {
         bytes: bytes(token),
         logprob: logits[token.0 as usize] - log_sum,
-        top: ids
+        top: most_likely(logits, top)
             .into_iter()
             .map(|id| (bytes(LlamaToken(id as i32)), logits[id] - log_sum))
             .collect(),

@@ -20,7 +20,6 @@ use llama_cpp_2::{
     context::LlamaContext,
     llama_batch::{BatchAddError, LlamaBatch},
     model::LlamaModel,
-    sampling::LlamaSampler,
     token::LlamaToken,
 };
 use tokio::sync::mpsc;
@@ -28,7 +27,7 @@ use tokio::sync::mpsc;
 use super::{
     GenerationRequest, GenerationStats, ModelError, StopReason, TokenEvent,
     generation::{StopMatcher, Utf8Stream},
-    sampling::{constrained_sample, sampler_for, token_logprob},
+    sampling::{TokenDraw, token_logprob},
 };
 
 /// Where a generation's events go.
@@ -110,8 +109,7 @@ struct Job {
 
 /// A generation's drawing and text state.
 struct Decoding {
-    sampler: LlamaSampler,
-    grammar: Option<LlamaSampler>,
+    token_draw: TokenDraw,
     max_tokens: usize,
     logprobs: Option<usize>,
     utf8: Utf8Stream,
@@ -445,16 +443,8 @@ impl Job {
 
 impl Decoding {
     fn new(model: &LlamaModel, request: &GenerationRequest) -> Result<Self, ModelError> {
-        let grammar = request
-            .grammar
-            .as_deref()
-            .map(|grammar| LlamaSampler::grammar(model, grammar, "root"))
-            .transpose()
-            .map_err(|error| ModelError::Grammar(error.to_string()))?;
-        let vocab_size = u32::try_from(model.n_vocab()).unwrap_or(0);
         Ok(Self {
-            sampler: sampler_for(&request.sampling, vocab_size),
-            grammar,
+            token_draw: TokenDraw::new(model, &request.sampling, request.grammar.as_deref())?,
             max_tokens: request.sampling.max_tokens as usize,
             logprobs: request.logprobs,
             utf8: Utf8Stream::default(),
@@ -477,10 +467,7 @@ impl Decoding {
         events: &EventSender,
     ) -> Drawn {
         let vocab = model.vocab();
-        let token = match self.grammar.as_mut() {
-            None => self.sampler.sample(context, index),
-            Some(grammar) => constrained_sample(&mut self.sampler, grammar, context, index),
-        };
+        let token = self.token_draw.draw(context, index);
         if vocab.is_eog(token) {
             return Drawn::Finished(StopReason::EndOfGeneration);
         }

@@ -158,3 +158,40 @@ async fn a_prompt_sharing_a_cached_prefix_reads_only_the_rest_and_answers_the_sa
         assert_eq!(answer.stats.output_token_ids, fresh.stats.output_token_ids);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greedy_draw_under_a_grammar_is_the_most_likely_token_it_allows() {
+    let schema = r#"{"type": "object", "required": ["title", "tags"], "additionalProperties": false,
+        "properties": {"title": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}"#;
+    let grammar = llama_cpp_2::json_schema_to_grammar(schema).unwrap();
+    let request = |sampling: Sampling| GenerationRequest {
+        grammar: Some(grammar.clone()),
+        sampling,
+        ..chat("You are a librarian.", "Describe a book about bees.", 40)
+    };
+    let worker = worker(1);
+    let greedy = worker
+        .generate_text(request(Sampling {
+            temperature: 0.0,
+            max_tokens: 40,
+            ..Sampling::default()
+        }))
+        .await
+        .unwrap();
+    // A nucleus so small it keeps one token draws the most likely token the grammar allows, through the
+    // filter over the whole vocabulary that greedy drawing mostly skips.
+    let nucleus_of_one = worker
+        .generate_text(request(Sampling {
+            temperature: 1.0,
+            top_p: 1e-6,
+            max_tokens: 40,
+            ..Sampling::default()
+        }))
+        .await
+        .unwrap();
+    assert!(greedy.text.starts_with('{'), "{:?}", greedy.text);
+    assert_eq!(
+        greedy.stats.output_token_ids,
+        nucleus_of_one.stats.output_token_ids
+    );
+}
