@@ -123,6 +123,7 @@ demo: setup build setup-model ## the whole system end to end on embedded default
 	@bash scripts/demo.sh
 
 bench: setup build ## benchmarks; figures go to docs/BENCHMARKS.md
+	@bash scripts/llama-server.sh  # the serving bench's reference, llama.cpp's own server (not built by make test)
 	@bash scripts/bench.sh
 
 clean:
