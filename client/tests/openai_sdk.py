@@ -1,13 +1,14 @@
 """The official `openai` Python SDK against `soil serve`: python openai_sdk.py BASE_URL MODEL
 
 Run by client/tests/it/sdk.rs (with the SDK `make setup-openai-sdk` installs into .venv) against a server
-with --ctx-size 512. Prints one line per check; exits non-zero if any fails. Every generation is short
-(at most 16 tokens) so the whole run takes seconds.
+with --ctx-size 512 and --max-queue 9. Prints one line per check; exits non-zero if any fails. Every
+generation read to its end is short (at most 16 tokens) so the whole run takes seconds.
 """
 
 import json
 import sys
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 from openai import OpenAI
@@ -331,6 +332,38 @@ def _():
         assert error.type == "invalid_request_error", error.body
         return
     raise AssertionError("/v1/no-such-route answered")
+
+
+@check("8 concurrent streams give the texts each gave alone")
+def _():
+    colours = ["red", "yellow", "green", "orange", "purple", "blue", "brown", "pink"]
+    questions = [f"Name a fruit that is {colour}." for colour in colours]
+
+    def streamed(question):
+        chunks = chat(content=question, stream=True, max_tokens=12)
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+    alone = [streamed(question) for question in questions]
+    with ThreadPoolExecutor(len(questions)) as pool:
+        together = list(pool.map(streamed, questions))
+    assert together == alone, f"together {together}, alone {alone}"
+
+
+@check("a request past --max-queue is a RateLimitError (429, rate_limit_exceeded, Retry-After: 1)")
+def _():
+    # The server runs with --max-queue 9: nine long streams hold every place while the tenth arrives.
+    held = [chat(content="Count from one to a hundred.", stream=True, max_tokens=400) for _ in range(9)]
+    try:
+        chat(max_tokens=4)
+    except openai.RateLimitError as error:
+        assert error.status_code == 429, error.status_code
+        assert error.code == "rate_limit_exceeded", error.body
+        assert error.response.headers.get("retry-after") == "1", error.response.headers
+        return
+    finally:
+        for stream in held:
+            stream.close()
+    raise AssertionError("a tenth request was served past --max-queue 9")
 
 
 verdict = f"{len(failures)} check(s) failed: {', '.join(failures)}" if failures else "all checks passed"
