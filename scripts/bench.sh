@@ -15,6 +15,8 @@ echo "==> client: attribution quality on planted sources (precision, recall, ppm
 cargo bench -p soil-client --bench attribution_quality
 echo "==> client: generation tokens/s vs a bare llama-cpp-2 decode loop"
 cargo bench -p soil-client --bench generation
+echo "==> client: soil serve vs llama.cpp's llama-server (scripts/llama-server.sh) at 1, 4 and 8 clients and with a shared system prompt: tokens/s, first token, latency, RSS"
+cargo bench -p soil-client --bench serving
 echo "==> client: fine-tuning tokens/s (LoRA rank 8, sequence 128) vs llama.cpp prompt evaluation, peak RSS, adapter size; the adapter served: swap cost, tokens/s vs the base"
 cargo bench -p soil-client --bench finetune
 echo "==> indexer: fetch, decode + write, end to end (SQLite, PostgreSQL) over ≥ 1M events"
