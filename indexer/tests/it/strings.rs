@@ -440,6 +440,24 @@ async fn check(chain: &LocalChain, store: &Store, written: &Written) -> TestResu
     Ok(())
 }
 
+/// The longest one step of the test may take: a hang names its step instead of running into the test
+/// runner's limit.
+const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs the step `name` of the test, failing with its name past [`STEP_TIMEOUT`].
+async fn step<T, E>(
+    name: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> TestResult<T>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match tokio::time::timeout(STEP_TIMEOUT, work).await {
+        Ok(done) => done.map_err(Into::into),
+        Err(_) => Err(format!("{name}: not done after {STEP_TIMEOUT:?}").into()),
+    }
+}
+
 /// Asserts two dumps are equal, naming the first row where they are not (a dump is long).
 fn same_rows(dump: &str, expected: &str, what: &str) {
     if let Some((got, want)) = dump.lines().zip(expected.lines()).find(|(a, b)| a != b) {
@@ -471,8 +489,12 @@ async fn fuzzed_strings_in_every_event_stop_neither_store_and_are_served_as_writ
 
     let chain = LocalChain::start().await?;
     let actors = Actors::of(&chain);
-    support::setup_graph(&chain, &actors).await?;
-    let written = write_hostile(&chain, &actors, &mut rng).await?;
+    step("set up the graph", support::setup_graph(&chain, &actors)).await?;
+    let written = step(
+        "write hostile strings",
+        write_hostile(&chain, &actors, &mut rng),
+    )
+    .await?;
     // Reviews of the hostile contributions, indexed (journalled: the undo journal keeps the rows with
     // their hostile URIs as they were before) and then orphaned: the revert writes those rows back.
     let fork = support::reader(&chain).get_block_number().await?;
@@ -480,21 +502,25 @@ async fn fuzzed_strings_in_every_event_stop_neither_store_and_are_served_as_writ
         chain.deployment.datanet_registry,
         wallet(&chain, &actors.curator),
     );
-    for id in written["ContributionSubmitted.uri"].keys() {
-        support::send!(curator.review(id.parse()?, true));
-    }
+    step("review the hostile contributions", async {
+        for id in written["ContributionSubmitted.uri"].keys() {
+            support::send!(curator.review(id.parse()?, true));
+        }
+        TestResult::Ok(())
+    })
+    .await?;
     let dir = tempfile::tempdir()?;
     let (lite, _) = sqlite(dir.path(), "fuzzed.db").await?;
     let cluster = PgCluster::start()?;
     let pg = Store::open(&cluster.database("fuzzed")?).await?;
-    for store in [&lite, &pg] {
-        index(&chain, store, sync_config(64)).await?;
+    for (name, store) in [("index into SQLite", &lite), ("index into PostgreSQL", &pg)] {
+        step(name, index(&chain, store, sync_config(64))).await?;
     }
     let head = support::reader(&chain).get_block_number().await?;
-    reorg(&chain, head - fork).await?;
+    step("reorg the reviews away", reorg(&chain, head - fork)).await?;
 
-    for store in [&lite, &pg] {
-        check(&chain, store, &written).await?;
+    for (name, store) in [("check SQLite", &lite), ("check PostgreSQL", &pg)] {
+        step(name, check(&chain, store, &written)).await?;
         let undone: Vec<(i64,)> = sqlx::query_as("SELECT undone FROM reorgs")
             .fetch_all(store.pool())
             .await?;
@@ -510,10 +536,10 @@ async fn fuzzed_strings_in_every_event_stop_neither_store_and_are_served_as_writ
         "SQLite and PostgreSQL hold the same rows",
     );
     let (clean, _) = sqlite(dir.path(), "clean.db").await?;
-    index(&chain, &clean, sync_config(64)).await?;
+    step("index a clean run", index(&chain, &clean, sync_config(64))).await?;
     same_rows(&dump(&clean).await?, &graph, "reverted == a clean run");
     // The raw events keep the bytes: a rebuild stores the same rows again.
-    rebuild(&pg).await?;
+    step("rebuild PostgreSQL", rebuild(&pg)).await?;
     same_rows(&dump(&pg).await?, &graph, "rebuilt from the raw events");
     Ok(())
 }
