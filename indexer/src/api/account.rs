@@ -9,11 +9,13 @@ use crate::api::attribution::AttributionEdge;
 use crate::api::claim::Claim;
 use crate::api::contribution::Contribution;
 use crate::api::datanet::Datanet;
-use crate::api::error::ApiResult;
+use crate::api::db::Sql;
+use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::inference::{Inference, InferenceFilter};
 use crate::api::loader::{Entity, load};
 use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, Order, cost};
+use crate::api::{ApiConfig, db};
 
 /// An `accounts` row.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -155,6 +157,32 @@ impl Account {
         Ok(load::<AccountRow>(ctx, address.to_owned())
             .await?
             .map(|row| Self { row }))
+    }
+
+    /// The `first` contributors with the largest earnings (amounts are decimal text: longer is
+    /// larger), ties by address.
+    pub(crate) async fn top_contributors(ctx: &Context<'_>, first: i32) -> ApiResult<Vec<Self>> {
+        let max = ctx.data_unchecked::<ApiConfig>().max_page_size;
+        let rows = usize::try_from(first)
+            .ok()
+            .filter(|rows| *rows <= max)
+            .ok_or(ApiError::PageSize {
+                argument: "first",
+                given: first,
+                max,
+            })
+            .map_err(gql)?;
+        let columns = AccountRow::SELECT_IN
+            .strip_suffix("WHERE address IN ")
+            .expect("SELECT_IN ends with its key's IN");
+        let mut sql = Sql::new(columns);
+        sql.push("WHERE is_contributor = 1 ORDER BY LENGTH(earnings) DESC, earnings DESC, address LIMIT ")
+            .bind(rows as i64);
+        let found = db(ctx, &["accounts"])
+            .all::<AccountRow>(&sql)
+            .await
+            .map_err(gql)?;
+        Ok(found.into_iter().map(|row| Self { row }).collect())
     }
 
     /// The account at `address`, all counters zero if the indexer has not seen it.

@@ -45,6 +45,7 @@ mod rows;
 mod skipped;
 mod splice;
 mod subscription;
+mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 pub use error::ApiError;
+pub use token::Token;
 
 use crate::api::cache::ResponseCache;
 use crate::api::db::Db;
@@ -99,6 +101,8 @@ pub struct ApiConfig {
     pub synced_lag: i64,
     /// Bytes of answers the response cache keeps for the store's current version (0: no cache).
     pub response_cache_bytes: usize,
+    /// The payment token amounts are counted in (`token`; the explorer shows amounts in its units).
+    pub token: Token,
 }
 
 impl Default for ApiConfig {
@@ -114,6 +118,7 @@ impl Default for ApiConfig {
             poll_interval: Duration::from_millis(250),
             synced_lag: 1,
             response_cache_bytes: 256 << 20,
+            token: Token::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::api::pagination::{Cursor, Order, cost};
 use crate::api::pool::PoolAccrual;
 use crate::api::release::Release;
 use crate::api::skipped::SkippedReceipt;
+use crate::api::{ApiConfig, Token};
 
 /// The query root.
 #[derive(Debug, Default)]
@@ -39,6 +40,21 @@ impl QueryRoot {
     /// Protocol-wide running totals (null before anything is indexed).
     async fn totals(&self, ctx: &Context<'_>) -> ApiResult<Option<Totals>> {
         Totals::load(ctx).await
+    }
+
+    /// The payment token every amount is counted in (its base units).
+    async fn token(&self, ctx: &Context<'_>) -> Token {
+        ctx.data_unchecked::<ApiConfig>().token.clone()
+    }
+
+    /// Contributors by earnings (`earnings.total`), largest first, ties by address.
+    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
+    async fn top_contributors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+    ) -> ApiResult<Vec<Account>> {
+        Account::top_contributors(ctx, first).await
     }
 
     /// The neighbourhood of a node as nodes and weighted edges, for drawing. `root` is `kind:key`

@@ -12,7 +12,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use soil_bindings::Deployment;
 
-use crate::api::ApiConfig;
+use crate::api::{ApiConfig, Token};
 use crate::cli::DatabaseArgs;
 use crate::config::{RpcConfig, SyncConfig};
 use crate::error::{IndexerError, Result};
@@ -75,6 +75,12 @@ pub struct RunArgs {
     /// response cache off.
     #[arg(long, env = "SOIL_RESPONSE_CACHE_MIB", default_value_t = 256)]
     pub response_cache_mib: usize,
+    /// Symbol of the deployment's payment token (GraphQL `token`; the explorer shows amounts with it).
+    #[arg(long, env = "SOIL_TOKEN_SYMBOL", default_value = "SOIL")]
+    pub token_symbol: String,
+    /// Decimals of the deployment's payment token: one token is 10^decimals base units.
+    #[arg(long, env = "SOIL_TOKEN_DECIMALS", default_value_t = 18)]
+    pub token_decimals: u8,
 }
 
 /// An RPC endpoint the provider can connect to: an `http`, `https`, `ws` or `wss` URL with a host.
@@ -106,6 +112,10 @@ impl RunArgs {
     pub fn api_config(&self) -> ApiConfig {
         ApiConfig {
             response_cache_bytes: self.response_cache_mib.saturating_mul(1 << 20),
+            token: Token {
+                symbol: self.token_symbol.clone(),
+                decimals: self.token_decimals,
+            },
             ..ApiConfig::default()
         }
     }
