@@ -1,18 +1,19 @@
-// Headless Chromium for the browser tests (explorer.mjs, graphiql.mjs), through playwright-core.
+// Headless Chromium for the browser tests (explorer.mjs, landing.mjs, graphiql.mjs), through playwright-core.
 import { createRequire } from "node:module";
 import path from "node:path";
 
 const require = createRequire(path.resolve(process.cwd(), "package.json"));
 const { chromium } = require("playwright-core");
 
-// The command line of a browser script: <url> <query> <screenshot.png>, or its usage and exit 2.
-export function args(script) {
-  const [url, query, screenshot] = process.argv.slice(2);
-  if (!url || !query || !screenshot) {
-    console.error(`usage: node indexer/tests/${script} <url> <query> <screenshot.png>`);
+// The command line of a browser script: the arguments `names` (by default <url> <query> <screenshot.png>)
+// as an object, or its usage and exit 2.
+export function args(script, names = ["url", "query", "screenshot"]) {
+  const values = process.argv.slice(2);
+  if (values.length < names.length || values.some((v) => !v)) {
+    console.error(`usage: node indexer/tests/${script} ${names.map((n) => `<${n}>`).join(" ")}`);
     process.exit(2);
   }
-  return { url, query, screenshot };
+  return Object.fromEntries(names.map((name, i) => [name, values[i]]));
 }
 
 // Chromium ($CHROMIUM, else Debian's /usr/bin/chromium), headless, with no background traffic.
@@ -24,11 +25,15 @@ export function launch() {
   });
 }
 
-// A 1280×800 page whose failed requests and script errors are collected in `failed`.
-export async function open(browser) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+// A page of `viewport` (1280×800 unless given) whose failed requests and script errors are collected in
+// `failed`, and its console errors and HTTP error answers in `errors`.
+export async function open(browser, viewport = { width: 1280, height: 800 }) {
+  const page = await browser.newPage({ viewport });
   const failed = [];
+  const errors = [];
   page.on("requestfailed", (r) => failed.push(r.url()));
   page.on("pageerror", (e) => failed.push(`page error: ${e.message}`));
-  return { page, failed };
+  page.on("console", (m) => { if (m.type() === "error") errors.push(`console: ${m.text()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
+  return { page, failed, errors };
 }

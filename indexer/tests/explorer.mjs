@@ -1,6 +1,7 @@
 // Drives the explorer in headless Chromium: node indexer/tests/explorer.mjs <url> <query> <screenshot.png>
 // Loads the page, types <query> into the search box, waits for the graph and prints one JSON line:
-// {"state", "nodes", "edges", "rootNodes", "figures": {label: value}, "links": [{text, href, rel}],
+// {"state", "nodes", "edges", "rootNodes", "figures": {label: value}, "links": the links out of the page
+//  [{text, href, rel}],
 //  "injected" (elements in the figures other than the table's own), "error"}.
 import { args, launch, open } from "./browser.mjs";
 
@@ -21,7 +22,7 @@ try {
     rootNodes: document.querySelectorAll("#graph circle.root").length,
     figures: Object.fromEntries([...document.querySelectorAll("#figures-table tr")]
       .map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])),
-    links: [...document.querySelectorAll("#figures-table a")]
+    links: [...document.querySelectorAll("#figures-table a[target=_blank]")]
       .map((a) => ({ text: a.textContent, href: a.getAttribute("href"), rel: a.rel })),
     injected: document.querySelectorAll("#figures *:not(h2, table, tbody, tr, td, a)").length,
     error: document.getElementById("error").hidden ? null : document.getElementById("error").textContent,

@@ -11,11 +11,12 @@ use soil_bindings::testnet::{LocalChain, repo_root};
 use soil_indexer::api::ApiConfig;
 
 use crate::api::Served;
+use crate::landing::units;
 use crate::support::{self, Actors, TestResult};
 
 /// Runs `node indexer/tests/<script> ARGS` from the repository root; returns the JSON line it printed
 /// last.
-fn browse<const N: usize>(script: &str, args: [&str; N]) -> TestResult<Value> {
+pub(crate) fn browse<const N: usize>(script: &str, args: [&str; N]) -> TestResult<Value> {
     let output = Command::new("node")
         .current_dir(repo_root())
         .arg(format!("indexer/tests/{script}"))
@@ -102,8 +103,15 @@ async fn explorer_draws_the_graph_and_graphiql_answers_in_chromium() -> TestResu
     );
     assert_eq!(page["rootNodes"], json!(1));
     assert_eq!(
-        page["figures"]["earnings attributed"], expected["account"]["earnings"]["attributed"],
-        "{page}"
+        page["figures"]["earnings attributed"],
+        json!(units(
+            expected["account"]["earnings"]["attributed"]
+                .as_str()
+                .unwrap_or_default(),
+            18,
+            "SOIL"
+        )),
+        "amounts in token units: {page}"
     );
     assert_eq!(page["figures"]["graph nodes"], json!(nodes.to_string()));
     assert!(

@@ -6,6 +6,7 @@ mod api;
 mod crash;
 mod explorer;
 mod indexes;
+mod landing;
 mod migrations;
 mod postgres;
 mod reorg;
