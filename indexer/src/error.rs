@@ -44,6 +44,28 @@ pub enum IndexerError {
     #[error("`{0}` is an in-memory SQLite database: the indexer needs a file, sqlite://<path>")]
     InMemoryDatabase(String),
 
+    /// A batch was to be committed through a replica's handle, which another process writes.
+    #[error("this store is served as a replica: another process (`soil-indexer run`) writes it")]
+    ReadOnlyStore,
+
+    /// `soil-indexer serve` was pointed at a SQLite file.
+    #[error(
+        "`soil-indexer serve` needs a PostgreSQL store, not `{0}`: a SQLite file is on one machine's disk, where the process that writes it (`soil-indexer run`) serves it"
+    )]
+    ReplicaNeedsPostgres(String),
+
+    /// The database's schema is older than this binary's, which a replica does not migrate.
+    #[error(
+        "the database's schema is {found} but this soil-indexer needs migration {expected}: run this version's `soil-indexer run` on it first (it migrates), then `serve`",
+        found = match .found { Some(version) => format!("at migration {version}"), None => "missing".to_owned() }
+    )]
+    SchemaBehind {
+        /// The last migration applied to the database, if any.
+        found: Option<i64>,
+        /// The binary's last migration.
+        expected: i64,
+    },
+
     /// The schema migrations could not be applied.
     #[error("could not apply the database migrations: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

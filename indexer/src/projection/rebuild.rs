@@ -12,7 +12,7 @@ use crate::store::batch::{Batch, row_u64};
 use crate::store::entity::Entity;
 use crate::store::revert::clear_projections;
 use crate::store::value::{Column, int};
-use crate::store::{Changes, Store};
+use crate::store::{Changes, Store, version};
 
 /// Raw events read per page.
 const PAGE: i64 = 20_000;
@@ -106,6 +106,7 @@ pub async fn rebuild(store: &Store) -> Result<Rebuilt> {
         batch.write(&mut tx, store.backend()).await?;
         tracing::info!(events, block = after.0, "rebuilding");
     }
+    version::publish(&mut tx, store.backend(), &Changes::everything()).await?;
     tx.commit()
         .await
         .map_err(IndexerError::db("committing the rebuild"))?;

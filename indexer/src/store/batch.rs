@@ -9,7 +9,7 @@ use crate::store::changes::Changes;
 use crate::store::fact::{Facts, RAW_EVENT_COLUMNS};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, int};
-use crate::store::{Backend, Bulk, Store};
+use crate::store::{Backend, Bulk, Store, version};
 
 /// Where the indexer stands: the last block applied and how far reverts may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,14 +198,18 @@ fn unix_now() -> i64 {
 
 impl Store {
     /// Commits `batch` and `checkpoint` in one transaction, and prunes the undo journal and block
-    /// window at or below the new finalized block. On SQLite the batch writer thread commits it
+    /// window at or below the new finalized block; a batch with events raises the stored version in
+    /// the same transaction (`store/version.rs`). On SQLite the batch writer thread commits it
     /// (`store/writer.rs`), on PostgreSQL the rows go in by COPY.
     pub async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
         let changes = Changes::of(&batch);
         let begun = IndexerError::db("starting a batch");
         let committed = IndexerError::db("committing a batch");
         match self.bulk() {
-            Bulk::Writer(writer) => writer.commit(batch, checkpoint).await?,
+            Bulk::Writer(writer) => {
+                let publish = !changes.is_empty();
+                writer.commit(batch, checkpoint, publish).await?;
+            }
             Bulk::Copy(pool) => {
                 let mut tx = pool.begin().await.map_err(begun)?;
                 if let Some(follows) = batch.follows {
@@ -213,8 +217,10 @@ impl Store {
                 }
                 batch.copy(&mut tx).await?;
                 seal(&mut tx, checkpoint).await?;
+                version::publish_copied(&mut tx, &changes).await?;
                 tx.commit().await.map_err(committed)?;
             }
+            Bulk::Replica => return Err(IndexerError::ReadOnlyStore),
         }
         self.changed(changes);
         Ok(())

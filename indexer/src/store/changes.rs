@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::store::batch::Batch;
+use crate::store::fact::FACT_TABLES;
+use crate::store::revert::ENTITY_TABLES;
 use crate::store::rows::RowSet;
 use crate::store::value::Val;
 
@@ -165,7 +167,34 @@ impl Changes {
         }
         self.tables.get(table)?.get(column)
     }
+
+    /// The tables written, in name order; `None` when anything may have changed.
+    pub(crate) fn tables(&self) -> Option<Vec<&'static str>> {
+        if self.everything {
+            return None;
+        }
+        let mut tables: Vec<&'static str> = self.tables.keys().copied().collect();
+        tables.sort_unstable();
+        Some(tables)
+    }
+
+    /// A write that may have changed any row of the tables `names` names (as [`Changes::tables`]
+    /// lists them); anything when one of them is not a table a write records (a newer writer's).
+    pub(crate) fn of_tables<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut changes = Self::default();
+        for name in names {
+            let mut known = WRITTEN.iter().flat_map(|tables| tables.iter().copied());
+            let Some(table) = known.find(|t| *t == name) else {
+                return Self::everything();
+            };
+            changes.merge(table, HashMap::new());
+        }
+        changes
+    }
 }
+
+/// The tables [`Changes::of`] records writes of.
+const WRITTEN: [&[&str]; 3] = [ENTITY_TABLES, FACT_TABLES, &["raw_events", "undo_journal"]];
 
 #[cfg(test)]
 impl Changes {
@@ -388,6 +417,27 @@ mod tests {
         assert!(everything.touches_value("models", "model_id", "1"));
         assert!(everything.touches_table("datanets"));
         assert_eq!(everything.values("models", "model_id"), None);
+    }
+
+    #[test]
+    fn a_write_named_by_its_tables_changes_any_row_of_them() {
+        let mut batch = Batch::default();
+        batch.entities.push(models(&[(7, "0xnew")]));
+        batch.raw_events.rows.push(vec![Val::Int(1)]);
+        let tables = Changes::of(&batch)
+            .tables()
+            .expect("a batch names its tables");
+        assert_eq!(tables, ["models", "raw_events"]);
+        let named = Changes::of_tables(tables);
+        assert!(named.touches_value("models", "model_id", "8"));
+        assert!(named.touches_value("models", "owner", "0xanyone"));
+        assert!(!named.touches_table("datanets"));
+        assert_eq!(Changes::everything().tables(), None);
+        let unknown = Changes::of_tables(["models", "tables_of_a_newer_writer"]);
+        assert!(
+            unknown.touches_table("datanets"),
+            "an unknown table: anything"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! The tables are described in `SCHEMA.md` next to this file. The indexer is their only writer: a
 //! block's rows, their effect on the aggregates and the checkpoint are committed in one transaction
-//! ([`batch`]), and a reorg reverts to a parent block in one transaction ([`revert`]).
+//! ([`batch`]), and a reorg reverts to a parent block in one transaction ([`revert`]). Each such
+//! write raises the stored version ([`version`]); processes that serve the API from a PostgreSQL store
+//! another process writes follow it ([`replica`]).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,9 +27,11 @@ pub mod copy;
 pub mod entity;
 pub mod fact;
 pub mod indexes;
+pub mod replica;
 pub mod revert;
 pub mod rows;
 pub mod value;
+pub mod version;
 mod writer;
 
 pub use batch::{Batch, BlockRef, Checkpoint, Follows};
@@ -64,6 +68,50 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// The pool every read, revert and rebuild goes through, connected to `url`: at most 4 connections
+/// on SQLite (set up for the indexer's writes: WAL, 16 KiB pages on a new file), 8 on PostgreSQL;
+/// `read_only` PostgreSQL sessions refuse every write (a replica's, [`replica`]).
+async fn connect(url: &str, backend: Backend, read_only: bool) -> Result<AnyPool> {
+    let options =
+        AnyConnectOptions::from_str(url).map_err(IndexerError::db("parsing the database URL"))?;
+    let pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+    let pool = match backend {
+        // `page_size` takes effect only on a new file (before its first table): 16 KiB pages make a
+        // backfill's B-tree inserts about a third cheaper than the default 4 KiB.
+        Backend::Sqlite => pool.max_connections(4).after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;",
+                )
+                .await?;
+                Ok(())
+            })
+        }),
+        Backend::Postgres if read_only => pool.max_connections(8).after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET default_transaction_read_only = on").await?;
+                Ok(())
+            })
+        }),
+        Backend::Postgres => pool.max_connections(8),
+    };
+    pool.connect_with(options)
+        .await
+        .map_err(IndexerError::db("connecting to the database"))
+}
+
+/// The PostgreSQL connection batches are committed on, connected lazily: its first connection makes
+/// the stages, which need the migrated tables.
+fn copy_pool(url: &str) -> Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| Box::pin(copy::prepare(conn)))
+        .connect_lazy(url)
+        .map_err(IndexerError::db("parsing the database URL"))
+}
+
 /// A handle on the indexer's database (cheap to clone). Readers use [`Store::pool`].
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -85,6 +133,8 @@ pub(crate) enum Bulk {
     Writer(Arc<SqliteWriter>),
     /// PostgreSQL: the connection batches are committed on, by COPY ([`copy`]).
     Copy(PgPool),
+    /// A replica's handle ([`Store::open_replica`]): another process writes the store.
+    Replica,
 }
 
 impl Store {
@@ -101,28 +151,7 @@ impl Store {
             }
             _ => url.to_owned(),
         };
-        let options = AnyConnectOptions::from_str(&url)
-            .map_err(IndexerError::db("parsing the database URL"))?;
-        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
-        pool = match backend {
-            // `page_size` takes effect only on a new file (before its first table): 16 KiB pages make a
-            // backfill's B-tree inserts about a third cheaper than the default 4 KiB.
-            Backend::Sqlite => pool.max_connections(4).after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                         PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => pool.max_connections(8),
-        };
-        let pool = pool
-            .connect_with(options)
-            .await
-            .map_err(IndexerError::db("connecting to the database"))?;
+        let pool = connect(&url, backend, false).await?;
         migrate(&pool, backend).await?;
         let file = match backend {
             Backend::Sqlite => Some(
@@ -136,15 +165,7 @@ impl Store {
         let bulk = match &file {
             // After the migrations: the writer's connection opens an existing file.
             Some(file) => Bulk::Writer(Arc::new(SqliteWriter::start(file)?)),
-            // Lazy: its first connection makes the stages, which need the migrated tables.
-            None => Bulk::Copy(
-                PgPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _| Box::pin(copy::prepare(conn)))
-                    .connect_lazy(&url)
-                    .map_err(IndexerError::db("parsing the database URL"))?,
-            ),
+            None => Bulk::Copy(copy_pool(&url)?),
         };
         Ok(Self {
             pool,
@@ -189,7 +210,9 @@ impl Store {
     /// from the projections at one version stay right until the next. A batch of eventless blocks moves
     /// only the checkpoint (`sync_state`) and leaves the version as it was. The indexer is the
     /// database's only writer, so within its process this tracks every change (the API's response cache
-    /// keys on it, and asks [`Store::changes`] what each write changed).
+    /// keys on it, and asks [`Store::changes`] what each write changed); on a replica's handle a
+    /// [`Follower`](replica::Follower) records the writer's writes as it announces them. This count is
+    /// the process's own; the stored one, which other processes read, is [`version::read`].
     pub fn version(&self) -> u64 {
         self.changes.version()
     }

@@ -10,7 +10,7 @@ use crate::store::entity::Entity;
 use crate::store::fact::FACT_TABLES;
 use crate::store::rows::RowSet;
 use crate::store::value::int;
-use crate::store::{Backend, Changes, Store};
+use crate::store::{Backend, Changes, Store, version};
 use crate::with_entity_type;
 
 /// The entity tables (restored from the journal; emptied by a rebuild).
@@ -144,6 +144,7 @@ impl Store {
             },
         )
         .await?;
+        version::publish(&mut tx, self.backend(), &Changes::everything()).await?;
         tx.commit()
             .await
             .map_err(IndexerError::db("committing a revert"))?;

@@ -19,6 +19,7 @@ use crate::store::Backend;
 use crate::store::batch::{Batch, Checkpoint, PRUNE_BLOCKS, PRUNE_JOURNAL};
 use crate::store::rows::RowSet;
 use crate::store::value::{Val, int};
+use crate::store::version;
 
 /// Set on the writer's connection, as on the sqlx pool's (see `Store::open`).
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -31,6 +32,8 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 struct Job {
     batch: Batch,
     checkpoint: Checkpoint,
+    /// Whether to raise the stored version (the batch changes the projections).
+    publish: bool,
     done: oneshot::Sender<Outcome>,
 }
 
@@ -70,7 +73,7 @@ impl SqliteWriter {
             .spawn(move || {
                 let mut writer = Writer { conn };
                 for job in queue {
-                    let outcome = writer.commit(job.batch, job.checkpoint);
+                    let outcome = writer.commit(job.batch, job.checkpoint, job.publish);
                     // The committer may have stopped waiting (its task was cancelled): the rows are
                     // then freed here.
                     let _ = job.done.send(outcome);
@@ -83,13 +86,20 @@ impl SqliteWriter {
         Ok(Self { jobs })
     }
 
-    /// Commits `batch` and `checkpoint` in one transaction on the writer thread.
-    pub(crate) async fn commit(&self, batch: Batch, checkpoint: Checkpoint) -> Result<()> {
+    /// Commits `batch` and `checkpoint` in one transaction on the writer thread, raising the stored
+    /// version in it if `publish`.
+    pub(crate) async fn commit(
+        &self,
+        batch: Batch,
+        checkpoint: Checkpoint,
+        publish: bool,
+    ) -> Result<()> {
         let (done, outcome) = oneshot::channel();
         self.jobs
             .send(Job {
                 batch,
                 checkpoint,
+                publish,
                 done,
             })
             .map_err(|_| IndexerError::WriterStopped)?;
@@ -106,15 +116,15 @@ struct Writer {
 }
 
 impl Writer {
-    /// Writes `batch` and `checkpoint` in one transaction, and hands the batch's rows back with how
-    /// it went.
-    fn commit(&mut self, batch: Batch, checkpoint: Checkpoint) -> Outcome {
+    /// Writes `batch` and `checkpoint` in one transaction (raising the stored version if `publish`),
+    /// and hands the batch's rows back with how it went.
+    fn commit(&mut self, batch: Batch, checkpoint: Checkpoint, publish: bool) -> Outcome {
         let sets = checkpoint
             .row_set()
             .map(|row| batch.into_sets().chain([row]).collect::<Vec<_>>());
         match sets {
             Ok(sets) => Outcome {
-                result: self.write(&sets, checkpoint.finalized_block),
+                result: self.write(&sets, checkpoint.finalized_block, publish),
                 _spent: sets,
             },
             Err(e) => Outcome {
@@ -125,8 +135,8 @@ impl Writer {
     }
 
     /// Writes `sets`, prunes the undo journal at or below `finalized_block` and the block window
-    /// below it, in one transaction.
-    fn write(&mut self, sets: &[RowSet], finalized_block: u64) -> Result<()> {
+    /// below it, and raises the stored version if `publish`, in one transaction.
+    fn write(&mut self, sets: &[RowSet], finalized_block: u64, publish: bool) -> Result<()> {
         let failed = |context| move |source| IndexerError::SqliteWrite { context, source };
         let finalized = int("finalized block", finalized_block)?;
         let tx = self
@@ -158,6 +168,10 @@ impl Writer {
             .map_err(failed("pruning the undo journal"))?;
         tx.execute(PRUNE_BLOCKS, [finalized])
             .map_err(failed("pruning the block window"))?;
+        if publish {
+            tx.execute(version::RAISE, [])
+                .map_err(failed("raising the store version"))?;
+        }
         tx.commit().map_err(failed("committing a batch"))
     }
 }
@@ -255,6 +269,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(before, None, "a NULL is bound as NULL");
+
+        assert_eq!(version::read(store.pool()).await?, 3, "a version per batch");
+        store.commit(Batch::default(), checkpoint(4, 2)).await?;
+        assert_eq!(
+            version::read(store.pool()).await?,
+            3,
+            "a batch of eventless blocks moves only the checkpoint"
+        );
         Ok(())
     }
 
