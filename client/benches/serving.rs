@@ -490,9 +490,13 @@ fn main() -> Result<()> {
                         )
                     });
                 drop(process);
+                // The machine's 1-minute load average after the run: above the servers' own threads, the
+                // run shared its cores.
+                let load = std::fs::read_to_string("/proc/loadavg")?;
+                let load = load.split_whitespace().next().unwrap_or("?");
                 println!(
                     "  round {}, {}, {}: {:.1} tokens/s, first token p50 {:.0} ms, latency p99 {:.0} ms, \
-                     {:.1} tokens/request, peak RSS {:.0} MiB",
+                     {:.1} tokens/request, peak RSS {:.0} MiB, load {load}",
                     round + 1,
                     scenario.name,
                     server.name(),
