@@ -1,7 +1,7 @@
 // Drives the explorer's landing page in headless Chromium:
 //   node indexer/tests/landing.mjs <url> <width>x<height> <screenshot.png> <cases>
 // Opens <url> at that window size with nothing typed, waits for the page and prints one JSON line:
-// {"state", "view", "error", "totals": {name: value}, "datanets", "models", "contributors": rows of cell
+// {"state", "view", "error", "empty" (what the page says when nothing is indexed), "totals": {name: value}, "datanets", "models", "contributors": rows of cell
 //  texts, "inferences": [{"head", "links", "attributions": [text]}], "links": every id link on the page
 //  [{text, href, title}], "layout": overflow() of the landing page, "formats": formatAmount (symbol TOK) of
 //  each of <cases> (JSON: [[wei, decimals]]), "visits": for the first link of each kind, the entity page
@@ -29,6 +29,7 @@ try {
     state: document.body.dataset.state,
     view: document.body.dataset.view,
     error: document.getElementById("error").hidden ? null : document.getElementById("error").textContent,
+    empty: document.querySelector("#landing > p.hint")?.textContent ?? null,
     totals: Object.fromEntries([...document.querySelectorAll("#totals [data-figure]")]
       .map((div) => [div.dataset.figure, div.querySelector("dd").textContent])),
     inferences: [...document.querySelectorAll("#inferences li.inference")].map((li) => ({

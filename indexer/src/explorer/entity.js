@@ -144,8 +144,9 @@ function showFigures(box, root, figures, graph, tok) {
   box.replaceChildren(h2, table);
 }
 
-/// Shows the page of `text` (a root as `parseRoot` reads it) at graph `depth` into `svg` and `box`.
-export async function showEntity(text, depth, svg, box) {
+/// Reads the page of `text` (a root as `parseRoot` reads it) at graph `depth`; returns the function that
+/// shows it in `svg` and `box`.
+export async function loadEntity(text, depth) {
   const root = parseRoot(text);
   const key = root.kind === "account" || root.kind === "inference" ? root.key : Number(root.key);
   const [g, f, tok] = await Promise.all([
@@ -155,6 +156,8 @@ export async function showEntity(text, depth, svg, box) {
   ]);
   const figures = Object.values(f)[0];
   if (figures === null) throw new Error(`no ${root.kind} ${root.key} has been indexed`);
-  draw(svg, g.attributionGraph, tok);
-  showFigures(box, root, relations(root.kind, figures), g.attributionGraph, tok);
+  return (svg, box) => {
+    draw(svg, g.attributionGraph, tok);
+    showFigures(box, root, relations(root.kind, figures), g.attributionGraph, tok);
+  };
 }

@@ -3,8 +3,8 @@
 // attribution graph around that entity and its figures. Links change the hash, so pages can be shared.
 import { graphql } from "/api.js";
 import { KINDS } from "/graph.js";
-import { showEntity } from "/entity.js";
-import { showLanding } from "/landing.js";
+import { loadEntity } from "/entity.js";
+import { loadLanding } from "/landing.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,19 +26,25 @@ async function showMeta() {
   }
 }
 
+// Routes started; only the latest one shows what it read.
+let routes = 0;
+
 /// Shows what the hash names: the landing page when empty, else that entity.
 async function route() {
+  const turn = ++routes;
   const text = decodeURIComponent(location.hash.slice(1));
   $("error").hidden = true;
   $("query").value = text;
   document.body.dataset.view = text ? "entity" : "landing";
   document.body.dataset.state = "loading";
   try {
-    if (text) await showEntity(text, Number($("depth").value), $("graph"), $("figures"));
-    else await showLanding($("landing"));
+    const show = text ? await loadEntity(text, Number($("depth").value)) : await loadLanding();
+    if (turn !== routes) return;
+    if (text) show($("graph"), $("figures"));
+    else show($("landing"));
     document.body.dataset.state = "ready";
   } catch (err) {
-    showError(err.message);
+    if (turn === routes) showError(err.message);
   }
   showMeta();
 }

@@ -5,7 +5,7 @@ import { graphql, token } from "/api.js";
 import { entityLink, formatAmount, percent } from "/format.js";
 
 /// How many rows each list shows.
-export const LIST = 10;
+const LIST = 10;
 
 const LANDING_QUERY = `query Landing($n: Int!) {
   totals { datanetCount contributionCount acceptedCount releaseCount modelCount inferenceCount
@@ -84,13 +84,17 @@ function inference(node, tok) {
 /// The note under a list that shows only the newest of `count`.
 const more = (page, count) => (page.pageInfo.hasNextPage ? `The ${LIST} newest of ${count}.` : undefined);
 
-/// Fills `box` with the landing page.
-export async function showLanding(box) {
+/// Reads the landing page; returns the function that shows it in `box`.
+export async function loadLanding() {
   const [d, tok] = await Promise.all([graphql(LANDING_QUERY, { n: LIST }), token()]);
-  if (!d.totals) {
-    box.replaceChildren(h("p", { class: "hint" }, "Nothing has been indexed yet: the network appears here as the indexer reads it."));
-    return;
-  }
+  return (box) => {
+    if (d.totals) box.replaceChildren(...network(d, tok));
+    else box.replaceChildren(h("p", { class: "hint" }, "Nothing has been indexed yet: the network appears here as the indexer reads it."));
+  };
+}
+
+/// The landing page's sections for the answer `d`.
+function network(d, tok) {
   const datanets = tableCard("datanets", "Datanets", ["datanet", "owner", "contributions", "revenue"],
     d.datanets.nodes.map((n) => [entityLink("datanet", n.id), account(n.owner.address),
       `${n.contributionCount} (${n.acceptedCount} accepted)`, formatAmount(n.revenue.total, tok)]),
@@ -107,5 +111,5 @@ export async function showLanding(box) {
   latest.append(d.inferences.nodes.length
     ? h("ul", { class: "inferences" }, ...d.inferences.nodes.map((n) => inference(n, tok)))
     : h("p", { class: "hint" }, "No inference settled yet."));
-  box.replaceChildren(totals(d.totals, tok), h("div", { class: "cards" }, datanets, models, contributors, latest));
+  return [totals(d.totals, tok), h("div", { class: "cards" }, datanets, models, contributors, latest)];
 }

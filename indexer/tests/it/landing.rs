@@ -3,7 +3,8 @@
 //! store the indexer filled from anvil. The page must show the network as the API holds it (totals,
 //! datanets, models, top contributors, latest inferences with their attributions), every amount in token
 //! units written exactly, every id a link that opens its entity, nothing wider than the window, no
-//! failed request or console error, and a full-page screenshot of the window's width.
+//! failed request or console error, and a full-page screenshot of the window's width; over an empty
+//! store it says that nothing has been indexed yet, and when `/graphql` fails it says how.
 
 use serde_json::{Value, json};
 use soil_bindings::testnet::{LocalChain, repo_root};
@@ -102,6 +103,19 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
     // More models than a list shows: the page says how many there are.
     support::register_more_models(&chain, &actors, 11).await?;
     let dir = tempfile::tempdir()?;
+
+    // Before the indexer has read anything the page says so.
+    let (empty, _) = support::sqlite(dir.path(), "empty.db").await?;
+    let api = Served::start(&empty, ApiConfig::default()).await?;
+    let page = browse_landing(&api, "1400x900", &dir.path().join("empty.png"), &[])?;
+    assert_eq!(page["state"], "ready", "{page}");
+    assert!(
+        text(&page["empty"]).starts_with("Nothing has been indexed yet"),
+        "{page}"
+    );
+    assert_eq!(page["links"], json!([]), "{page}");
+    drop(api);
+
     let (store, _) = support::sqlite(dir.path(), "landing.db").await?;
     support::index(&chain, &store, support::sync_config(2)).await?;
     let api = Served::start(&store, ApiConfig::default()).await?;
