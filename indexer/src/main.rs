@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => soil_indexer::cli::run::run(args).await?,
         Command::Rebuild(args) => soil_indexer::cli::rebuild::run(args).await?,
         Command::Status(args) => soil_indexer::cli::status::run(args).await?,
+        Command::Serve(args) => soil_indexer::cli::serve::run(args).await?,
     }
     Ok(())
 }

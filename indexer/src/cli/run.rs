@@ -1,21 +1,15 @@
 //! `soil-indexer run`: sync and serve.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State as Extract;
-use axum::http::StatusCode;
-use axum::routing::get;
-use metrics_exporter_prometheus::PrometheusHandle;
 use soil_bindings::Deployment;
 
-use crate::api::{ApiConfig, Token};
-use crate::cli::DatabaseArgs;
+use crate::cli::http::{ops_router, serve, shutdown_signal};
+use crate::cli::{ApiArgs, DatabaseArgs};
 use crate::config::{RpcConfig, SyncConfig};
-use crate::error::{IndexerError, Result};
+use crate::error::Result;
 use crate::store::Store;
 use crate::sync::Syncer;
 use crate::sync::rpc::Rpc;
@@ -37,9 +31,9 @@ pub struct RunArgs {
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Address for GraphQL, the explorer, /metrics, /health and /ready.
-    #[arg(long, env = "SOIL_INDEXER_LISTEN", default_value = "127.0.0.1:8000")]
-    pub listen: SocketAddr,
+    /// What to serve, and where.
+    #[command(flatten)]
+    pub api: ApiArgs,
     /// Blocks below head − depth are final; a deeper reorg stops the indexer.
     #[arg(long, default_value_t = 64)]
     pub finality_depth: u64,
@@ -71,16 +65,6 @@ pub struct RunArgs {
     /// Do not serve HTTP (sync only).
     #[arg(long)]
     pub no_serve: bool,
-    /// MiB of GraphQL answers kept until a commit changes what they were read from; 0 turns the
-    /// response cache off.
-    #[arg(long, env = "SOIL_RESPONSE_CACHE_MIB", default_value_t = 256)]
-    pub response_cache_mib: usize,
-    /// Symbol of the deployment's payment token (GraphQL `token`; the explorer shows amounts with it).
-    #[arg(long, env = "SOIL_TOKEN_SYMBOL", default_value = "SOIL")]
-    pub token_symbol: String,
-    /// Decimals of the deployment's payment token: one token is 10^decimals base units.
-    #[arg(long, env = "SOIL_TOKEN_DECIMALS", default_value_t = 18)]
-    pub token_decimals: u8,
 }
 
 /// An RPC endpoint the provider can connect to: an `http`, `https`, `ws` or `wss` URL with a host.
@@ -108,18 +92,6 @@ impl RunArgs {
         }
     }
 
-    /// The API settings.
-    pub fn api_config(&self) -> ApiConfig {
-        ApiConfig {
-            response_cache_bytes: self.response_cache_mib.saturating_mul(1 << 20),
-            token: Token {
-                symbol: self.token_symbol.clone(),
-                decimals: self.token_decimals,
-            },
-            ..ApiConfig::default()
-        }
-    }
-
     /// The sync settings.
     pub fn sync_config(&self) -> SyncConfig {
         SyncConfig {
@@ -135,27 +107,6 @@ impl RunArgs {
     }
 }
 
-/// The operational endpoints: `/metrics`, `/health`, `/ready`.
-pub fn ops_router(metrics: PrometheusHandle, status: Arc<SyncStatus>) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(move || std::future::ready(metrics.render())),
-        )
-        .route("/health", get(|| std::future::ready("ok")))
-        .route("/ready", get(ready))
-        .with_state(status)
-}
-
-async fn ready(Extract(status): Extract<Arc<SyncStatus>>) -> (StatusCode, String) {
-    let text = format!("checkpoint {} head {}", status.checkpoint(), status.head());
-    if status.ready() {
-        (StatusCode::OK, format!("ready: {text}"))
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("syncing: {text}"))
-    }
-}
-
 /// Runs `run` until a fatal error, Ctrl-C/SIGTERM, or (with `--exit-when-caught-up`) the head.
 pub async fn run(args: RunArgs) -> Result<()> {
     let metrics = crate::metrics::install()?;
@@ -166,18 +117,18 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let server = if args.no_serve {
         None
     } else {
-        let app = ops_router(metrics, status.clone())
-            .merge(crate::api::router(&store, args.api_config()));
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|source| IndexerError::Listen {
-                addr: args.listen.to_string(),
-                source,
-            })?;
-        tracing::info!(listen = %args.listen, "serving /graphql, /graphiql, /, /metrics, /health, /ready");
-        Some(tokio::spawn(
-            async move { axum::serve(listener, app).await },
-        ))
+        let synced = status.clone();
+        let ready = move || {
+            let text = format!("checkpoint {} head {}", synced.checkpoint(), synced.head());
+            if synced.ready() {
+                Ok(format!("ready: {text}"))
+            } else {
+                Err(format!("syncing: {text}"))
+            }
+        };
+        let app =
+            ops_router(metrics, ready).merge(crate::api::router(&store, args.api.api_config()));
+        Some(serve(args.api.listen, app).await?)
     };
     let outcome = tokio::select! {
         outcome = sync(&args, &store, deployment, status) => outcome,
@@ -245,29 +196,6 @@ async fn start_syncer(
             }
             started => return started,
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 

@@ -982,8 +982,18 @@ pub(crate) async fn subscribe(
 ) -> TestResult<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 > {
+    subscribe_at(&api.base, query).await
+}
+
+/// [`subscribe`] to the API at `base` (`http://host:port`).
+pub(crate) async fn subscribe_at(
+    base: &str,
+    query: &str,
+) -> TestResult<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
     let mut request =
-        format!("{}/graphql", api.base.replace("http://", "ws://")).into_client_request()?;
+        format!("{}/graphql", base.replace("http://", "ws://")).into_client_request()?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);

@@ -10,6 +10,7 @@ mod landing;
 mod migrations;
 mod postgres;
 mod reorg;
+mod replicas;
 mod strings;
 mod subscriptions;
 mod support;
