@@ -65,7 +65,7 @@ const IDS = {
 
 /// Reads what the user typed (or a link's hash) as a root `{ kind, key }`, or throws a message saying
 /// what is wrong.
-export function parseRoot(text) {
+function parseRoot(text) {
   const q = text.trim();
   if (/^0x[0-9a-fA-F]{40}$/.test(q)) return { kind: "account", key: q.toLowerCase() };
   if (/^0x[0-9a-fA-F]{64}$/.test(q)) return { kind: "inference", key: q.toLowerCase() };

@@ -14,13 +14,13 @@ export function formatAmount(wei, token) {
 }
 
 /// A long hash or address as its first and last characters ("0x1234…abcd"); anything short as is.
-export function shorten(text) {
+function shorten(text) {
   const s = String(text);
   return s.length > 14 ? `${s.slice(0, 6)}…${s.slice(-4)}` : s;
 }
 
 /// The page of the entity `kind:key` (shareable: the explorer opens it from the URL's hash).
-export function entityHref(kind, key) {
+function entityHref(kind, key) {
   return `#${kind}:${key}`;
 }
 
