@@ -2,17 +2,19 @@
 //! `indexer/tests/landing.mjs`) opens `/` with nothing typed, at 1400×900 and at a phone's 390×844, over a
 //! store the indexer filled from anvil. The page must show the network as the API holds it (totals,
 //! datanets, models, top contributors, latest inferences with their attributions), every amount in token
-//! units written exactly, every id a link that opens its entity, nothing wider than the window, no
-//! failed request or console error, and a full-page screenshot of the window's width; over an empty
-//! store it says that nothing has been indexed yet, and when `/graphql` fails it says how.
+//! units written exactly (what it reads answered alike on SQLite and PostgreSQL), every id a link that
+//! opens its entity, nothing wider than the window, no failed request or console error, and a full-page
+//! screenshot of the window's width; over an empty store it says that nothing has been indexed yet, and
+//! when `/graphql` fails it says how.
 
 use serde_json::{Value, json};
 use soil_bindings::testnet::{LocalChain, repo_root};
 use soil_indexer::api::ApiConfig;
+use soil_indexer::store::Store;
 
 use crate::api::Served;
 use crate::explorer::browse;
-use crate::support::{self, Actors, TestResult};
+use crate::support::{self, Actors, PgCluster, TestResult};
 
 /// What the landing page shows, read from the API.
 const NETWORK: &str = "{
@@ -120,6 +122,13 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
     support::index(&chain, &store, support::sync_config(2)).await?;
     let api = Served::start(&store, ApiConfig::default()).await?;
     let network = api.data(NETWORK, json!({})).await?;
+    // PostgreSQL answers what the page reads as SQLite does (`topContributors` orders amounts as text).
+    let cluster = PgCluster::start()?;
+    let pg = Store::open(&cluster.database("landing")?).await?;
+    support::index(&chain, &pg, support::sync_config(2)).await?;
+    let on_pg = Served::start(&pg, ApiConfig::default()).await?;
+    assert_eq!(on_pg.data(NETWORK, json!({})).await?, network);
+    drop(on_pg);
     let symbol = text(&network["token"]["symbol"]);
     let decimals = network["token"]["decimals"].as_u64().unwrap_or_default() as usize;
     assert_eq!((symbol.as_str(), decimals), ("SOIL", 18));
