@@ -5,7 +5,7 @@ use sqlx::Row;
 use crate::cli::DatabaseArgs;
 use crate::config::RpcConfig;
 use crate::error::{IndexerError, Result};
-use crate::store::Store;
+use crate::store::{Store, version};
 use crate::sync::rpc::Rpc;
 
 /// Arguments of `status`.
@@ -32,6 +32,10 @@ pub async fn run(args: StatusArgs) -> Result<()> {
         checkpoint.block_number, checkpoint.block_hash
     );
     println!("finalized:       block {}", checkpoint.finalized_block);
+    println!(
+        "store version:   {} (replicas' /ready names the one they have seen)",
+        version::read(store.pool()).await?
+    );
     if let Some(url) = &args.rpc_url {
         let rpc = Rpc::connect(
             url,

@@ -281,6 +281,18 @@ async fn two_replicas_answer_each_new_block_soon_after_the_writer() -> TestResul
         assert!(ready(&http, api).await?.starts_with("ready: store version"));
     }
     admin.close().await;
+
+    // `status` prints the stored version, the one the replicas have seen.
+    let seen = ready(&http, &first_api).await?;
+    let version = seen.trim_start_matches("ready: store version ");
+    let status = Command::new(env!("CARGO_BIN_EXE_soil-indexer"))
+        .args(["status", "--database-url", &url])
+        .output()?;
+    let status = String::from_utf8(status.stdout)?;
+    assert!(
+        status.contains(&format!("store version:   {version} ")),
+        "{seen}\n{status}"
+    );
     Ok(())
 }
 
