@@ -173,8 +173,9 @@ struct Graphql {
 }
 
 /// The HTTP routes: `/graphql` (POST queries; GET: WebSocket subscriptions, a query in the URL,
-/// GraphiQL for a browser), `/graphiql` and the explorer at `/`. Mount it next to the indexer's own routes, in the process that writes `store` (the
-/// response cache follows its writes).
+/// GraphiQL for a browser), `/graphiql` and the explorer at `/`. The response cache follows `store`'s
+/// change log: mount it in the process that writes `store` (`run`), or over a replica's handle that a
+/// [`Follower`](crate::store::replica::Follower) keeps up (`serve`).
 pub fn router(store: &Store, config: ApiConfig) -> Router {
     let timeout = config.request_timeout;
     let cache = ResponseCache::new(config.response_cache_bytes).map(Arc::new);
