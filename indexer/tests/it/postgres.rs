@@ -3,7 +3,8 @@
 
 use soil_bindings::testnet::LocalChain;
 use soil_indexer::projection::rebuild::{dump, rebuild};
-use soil_indexer::store::Store;
+use soil_indexer::store::{Store, version};
+use sqlx::postgres::PgListener;
 
 use crate::reorg::reorg_replays_to_a_clean_state;
 use crate::support::{
@@ -19,7 +20,8 @@ async fn postgres_holds_the_same_exact_graph_and_survives_reorgs() -> TestResult
     let actors = Actors::of(&chain);
     setup_graph(&chain, &actors).await?;
     use_graph(&chain, &actors).await?;
-    let pg = Store::open(&cluster.database("synced")?).await?;
+    let synced = cluster.database("synced")?;
+    let pg = Store::open(&synced).await?;
     index(&chain, &pg, sync_config(3)).await?;
     check_against_chain(&chain, &actors, &pg).await?;
     let dir = tempfile::tempdir()?;
@@ -31,8 +33,16 @@ async fn postgres_holds_the_same_exact_graph_and_survives_reorgs() -> TestResult
         dump(&lite).await?,
         "PostgreSQL and SQLite hold the same graph"
     );
+    let mut listener = PgListener::connect(&synced).await?;
+    listener.listen(version::CHANNEL).await?;
+    let before = version::read(pg.pool()).await?;
     rebuild(&pg).await?;
     assert_eq!(dump(&pg).await?, graph, "rebuild on PostgreSQL");
+    assert_eq!(
+        listener.recv().await?.payload(),
+        format!("{} *", before + 1),
+        "a rebuild announces a change to everything"
+    );
 
     let followed = Store::open(&cluster.database("followed")?).await?;
     let clean = Store::open(&cluster.database("clean")?).await?;

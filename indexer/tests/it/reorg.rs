@@ -7,7 +7,7 @@ use soil_bindings::contracts::IUsageEscrow;
 use soil_bindings::testnet::LocalChain;
 use soil_indexer::IndexerError;
 use soil_indexer::projection::rebuild::dump;
-use soil_indexer::store::Store;
+use soil_indexer::store::{Store, version};
 use sqlx::Row;
 
 use crate::support::{
@@ -77,8 +77,14 @@ pub(crate) async fn reorg_replays_to_a_clean_state(followed: &Store, clean: &Sto
     );
 
     // Same height, other blocks: the settlements are undone before the chain grows again.
+    let before = version::read(followed.pool()).await?;
     reorg(&chain, orphaned_head - fork).await?;
     let syncer = index(&chain, followed, sync_config(64)).await?;
+    assert_eq!(
+        version::read(followed.pool()).await?,
+        before + 1,
+        "the revert raised the stored version (the new blocks hold no events)"
+    );
     assert_eq!(syncer.checkpoint().block_number, orphaned_head);
     assert_eq!(
         count(followed, "receipts").await?,
