@@ -8,14 +8,17 @@
 //!
 //! A connection that is lost may have missed notifications: the follower connects again (backing
 //! off), listens, reads the stored version on that connection and, if it moved while it was away,
-//! records that anything may have changed.
+//! records that anything may have changed. A connection the network dropped without a word (no reset
+//! ever arrives) would otherwise wait for ever: after [`QUIET`] without a notification the follower
+//! asks the connection for `SELECT 1`, and takes it for lost when no answer comes within [`PROBE`].
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use sqlx::AnyPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use crate::error::{IndexerError, Result};
 use crate::store::version::{self, CHANNEL};
@@ -128,12 +131,28 @@ impl Drop for Follower {
     }
 }
 
+/// The `application_name` of a replica's listening connection, as `pg_stat_activity` shows it.
+pub const LISTENER_NAME: &str = "soil-indexer serve: store versions";
+
 /// A connection listening on [`CHANNEL`], and the stored version read on it after it listened (so
 /// every later write is announced on it).
 async fn listen(url: &str) -> Result<(PgListener, i64)> {
-    let mut listener = PgListener::connect(url)
+    let connecting = IndexerError::db("connecting for the store's notifications");
+    let options = PgConnectOptions::from_str(url)
+        .map_err(IndexerError::db("parsing the database URL"))?
+        .application_name(LISTENER_NAME);
+    // A pool of one that never retires its connection: only a lost one is replaced (by `follow`).
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_with(options)
+        .await
+        .map_err(connecting)?;
+    let mut listener = PgListener::connect_with(&pool)
         .await
         .map_err(IndexerError::db("connecting for the store's notifications"))?;
+    listener.ignore_pool_close_event(true);
     // A lost connection is replaced by `follow`, which then reads the version again.
     listener.eager_reconnect(false);
     listener
@@ -147,18 +166,33 @@ async fn listen(url: &str) -> Result<(PgListener, i64)> {
     Ok((listener, version))
 }
 
+/// How long the follower waits for a notification before it checks that its connection answers.
+const QUIET: Duration = Duration::from_secs(5);
+
+/// How long that check may take before the connection counts as lost.
+const PROBE: Duration = Duration::from_secs(3);
+
 /// Records each announced write into `store`'s change log; on a lost connection, listens again.
 async fn follow(store: Store, url: String, mut listener: PgListener, state: Arc<Following>) {
     let mut seen = state.version.load(Ordering::Acquire);
     loop {
-        let lost = match listener.try_recv().await {
-            Ok(Some(notification)) => {
+        // `try_recv` may be cancelled: it takes a message off the socket only once it has all of it.
+        let lost = match tokio::time::timeout(QUIET, listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => {
                 seen = record(&store, seen, notification.payload());
                 state.version.store(seen, Ordering::Release);
                 continue;
             }
-            Ok(None) => "the connection was closed".to_owned(),
-            Err(error) => error.to_string(),
+            Ok(Ok(None)) => "the connection was closed".to_owned(),
+            Ok(Err(error)) => error.to_string(),
+            Err(_quiet) => {
+                let probe = sqlx::query("SELECT 1").execute(&mut listener);
+                match tokio::time::timeout(PROBE, probe).await {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(error)) => error.to_string(),
+                    Err(_) => format!("the connection did not answer within {PROBE:?}"),
+                }
+            }
         };
         state.listening.store(false, Ordering::Release);
         tracing::warn!(error = lost, "lost the store's notifications; reconnecting");

@@ -1,9 +1,9 @@
 //! Read replicas: one `soil-indexer run` writes PostgreSQL while following anvil, and two
 //! `soil-indexer serve` processes answer from the same database (one started before anything was
 //! indexed). After each new block both answer its data soon after the writer does, never a cached
-//! answer from before it; a subscription on a replica delivers a new contribution; a replica whose
-//! notification connection is cut keeps up once it listens again. `serve` refuses SQLite and a schema
-//! older than its own by name.
+//! answer from before it; a subscription on a replica delivers a new contribution; replicas whose
+//! notification connection is cut, or stops answering, keep up once they listen again. `serve`
+//! refuses SQLite and a schema older than its own by name.
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use soil_bindings::contracts::{IDatanetRegistry, IUsageEscrow};
 use soil_bindings::testnet::LocalChain;
 use soil_indexer::store::Store;
+use soil_indexer::store::replica::LISTENER_NAME;
 use soil_indexer::store::version::CHANNEL;
 use sqlx::postgres::PgListener;
 
@@ -112,6 +113,51 @@ async fn answered(
         }
         assert!(Instant::now() < deadline, "{base} still answers {now}");
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Asks the writer at `base` for `query` until it answers something other than `before`; returns
+/// that answer.
+async fn changed(
+    http: &reqwest::Client,
+    base: &str,
+    query: &str,
+    before: &Value,
+) -> TestResult<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = data(http, base, query).await?;
+        if now != *before {
+            return Ok(now);
+        }
+        assert!(Instant::now() < deadline, "{base} did not index the block");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Processes stopped (SIGSTOP) until dropped (SIGCONT).
+struct Stopped(Vec<i32>);
+
+impl Stopped {
+    fn new(pids: Vec<i32>) -> TestResult<Self> {
+        let stopped = Self(pids);
+        stopped.signal("-STOP")?;
+        Ok(stopped)
+    }
+
+    fn signal(&self, signal: &str) -> TestResult {
+        let status = Command::new("kill")
+            .arg(signal)
+            .args(self.0.iter().map(i32::to_string))
+            .status()?;
+        assert!(status.success(), "kill {signal} {:?}", self.0);
+        Ok(())
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.signal("-CONT");
     }
 }
 
@@ -253,12 +299,13 @@ async fn two_replicas_answer_each_new_block_soon_after_the_writer() -> TestResul
     assert_eq!(event["removed"], false, "{message}");
     assert_eq!(event["node"]["uri"], "file:///replica.txt", "{message}");
 
-    // The first replica's notification connection is cut: it listens again and catches up.
+    // Both replicas' listening connections are cut: each listens again and catches up.
     let admin = sqlx::PgPool::connect(&url).await?;
     let cut: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE query = 'SELECT version FROM store_version WHERE id = 1' AND pid <> pg_backend_pid()",
+         WHERE application_name = $1",
     )
+    .bind(LISTENER_NAME)
     .fetch_all(&admin)
     .await?;
     assert_eq!(cut.len(), 2, "each replica listens on one connection");
@@ -267,17 +314,38 @@ async fn two_replicas_answer_each_new_block_soon_after_the_writer() -> TestResul
         assert_eq!(data(&http, api, &query).await?, before, "{api}");
     }
     send!(escrow.deposit(U256::from(1_000u64)));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let expected = loop {
-        let now = data(&http, &writer_api, &query).await?;
-        if now != before {
-            break now;
-        }
-        assert!(Instant::now() < deadline, "the writer did not index it");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let expected = changed(&http, &writer_api, &query, &before).await?;
     for api in replicas {
         answered(&http, api, &query, &expected).await?;
+        assert!(ready(&http, api).await?.starts_with("ready: store version"));
+    }
+
+    // Both replicas' listening backends stop answering without closing their connections, as when a
+    // network drops a connection silently: each notices when its check of the quiet connection goes
+    // unanswered, listens again and catches up.
+    let pids: Vec<i32> =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE application_name = $1")
+            .bind(LISTENER_NAME)
+            .fetch_all(&admin)
+            .await?;
+    assert_eq!(
+        pids.len(),
+        2,
+        "each replica listens again on one connection"
+    );
+    let stopped = Stopped::new(pids)?;
+    send!(escrow.deposit(U256::from(2_000u64)));
+    let expected = changed(&http, &writer_api, &query, &expected).await?;
+    let since = Instant::now();
+    for api in replicas {
+        answered(&http, api, &query, &expected).await?;
+    }
+    eprintln!(
+        "replicas whose listening backend stopped answered the next block {:?} after the writer",
+        since.elapsed()
+    );
+    drop(stopped);
+    for api in replicas {
         assert!(ready(&http, api).await?.starts_with("ready: store version"));
     }
     admin.close().await;
