@@ -9,6 +9,8 @@
 //! | `soil_indexer_reorgs_total`, `soil_indexer_reorg_depth_blocks` | counter, histogram | reorgs handled and their depth |
 //! | `soil_indexer_flush_seconds` | histogram | time to commit one batch |
 //! | `soil_indexer_block_to_queryable_seconds` | histogram | head learned of (`eth_blockNumber` answer) → the block's rows committed, per block followed |
+//! | `soil_indexer_replica_store_version` | gauge | `serve`: the last store version the replica has heard of |
+//! | `soil_indexer_replica_listens_lost_total` | counter | `serve`: listening connections lost (each followed by listening again) |
 
 use std::sync::Mutex;
 

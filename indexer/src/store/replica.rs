@@ -88,6 +88,14 @@ struct Following {
     version: AtomicI64,
 }
 
+impl Following {
+    /// Records the last version heard of.
+    fn seen(&self, version: i64) {
+        self.version.store(version, Ordering::Release);
+        metrics::gauge!("soil_indexer_replica_store_version").set(version as f64);
+    }
+}
+
 /// Keeps a replica's change log up with the process that writes its store (see the module's
 /// documentation); stops when dropped.
 #[derive(Debug)]
@@ -102,7 +110,7 @@ impl Follower {
     pub async fn start(store: &Store, url: &str) -> Result<Self> {
         let (listener, version) = listen(url).await?;
         let state = Arc::new(Following::default());
-        state.version.store(version, Ordering::Release);
+        state.seen(version);
         state.listening.store(true, Ordering::Release);
         let task = tokio::spawn(follow(
             store.clone(),
@@ -180,7 +188,7 @@ async fn follow(store: Store, url: String, mut listener: PgListener, state: Arc<
         let lost = match tokio::time::timeout(QUIET, listener.try_recv()).await {
             Ok(Ok(Some(notification))) => {
                 seen = record(&store, seen, notification.payload());
-                state.version.store(seen, Ordering::Release);
+                state.seen(seen);
                 continue;
             }
             Ok(Ok(None)) => "the connection was closed".to_owned(),
@@ -195,6 +203,7 @@ async fn follow(store: Store, url: String, mut listener: PgListener, state: Arc<
             }
         };
         state.listening.store(false, Ordering::Release);
+        metrics::counter!("soil_indexer_replica_listens_lost_total").increment(1);
         tracing::warn!(error = lost, "lost the store's notifications; reconnecting");
         let mut failures = 0u32;
         let version = loop {
@@ -216,7 +225,7 @@ async fn follow(store: Store, url: String, mut listener: PgListener, state: Arc<
             store.changed(Changes::everything());
         }
         seen = version;
-        state.version.store(seen, Ordering::Release);
+        state.seen(seen);
         state.listening.store(true, Ordering::Release);
         tracing::info!(version, "listening for the store's versions again");
     }

@@ -361,6 +361,24 @@ async fn two_replicas_answer_each_new_block_soon_after_the_writer() -> TestResul
         status.contains(&format!("store version:   {version} ")),
         "{seen}\n{status}"
     );
+    for api in replicas {
+        let metrics = http
+            .get(format!("{api}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            metrics.contains(&format!("soil_indexer_replica_store_version {version}\n")),
+            "{metrics}"
+        );
+        let lost: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("soil_indexer_replica_listens_lost_total "))
+            .ok_or("soil_indexer_replica_listens_lost_total")?
+            .parse()?;
+        assert!(lost >= 2, "cut, then stopped: {metrics}");
+    }
     Ok(())
 }
 
