@@ -145,7 +145,6 @@ pub const LISTENER_NAME: &str = "soil-indexer serve: store versions";
 /// A connection listening on [`CHANNEL`], and the stored version read on it after it listened (so
 /// every later write is announced on it).
 async fn listen(url: &str) -> Result<(PgListener, i64)> {
-    let connecting = IndexerError::db("connecting for the store's notifications");
     let options = PgConnectOptions::from_str(url)
         .map_err(IndexerError::db("parsing the database URL"))?
         .application_name(LISTENER_NAME);
@@ -156,7 +155,7 @@ async fn listen(url: &str) -> Result<(PgListener, i64)> {
         .idle_timeout(None)
         .connect_with(options)
         .await
-        .map_err(connecting)?;
+        .map_err(IndexerError::db("connecting for the store's notifications"))?;
     let mut listener = PgListener::connect_with(&pool)
         .await
         .map_err(IndexerError::db("connecting for the store's notifications"))?;
