@@ -66,6 +66,10 @@ pub enum IndexerError {
         expected: i64,
     },
 
+    /// A store on an older migration numbering could not be moved onto the current one.
+    #[error("could not renumber the database's applied migrations: {0}")]
+    MigrationNumbering(#[from] crate::store::numbering::NumberingError),
+
     /// The schema migrations could not be applied.
     #[error("could not apply the database migrations: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -27,6 +27,7 @@ pub mod copy;
 pub mod entity;
 pub mod fact;
 pub mod indexes;
+pub mod numbering;
 pub mod replica;
 pub mod revert;
 pub mod rows;
@@ -59,12 +60,16 @@ impl Backend {
     }
 }
 
-/// Applies the migrations of `backend` through `pool`.
+/// Applies the migrations of `backend` through `pool`, first moving a store made before the two trees
+/// were numbered alike onto the shared numbering ([`numbering`]).
 async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
-    match backend {
-        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+    if let numbering::Numbering::Renumbered(moves) = numbering::renumber(pool, backend).await? {
+        tracing::info!(
+            ?moves,
+            "renumbered the applied migrations (old version, new version)"
+        );
     }
+    numbering::migrator(backend).run(pool).await?;
     Ok(())
 }
 

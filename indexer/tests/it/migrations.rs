@@ -1,13 +1,15 @@
-//! A store made by an earlier release keeps every row through the migrations that rebuild its tables.
+//! A store made by an earlier release keeps every row through the migrations that rebuild its tables,
+//! and one made before the two migration trees were numbered alike is renumbered
+//! (`store/numbering.rs`).
 
-use soil_indexer::store::Store;
+use soil_indexer::store::{Backend, Store, numbering};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{Executor, Row};
 
 use crate::support::TestResult;
 
 /// The tables whose primary key is (`block_number`, `log_index`): the chain's event tables, which
-/// `0009_event_tables_in_chain_order` clusters on that key.
+/// `0010_event_tables_in_chain_order` clusters on that key.
 async fn event_tables(pool: &SqlitePool) -> TestResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT t.name FROM sqlite_master t WHERE t.type = 'table' AND ( \
@@ -65,7 +67,7 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
             .create_if_missing(true),
     )
     .await?;
-    // The store as the release before 0009 left it: two events in each table, out of key order.
+    // The store as the release before `event_tables_in_chain_order` left it: two events in each table, out of key order.
     let mut before = sqlx::migrate!("./migrations/sqlite");
     let upto = before
         .migrations
@@ -125,7 +127,7 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
     let store = Store::open(&format!("sqlite://{}", path.display())).await?;
     store.close().await;
     let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path)).await?;
-    // The same tables, keyed alike, but for what 0010 changed since: nonce_invalidations dropped (the
+    // The same tables, keyed alike, but for what 0011 changed since: nonce_invalidations dropped (the
     // escrow lost its event), skipped_receipts added.
     let mut after: Vec<String> = tables
         .iter()
@@ -172,8 +174,8 @@ async fn event_tables_rebuilt_in_chain_order_keep_their_rows_and_indexes() -> Te
     Ok(())
 }
 
-/// Rows of the tables `0010_contracts_v2_events` changes, as the release before it wrote them.
-const BEFORE_0010: [&str; 5] = [
+/// Rows of the tables `0011_contracts_v2_events` changes, as the release before it wrote them.
+const BEFORE_0011: [&str; 5] = [
     "INSERT INTO datanets (datanet_id, owner, min_stake, metadata_uri, created_block, created_tx, curator_count, \
      contribution_count, accepted_count, rejected_count, accepted_tokens, slashed, release_count, \
      attributed_revenue, pool_revenue, revenue) \
@@ -197,8 +199,8 @@ const BEFORE_0010: [&str; 5] = [
      VALUES (6, 0, '0xtx', '0xpayer', '0', '256')",
 ];
 
-/// A store of the release before 0010, at `url`, upgraded by opening it (0010, then 0011's adapter
-/// columns and 0012's string bytes): its rows stay, the new columns hold what the migrations document
+/// A store of the release before 0011, at `url`, upgraded by opening it (0011, then 0012's adapter
+/// columns and 0013's string bytes): its rows stay, the new columns hold what the migrations document
 /// for rows of the previous contracts (a whole model, no base share, no bytes beside the text), the
 /// dropped table is gone and the new one is there, empty.
 async fn contracts_v2_migration_keeps_the_rows(
@@ -214,7 +216,7 @@ async fn contracts_v2_migration_keeps_the_rows(
         .expect("the migration under test");
     migrator.migrations = migrator.migrations[..upto].to_vec().into();
     migrator.run(&pool).await?;
-    for insert in BEFORE_0010 {
+    for insert in BEFORE_0011 {
         sqlx::query(insert).execute(&pool).await?;
     }
     pool.close().await;
@@ -289,4 +291,351 @@ async fn contracts_v2_migration_keeps_the_rows_on_postgres() -> TestResult {
         sqlx::migrate!("./migrations/postgres"),
     )
     .await
+}
+
+/// `backend`'s migrations as a binary from before the trees were numbered alike embedded them: this
+/// binary's files (renamed since, never edited, so their SQL and checksums are the old ones) at their
+/// old numbers, without the do-nothing migrations; only those up to `upto` (a description) when given.
+fn old_migrator(backend: Backend, upto: Option<&str>) -> sqlx::migrate::Migrator {
+    let mut migrator = numbering::migrator(backend);
+    let mut old: Vec<sqlx::migrate::Migration> = numbering::old_numbering(backend)
+        .iter()
+        .map(|&(version, description)| {
+            let mut migration = migrator
+                .migrations
+                .iter()
+                .find(|m| m.description == description)
+                .unwrap_or_else(|| panic!("{description} is among the files"))
+                .clone();
+            migration.version = version;
+            migration
+        })
+        .collect();
+    if let Some(upto) = upto {
+        let last = old
+            .iter()
+            .position(|m| m.description == upto)
+            .expect("a migration of the old numbering");
+        old.truncate(last + 1);
+    }
+    migrator.migrations = old.into();
+    migrator
+}
+
+/// The applied migrations as (version, description, checksum, success), in version order.
+async fn applied(pool: &sqlx::AnyPool) -> TestResult<Vec<(i64, String, Vec<u8>, bool)>> {
+    Ok(sqlx::query(
+        "SELECT version, description, checksum, CASE WHEN success THEN 1 ELSE 0 END \
+         FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| {
+        (
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get::<i64, _>(3) == 1,
+        )
+    })
+    .collect())
+}
+
+/// What a store on the current numbering holds in `_sqlx_migrations` once every migration is applied.
+fn current_rows(backend: Backend) -> Vec<(i64, String, Vec<u8>, bool)> {
+    numbering::migrator(backend)
+        .iter()
+        .map(|m| {
+            (
+                m.version,
+                m.description.to_string(),
+                m.checksum.to_vec(),
+                true,
+            )
+        })
+        .collect()
+}
+
+/// The store's tables (but `_sqlx_migrations`), each with its columns as (name, type).
+async fn tables(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+) -> TestResult<Vec<(String, Vec<(String, String)>)>> {
+    let names: Vec<String> = sqlx::query_scalar(match backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' \
+             AND name <> '_sqlx_migrations' ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             AND table_name <> '_sqlx_migrations' ORDER BY 1"
+        }
+    })
+    .fetch_all(pool)
+    .await?;
+    let mut found = Vec::new();
+    for name in names {
+        let columns = sqlx::query(match backend {
+            Backend::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+            Backend::Postgres => {
+                "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) \
+                 FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND CAST(table_name AS TEXT) = $1 \
+                 ORDER BY ordinal_position"
+            }
+        })
+        .bind(&name)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+        found.push((name, columns));
+    }
+    Ok(found)
+}
+
+/// Everything that defines the schema, one line per table, column, index and constraint, sorted.
+async fn schema(pool: &sqlx::AnyPool, backend: Backend) -> TestResult<Vec<String>> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT type || ' ' || name || ' on ' || tbl_name || ': ' || coalesce(sql, '') \
+             FROM sqlite_master WHERE tbl_name <> '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() \
+             UNION ALL \
+             SELECT 'column ' || table_name || '.' || column_name || ': ' || data_type || ' ' \
+                 || coalesce(collation_name, '-') || ' ' || is_nullable || ' ' || coalesce(column_default, '-') \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             UNION ALL \
+             SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ': ' \
+                 || pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace"
+        }
+    };
+    let mut lines: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await?;
+    lines.sort();
+    Ok(lines)
+}
+
+/// Every row of every table, as `table: v1|v2|…` (NULL as `NULL`), sorted.
+async fn every_row(pool: &sqlx::AnyPool, backend: Backend) -> TestResult<Vec<String>> {
+    let mut found = Vec::new();
+    for (table, columns) in tables(pool, backend).await? {
+        let each = columns
+            .iter()
+            .map(|(c, _)| format!("coalesce(CAST(\"{c}\" AS TEXT), 'NULL')"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT {each} FROM {table}"))
+            .fetch_all(pool)
+            .await?;
+        found.extend(rows.into_iter().map(|row| format!("{table}: {row}")));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// A row in every table (whose columns are all BIGINT or TEXT), beside any row a migration wrote.
+async fn fill(pool: &sqlx::AnyPool, backend: Backend) -> TestResult {
+    for (table, columns) in tables(pool, backend).await? {
+        let names = columns
+            .iter()
+            .map(|(c, _)| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let values = columns
+            .iter()
+            .map(|(c, kind)| match kind.to_lowercase().as_str() {
+                "bigint" => "1".to_owned(),
+                "text" => format!("'{table}.{c}'"),
+                other => panic!("{table}.{c} is {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT DO NOTHING"
+        ))
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// On the database each `url(name)` creates: a store the old numbering made (every migration, with a
+/// row in every table) is renumbered on opening, keeping its rows and schema, and then opens like any;
+/// one that stopped partway on the old numbering is renumbered and then migrated to the schema a fresh
+/// store has; a fresh store gets the current numbering; a layout of neither numbering is refused.
+async fn old_numbering_is_renumbered(
+    backend: Backend,
+    url: impl Fn(&str) -> TestResult<String>,
+    partly: &str,
+) -> TestResult {
+    sqlx::any::install_default_drivers();
+
+    let fresh = url("fresh")?;
+    Store::open(&fresh).await?.close().await;
+    let pool = sqlx::AnyPool::connect(&fresh).await?;
+    assert_eq!(
+        applied(&pool).await?,
+        current_rows(backend),
+        "a fresh store"
+    );
+    let fresh_schema = schema(&pool, backend).await?;
+    assert_eq!(
+        numbering::renumber(&pool, backend).await?,
+        numbering::Numbering::Current
+    );
+    pool.close().await;
+
+    let old = url("old")?;
+    let pool = sqlx::AnyPool::connect(&old).await?;
+    old_migrator(backend, None).run(&pool).await?;
+    let old_rows: Vec<(i64, String)> = applied(&pool)
+        .await?
+        .into_iter()
+        .map(|(version, description, ..)| (version, description))
+        .collect();
+    let expected: Vec<(i64, String)> = numbering::old_numbering(backend)
+        .iter()
+        .map(|&(v, d)| (v, d.to_owned()))
+        .collect();
+    assert_eq!(old_rows, expected, "the store as the old numbering left it");
+    fill(&pool, backend).await?;
+    let rows = every_row(&pool, backend).await?;
+    assert_eq!(
+        rows.len(),
+        tables(&pool, backend).await?.len(),
+        "a row in each table: {rows:?}"
+    );
+    let before = schema(&pool, backend).await?;
+    pool.close().await;
+
+    Store::open(&old).await?.close().await;
+    let pool = sqlx::AnyPool::connect(&old).await?;
+    assert_eq!(applied(&pool).await?, current_rows(backend), "renumbered");
+    assert_eq!(
+        schema(&pool, backend).await?,
+        before,
+        "every table, column and index"
+    );
+    assert_eq!(before, fresh_schema, "the schema a fresh store has");
+    assert_eq!(every_row(&pool, backend).await?, rows, "every row");
+    assert_eq!(
+        numbering::renumber(&pool, backend).await?,
+        numbering::Numbering::Current,
+        "done once"
+    );
+    pool.close().await;
+    let store = Store::open(&old).await?;
+    assert_eq!(every_row(store.pool(), backend).await?, rows);
+    store.close().await;
+
+    let partway = url("partway")?;
+    let pool = sqlx::AnyPool::connect(&partway).await?;
+    old_migrator(backend, Some(partly)).run(&pool).await?;
+    let renumbered = numbering::renumber(&pool, backend).await?;
+    let numbering::Numbering::Renumbered(moves) = renumbered else {
+        panic!("{renumbered:?}");
+    };
+    assert!(!moves.is_empty());
+    for (old, new) in moves {
+        assert_eq!(new, old + 1, "from {old}");
+    }
+    pool.close().await;
+    Store::open(&partway).await?.close().await;
+    let pool = sqlx::AnyPool::connect(&partway).await?;
+    assert_eq!(applied(&pool).await?, current_rows(backend));
+    assert_eq!(schema(&pool, backend).await?, fresh_schema);
+    pool.close().await;
+
+    let unknown = url("unknown")?;
+    let pool = sqlx::AnyPool::connect(&unknown).await?;
+    let mut migrator = old_migrator(backend, Some("edge fee"));
+    let mut stranger = migrator.migrations[0].clone();
+    stranger.version = 6;
+    stranger.description = "something else".into();
+    stranger.sql = "SELECT 1".into();
+    let mut migrations = migrator.migrations.to_vec();
+    migrations.push(stranger);
+    migrator.migrations = migrations.into();
+    migrator.run(&pool).await?;
+    let refused = Store::open(&unknown).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("version 6 \"something else\"") && refused.contains("refusing"),
+        "{refused}"
+    );
+    assert_eq!(applied(&pool).await?.len(), 6, "left as it was");
+    pool.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn old_numbering_is_renumbered_on_sqlite() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    old_numbering_is_renumbered(
+        Backend::Sqlite,
+        |name| {
+            let path = dir.path().join(format!("{name}.db"));
+            std::fs::File::create(&path)?;
+            Ok(format!("sqlite://{}", path.display()))
+        },
+        // Old 0007, before which SQLite's numbers already differed.
+        "model releases by release",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn old_numbering_is_renumbered_on_postgres() -> TestResult {
+    let cluster = crate::support::PgCluster::start()?;
+    old_numbering_is_renumbered(
+        Backend::Postgres,
+        |name| cluster.database(name),
+        // Old 0010, the first PostgreSQL number that moved.
+        "contracts v2 events",
+    )
+    .await
+}
+
+/// The two trees list the same files: each number names the same migration on both stores.
+#[test]
+fn migration_trees_are_numbered_alike() -> TestResult {
+    let list = |tree: &str| -> TestResult<Vec<String>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(tree);
+        let mut names = std::fs::read_dir(dir)?
+            .map(|entry| Ok(entry?.file_name().to_string_lossy().into_owned()))
+            .collect::<TestResult<Vec<String>>>()?;
+        names.sort();
+        Ok(names)
+    };
+    let sqlite = list("sqlite")?;
+    assert_eq!(sqlite, list("postgres")?);
+    for (i, name) in sqlite.iter().enumerate() {
+        assert!(
+            name.starts_with(&format!("{:04}_", i + 1)) && name.ends_with(".sql"),
+            "numbered 0001, 0002, … without a gap: {name}"
+        );
+    }
+    let embedded = |backend| -> Vec<(i64, String)> {
+        numbering::migrator(backend)
+            .iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect()
+    };
+    assert_eq!(embedded(Backend::Sqlite), embedded(Backend::Postgres));
+    // Every migration of the old numberings is among them.
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        assert_eq!(
+            numbering::old_to_current(backend)?.len(),
+            numbering::old_numbering(backend).len()
+        );
+    }
+    Ok(())
 }

@@ -1,0 +1,4 @@
+-- SQLite only: it rebuilds the event tables WITHOUT ROWID, clustered on their primary key
+-- (block_number, log_index). PostgreSQL has no such table kind (a heap plus the key's index either way),
+-- so this file does nothing; it holds the number so that each number means the same migration in both
+-- trees (indexer/src/store/SCHEMA.md).

@@ -1,0 +1,3 @@
+-- PostgreSQL only: SQLite compares TEXT bytewise already (BINARY), the order PostgreSQL's 0006 gives
+-- every TEXT column (COLLATE "C"). This file does nothing; it holds the number so that each number means
+-- the same migration in both trees (indexer/src/store/SCHEMA.md).
