@@ -1,8 +1,9 @@
-"""The official `openai` Python SDK against `soil serve`: python openai_sdk.py BASE_URL MODEL
+"""The official `openai` Python SDK against `soil serve`: python openai_sdk.py BASE_URL MODEL [--unfunded]
 
 Run by client/tests/it/sdk.rs (with the SDK `make setup-openai-sdk` installs into .venv) against a server
 with --ctx-size 512 and --max-queue 9. Prints one line per check; exits non-zero if any fails. Every
-generation read to its end is short (at most 16 tokens) so the whole run takes seconds.
+generation read to its end is short (at most 16 tokens) so the whole run takes seconds. With --unfunded
+it checks only the 402 of a server whose payer is withdrawing its whole deposit.
 """
 
 import json
@@ -67,6 +68,21 @@ def refused(param, code=None, **fields):
         return
     raise AssertionError(f"{fields} was accepted: {answer}")
 
+
+if sys.argv[3:] == ["--unfunded"]:
+    # Run against a server whose payer has asked to withdraw its whole deposit: the one check.
+    @check("a request the deposit cannot pay for is a 402 insufficient_deposit naming the shortfall")
+    def _():
+        try:
+            chat(max_tokens=4)
+        except openai.APIStatusError as error:
+            assert error.status_code == 402, error.status_code
+            assert error.type == "insufficient_deposit", error.body
+            assert "pending withdrawal" in error.message, error.message
+            return
+        raise AssertionError("served without a deposit to pay with")
+
+    sys.exit(1 if failures else 0)
 
 state = {}
 
