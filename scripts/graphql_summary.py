@@ -74,7 +74,7 @@ def main():
     head = int(cast("block-number", "--rpc-url", opts.rpc_url))
     meta = graphql(opts.url, "{ _meta { blockNumber blockHash synced } }")["_meta"]
     if opts.wait_synced:
-        sys.exit(0 if meta and meta["blockNumber"] >= head else 1)
+        sys.exit(0 if meta and int(meta["blockNumber"]) >= head else 1)  # a U64: a decimal string
 
     inferences = pages(
         opts.url,

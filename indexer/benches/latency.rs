@@ -56,7 +56,11 @@ async fn meta_block(client: &reqwest::Client, url: &str) -> Option<u64> {
         .json()
         .await
         .ok()?;
-    response["data"]["_meta"]["blockNumber"].as_u64()
+    // A `U64`: a decimal string.
+    response["data"]["_meta"]["blockNumber"]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

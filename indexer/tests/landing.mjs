@@ -4,7 +4,8 @@
 // {"state", "view", "error", "empty" (what the page says when nothing is indexed), "totals": {name: value}, "datanets", "models", "contributors": rows of cell
 //  texts, "inferences": [{"head", "links", "attributions": [text]}], "links": every id link on the page
 //  [{text, href, title}], "layout": overflow() of the landing page, "formats": formatAmount (symbol TOK) of
-//  each of <cases> (JSON: [[wei, decimals]]), "visits": for the first link of each kind, the entity page
+//  each of <cases> (JSON: [[wei, decimals]]), "counts": formatCount of counts past 2^31 and 2^53 (COUNTS),
+//  "visits": for the first link of each kind, the entity page
 //  it opened {href, state, view, heading, error, layout} (its screenshot beside <screenshot>, named
 //  <screenshot>-<kind>.png), and "back" (the landing page again after the
 //  browser's back button), "failedRequests", "errors" (console errors, HTTP error answers), "apiDown"
@@ -14,6 +15,8 @@ import { overflow } from "./layout.mjs";
 
 const { url, viewport, screenshot, cases } = args("landing.mjs", ["url", "viewport", "screenshot", "cases"]);
 const [width, height] = viewport.split("x").map(Number);
+// Counts as the API's U64 writes them (decimal strings), some past what a JavaScript number holds exactly.
+const COUNTS = ["0", "7", "1234", "2147483648", "9007199254740993", "18446744073709551615"];
 
 const settled = (page) => page.waitForFunction(
   () => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 20000 });
@@ -49,6 +52,10 @@ try {
     const { formatAmount } = await import("/format.js");
     return cases.map(([wei, decimals]) => formatAmount(wei, { symbol: "TOK", decimals }));
   }, JSON.parse(cases));
+  result.counts = await page.evaluate(async (counts) => {
+    const { formatCount } = await import("/format.js");
+    return counts.map(formatCount);
+  }, COUNTS);
 
   result.visits = [];
   const seen = new Set();

@@ -15,22 +15,23 @@ use crate::api::inference::{Inference, InferenceFilter};
 use crate::api::loader::{Entity, load};
 use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, Order, cost};
+use crate::api::quantity::U64;
 use crate::api::{ApiConfig, db};
 
 /// An `accounts` row.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub(crate) struct AccountRow {
     address: String,
-    first_block: i64,
+    first_block: U64,
     is_contributor: i64,
     is_curator: i64,
     is_payer: i64,
     is_node: i64,
     is_model_owner: i64,
     is_datanet_owner: i64,
-    contribution_count: i64,
-    accepted_count: i64,
-    rejected_count: i64,
+    contribution_count: U64,
+    accepted_count: U64,
+    rejected_count: U64,
     #[sqlx(try_from = "i64")]
     accepted_tokens: BigInt,
     slashed: BigInt,
@@ -47,8 +48,8 @@ pub(crate) struct AccountRow {
     withdrawn: BigInt,
     spent: BigInt,
     deposit_balance: BigInt,
-    receipts_paid: i64,
-    receipts_served: i64,
+    receipts_paid: U64,
+    receipts_served: U64,
 }
 
 impl Entity for AccountRow {
@@ -92,11 +93,11 @@ pub(crate) struct Roles {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct Reputation {
     /// Contributions submitted.
-    contributions: i64,
+    contributions: U64,
     /// Contributions accepted.
-    accepted: i64,
+    accepted: U64,
     /// Contributions rejected.
-    rejected: i64,
+    rejected: U64,
     /// Σ tokens of accepted contributions.
     accepted_tokens: BigInt,
     /// Σ stakes slashed.
@@ -144,11 +145,11 @@ pub(crate) struct Balances {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct AccountUsage {
     /// Inferences paid as a payer.
-    inferences_paid: i64,
+    inferences_paid: U64,
     /// Σ fees paid.
     fees_paid: BigInt,
     /// Inferences served as a node.
-    inferences_served: i64,
+    inferences_served: U64,
 }
 
 impl Account {
@@ -220,7 +221,7 @@ impl Account {
     }
 
     /// First block the account appeared in (0 if never seen).
-    async fn first_block(&self) -> i64 {
+    async fn first_block(&self) -> U64 {
         self.row.first_block
     }
 

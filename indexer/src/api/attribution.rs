@@ -14,6 +14,7 @@ use crate::api::inference::Inference;
 use crate::api::loader::{Group, load};
 use crate::api::model::Model;
 use crate::api::pagination::{Cursor, Key, KeyKind, Order, page};
+use crate::api::quantity::U64;
 use crate::api::{Args, db};
 
 /// Parts per million in a whole.
@@ -40,7 +41,7 @@ pub(crate) struct AttributionEdge {
     /// Paid to the contribution: data share × weight / 1e6, rounded down.
     pub(crate) amount: BigInt,
     /// Block of settlement.
-    pub(crate) block_number: i64,
+    pub(crate) block_number: U64,
 }
 
 macro_rules! columns {
@@ -125,7 +126,7 @@ impl AttributionEdge {
             .map_err(gql)?;
         Ok(page.connection(rows, |r| {
             Cursor(vec![
-                Key::Int(r.block_number),
+                Key::Int(r.block_number.stored()),
                 Key::Text(r.digest.clone()),
                 Key::Int(r.position),
             ])

@@ -8,6 +8,7 @@ use crate::api::amount::BigInt;
 use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
+use crate::api::quantity::U64;
 use crate::api::{Args, db};
 
 /// A `Claimed` event.
@@ -15,9 +16,9 @@ use crate::api::{Args, db};
 #[graphql(complex)]
 pub(crate) struct Claim {
     /// Block of the claim.
-    block_number: i64,
+    block_number: U64,
     /// Position of the log in its block.
-    log_index: i64,
+    log_index: U64,
     /// Transaction.
     tx_hash: String,
     #[graphql(skip)]
@@ -53,6 +54,8 @@ impl Claim {
         }
         page.append(&mut sql, &["block_number", "log_index"]);
         let rows: Vec<Self> = db(ctx, &["claims"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
+        Ok(page.connection(rows, |r| {
+            Cursor::ints(&[r.block_number.stored(), r.log_index.stored()])
+        }))
     }
 }

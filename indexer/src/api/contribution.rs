@@ -12,6 +12,7 @@ use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::loader::{Entity, load};
 use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, KeyKind, Order, cost, page};
+use crate::api::quantity::U64;
 use crate::api::{Args, db};
 
 /// Review state of a contribution.
@@ -33,7 +34,7 @@ pub(crate) enum ContributionStatus {
 pub(crate) struct Contribution {
     /// Contribution id (1-based, global).
     #[graphql(name = "id")]
-    pub(crate) contribution_id: i64,
+    pub(crate) contribution_id: U64,
     #[graphql(skip)]
     pub(crate) datanet_id: i64,
     #[graphql(skip)]
@@ -54,7 +55,7 @@ pub(crate) struct Contribution {
     #[graphql(skip)]
     pub(crate) status: String,
     /// 1-based position in the datanet's accepted set; 0 unless accepted.
-    pub(crate) accepted_seq: i64,
+    pub(crate) accepted_seq: U64,
     #[graphql(skip)]
     pub(crate) reviewer: Option<String>,
     /// Stake slashed on rejection.
@@ -62,13 +63,13 @@ pub(crate) struct Contribution {
     #[graphql(skip)]
     pub(crate) stake_returned: i64,
     /// Block of submission.
-    pub(crate) submitted_block: i64,
+    pub(crate) submitted_block: U64,
     /// Transaction of submission.
     pub(crate) submitted_tx: String,
     /// Block of the review, if reviewed.
-    pub(crate) reviewed_block: Option<i64>,
+    pub(crate) reviewed_block: Option<U64>,
     #[graphql(skip)]
-    pub(crate) attribution_count: i64,
+    pub(crate) attribution_count: U64,
     #[graphql(skip)]
     pub(crate) attributed_earnings: BigInt,
     #[graphql(skip)]
@@ -96,7 +97,7 @@ impl Entity for Contribution {
         " FROM contributions WHERE contribution_id IN "
     );
     fn key(&self) -> i64 {
-        self.contribution_id
+        self.contribution_id.stored()
     }
 }
 
@@ -110,7 +111,7 @@ pub(crate) struct ContributionEarnings {
     /// Release-pool rewards claimed for it.
     pool: BigInt,
     /// Receipts whose attribution names it.
-    inferences: i64,
+    inferences: U64,
 }
 
 #[ComplexObject]
@@ -176,7 +177,7 @@ impl Contribution {
     ) -> ApiResult<Connection<Cursor, Model>> {
         let filter = ModelFilter::Contribution {
             datanet_id: self.datanet_id,
-            accepted_seq: self.accepted_seq,
+            accepted_seq: self.accepted_seq.stored(),
         };
         Model::list(ctx, (first, after, last, before), order, filter).await
     }
@@ -197,7 +198,7 @@ impl Contribution {
             (first, after, last, before),
             order,
             "contribution_id",
-            self.contribution_id.into(),
+            self.contribution_id.stored().into(),
         )
         .await
     }
@@ -226,6 +227,6 @@ impl Contribution {
         }
         page.append(&mut sql, &["contribution_id"]);
         let rows: Vec<Self> = db(ctx, &["contributions"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.contribution_id])))
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.contribution_id.stored()])))
     }
 }

@@ -10,6 +10,7 @@ use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
 use crate::api::loader::{Entity, Group, load_group};
 use crate::api::pagination::{Cursor, KeyKind, Order, cost, page};
+use crate::api::quantity::U64;
 use crate::api::release::Release;
 use crate::api::{Args, db};
 
@@ -20,7 +21,7 @@ use crate::api::{Args, db};
 pub(crate) struct Datanet {
     /// Datanet id (1-based).
     #[graphql(name = "id")]
-    pub(crate) datanet_id: i64,
+    pub(crate) datanet_id: U64,
     #[graphql(skip)]
     pub(crate) owner: String,
     /// Smallest stake a contribution must lock.
@@ -32,29 +33,29 @@ pub(crate) struct Datanet {
     /// not UTF-8, or hold a NUL, U+FFFD stands in for them in `metadataUri`.
     pub(crate) metadata_uri_bytes: Option<String>,
     /// Seconds a contribution waits for review; past them, an unreviewed one may be withdrawn.
-    pub(crate) review_window: i64,
+    pub(crate) review_window: U64,
     /// Most tokens one contribution may count.
     #[sqlx(try_from = "i64")]
     pub(crate) max_contribution_tokens: BigInt,
     /// Block of creation.
-    pub(crate) created_block: i64,
+    pub(crate) created_block: U64,
     /// Transaction of creation.
     pub(crate) created_tx: String,
     /// Curators currently enabled.
     pub(crate) curator_count: i64,
     /// Contributions submitted.
-    pub(crate) contribution_count: i64,
+    pub(crate) contribution_count: U64,
     /// Contributions accepted.
-    pub(crate) accepted_count: i64,
+    pub(crate) accepted_count: U64,
     /// Contributions rejected.
-    pub(crate) rejected_count: i64,
+    pub(crate) rejected_count: U64,
     /// Σ token count of accepted contributions.
     #[sqlx(try_from = "i64")]
     pub(crate) accepted_tokens: BigInt,
     /// Σ stakes slashed from rejected contributions.
     pub(crate) slashed: BigInt,
     /// Releases published.
-    pub(crate) release_count: i64,
+    pub(crate) release_count: U64,
     #[graphql(skip)]
     pub(crate) attributed_revenue: BigInt,
     #[graphql(skip)]
@@ -78,7 +79,7 @@ impl Entity for Datanet {
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM datanets WHERE datanet_id IN ");
     fn key(&self) -> i64 {
-        self.datanet_id
+        self.datanet_id.stored()
     }
 }
 
@@ -102,11 +103,11 @@ pub(crate) struct Curator {
     #[graphql(skip)]
     curator: String,
     /// Contributions this curator accepted.
-    accepted_reviews: i64,
+    accepted_reviews: U64,
     /// Contributions this curator rejected.
-    rejected_reviews: i64,
+    rejected_reviews: U64,
     /// Block of the last change.
-    updated_block: i64,
+    updated_block: U64,
 }
 
 impl Group for Curator {
@@ -146,7 +147,7 @@ impl Datanet {
 
     /// The curators currently enabled (at most the registry's `MAX_CURATORS`).
     async fn curators(&self, ctx: &Context<'_>) -> ApiResult<Vec<Curator>> {
-        load_group::<Curator>(ctx, self.datanet_id).await
+        load_group::<Curator>(ctx, self.datanet_id.stored()).await
     }
 
     /// The datanet's contributions by id.
@@ -164,7 +165,7 @@ impl Datanet {
             ctx,
             (first, after, last, before),
             order,
-            Some(self.datanet_id),
+            Some(self.datanet_id.stored()),
             None,
         )
         .await
@@ -185,7 +186,7 @@ impl Datanet {
             ctx,
             (first, after, last, before),
             order,
-            Some(self.datanet_id),
+            Some(self.datanet_id.stored()),
         )
         .await
     }
@@ -206,6 +207,6 @@ impl Datanet {
         }
         page.append(&mut sql, &["datanet_id"]);
         let rows: Vec<Self> = db(ctx, &["datanets"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.datanet_id])))
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.datanet_id.stored()])))
     }
 }

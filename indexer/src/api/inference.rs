@@ -11,6 +11,7 @@ use crate::api::error::{ApiResult, gql};
 use crate::api::loader::{Entity, load, load_group};
 use crate::api::model::Model;
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
+use crate::api::quantity::U64;
 use crate::api::{Args, db};
 
 /// One use of a model, paid by a signed usage receipt and settled on chain.
@@ -46,7 +47,7 @@ pub(crate) struct Inference {
     pub(crate) output_uri_bytes: Option<String>,
     /// The receipt's deadline (unix seconds); it also decided which of the model's prices the fee was
     /// quoted at (the new one from a scheduled change's `nextPriceAt` on).
-    pub(crate) deadline: i64,
+    pub(crate) deadline: U64,
     /// Version of the attribution method the receipt declares.
     pub(crate) attribution_version: i64,
     /// keccak256 of the attribution (`abi.encode(contributionIds, weightsPpm)`), as signed.
@@ -68,13 +69,13 @@ pub(crate) struct Inference {
     #[graphql(skip)]
     pub(crate) base_owner: Option<String>,
     /// Block of settlement.
-    pub(crate) block_number: i64,
+    pub(crate) block_number: U64,
     /// Timestamp of that block, when known.
-    pub(crate) block_timestamp: Option<i64>,
+    pub(crate) block_timestamp: Option<U64>,
     /// Settlement transaction.
     pub(crate) tx_hash: String,
     /// Position of the `ReceiptSettled` log in its block.
-    pub(crate) log_index: i64,
+    pub(crate) log_index: U64,
 }
 
 macro_rules! columns {
@@ -195,6 +196,8 @@ impl Inference {
         }
         page.append(&mut sql, &["block_number", "log_index"]);
         let rows: Vec<Self> = db(ctx, &["receipts"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
+        Ok(page.connection(rows, |r| {
+            Cursor::ints(&[r.block_number.stored(), r.log_index.stored()])
+        }))
     }
 }

@@ -5,29 +5,30 @@ use async_graphql::{Context, SimpleObject};
 use crate::api::amount::BigInt;
 use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
+use crate::api::quantity::U64;
 use crate::api::{ApiConfig, db};
 
 /// The sync checkpoint: everything up to this block is queryable.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct Meta {
     /// Last block fully applied.
-    block_number: i64,
+    block_number: U64,
     /// Its hash.
     block_hash: String,
     /// Chain head when the checkpoint was written.
-    head_block: i64,
+    head_block: U64,
     /// Whether the checkpoint is within `ApiConfig::synced_lag` blocks of that head.
     synced: bool,
     /// Unix time the checkpoint was written.
-    updated_at: i64,
+    updated_at: U64,
 }
 
 #[derive(Debug, sqlx::FromRow)]
 struct SyncState {
-    block_number: i64,
+    block_number: U64,
     block_hash: String,
-    head_block: i64,
-    updated_at: i64,
+    head_block: U64,
+    updated_at: U64,
 }
 
 impl Meta {
@@ -45,7 +46,11 @@ impl Meta {
         };
         let lag = ctx.data_unchecked::<ApiConfig>().synced_lag;
         Ok(Some(Self {
-            synced: state.head_block.saturating_sub(state.block_number) <= lag,
+            synced: state
+                .head_block
+                .stored()
+                .saturating_sub(state.block_number.stored())
+                <= lag,
             block_number: state.block_number,
             block_hash: state.block_hash,
             head_block: state.head_block,
@@ -58,21 +63,21 @@ impl Meta {
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
 pub(crate) struct Totals {
     /// Events indexed.
-    event_count: i64,
+    event_count: U64,
     /// Datanets created.
-    datanet_count: i64,
+    datanet_count: U64,
     /// Contributions submitted.
-    contribution_count: i64,
+    contribution_count: U64,
     /// Contributions accepted.
-    accepted_count: i64,
+    accepted_count: U64,
     /// Contributions rejected.
-    rejected_count: i64,
+    rejected_count: U64,
     /// Releases published.
-    release_count: i64,
+    release_count: U64,
     /// Models registered.
-    model_count: i64,
+    model_count: U64,
     /// Inferences settled.
-    inference_count: i64,
+    inference_count: U64,
     /// Σ prompt tokens.
     #[sqlx(try_from = "i64")]
     input_tokens: BigInt,

@@ -37,6 +37,7 @@ mod meta;
 mod model;
 mod pagination;
 mod pool;
+mod quantity;
 mod query;
 mod reader;
 mod reads;

@@ -11,6 +11,7 @@ use crate::api::error::{ApiResult, gql};
 use crate::api::inference::{Inference, InferenceFilter};
 use crate::api::loader::{Entity, Group, load, load_group, load_many};
 use crate::api::pagination::{Cursor, KeyKind, Order, cost, page};
+use crate::api::quantity::U64;
 use crate::api::release::{Release, ReleaseOfModel};
 use crate::api::{Args, db};
 
@@ -20,7 +21,7 @@ use crate::api::{Args, db};
 pub(crate) struct Model {
     /// Model id (1-based).
     #[graphql(name = "id")]
-    pub(crate) model_id: i64,
+    pub(crate) model_id: U64,
     #[graphql(skip)]
     pub(crate) owner: String,
     /// sha256 of the GGUF weights file.
@@ -38,7 +39,7 @@ pub(crate) struct Model {
     /// `nextPriceAt` pays it.
     pub(crate) next_price_per_kilo_token: Option<BigInt>,
     /// The first receipt deadline (unix seconds) the latest change applies to, if one was set.
-    pub(crate) next_price_at: Option<i64>,
+    pub(crate) next_price_at: Option<U64>,
     #[graphql(skip)]
     pub(crate) owner_bps: i64,
     #[graphql(skip)]
@@ -48,11 +49,11 @@ pub(crate) struct Model {
     #[graphql(skip)]
     pub(crate) treasury_bps: i64,
     /// Block of registration.
-    pub(crate) registered_block: i64,
+    pub(crate) registered_block: U64,
     /// Transaction of registration.
     pub(crate) registered_tx: String,
     #[graphql(skip)]
-    pub(crate) receipt_count: i64,
+    pub(crate) receipt_count: U64,
     #[graphql(skip)]
     #[sqlx(try_from = "i64")]
     pub(crate) input_tokens: BigInt,
@@ -112,7 +113,7 @@ impl Entity for Model {
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM models WHERE model_id IN ");
     fn key(&self) -> i64 {
-        self.model_id
+        self.model_id.stored()
     }
 }
 
@@ -133,7 +134,7 @@ pub(crate) struct Split {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct ModelUsage {
     /// Settled receipts.
-    inferences: i64,
+    inferences: U64,
     /// Σ prompt tokens.
     input_tokens: BigInt,
     /// Σ generated tokens.
@@ -207,7 +208,7 @@ impl Model {
 
     /// The releases the model was trained on, in registration order (at most `MAX_RELEASES`).
     async fn releases(&self, ctx: &Context<'_>) -> ApiResult<Vec<Release>> {
-        let ids = load_group::<ReleaseOfModel>(ctx, self.model_id)
+        let ids = load_group::<ReleaseOfModel>(ctx, self.model_id.stored())
             .await?
             .into_iter()
             .map(|r| r.release_id)
@@ -244,7 +245,7 @@ impl Model {
             ctx,
             (first, after, last, before),
             order,
-            ModelFilter::Base(self.model_id),
+            ModelFilter::Base(self.model_id.stored()),
         )
         .await
     }
@@ -255,7 +256,7 @@ impl Model {
         if self.base_model_id.is_none() {
             return Ok(Vec::new());
         }
-        let ids = load_group::<TrainedOn>(ctx, self.model_id)
+        let ids = load_group::<TrainedOn>(ctx, self.model_id.stored())
             .await?
             .into_iter()
             .map(|r| r.release_id)
@@ -278,7 +279,7 @@ impl Model {
             ctx,
             (first, after, last, before),
             order,
-            InferenceFilter::Model(self.model_id),
+            InferenceFilter::Model(self.model_id.stored()),
         )
         .await
     }
@@ -377,6 +378,6 @@ impl Model {
         filter.append(&mut sql);
         page.append(&mut sql, &["model_id"]);
         let rows: Vec<Self> = db(ctx, tables).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.model_id])))
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.model_id.stored()])))
     }
 }

@@ -9,6 +9,7 @@ use crate::api::error::{ApiResult, gql};
 use crate::api::loader::load;
 use crate::api::model::Model;
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
+use crate::api::quantity::U64;
 use crate::api::release::Release;
 use crate::api::{Args, db};
 
@@ -17,9 +18,9 @@ use crate::api::{Args, db};
 #[graphql(complex)]
 pub(crate) struct PoolAccrual {
     /// Block of the accrual.
-    block_number: i64,
+    block_number: U64,
     /// Position of the log in its block.
-    log_index: i64,
+    log_index: U64,
     /// Transaction.
     tx_hash: String,
     #[graphql(skip)]
@@ -63,6 +64,8 @@ impl PoolAccrual {
         }
         page.append(&mut sql, &["block_number", "log_index"]);
         let rows: Vec<Self> = db(ctx, &["pool_accruals"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
+        Ok(page.connection(rows, |r| {
+            Cursor::ints(&[r.block_number.stored(), r.log_index.stored()])
+        }))
     }
 }

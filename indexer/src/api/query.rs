@@ -16,6 +16,7 @@ use crate::api::meta::{Meta, Totals};
 use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, Order, cost};
 use crate::api::pool::PoolAccrual;
+use crate::api::quantity::U64;
 use crate::api::release::Release;
 use crate::api::skipped::SkippedReceipt;
 use crate::api::{ApiConfig, Token};
@@ -78,8 +79,8 @@ impl QueryRoot {
     }
 
     /// A datanet by id.
-    async fn datanet(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Datanet>> {
-        load::<Datanet>(ctx, id).await
+    async fn datanet(&self, ctx: &Context<'_>, id: U64) -> ApiResult<Option<Datanet>> {
+        load::<Datanet>(ctx, id.stored()).await
     }
 
     /// Datanets by id, optionally only those `owner` owns.
@@ -98,8 +99,8 @@ impl QueryRoot {
     }
 
     /// A contribution by id.
-    async fn contribution(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Contribution>> {
-        load::<Contribution>(ctx, id).await
+    async fn contribution(&self, ctx: &Context<'_>, id: U64) -> ApiResult<Option<Contribution>> {
+        load::<Contribution>(ctx, id.stored()).await
     }
 
     /// Contributions by id, optionally of one datanet and/or one contributor.
@@ -112,22 +113,22 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] order: Order,
-        datanet_id: Option<i64>,
+        datanet_id: Option<U64>,
         contributor: Option<String>,
     ) -> ApiResult<Connection<Cursor, Contribution>> {
         Contribution::list(
             ctx,
             (first, after, last, before),
             order,
-            datanet_id,
+            datanet_id.map(U64::stored),
             address(contributor)?,
         )
         .await
     }
 
     /// A release by id.
-    async fn release(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Release>> {
-        load::<Release>(ctx, id).await
+    async fn release(&self, ctx: &Context<'_>, id: U64) -> ApiResult<Option<Release>> {
+        load::<Release>(ctx, id.stored()).await
     }
 
     /// Releases by id, optionally of one datanet.
@@ -140,14 +141,15 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] order: Order,
-        datanet_id: Option<i64>,
+        datanet_id: Option<U64>,
     ) -> ApiResult<Connection<Cursor, Release>> {
+        let datanet_id = datanet_id.map(U64::stored);
         Release::list(ctx, (first, after, last, before), order, datanet_id).await
     }
 
     /// A model by id.
-    async fn model(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Option<Model>> {
-        load::<Model>(ctx, id).await
+    async fn model(&self, ctx: &Context<'_>, id: U64) -> ApiResult<Option<Model>> {
+        load::<Model>(ctx, id.stored()).await
     }
 
     /// Models by id, optionally only those `owner` owns.
@@ -182,13 +184,13 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] order: Order,
-        model_id: Option<i64>,
+        model_id: Option<U64>,
         payer: Option<String>,
         node: Option<String>,
     ) -> ApiResult<Connection<Cursor, Inference>> {
         let filter = match (model_id, address(payer)?, address(node)?) {
             (None, None, None) => InferenceFilter::All,
-            (Some(model), None, None) => InferenceFilter::Model(model),
+            (Some(model), None, None) => InferenceFilter::Model(model.stored()),
             (None, Some(payer), None) => InferenceFilter::Payer(payer),
             (None, None, Some(node)) => InferenceFilter::Node(node),
             _ => {
@@ -210,8 +212,9 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] order: Order,
-        release_id: Option<i64>,
+        release_id: Option<U64>,
     ) -> ApiResult<Connection<Cursor, PoolAccrual>> {
+        let release_id = release_id.map(U64::stored);
         PoolAccrual::list(ctx, (first, after, last, before), order, release_id).await
     }
 

@@ -11,6 +11,7 @@ use crate::api::loader::{Entity, Group, load};
 use crate::api::model::{Model, ModelFilter};
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
 use crate::api::pool::PoolAccrual;
+use crate::api::quantity::U64;
 use crate::api::{Args, db};
 
 /// A release: the first `contributionCount` accepted contributions of a datanet, as a Merkle root.
@@ -19,18 +20,18 @@ use crate::api::{Args, db};
 pub(crate) struct Release {
     /// Release id (1-based, global).
     #[graphql(name = "id")]
-    pub(crate) release_id: i64,
+    pub(crate) release_id: U64,
     #[graphql(skip)]
     pub(crate) datanet_id: i64,
     /// Merkle root over (contributionId, contentHash) in accepted order.
     pub(crate) root: String,
     /// Contributions in the release.
-    pub(crate) contribution_count: i64,
+    pub(crate) contribution_count: U64,
     /// Σ token count of its contributions.
     #[sqlx(try_from = "i64")]
     pub(crate) token_count: BigInt,
     /// Block of publication.
-    pub(crate) published_block: i64,
+    pub(crate) published_block: U64,
     /// Transaction of publication.
     pub(crate) published_tx: String,
     #[graphql(skip)]
@@ -55,7 +56,7 @@ impl Entity for Release {
     const SELECT_IN: &'static str =
         concat!("SELECT ", columns!(), " FROM releases WHERE release_id IN ");
     fn key(&self) -> i64 {
-        self.release_id
+        self.release_id.stored()
     }
 }
 
@@ -120,7 +121,7 @@ impl Release {
             ctx,
             (first, after, last, before),
             order,
-            ModelFilter::Release(self.release_id),
+            ModelFilter::Release(self.release_id.stored()),
         )
         .await
     }
@@ -140,7 +141,7 @@ impl Release {
             ctx,
             (first, after, last, before),
             order,
-            Some(self.release_id),
+            Some(self.release_id.stored()),
         )
         .await
     }
@@ -161,6 +162,6 @@ impl Release {
         }
         page.append(&mut sql, &["release_id"]);
         let rows: Vec<Self> = db(ctx, &["releases"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.release_id])))
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.release_id.stored()])))
     }
 }

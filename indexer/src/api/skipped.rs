@@ -9,6 +9,7 @@ use async_graphql::{ComplexObject, Context, SimpleObject};
 use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
+use crate::api::quantity::U64;
 use crate::api::{Args, db};
 
 /// A `ReceiptSkipped` event: a receipt of a settlement batch that did not settle (nothing was charged
@@ -17,14 +18,14 @@ use crate::api::{Args, db};
 #[graphql(complex)]
 pub(crate) struct SkippedReceipt {
     /// Block of the settlement.
-    block_number: i64,
+    block_number: U64,
     /// Position of the log in its block.
-    log_index: i64,
+    log_index: U64,
     /// Settlement transaction.
     tx_hash: String,
     /// Position of the receipt in the transaction's batch (0-based).
     #[graphql(name = "index")]
-    batch_index: i64,
+    batch_index: U64,
     /// The EIP-712 digest the escrow computed from the receipt it was sent.
     digest: String,
     /// Why it was skipped: the escrow's custom error, ABI-encoded (0x hex).
@@ -61,6 +62,8 @@ impl SkippedReceipt {
             .all(&sql)
             .await
             .map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.block_number, r.log_index])))
+        Ok(page.connection(rows, |r| {
+            Cursor::ints(&[r.block_number.stored(), r.log_index.stored()])
+        }))
     }
 }

@@ -24,6 +24,7 @@ use crate::api::contribution::Contribution;
 use crate::api::db::{Db, Sql};
 use crate::api::error::{ApiError, ApiResult, gql};
 use crate::api::inference::Inference;
+use crate::api::quantity::U64;
 use crate::api::{ApiConfig, db};
 
 /// Rows read per poll.
@@ -44,7 +45,7 @@ pub(crate) struct Event<T: OutputType> {
     /// Whether a reorg reverted the block: the item, as delivered before, is no longer on chain.
     removed: bool,
     /// The block that holds (for a removed item: held) the item.
-    block_number: i64,
+    block_number: U64,
     /// That block's hash: a removed item names the orphaned block it was delivered from.
     block_hash: String,
     /// The item. A removed item's own fields are as they were delivered; the objects it links to are
@@ -85,12 +86,13 @@ fn block_hash(block: &str) -> String {
 /// Appends the conditions every read of new rows carries: their block, the column `block`, is at
 /// least `confirmations` below the checkpoint, and no reorg was undone after `reorg` (if one was, the
 /// read finds nothing and the next poll rewinds for it first). Read in the same statement as the rows,
-/// so from the same state of the store.
-fn settled(sql: &mut Sql, block: &str, confirmations: u32, reorg: i64) {
+/// so from the same state of the store. Confirmations past `i64::MAX` count as `i64::MAX`: no block is
+/// that deep either way.
+fn settled(sql: &mut Sql, block: &str, confirmations: U64, reorg: i64) {
     sql.push(" AND ")
         .push(block)
         .push(" <= (SELECT block_number FROM sync_state WHERE id = 1) - ")
-        .bind(i64::from(confirmations))
+        .bind(i64::try_from(confirmations.get()).unwrap_or(i64::MAX))
         .push(" AND (SELECT COALESCE(MAX(reorg_id), 0) FROM reorgs) = ")
         .bind(reorg);
 }
@@ -188,11 +190,15 @@ impl<P: Copy, T: OutputType + Clone> Cursor<P, T> {
         reverted_to: Option<i64>,
         position: P,
         rows: Vec<Hashed<T>>,
-        at: impl Fn(&T) -> (P, i64),
+        at: impl Fn(&T) -> (P, U64),
     ) -> Vec<Event<T>> {
         let mut events = Vec::new();
         if let Some(block) = reverted_to {
-            while self.unfinal.back().is_some_and(|e| e.block_number > block) {
+            while self
+                .unfinal
+                .back()
+                .is_some_and(|e| e.block_number.stored() > block)
+            {
                 if let Some(event) = self.unfinal.pop_back() {
                     events.push(Event {
                         removed: true,
@@ -216,7 +222,7 @@ impl<P: Copy, T: OutputType + Clone> Cursor<P, T> {
         while self
             .unfinal
             .front()
-            .is_some_and(|e| e.block_number <= now.finalized)
+            .is_some_and(|e| e.block_number.stored() <= now.finalized)
         {
             self.unfinal.pop_front();
         }
@@ -230,7 +236,7 @@ struct Settlements {
     /// At the last delivered (block_number, log_index); `None` until the first poll.
     cursor: Option<Cursor<(i64, i64), Inference>>,
     model: Option<i64>,
-    confirmations: u32,
+    confirmations: U64,
 }
 
 async fn next_settlements(
@@ -263,7 +269,10 @@ async fn next_settlements(
             .bind(BATCH);
         let rows: Vec<Hashed<Inference>> = s.db.all(&sql).await?;
         Ok(cursor.advance(now, reverted_to, position, rows, |row| {
-            ((row.block_number, row.log_index), row.block_number)
+            (
+                (row.block_number.stored(), row.log_index.stored()),
+                row.block_number,
+            )
         }))
     }
     .await;
@@ -276,7 +285,7 @@ struct Contributions {
     /// At the last delivered contribution id (ids are dense and global); `None` until the first poll.
     cursor: Option<Cursor<i64, Contribution>>,
     datanet: Option<i64>,
-    confirmations: u32,
+    confirmations: U64,
 }
 
 /// The highest contribution id submitted at or below `block` (`i64::MAX`: any block).
@@ -321,7 +330,7 @@ async fn next_contributions(
         sql.push(" ORDER BY contribution_id LIMIT ").bind(BATCH);
         let rows: Vec<Hashed<Contribution>> = s.db.all(&sql).await?;
         Ok(cursor.advance(now, reverted_to, last, rows, |row| {
-            (row.contribution_id, row.submitted_block)
+            (row.contribution_id.stored(), row.submitted_block)
         }))
     }
     .await;
@@ -337,8 +346,8 @@ impl SubscriptionRoot {
     async fn settlements(
         &self,
         ctx: &Context<'_>,
-        model_id: Option<i64>,
-        #[graphql(default)] confirmations: u32,
+        model_id: Option<U64>,
+        #[graphql(default)] confirmations: U64,
     ) -> impl Stream<Item = ApiResult<Event<Inference>>> + use<> {
         // A subscription's events are pushed, never cached: no reads to record.
         let db = db(ctx, &[]).clone();
@@ -348,7 +357,7 @@ impl SubscriptionRoot {
             Settlements {
                 db,
                 cursor: None,
-                model: model_id,
+                model: model_id.map(U64::stored),
                 confirmations,
             },
             next_settlements,
@@ -362,8 +371,8 @@ impl SubscriptionRoot {
     async fn contributions(
         &self,
         ctx: &Context<'_>,
-        datanet_id: Option<i64>,
-        #[graphql(default)] confirmations: u32,
+        datanet_id: Option<U64>,
+        #[graphql(default)] confirmations: U64,
     ) -> impl Stream<Item = ApiResult<Event<Contribution>>> + use<> {
         let db = db(ctx, &[]).clone();
         let interval = ctx.data_unchecked::<ApiConfig>().poll_interval;
@@ -372,7 +381,7 @@ impl SubscriptionRoot {
             Contributions {
                 db,
                 cursor: None,
-                datanet: datanet_id,
+                datanet: datanet_id.map(U64::stored),
                 confirmations,
             },
             next_contributions,

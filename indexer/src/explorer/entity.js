@@ -22,11 +22,11 @@ const FIGURE_QUERIES = {
     reputation { contributions accepted rejected acceptedTokens slashed }
     usage { inferencesPaid feesPaid inferencesServed }
   } }`,
-  datanet: `query($key: Int!) { datanet(id: $key) {
+  datanet: `query($key: U64!) { datanet(id: $key) {
     id owner { address } minStake metadataUri acceptedCount acceptedTokens releaseCount
     revenue { total attributed pool }
   } }`,
-  model: `query($key: Int!) { model(id: $key) {
+  model: `query($key: U64!) { model(id: $key) {
     id owner { address } weightsHash pricePerKiloToken
     baseModel { id } baseShareBps adapters(first: 20) { nodes { id } pageInfo { hasNextPage } }
     trainedOn { id } manifestHash manifestUri derivativeShareBps
@@ -34,10 +34,10 @@ const FIGURE_QUERIES = {
     revenue { total owner base data node treasury derivative }
     usage { inferences inputTokens outputTokens }
   } }`,
-  release: `query($key: Int!) { release(id: $key) {
+  release: `query($key: U64!) { release(id: $key) {
     id datanet { id } root contributionCount tokenCount pool { accrued claimed }
   } }`,
-  contribution: `query($key: Int!) { contribution(id: $key) {
+  contribution: `query($key: U64!) { contribution(id: $key) {
     id datanet { id } contributor { address } status contentHash tokenCount stake uri
     earnings { total attributed pool inferences }
   } }`,
@@ -120,7 +120,8 @@ function cell(td, key, value, tok, rootKind) {
     return;
   }
   const kind = key === "id" ? rootKind : IDS[key];
-  if (kind) td.append(entityLink(kind, value, typeof value === "number" ? `${kind} ${value}` : value));
+  // A numeric id (a U64 string) reads "datanet 7"; an address or digest is shown whole.
+  if (kind) td.append(entityLink(kind, value, /^[0-9]+$/.test(String(value)) ? `${kind} ${value}` : value));
   else if (AMOUNTS.has(key)) td.textContent = formatAmount(value, tok);
   else if (/uri$/i.test(key)) td.append(uriNode(value));
   else td.textContent = String(value);
@@ -148,7 +149,8 @@ function showFigures(box, root, figures, graph, tok) {
 /// shows it in `svg` and `box`.
 export async function loadEntity(text, depth) {
   const root = parseRoot(text);
-  const key = root.kind === "account" || root.kind === "inference" ? root.key : Number(root.key);
+  // Numeric ids go as the U64 strings they are: Number() would round an id past 2^53.
+  const key = root.key;
   const [g, f, tok] = await Promise.all([
     graphql(GRAPH_QUERY, { root: `${root.kind}:${root.key}`, depth }),
     graphql(FIGURE_QUERIES[root.kind], { key }),

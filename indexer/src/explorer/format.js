@@ -1,4 +1,6 @@
-// How the explorer writes what the API returns: amounts in token units, ids as links to their entity.
+// How the explorer writes what the API returns: amounts in token units, counts grouped by thousands, ids
+// as links to their entity. Ids, blocks and counts come as the API's U64 (a decimal string, exact past
+// 2^53) and stay strings: never Number(), which would round them.
 // Chain data is hostile: it is only ever set as text, an attribute or a parsed URL's href, never as HTML.
 
 /// `wei` (a decimal string of base units, as the API's BigInt) in token units, exactly: the integer
@@ -11,6 +13,13 @@ export function formatAmount(wei, token) {
   const fraction = padded.slice(padded.length - token.decimals).replace(/0+$/, "");
   const grouped = whole.replace(/\B(?=([0-9]{3})+$)/g, ",");
   return `${grouped}${fraction ? `.${fraction}` : ""} ${token.symbol}`;
+}
+
+/// `count` (a decimal string, as the API's U64) grouped by thousands, exactly ("1,234,567").
+export function formatCount(count) {
+  const digits = String(count);
+  if (!/^[0-9]+$/.test(digits)) throw new Error(`not a count: "${digits}"`);
+  return digits.replace(/^0+(?=.)/, "").replace(/\B(?=([0-9]{3})+$)/g, ",");
 }
 
 /// A long hash or address as its first and last characters ("0x1234…abcd"); anything short as is.

@@ -2,7 +2,7 @@
 // contributors and the latest inferences with the contributions they were attributed to. Every id links
 // to its entity's page; every amount is in token units.
 import { graphql, token } from "/api.js";
-import { entityLink, formatAmount, percent } from "/format.js";
+import { entityLink, formatAmount, formatCount, percent } from "/format.js";
 
 /// How many rows each list shows.
 const LIST = 10;
@@ -56,9 +56,11 @@ function tableCard(id, title, head, rows, { empty, more } = {}) {
 
 function totals(t, tok) {
   const figures = [
-    ["datanets", t.datanetCount], ["contributions", `${t.contributionCount} (${t.acceptedCount} accepted)`],
-    ["releases", t.releaseCount], ["models", t.modelCount], ["inferences", t.inferenceCount],
-    ["tokens processed", (BigInt(t.inputTokens) + BigInt(t.outputTokens)).toString()],
+    ["datanets", formatCount(t.datanetCount)],
+    ["contributions", `${formatCount(t.contributionCount)} (${formatCount(t.acceptedCount)} accepted)`],
+    ["releases", formatCount(t.releaseCount)], ["models", formatCount(t.modelCount)],
+    ["inferences", formatCount(t.inferenceCount)],
+    ["tokens processed", formatCount((BigInt(t.inputTokens) + BigInt(t.outputTokens)).toString())],
     ["fees settled", formatAmount(t.fees, tok)], ["paid to data", formatAmount(t.dataRevenue, tok)],
   ];
   const dl = h("dl", { class: "totals", id: "totals" });
@@ -82,7 +84,7 @@ function inference(node, tok) {
 }
 
 /// The note under a list that shows only the newest of `count`.
-const more = (page, count) => (page.pageInfo.hasNextPage ? `The ${LIST} newest of ${count}.` : undefined);
+const more = (page, count) => (page.pageInfo.hasNextPage ? `The ${LIST} newest of ${formatCount(count)}.` : undefined);
 
 /// Reads the landing page; returns the function that shows it in `box`.
 export async function loadLanding() {
@@ -97,15 +99,15 @@ export async function loadLanding() {
 function network(d, tok) {
   const datanets = tableCard("datanets", "Datanets", ["datanet", "owner", "contributions", "revenue"],
     d.datanets.nodes.map((n) => [entityLink("datanet", n.id), account(n.owner.address),
-      `${n.contributionCount} (${n.acceptedCount} accepted)`, formatAmount(n.revenue.total, tok)]),
+      `${formatCount(n.contributionCount)} (${formatCount(n.acceptedCount)} accepted)`, formatAmount(n.revenue.total, tok)]),
     { empty: "No datanet yet.", more: more(d.datanets, d.totals.datanetCount) });
   const models = tableCard("models", "Models", ["model", "owner", "inferences", "revenue"],
     d.models.nodes.map((n) => [
       h("span", {}, entityLink("model", n.id), n.baseModel ? h("small", {}, " adapter of ", entityLink("model", n.baseModel.id)) : null),
-      account(n.owner.address), String(n.usage.inferences), formatAmount(n.revenue.total, tok)]),
+      account(n.owner.address), formatCount(n.usage.inferences), formatAmount(n.revenue.total, tok)]),
     { empty: "No model yet.", more: more(d.models, d.totals.modelCount) });
   const contributors = tableCard("contributors", "Top contributors", ["contributor", "accepted", "earned"],
-    d.topContributors.map((a) => [account(a.address), String(a.reputation.accepted), formatAmount(a.earnings.total, tok)]),
+    d.topContributors.map((a) => [account(a.address), formatCount(a.reputation.accepted), formatAmount(a.earnings.total, tok)]),
     { empty: "No contributor yet." });
   const latest = h("section", { class: "card wide", id: "inferences" }, h("h2", {}, "Latest inferences"));
   latest.append(d.inferences.nodes.length

@@ -115,14 +115,14 @@ async fn check_api(store: &Store, actors: &Actors, fee: U256) -> TestResult<Valu
     assert_eq!(base["baseShareBps"], Value::Null);
     assert_eq!(base["derivativeShareBps"], json!(SHARE_BPS));
     assert_eq!(base["manifestHash"], Value::Null);
-    assert_eq!(base["adapters"]["nodes"], json!([{ "id": 2 }]));
+    assert_eq!(base["adapters"]["nodes"], json!([{ "id": "2" }]));
     assert_eq!(
         base["trainedOn"],
         json!([]),
         "a whole model was trained on nothing recorded"
     );
     let adapter = &data["adapter"];
-    assert_eq!(adapter["baseModel"]["id"], json!(1), "{data}");
+    assert_eq!(adapter["baseModel"]["id"], json!("1"), "{data}");
     assert_eq!(
         adapter["baseModel"]["owner"]["address"],
         json!(format!("{:#x}", actors.model_owner.address()))
@@ -135,8 +135,8 @@ async fn check_api(store: &Store, actors: &Actors, fee: U256) -> TestResult<Valu
     );
     assert_eq!(adapter["manifestUri"], json!(MANIFEST_URI));
     assert_eq!(adapter["adapters"]["nodes"], json!([]));
-    assert_eq!(adapter["trainedOn"], json!([{ "id": 1 }]));
-    assert_eq!(adapter["releases"], json!([{ "id": 1 }]));
+    assert_eq!(adapter["trainedOn"], json!([{ "id": "1" }]));
+    assert_eq!(adapter["releases"], json!([{ "id": "1" }]));
 
     // The split as the escrow books it: the base's share out of the owner share, both rounded down.
     let bps = |b: u16| fee * U256::from(b) / U256::from(10_000u64);
@@ -156,7 +156,7 @@ async fn check_api(store: &Store, actors: &Actors, fee: U256) -> TestResult<Valu
     assert_eq!(base["revenue"]["base"], json!("0"));
     let inference = data["inferences"]["nodes"]
         .as_array()
-        .and_then(|nodes| nodes.iter().find(|n| n["model"]["id"] == json!(2)))
+        .and_then(|nodes| nodes.iter().find(|n| n["model"]["id"] == json!("2")))
         .ok_or("the adapter's inference")?;
     assert_eq!(
         inference["split"],
@@ -313,10 +313,10 @@ async fn reorg_drops_the_adapter(followed: &Store, clean: &Store) -> TestResult 
     let before = api.data(query, json!({})).await?;
     assert_eq!(
         before["model"]["trainedOn"],
-        json!([{ "id": 1 }]),
+        json!([{ "id": "1" }]),
         "{before}"
     );
-    assert_eq!(before["base"]["adapters"]["nodes"], json!([{ "id": 2 }]));
+    assert_eq!(before["base"]["adapters"]["nodes"], json!([{ "id": "2" }]));
 
     let head = reader(&chain).get_block_number().await?;
     reorg(&chain, head - fork).await?;
@@ -458,7 +458,7 @@ async fn check_hostile(store: &Store) -> TestResult {
     let nodes = data["models"]["nodes"].as_array().ok_or("nodes")?;
     assert_eq!(nodes.len(), 1 + HOSTILE_MANIFEST_URIS.len(), "{data}");
     for (node, (_, text)) in nodes[1..].iter().zip(HOSTILE_MANIFEST_URIS) {
-        assert_eq!(node["baseModel"]["id"], json!(1), "{data}");
+        assert_eq!(node["baseModel"]["id"], json!("1"), "{data}");
         assert_eq!(node["manifestUri"], json!(text), "{data}");
     }
     Ok(())

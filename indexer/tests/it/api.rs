@@ -128,11 +128,11 @@ async fn meta(api: &Served, chain: &LocalChain) -> TestResult {
     let data = api
         .data("{ _meta { blockNumber blockHash synced } totals { inferenceCount contributionCount } }", json!({}))
         .await?;
-    assert_eq!(data["_meta"]["blockNumber"], json!(head));
+    assert_eq!(data["_meta"]["blockNumber"], json!(head.to_string()));
     assert_eq!(data["_meta"]["synced"], json!(true));
     assert_eq!(data["_meta"]["blockHash"].as_str().map(str::len), Some(66));
-    assert_eq!(data["totals"]["inferenceCount"], json!(3));
-    assert_eq!(data["totals"]["contributionCount"], json!(5));
+    assert_eq!(data["totals"]["inferenceCount"], json!("3"));
+    assert_eq!(data["totals"]["contributionCount"], json!("5"));
     Ok(())
 }
 
@@ -144,13 +144,14 @@ const CONTRIBUTIONS: &str =
   }
 }";
 
-fn ids(connection: &Value) -> Vec<i64> {
+/// The ids (`U64`s: decimal strings) of a connection's nodes.
+fn ids(connection: &Value) -> Vec<u64> {
     connection["edges"]
         .as_array()
         .map(|edges| {
             edges
                 .iter()
-                .filter_map(|e| e["node"]["id"].as_i64())
+                .filter_map(|e| support::u64_of(&e["node"]["id"]))
                 .collect()
         })
         .unwrap_or_default()
@@ -206,12 +207,12 @@ async fn pagination(api: &Served) -> TestResult {
         .collect();
     assert_eq!(all.len(), 3);
     assert_eq!(second["pageInfo"]["hasNextPage"], json!(false));
-    let positions: Vec<(i64, i64)> = all
+    let positions: Vec<(u64, u64)> = all
         .iter()
         .map(|e| {
             (
-                e["node"]["blockNumber"].as_i64().unwrap_or(0),
-                e["node"]["logIndex"].as_i64().unwrap_or(0),
+                support::u64_of(&e["node"]["blockNumber"]).unwrap_or(0),
+                support::u64_of(&e["node"]["logIndex"]).unwrap_or(0),
             )
         })
         .collect();
@@ -297,7 +298,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     assert_eq!(total, u128::from(c1 + c2) + pool);
     assert_eq!(
         account["reputation"],
-        json!({ "contributions": 2, "accepted": 2, "rejected": 0, "acceptedTokens": "3000" })
+        json!({ "contributions": "2", "accepted": "2", "rejected": "0", "acceptedTokens": "3000" })
     );
 
     let bob = api.data(q, json!({ "who": addr(&actors.bob) })).await?;
@@ -310,7 +311,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     assert_eq!(withdrawn["status"], json!("WITHDRAWN"), "{withdrawn}");
     assert_eq!(withdrawn["stakeReturned"], json!(true));
     assert_eq!(withdrawn["stake"], json!("300"));
-    assert_eq!(bob["account"]["reputation"]["rejected"], json!(1));
+    assert_eq!(bob["account"]["reputation"]["rejected"], json!("1"));
     assert_eq!(
         bob["contributions"]["edges"][0]["node"]["earnings"]["attributed"],
         json!(c3.to_string())
@@ -336,10 +337,10 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
         m["nextPricePerKiloToken"],
         json!(support::NEW_PRICE.to_string())
     );
-    let next_at = m["nextPriceAt"].as_i64().ok_or("nextPriceAt")?;
+    let next_at = support::u64_of(&m["nextPriceAt"]).ok_or("nextPriceAt")?;
     assert_eq!(
         m["usage"],
-        json!({ "inferences": 3, "inputTokens": "809", "outputTokens": "1567" })
+        json!({ "inferences": "3", "inputTokens": "809", "outputTokens": "1567" })
     );
     assert_eq!(
         m["revenue"]["attributed"],
@@ -408,9 +409,9 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
             &d["acceptedCount"],
             &d["rejectedCount"]
         ),
-        (&json!(5), &json!(3), &json!(1))
+        (&json!("5"), &json!("3"), &json!("1"))
     );
-    assert_eq!(d["reviewWindow"], json!(support::REVIEW_WINDOW));
+    assert_eq!(d["reviewWindow"], json!(support::REVIEW_WINDOW.to_string()));
     assert_eq!(
         d["maxContributionTokens"],
         json!(support::MAX_CONTRIBUTION_TOKENS.to_string())
@@ -418,7 +419,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
     assert_eq!(d["acceptedTokens"], "6000");
     assert_eq!(
         d["curators"],
-        json!([{ "account": { "address": addr(&actors.curator) }, "acceptedReviews": 3, "rejectedReviews": 1 }]),
+        json!([{ "account": { "address": addr(&actors.curator) }, "acceptedReviews": "3", "rejectedReviews": "1" }]),
         "bob was enabled then disabled: only the curator is listed"
     );
     assert_eq!(
@@ -450,7 +451,7 @@ async fn filters_and_aggregates(api: &Served, actors: &Actors) -> TestResult {
 }
 
 /// The signed receipt's fields each inference exposes, and the totals the skipped receipts stay out of.
-async fn inference_fields(api: &Served, next_price_at: i64) -> TestResult {
+async fn inference_fields(api: &Served, next_price_at: u64) -> TestResult {
     let q = "{ inferences(first: 10) { nodes { digest nonce promptHash outputUri outputUriBytes deadline
         attributionVersion attributionHash fee } }
         totals { inferenceCount fees swept } }";
@@ -475,12 +476,12 @@ async fn inference_fields(api: &Served, next_price_at: i64) -> TestResult {
             json!(support::ATTRIBUTION_VERSION)
         );
         assert_eq!(node["attributionHash"].as_str().map(str::len), Some(66));
-        assert!(node["deadline"].as_i64().is_some(), "{node}");
+        assert!(support::u64_of(&node["deadline"]).is_some(), "{node}");
         fees += node["fee"].as_str().ok_or("fee")?.parse::<u64>()?;
     }
     // The receipt settled after the change carries the change's first second as its deadline.
-    assert_eq!(nodes[2]["deadline"], json!(next_price_at));
-    assert_eq!(data["totals"]["inferenceCount"], json!(3));
+    assert_eq!(nodes[2]["deadline"], json!(next_price_at.to_string()));
+    assert_eq!(data["totals"]["inferenceCount"], json!("3"));
     assert_eq!(data["totals"]["fees"], json!(fees.to_string()));
     assert_eq!(data["totals"]["swept"], json!(support::SWEPT.to_string()));
     Ok(())
@@ -493,7 +494,7 @@ async fn skipped_receipts(api: &Served) -> TestResult {
     let all = api.data(q, json!({})).await?;
     let nodes = all["skippedReceipts"]["nodes"].as_array().ok_or("nodes")?;
     assert_eq!(nodes.len(), 2, "{all}");
-    assert_eq!(nodes[0]["index"], json!(1));
+    assert_eq!(nodes[0]["index"], json!("1"));
     assert!(
         nodes[0]["description"]
             .as_str()
@@ -545,7 +546,7 @@ async fn traversal(api: &Served, actors: &Actors) -> TestResult {
     assert_eq!(attributions[0]["weight"], json!(0.5));
     assert_eq!(attributions[0]["amount"], json!(c1.to_string()));
     assert_eq!(attributions[1]["amount"], json!(c2.to_string()));
-    assert_eq!(attributions[1]["contribution"]["id"], json!(2));
+    assert_eq!(attributions[1]["contribution"]["id"], json!("2"));
     assert_eq!(
         attributions[1]["contribution"]["contributor"]["address"],
         json!(addr(&actors.alice))
@@ -559,7 +560,7 @@ async fn traversal(api: &Served, actors: &Actors) -> TestResult {
         .ok_or("edges")?;
     assert_eq!(
         edges[0]["node"]["models"]["nodes"],
-        json!([{ "id": 1 }, { "id": 2 }, { "id": 3 }])
+        json!([{ "id": "1" }, { "id": "2" }, { "id": "3" }])
     );
     let used = &edges[0]["node"]["attributions"]["edges"];
     assert_eq!(used[0]["node"]["inference"]["digest"], inference["digest"]);
@@ -577,8 +578,8 @@ async fn traversal(api: &Served, actors: &Actors) -> TestResult {
     // datanet → releases → models → revenue
     let data = api.data("{ datanet(id: 1) { releases { edges { node { id contributionCount models { nodes { id revenue { total } } } } } } } }", json!({})).await?;
     let release = &data["datanet"]["releases"]["edges"][0]["node"];
-    assert_eq!(release["contributionCount"], json!(3));
-    assert_eq!(release["models"]["nodes"][0]["id"], json!(1));
+    assert_eq!(release["contributionCount"], json!("3"));
+    assert_eq!(release["models"]["nodes"][0]["id"], json!("1"));
     assert!(
         release["models"]["nodes"][0]["revenue"]["total"]
             .as_str()
@@ -600,7 +601,7 @@ async fn model_pages(api: &Served) -> TestResult {
     for parent in ["release", "contribution"] {
         assert_eq!(
             ids(&first, parent),
-            json!([{ "id": 1 }, { "id": 2 }]),
+            json!([{ "id": "1" }, { "id": "2" }]),
             "{parent}"
         );
         assert_eq!(
@@ -610,21 +611,21 @@ async fn model_pages(api: &Served) -> TestResult {
     }
     let cursor = first["release"]["models"]["pageInfo"]["endCursor"].clone();
     let next = api.data(q, json!({ "first": 2, "after": cursor })).await?;
-    assert_eq!(ids(&next, "release"), json!([{ "id": 3 }]));
+    assert_eq!(ids(&next, "release"), json!([{ "id": "3" }]));
     assert_eq!(
         next["release"]["models"]["pageInfo"]["hasNextPage"],
         json!(false)
     );
     assert_eq!(
         ids(&next, "contribution"),
-        json!([{ "id": 3 }]),
+        json!([{ "id": "3" }]),
         "one cursor shape for both"
     );
     let back = api.data(q, json!({ "last": 1, "before": cursor })).await?;
-    assert_eq!(ids(&back, "release"), json!([{ "id": 1 }]));
+    assert_eq!(ids(&back, "release"), json!([{ "id": "1" }]));
     let newest = api.data(q, json!({ "first": 1, "order": "DESC" })).await?;
-    assert_eq!(ids(&newest, "release"), json!([{ "id": 3 }]));
-    assert_eq!(ids(&newest, "contribution"), json!([{ "id": 3 }]));
+    assert_eq!(ids(&newest, "release"), json!([{ "id": "3" }]));
+    assert_eq!(ids(&newest, "contribution"), json!([{ "id": "3" }]));
     let (message, _) = api
         .error(q, json!({ "first": 2, "after": "not a cursor" }))
         .await?;
@@ -862,14 +863,13 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     assert_eq!(api.data(totals, json!({})).await?, before);
     // A block with no Soil event moves `_meta` (never cached) and leaves the cached figures right.
     let meta = "{ _meta { blockNumber } }";
-    let at = api.data(meta, json!({})).await?["_meta"]["blockNumber"]
-        .as_u64()
+    let at = support::u64_of(&api.data(meta, json!({})).await?["_meta"]["blockNumber"])
         .ok_or("blockNumber")?;
     support::advance_time(&chain, 1).await?;
     support::index(&chain, &store, support::sync_config(2)).await?;
     assert_eq!(
         api.data(meta, json!({})).await?["_meta"]["blockNumber"],
-        json!(at + 1)
+        json!((at + 1).to_string())
     );
     assert_eq!(api.data(totals, json!({})).await?, before);
     // Answers cached before the settlement, each read from rows or tables it changes.
@@ -911,14 +911,16 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
     assert_eq!(
         settled["attributions"],
         json!([
-            { "contribution": { "id": 1 }, "weightPpm": 500_000 },
-            { "contribution": { "id": 2 }, "weightPpm": 333_333 }
+            { "contribution": { "id": "1" }, "weightPpm": 500_000 },
+            { "contribution": { "id": "2" }, "weightPpm": 333_333 }
         ])
     );
     // The new block's commit retired the cached answer: the same query now counts the settlement.
     assert_eq!(
         api.data(totals, json!({})).await?["totals"]["inferenceCount"],
-        json!(before["totals"]["inferenceCount"].as_i64().ok_or("count")? + 1)
+        json!(
+            (support::u64_of(&before["totals"]["inferenceCount"]).ok_or("count")? + 1).to_string()
+        )
     );
     let digest = settled["digest"].as_str().ok_or("digest")?;
     let stored = api
@@ -931,7 +933,7 @@ async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestRes
 
     // Every cached answer the settlement changed was retired: each query now sees it.
     let now = api.data(contribution, json!({})).await?;
-    let count = |v: &Value| v["contribution"]["earnings"]["inferences"].as_i64();
+    let count = |v: &Value| support::u64_of(&v["contribution"]["earnings"]["inferences"]);
     assert_eq!(count(&now), count(&cached[0]).map(|n| n + 1), "{now}");
     let node = json!({ "id": format!("inference:{digest}") });
     let now = api.data(graph, json!({})).await?;
@@ -1051,7 +1053,7 @@ async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed
     let message = next_message(&mut ws).await?;
     let orphaned = message["payload"]["data"]["contributions"].clone();
     assert_eq!(orphaned["removed"], json!(false), "{message}");
-    assert_eq!(orphaned["node"]["id"], json!(5), "{message}");
+    assert_eq!(orphaned["node"]["id"], json!("5"), "{message}");
     assert_eq!(orphaned["node"]["uri"], json!("file:///orphaned.txt"));
     follower.caught_up(&chain).await?;
 
@@ -1071,8 +1073,8 @@ async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed
         delivered,
         &json!({
             "removed": false,
-            "blockNumber": head + 1,
-            "node": { "id": 5, "contentHash": keccak256("replayed").to_string(), "uri": "file:///replayed.txt" }
+            "blockNumber": (head + 1).to_string(),
+            "node": { "id": "5", "contentHash": keccak256("replayed").to_string(), "uri": "file:///replayed.txt" }
         }),
         "{message}"
     );
@@ -1117,6 +1119,7 @@ async fn standard_introspection_is_answered_within_the_limits() -> TestResult {
         "Contribution",
         "Inference",
         "BigInt",
+        "U64",
     ] {
         assert!(types.contains(&name), "{name} missing from {types:?}");
     }
@@ -1162,9 +1165,101 @@ async fn a_contribution_named_twice_in_one_attribution_counts_one_inference() ->
     assert_eq!(edges_after, edges + 2, "both entries are attribution edges");
     assert_eq!(
         after,
-        json!(inferences.as_i64().unwrap_or(-1) + 1),
+        json!(support::u64_of(&inferences).map(|n| (n + 1).to_string())),
         "one receipt, one inference"
     );
+    Ok(())
+}
+
+/// Ids, blocks, timestamps and counts are `U64`s: served as decimal strings, exact past 2³¹ (where a
+/// GraphQL `Int` ends) and 2⁵³ (where a JSON number read by JavaScript loses digits), and taken as a
+/// decimal string, an integer literal or a JSON number. The store is the scenario's, with a few values
+/// set past those limits (no chain reaches them in a test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quantities_past_32_and_53_bits_are_served_and_taken_exactly() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    support::setup_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "u64.db").await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    const ID: u64 = (1 << 32) + 4;
+    const BLOCK: u64 = (1 << 53) + 1;
+    for statement in [
+        format!(
+            "UPDATE sync_state SET block_number = {BLOCK}, head_block = {BLOCK}, updated_at = {}",
+            i64::MAX
+        ),
+        format!(
+            "UPDATE contributions SET contribution_id = {ID}, submitted_block = {BLOCK} WHERE contribution_id = 4"
+        ),
+        format!(
+            "UPDATE datanets SET review_window = {} WHERE datanet_id = 1",
+            1_u64 << 40
+        ),
+    ] {
+        sqlx::query(&statement).execute(store.pool()).await?;
+    }
+    let api = Served::start(&store, ApiConfig::default()).await?;
+
+    let data = api
+        .data("{ _meta { blockNumber headBlock updatedAt synced } datanet(id: 1) { id reviewWindow } }", json!({}))
+        .await?;
+    assert_eq!(
+        data,
+        json!({
+            "_meta": { "blockNumber": BLOCK.to_string(), "headBlock": BLOCK.to_string(),
+                       "updatedAt": i64::MAX.to_string(), "synced": true },
+            "datanet": { "id": "1", "reviewWindow": (1_u64 << 40).to_string() },
+        })
+    );
+    let expected =
+        json!({ "contribution": { "id": ID.to_string(), "submittedBlock": BLOCK.to_string() } });
+    let by_variable = "query($id: U64!) { contribution(id: $id) { id submittedBlock } }";
+    for id in [json!(ID.to_string()), json!(ID)] {
+        assert_eq!(
+            api.data(by_variable, json!({ "id": id })).await?,
+            expected,
+            "{id}"
+        );
+    }
+    let literal = format!("{{ contribution(id: {ID}) {{ id submittedBlock }} }}");
+    assert_eq!(api.data(&literal, json!({})).await?, expected);
+    let quoted = format!("{{ contribution(id: \"{ID}\") {{ id submittedBlock }} }}");
+    assert_eq!(api.data(&quoted, json!({})).await?, expected);
+    // Lists filter and page over it like any id.
+    let page = api
+        .data(
+            "query($d: U64) { contributions(datanetId: $d, last: 1) { nodes { id } } }",
+            json!({ "d": "1" }),
+        )
+        .await?;
+    assert_eq!(
+        page["contributions"]["nodes"],
+        json!([{ "id": ID.to_string() }])
+    );
+    // An id no store can hold (above i64::MAX) names nothing; what is no u64 is refused, named.
+    let none = api
+        .data(by_variable, json!({ "id": u64::MAX.to_string() }))
+        .await?;
+    assert_eq!(none, json!({ "contribution": null }));
+    for bad in [
+        json!("18446744073709551616"),
+        json!(-1),
+        json!("0x10"),
+        json!(1.5),
+    ] {
+        let body: Value = api
+            .client
+            .post(format!("{}/graphql", api.base))
+            .json(&json!({ "query": by_variable, "variables": { "id": bad } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("unsigned 64-bit integer"), "{bad}: {body}");
+    }
     Ok(())
 }
 

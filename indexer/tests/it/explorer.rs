@@ -195,6 +195,7 @@ async fn explorer_draws_the_graph_and_graphiql_answers_in_chromium() -> TestResu
         "Contribution",
         "Inference",
         "BigInt",
+        "U64",
     ] {
         assert!(
             page["docTypes"]

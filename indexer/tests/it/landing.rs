@@ -45,6 +45,11 @@ pub(crate) fn units(wei: &str, decimals: usize, symbol: &str) -> String {
     }
 }
 
+/// A count (a `U64`: a decimal string) as the explorer writes it: grouped by thousands with commas.
+fn count(value: &Value) -> String {
+    units(&text(value), 0, "").trim_end().to_owned()
+}
+
 fn text(value: &Value) -> String {
     value
         .as_str()
@@ -148,7 +153,7 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
         .unwrap_or_default();
     assert!(
         models.len() == 10
-            && totals["modelCount"] == json!(12)
+            && totals["modelCount"] == json!("12")
             && !inferences.is_empty()
             && contributors.len() >= 2,
         "the scenario fills every list: {network}"
@@ -190,24 +195,25 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
         let shown = &page["totals"];
         assert_eq!(
             shown["datanets"],
-            json!(totals["datanetCount"].to_string()),
+            json!(count(&totals["datanetCount"])),
             "{at}: {shown}"
         );
         assert_eq!(
             shown["models"],
-            json!(totals["modelCount"].to_string()),
+            json!(count(&totals["modelCount"])),
             "{at}: {shown}"
         );
         assert_eq!(
             shown["inferences"],
-            json!(totals["inferenceCount"].to_string()),
+            json!(count(&totals["inferenceCount"])),
             "{at}: {shown}"
         );
         assert_eq!(
             shown["contributions"],
             json!(format!(
                 "{} ({} accepted)",
-                totals["contributionCount"], totals["acceptedCount"]
+                count(&totals["contributionCount"]),
+                count(&totals["acceptedCount"])
             )),
             "{at}: {shown}"
         );
@@ -233,7 +239,7 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
             let kind = list.trim_end_matches('s');
             for (row, node) in shown.iter().zip(&rows) {
                 assert!(
-                    text(&row[0]).starts_with(&format!("{kind} {}", node["id"])),
+                    text(&row[0]).starts_with(&format!("{kind} {}", text(&node["id"]))),
                     "{at}: {row}"
                 );
                 assert_eq!(
@@ -285,8 +291,10 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
             {
                 let line = text(line);
                 assert!(
-                    line.starts_with(&format!("contribution {}", edge["contribution"]["id"]))
-                        && line.contains(&amount(&edge["amount"])),
+                    line.starts_with(&format!(
+                        "contribution {}",
+                        text(&edge["contribution"]["id"])
+                    )) && line.contains(&amount(&edge["amount"])),
                     "{at}: {line} shows {edge}"
                 );
             }
@@ -352,6 +360,18 @@ async fn explorer_landing_page_shows_the_network_in_chromium() -> TestResult {
         assert_fits(&page["layout"], &at);
         let expected: Vec<String> = cases.iter().map(|(wei, d)| units(wei, *d, "TOK")).collect();
         assert_eq!(page["formats"], json!(expected), "{at}");
+        assert_eq!(
+            page["counts"],
+            json!([
+                "0",
+                "7",
+                "1,234",
+                "2,147,483,648",
+                "9,007,199,254,740,993",
+                "18,446,744,073,709,551,615"
+            ]),
+            "{at}: counts (U64 strings) grouped exactly"
+        );
         let (png_width, png_height) = png_size(&screenshot)?;
         assert!(
             png_width == width && png_height >= height,

@@ -44,7 +44,7 @@ where
         assert_eq!(message["type"], "next", "{message}");
         let event = &message["payload"]["data"]["settlements"];
         let text = |v: &Value| v.as_str().map(str::to_owned).ok_or(format!("{message}"));
-        let block_number = event["blockNumber"].as_u64().ok_or(format!("{message}"))?;
+        let block_number = support::u64_of(&event["blockNumber"]).ok_or(format!("{message}"))?;
         assert_eq!(
             event["node"]["blockNumber"], event["blockNumber"],
             "an added item is in its block; a removed one is as it was delivered"

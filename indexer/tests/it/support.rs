@@ -127,6 +127,11 @@ pub(crate) fn domain(chain: &LocalChain) -> ReceiptDomain {
     }
 }
 
+/// A `U64` the API served (a decimal string) as a number; `None` when `value` is not one.
+pub(crate) fn u64_of(value: &serde_json::Value) -> Option<u64> {
+    value.as_str()?.parse().ok()
+}
+
 /// The head block's timestamp.
 pub(crate) async fn now(chain: &LocalChain) -> TestResult<u64> {
     Ok(reader(chain)
