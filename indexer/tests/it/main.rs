@@ -5,6 +5,7 @@ mod adapters;
 mod api;
 mod crash;
 mod explorer;
+mod graphql;
 mod indexes;
 mod landing;
 mod migrations;

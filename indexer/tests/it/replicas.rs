@@ -18,7 +18,7 @@ use soil_indexer::store::replica::LISTENER_NAME;
 use soil_indexer::store::version::CHANNEL;
 use sqlx::postgres::PgListener;
 
-use crate::api::{next_message, subscribe_at};
+use crate::subscriptions::{next_message, subscribe_at};
 use crate::support::{Actors, PgCluster, TestResult, free_port, send, setup_graph, wallet};
 
 /// Deposits made, one block each, and timed on every API process.

@@ -1,18 +1,26 @@
-//! Subscriptions across a real anvil reorg, followed by a running indexer, on SQLite and PostgreSQL: a
-//! subscriber is sent the settlements a reorg reverted again, flagged `removed`, before the new
-//! branch's, so adding and taking away leaves it with the chain's final state; a subscriber asking for
-//! confirmations deeper than the reorg is never sent a removal.
+//! Subscriptions over WebSocket (graphql-transport-ws), served by the real axum router over a store the
+//! real indexer fills from anvil: new receipts and contributions are pushed as they are indexed, and
+//! across a real reorg, on SQLite and PostgreSQL, a subscriber is sent the settlements the reorg reverted
+//! again, flagged `removed`, before the new branch's, so adding and taking away leaves it with the
+//! chain's final state; a subscriber asking for confirmations deeper than the reorg is never sent a
+//! removal.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use alloy::primitives::{aliases::U96, keccak256};
 use alloy::providers::Provider;
-use serde_json::Value;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use soil_bindings::contracts::IDatanetRegistry;
 use soil_bindings::testnet::LocalChain;
 use soil_indexer::api::ApiConfig;
+use soil_indexer::projection::rebuild::dump;
 use soil_indexer::store::Store;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::api::{Served, next_message, subscribe};
+use crate::api::Served;
 use crate::reorg::reorg;
 use crate::support::{self, Actors, PgCluster, Signed, TestResult};
 
@@ -245,4 +253,280 @@ async fn subscribers_are_told_of_reverted_settlements_on_postgres() -> TestResul
     let cluster = PgCluster::start()?;
     let store = Store::open(&cluster.database("subscribed")?).await?;
     subscribers_follow_settlements_across_a_reorg(&store).await
+}
+
+/// Reads the next `next` message of a graphql-transport-ws stream, skipping pings.
+pub(crate) async fn next_message<S>(ws: &mut S) -> TestResult<Value>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await?
+            .ok_or("socket closed")??;
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text)?;
+            if value["type"] != "ping" {
+                return Ok(value);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlement_subscription_pushes_new_receipts_over_websocket() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    support::setup_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "subscription.db").await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    let api = Served::start(&store, ApiConfig::default()).await?;
+
+    let mut ws = subscribe(
+        &api,
+        "subscription { settlements(modelId: 1) { removed node { digest fee inputTokens attributions { contribution { id } weightPpm } } } }",
+    )
+    .await?;
+    // Let the subscription take its starting checkpoint before the chain moves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Asked twice at this block: the second answer comes from the response cache.
+    let totals = "{ totals { inferenceCount } }";
+    let before = api.data(totals, json!({})).await?;
+    assert_eq!(api.data(totals, json!({})).await?, before);
+    // A block with no Soil event moves `_meta` (never cached) and leaves the cached figures right.
+    let meta = "{ _meta { blockNumber } }";
+    let at = support::u64_of(&api.data(meta, json!({})).await?["_meta"]["blockNumber"])
+        .ok_or("blockNumber")?;
+    support::advance_time(&chain, 1).await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+    assert_eq!(
+        api.data(meta, json!({})).await?["_meta"]["blockNumber"],
+        json!((at + 1).to_string())
+    );
+    assert_eq!(api.data(totals, json!({})).await?, before);
+    // Answers cached before the settlement, each read from rows or tables it changes.
+    let contribution = "{ contribution(id: 1) { earnings { inferences } } }";
+    let graph = r#"{ attributionGraph(root: "contribution:1", depth: 1) { nodes { id } } }"#;
+    let latest = "{ inferences(last: 1) { edges { node { digest } } } }";
+    let earner = "{ contribution(id: 2) { contributor { earnings { attributed } } } }";
+    // A graph whose shape the settlement leaves as it is (contribution 3 is not named), with a figure it
+    // changes: the revenue of the datanet all three contributions are in.
+    let neighbour =
+        r#"{ attributionGraph(root: "contribution:3", depth: 1) { nodes { id value } } }"#;
+    let mut cached = Vec::new();
+    for query in [contribution, graph, latest, earner, neighbour] {
+        let answer = api.data(query, json!({})).await?;
+        assert_eq!(api.data(query, json!({})).await?, answer);
+        cached.push(answer);
+    }
+
+    support::settle(
+        &chain,
+        &actors,
+        &actors.relayer,
+        0,
+        &[(300, 77, vec![(1, 500_000), (2, 333_333)])],
+    )
+    .await?;
+    support::index(&chain, &store, support::sync_config(2)).await?;
+
+    let message = next_message(&mut ws).await?;
+    assert_eq!(message["type"], "next", "{message}");
+    let event = &message["payload"]["data"]["settlements"];
+    assert_eq!(event["removed"], json!(false), "{message}");
+    let settled = &event["node"];
+    assert_eq!(
+        settled["fee"],
+        json!((support::PRICE * 377 / 1000).to_string())
+    );
+    assert_eq!(settled["inputTokens"], "300");
+    assert_eq!(
+        settled["attributions"],
+        json!([
+            { "contribution": { "id": "1" }, "weightPpm": 500_000 },
+            { "contribution": { "id": "2" }, "weightPpm": 333_333 }
+        ])
+    );
+    // The new block's commit retired the cached answer: the same query now counts the settlement.
+    assert_eq!(
+        api.data(totals, json!({})).await?["totals"]["inferenceCount"],
+        json!(
+            (support::u64_of(&before["totals"]["inferenceCount"]).ok_or("count")? + 1).to_string()
+        )
+    );
+    let digest = settled["digest"].as_str().ok_or("digest")?;
+    let stored = api
+        .data(
+            "query($d: String!) { inference(digest: $d) { fee } }",
+            json!({ "d": digest }),
+        )
+        .await?;
+    assert_eq!(stored["inference"]["fee"], settled["fee"]);
+
+    // Every cached answer the settlement changed was retired: each query now sees it.
+    let now = api.data(contribution, json!({})).await?;
+    let count = |v: &Value| support::u64_of(&v["contribution"]["earnings"]["inferences"]);
+    assert_eq!(count(&now), count(&cached[0]).map(|n| n + 1), "{now}");
+    let node = json!({ "id": format!("inference:{digest}") });
+    let now = api.data(graph, json!({})).await?;
+    let nodes = now["attributionGraph"]["nodes"].as_array().ok_or("nodes")?;
+    assert!(nodes.contains(&node), "{now}");
+    assert!(
+        !cached[1]["attributionGraph"]["nodes"]
+            .as_array()
+            .ok_or("nodes")?
+            .contains(&node)
+    );
+    let now = api.data(latest, json!({})).await?;
+    assert_eq!(
+        now["inferences"]["edges"][0]["node"]["digest"],
+        json!(digest)
+    );
+    let attributed = |v: &Value| -> TestResult<u128> {
+        let text = v["contribution"]["contributor"]["earnings"]["attributed"]
+            .as_str()
+            .ok_or("attributed")?;
+        Ok(text.parse()?)
+    };
+    let now = api.data(earner, json!({})).await?;
+    assert!(attributed(&now)? > attributed(&cached[3])?, "{now}");
+    let revenue = api
+        .data("{ datanet(id: 1) { revenue { total } } }", json!({}))
+        .await?["datanet"]["revenue"]["total"]
+        .clone();
+    let datanet_value = |v: &Value| -> TestResult<Value> {
+        let nodes = v["attributionGraph"]["nodes"].as_array().ok_or("nodes")?;
+        let datanet = nodes.iter().find(|n| n["id"] == "datanet:1");
+        Ok(datanet.ok_or("datanet:1 in the graph")?["value"].clone())
+    };
+    let now = api.data(neighbour, json!({})).await?;
+    assert_eq!(datanet_value(&now)?, revenue, "{now}");
+    assert_ne!(
+        datanet_value(&cached[4])?,
+        revenue,
+        "the settlement credited datanet 1"
+    );
+    Ok(())
+}
+
+/// A graphql-transport-ws connection to `api` with `query` subscribed as id "1".
+pub(crate) async fn subscribe(
+    api: &Served,
+    query: &str,
+) -> TestResult<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    subscribe_at(&api.base, query).await
+}
+
+/// [`subscribe`] to the API at `base` (`http://host:port`).
+pub(crate) async fn subscribe_at(
+    base: &str,
+    query: &str,
+) -> TestResult<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let mut request =
+        format!("{}/graphql", base.replace("http://", "ws://")).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    ws.send(Message::Text(
+        json!({ "type": "connection_init" }).to_string().into(),
+    ))
+    .await?;
+    assert_eq!(next_message(&mut ws).await?["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    ws.send(Message::Text(subscribe.to_string().into())).await?;
+    Ok(ws)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_indexer_undoes_a_reorg_and_subscriptions_deliver_the_replayed_contribution()
+-> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    support::setup_graph(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = support::sqlite(dir.path(), "followed.db").await?;
+    let follower = support::Follower::start(&chain, &store, support::sync_config(64)).await?;
+    // Subscriptions look every 2 s: the revert and the replay below both land between two looks.
+    let config = ApiConfig {
+        poll_interval: Duration::from_secs(2),
+        ..ApiConfig::default()
+    };
+    let api = Served::start(&store, config).await?;
+    let mut ws = subscribe(
+        &api,
+        "subscription { contributions(datanetId: 1) { removed blockNumber node { id contentHash uri } } }",
+    )
+    .await?;
+    // Let the subscription take its starting point before the chain moves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let fork = support::reader(&chain).get_block_number().await?;
+    // A provider of its own each time: its nonce is read from the chain as it is then.
+    let contribute = async |document: &str| -> TestResult {
+        let registry = IDatanetRegistry::new(
+            chain.deployment.datanet_registry,
+            support::wallet(&chain, &actors.alice),
+        );
+        support::send!(registry.contribute(
+            1,
+            keccak256(document),
+            500,
+            format!("file:///{document}.txt"),
+            U96::from(100u64),
+        ));
+        Ok(())
+    };
+    contribute("orphaned").await?;
+    let message = next_message(&mut ws).await?;
+    let orphaned = message["payload"]["data"]["contributions"].clone();
+    assert_eq!(orphaned["removed"], json!(false), "{message}");
+    assert_eq!(orphaned["node"]["id"], json!("5"), "{message}");
+    assert_eq!(orphaned["node"]["uri"], json!("file:///orphaned.txt"));
+    follower.caught_up(&chain).await?;
+
+    // The contribution's block is replaced; the new branch takes contribution id 5 for another document.
+    let head = support::reader(&chain).get_block_number().await?;
+    reorg(&chain, head - fork).await?;
+    contribute("replayed").await?;
+    follower.caught_up(&chain).await?;
+    // First the orphaned contribution, as it was delivered, removed; then the new branch's.
+    let message = next_message(&mut ws).await?;
+    let mut removed = orphaned.clone();
+    removed["removed"] = json!(true);
+    assert_eq!(message["payload"]["data"]["contributions"], removed);
+    let message = next_message(&mut ws).await?;
+    let delivered = &message["payload"]["data"]["contributions"];
+    assert_eq!(
+        delivered,
+        &json!({
+            "removed": false,
+            "blockNumber": (head + 1).to_string(),
+            "node": { "id": "5", "contentHash": keccak256("replayed").to_string(), "uri": "file:///replayed.txt" }
+        }),
+        "{message}"
+    );
+
+    let reverted_to: Vec<(i64,)> = sqlx::query_as("SELECT reverted_to FROM reorgs")
+        .fetch_all(store.pool())
+        .await?;
+    assert_eq!(
+        reverted_to,
+        vec![(fork as i64,)],
+        "one reorg, back to the fork"
+    );
+    drop(follower);
+    let (clean, _) = support::sqlite(dir.path(), "clean.db").await?;
+    support::index(&chain, &clean, support::sync_config(64)).await?;
+    assert_eq!(
+        dump(&store).await?,
+        dump(&clean).await?,
+        "followed through the reorg == clean run"
+    );
+    Ok(())
 }
