@@ -121,7 +121,7 @@ async fn openai_api_answers_and_leaves_receipts() {
         "greedy: same text streamed"
     );
     let (last, rest) = chunks.split_last().unwrap();
-    assert_eq!(last["usage"], chat["usage"]);
+    repeated_usage(&last["usage"], &chat["usage"]);
     assert!(rest.last().unwrap()["choices"][0]["finish_reason"].is_string());
 
     let completion: Value = http
@@ -163,7 +163,7 @@ async fn openai_api_answers_and_leaves_receipts() {
         completion["choices"][0]["text"].as_str().unwrap(),
         "greedy: same text streamed"
     );
-    assert_eq!(chunks.last().unwrap()["usage"], completion["usage"]);
+    repeated_usage(&chunks.last().unwrap()["usage"], &completion["usage"]);
 
     // Bad requests: OpenAI-style errors.
     let bad = http
@@ -198,6 +198,23 @@ async fn openai_api_answers_and_leaves_receipts() {
 }
 
 /// The JSON chunks of a server-sent-event body, which must end with `data: [DONE]`.
+/// The usage of a request sent again right after `first` (streamed, where `first` was answered whole):
+/// the same counts, and all of the prompt but its last token read from the prompt cache `first` left.
+fn repeated_usage(again: &Value, first: &Value) {
+    for count in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+        assert_eq!(again[count], first[count], "{count}");
+    }
+    assert_eq!(
+        first["prompt_tokens_details"]["cached_tokens"], 0,
+        "{first}"
+    );
+    assert_eq!(
+        again["prompt_tokens_details"]["cached_tokens"],
+        first["prompt_tokens"].as_u64().unwrap() - 1,
+        "{again}"
+    );
+}
+
 fn sse_chunks(text: &str) -> Vec<Value> {
     let events: Vec<&str> = text
         .lines()
