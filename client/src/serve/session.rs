@@ -386,8 +386,8 @@ impl Session {
     }
 
     /// Starts a paid generation of `model` (see [`ModelWorker::generate`]; the request's adapter is the
-    /// model's) once the payer is known to cover it ([`Session::ensure_funded`]); pass its end to
-    /// [`Session::record`].
+    /// model's) and hands over its stream once the payer is known to cover it
+    /// ([`Session::ensure_funded`]); pass its end to [`Session::record`].
     pub async fn generate(
         &self,
         model: &ServedModel,
@@ -395,13 +395,17 @@ impl Session {
     ) -> Result<TokenStream> {
         request.adapter = model.adapter;
         let prompt_tokens = self.worker.prompt_tokens(request.prompt.clone()).await?;
+        let max_tokens = u64::from(request.sampling.max_tokens);
+        // The model reads the prompt while the deposit is checked; nothing reaches the caller before the
+        // check passes, and a refused request's stream is dropped, which ends its generation.
+        let events = self.worker.generate(request)?;
         self.ensure_funded(
             model,
             u64::try_from(prompt_tokens).unwrap_or(u64::MAX),
-            u64::from(request.sampling.max_tokens),
+            max_tokens,
         )
         .await?;
-        Ok(self.worker.generate(request)?)
+        Ok(events)
     }
 
     /// `model`'s terms for a receipt signed now: its deadline `validity` seconds past the chain's head.
@@ -424,13 +428,18 @@ impl Session {
         max_output_tokens: u64,
     ) -> Result<()> {
         let payer = self.signer.address();
-        let terms = self.terms_now(model).await?;
-        let needed = terms.fee(prompt_tokens.saturating_add(max_output_tokens));
+        // Four independent reads (three of the chain, one of the outbox), side by side.
+        let (terms, deposit, (withdrawing, _), committed) = tokio::try_join!(
+            self.terms_now(model),
+            self.chain.deposit_of(payer),
+            self.chain.pending_withdrawal(payer),
+            self.outbox.committed_fees(payer),
+        )?;
         let shortfall = DepositShortfall {
-            needed,
-            deposit: self.chain.deposit_of(payer).await?,
-            withdrawing: self.chain.pending_withdrawal(payer).await?.0,
-            committed: self.outbox.committed_fees(payer).await?,
+            needed: terms.fee(prompt_tokens.saturating_add(max_output_tokens)),
+            deposit,
+            withdrawing,
+            committed,
         };
         if shortfall.missing() > U256::ZERO {
             return Err(ClientError::InsufficientDeposit(Box::new(shortfall)));
