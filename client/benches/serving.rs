@@ -7,11 +7,10 @@
 //! Scenarios: for each `--clients N`, N concurrent clients each sending `--requests` streamed requests
 //! one after another (distinct story prompts, `max_tokens` output tokens), llama-server with
 //! `--parallel N` and `-c N × ctx-size` (it divides its context among its slots), soil with
-//! `--parallel N --ctx-size ctx-size` when its `serve --help` lists `--parallel` (each slot has its own
-//! KV cache of --ctx-size); then the same with `--shared-clients` clients whose requests share a long
-//! system prompt (the prompt cache's effect on the time to first token). Each run starts both servers
-//! afresh (peak RSS is the process's `VmHWM` after it, warm-up request included), soil and llama-server
-//! alternating first; the table gives the medians over `--rounds` of aggregate output tokens/s, time to
+//! `--parallel N --ctx-size ctx-size` (each slot has its own KV cache of --ctx-size); then the same
+//! with `--shared-clients` clients whose requests share a long system prompt (the prompt cache's effect
+//! on the time to first token). Each run starts both servers afresh (peak RSS is the process's `VmHWM`
+//! after it, warm-up request included), soil and llama-server alternating first; the table gives the medians over `--rounds` of aggregate output tokens/s, time to
 //! first token p50, request latency p99 and peak RSS, each as soil / llama-server.
 //!
 //! soil runs as the payer of a small market on a local chain (the integration tests' plumbing): every
@@ -351,18 +350,13 @@ async fn start_llama(args: &Args, log: &Path, parallel: usize) -> Result<(Runnin
     }
 }
 
-/// Starts `soil serve` for the market's model, `parallel` slots where it has `--parallel`.
-fn start_soil(
-    env: &Env,
-    market: &Market,
-    args: &Args,
-    parallel: Option<usize>,
-) -> (Running, String) {
+/// Starts `soil serve` for the market's model with `parallel` slots.
+fn start_soil(env: &Env, market: &Market, args: &Args, parallel: usize) -> (Running, String) {
     let model = model_path();
     let (model_id, threads) = (market.model.to_string(), args.threads.to_string());
     let (ctx_size, max_tokens) = (args.ctx_size.to_string(), args.max_tokens.to_string());
-    let parallel = parallel.map(|n| n.to_string());
-    let mut serve_args = vec![
+    let parallel = parallel.to_string();
+    let serve_args = vec![
         "--model-id",
         &model_id,
         "--model",
@@ -379,10 +373,9 @@ fn start_soil(
         "0",
         "--max-tokens",
         &max_tokens,
+        "--parallel",
+        &parallel,
     ];
-    if let Some(parallel) = &parallel {
-        serve_args.extend(["--parallel", parallel]);
-    }
     common::serve(env, PAYER, &serve_args)
 }
 
@@ -409,8 +402,6 @@ fn main() -> Result<()> {
 
     let env = runtime.block_on(Env::start());
     let market = runtime.block_on(common::market(&env));
-    let help = env.soil(PAYER).args(["serve", "--help"]).output()?;
-    let soil_parallel = String::from_utf8_lossy(&help.stdout).contains("--parallel");
 
     let mut scenarios: Vec<Scenario> = args
         .clients
@@ -439,16 +430,7 @@ fn main() -> Result<()> {
         args.requests,
         args.rounds
     );
-    if soil_parallel {
-        println!(
-            "  soil serve --parallel N and llama-server --parallel N, N = the scenario's clients"
-        );
-    } else {
-        println!(
-            "  soil serve has no --parallel: it runs every scenario with its default (one at a time); \
-             llama-server --parallel N, N = the scenario's clients"
-        );
-    }
+    println!("  soil serve --parallel N and llama-server --parallel N, N = the scenario's clients");
     let mut runs: Vec<[Vec<Run>; 2]> = scenarios.iter().map(|_| [vec![], vec![]]).collect();
     for round in 0..args.rounds {
         for (scenario, results) in scenarios.iter().zip(&mut runs) {
@@ -460,12 +442,7 @@ fn main() -> Result<()> {
             for server in order {
                 let llama_log = env.dir.path().join("llama-server.log");
                 let (process, base) = match server {
-                    Server::Soil => start_soil(
-                        &env,
-                        &market,
-                        &args,
-                        soil_parallel.then_some(scenario.clients),
-                    ),
+                    Server::Soil => start_soil(&env, &market, &args, scenario.clients),
                     Server::Llama => {
                         runtime.block_on(start_llama(&args, &llama_log, scenario.clients))?
                     }
