@@ -81,7 +81,7 @@ build: setup-npm setup-apt ## compile the contracts and the Rust workspace
 	@cargo build --workspace --release
 
 abi: setup-npm ## re-export the contracts' ABI and user docs (error sentences) into contracts/bindings/abi
-	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do forge inspect $$c abi --json > contracts/bindings/abi/$$c.json; \
+	@for c in IDatanetRegistry IModelRegistry IUsageEscrow IUsageChannels; do forge inspect $$c abi --json > contracts/bindings/abi/$$c.json; \
 	  forge inspect $$c userdoc --json > contracts/bindings/abi/$$c.userdoc.json; done
 	@echo "==> ABI and user docs exported to contracts/bindings/abi"
 
@@ -91,7 +91,7 @@ test-contracts: setup-npm
 	@echo "==> forge test"
 	@forge test
 	@echo "==> checking the committed ABI and user docs match the interfaces"
-	@for c in IDatanetRegistry IModelRegistry IUsageEscrow; do for kind in abi userdoc; do \
+	@for c in IDatanetRegistry IModelRegistry IUsageEscrow IUsageChannels; do for kind in abi userdoc; do \
 	  file=contracts/bindings/abi/$$c$$( [ $$kind = abi ] || echo .$$kind ).json; \
 	  forge inspect $$c $$kind --json | diff -q - $$file >/dev/null || { echo "$$file is stale: run 'make abi'"; exit 1; }; \
 	done; done

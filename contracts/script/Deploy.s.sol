@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {DatanetRegistry} from "../src/DatanetRegistry.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {SoilToken} from "../src/SoilToken.sol";
+import {UsageChannels} from "../src/UsageChannels.sol";
 import {UsageEscrow} from "../src/UsageEscrow.sol";
 import {Script} from "forge-std/Script.sol";
 
@@ -25,6 +26,7 @@ contract Deploy is Script {
         address datanetRegistry;
         address modelRegistry;
         address usageEscrow;
+        address usageChannels;
     }
 
     /// @notice Runs the deployment and writes the deployment file.
@@ -42,11 +44,14 @@ contract Deploy is Script {
         DatanetRegistry datanets = new DatanetRegistry(d.token, treasury, deployer);
         ModelRegistry models = new ModelRegistry(address(datanets), PRICE_NOTICE);
         UsageEscrow escrow = new UsageEscrow(d.token, address(models), address(datanets), treasury, deployer);
+        UsageChannels channels = new UsageChannels(address(escrow));
+        escrow.setChannels(address(channels));
         vm.stopBroadcast();
 
         d.datanetRegistry = address(datanets);
         d.modelRegistry = address(models);
         d.usageEscrow = address(escrow);
+        d.usageChannels = address(channels);
         vm.writeFile(file, _json(d, startBlock));
     }
 
@@ -62,6 +67,8 @@ contract Deploy is Script {
             vm.toString(d.modelRegistry),
             '","usageEscrow":"',
             vm.toString(d.usageEscrow),
+            '","usageChannels":"',
+            vm.toString(d.usageChannels),
             '","startBlock":',
             vm.toString(startBlock),
             "}"

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IDatanetRegistry} from "./interfaces/IDatanetRegistry.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IUsageChannels} from "./interfaces/IUsageChannels.sol";
 import {IUsageEscrow} from "./interfaces/IUsageEscrow.sol";
 import {AmountMap} from "./libraries/AmountMap.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
@@ -107,6 +108,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
     uint64 public maxReceiptValidity;
     /// @dev The latest deadline a receipt signed before the last lowering of `maxReceiptValidity` can have.
     uint64 private _validityFloor;
+    /// @inheritdoc IUsageEscrow
+    address public channels;
     /// @inheritdoc IUsageEscrow
     uint256 public totalDeposits;
     /// @inheritdoc IUsageEscrow
@@ -234,6 +237,45 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         }
         uint256 pooled = _accruePools(b);
         _closeBatch(b, pooled);
+    }
+
+    /// @inheritdoc IUsageEscrow
+    function settleChannel(uint64 modelId, address node, IUsageChannels.Voucher calldata voucher)
+        external
+        nonReentrant
+    {
+        address from = channels;
+        if (msg.sender != from || from == address(0)) revert NotChannels(msg.sender);
+        uint64[] memory ids = voucher.contributionIds;
+        uint256 n = ids.length;
+        // slither-disable-next-line uninitialized-local
+        Batch memory b;
+        if (n != 0) _lookUp(b, ids);
+        b.credits = AmountMap.create(n + 3);
+        b.models = _modelSlots(1);
+        ModelTerms memory m = _modelTerms(b, modelId);
+        uint256 fee = voucher.fee - voucher.startFee;
+        _checkShares(m, voucher, fee);
+        uint256 outside = _firstOutside(b, m, 0, n);
+        if (outside < n) revert ContributionNotInModelReleases(outside, ids[outside]);
+        uint256 attributed = _creditVoucherContributions(b, voucher);
+        if (attributed > voucher.dataShare) revert DataShareOverspent(attributed, voucher.dataShare);
+        m.pool = voucher.dataShare - attributed;
+        m.baseShares = voucher.baseShare;
+        if (voucher.ownerShare != 0) b.credits.add(m.owner, voucher.ownerShare);
+        if (voucher.nodeShare != 0) b.credits.add(node, voucher.nodeShare);
+        // The shares are within their bps of `fee` and the bps sum to at most 10 000: no underflow.
+        b.toTreasury = fee - voucher.ownerShare - voucher.baseShare - voucher.nodeShare - voucher.dataShare;
+        _closeBatch(b, _accruePools(b));
+        _token.safeTransferFrom(from, address(this), fee);
+    }
+
+    /// @inheritdoc IUsageEscrow
+    function setChannels(address channels_) external onlyOwner {
+        if (channels_ == address(0)) revert ZeroAddress();
+        if (channels != address(0)) revert ChannelsAlreadySet();
+        channels = channels_;
+        emit ChannelsSet(channels_);
     }
 
     /// @inheritdoc IUsageEscrow
@@ -452,6 +494,42 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
             slots := mload(0x40)
             mstore(slots, n)
             mstore(0x40, add(slots, shl(5, add(n, 1))))
+        }
+    }
+
+    /// @dev Checks a voucher's shares against the model's split: each is a sum over `inferences` receipts of
+    ///      fee × bps / 10 000 rounded down, so it lies in (periodFee × bps / 10 000 − inferences, that bound].
+    function _checkShares(ModelTerms memory m, IUsageChannels.Voucher calldata v, uint256 fee) private pure {
+        uint256 n = v.inferences;
+        _checkShare(0, v.ownerShare + v.baseShare, fee * m.ownerBps / BPS, n);
+        _checkShare(1, v.baseShare, fee * m.baseShareBps / BPS, n);
+        _checkShare(2, v.nodeShare, fee * m.nodeBps / BPS, n);
+        _checkShare(3, v.dataShare, fee * m.dataBps / BPS, n);
+    }
+
+    function _checkShare(uint8 share, uint256 given, uint256 bound, uint256 inferences) private pure {
+        if (given > bound || bound - given >= inferences) revert ShareOutOfBounds(share, given, bound);
+    }
+
+    /// @dev Books each of the voucher's contributions for its contributor (looked up in order); returns their
+    ///      total. The ids must be strictly ascending, so each contribution is paid once.
+    function _creditVoucherContributions(Batch memory b, IUsageChannels.Voucher calldata v)
+        private
+        pure
+        returns (uint256 attributed)
+    {
+        uint64[] calldata ids = v.contributionIds;
+        uint256[] calldata amounts = v.contributionAmounts;
+        if (amounts.length != ids.length) revert InvalidVoucherContributions(amounts.length);
+        uint64 previous;
+        for (uint256 k; k < ids.length; ++k) {
+            uint64 id = ids[k];
+            if (id <= previous) revert InvalidVoucherContributions(k);
+            previous = id;
+            uint256 amount = amounts[k];
+            if (amount == 0) continue;
+            b.credits.add(b.contributors[k], amount);
+            attributed += amount;
         }
     }
 

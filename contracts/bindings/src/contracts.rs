@@ -23,11 +23,26 @@ sol!(
     "abi/IModelRegistry.json"
 );
 
+pub use escrow::IUsageEscrow;
+
+/// `IUsageEscrow`'s ABI names `IUsageChannels.Voucher` (in `settleChannel`), for which `sol!` generates a
+/// module `IUsageChannels` holding only that struct: it stays in here, apart from the whole interface below.
+mod escrow {
+    use alloy::sol;
+
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        IUsageEscrow,
+        "abi/IUsageEscrow.json"
+    );
+}
+
 sol!(
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]
-    IUsageEscrow,
-    "abi/IUsageEscrow.json"
+    IUsageChannels,
+    "abi/IUsageChannels.json"
 );
 
 sol! {

@@ -22,6 +22,8 @@ pub struct Deployment {
     pub model_registry: Address,
     /// `UsageEscrow`.
     pub usage_escrow: Address,
+    /// `UsageChannels`.
+    pub usage_channels: Address,
     /// The block the first contract was deployed in (where indexers start).
     pub start_block: u64,
 }
@@ -72,7 +74,8 @@ mod tests {
             r#"{"chainId":31337,"token":"0x5FbDB2315678afecb367f032d93F642f64180aa3",
                 "datanetRegistry":"0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
                 "modelRegistry":"0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
-                "usageEscrow":"0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9","startBlock":1}"#,
+                "usageEscrow":"0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
+                "usageChannels":"0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9","startBlock":1}"#,
         )
         .unwrap();
         let deployment = Deployment::load_for_chain(&path, 31337).unwrap();

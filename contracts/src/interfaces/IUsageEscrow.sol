@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IUsageChannels} from "./IUsageChannels.sol";
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 
 /// @title IUsageEscrow
@@ -99,6 +100,8 @@ interface IUsageEscrow is IERC5267 {
     event TreasurySet(address indexed treasury);
     /// @notice The withdrawal delay changed.
     event WithdrawalDelaySet(uint64 delay);
+    /// @notice The usage-channels contract was set (once).
+    event ChannelsSet(address indexed channels);
     /// @notice The longest accepted receipt lifetime changed. A lower value binds only receipts signed after:
     ///         `latestDeadline()` does not fall below what it was before the change.
     event MaxReceiptValiditySet(uint64 validity);
@@ -148,6 +151,18 @@ interface IUsageEscrow is IERC5267 {
     error NotReleaseMember(uint64 releaseId, uint64 contributionId);
     /// @notice A protocol parameter is out of range.
     error InvalidParameter();
+    /// @notice Only the usage-channels contract may settle a channel's voucher.
+    error NotChannels(address caller);
+    /// @notice The usage-channels contract is set once.
+    error ChannelsAlreadySet();
+    /// @notice A voucher's share (0: owner + base, 1: base, 2: node, 3: data) is not what the model's split
+    ///         gives its period: Σ over `inferences` receipts of fee × bps / 10 000, each rounded down, lies in
+    ///         (`bound` − inferences, `bound`] with `bound` = periodFee × bps / 10 000.
+    error ShareOutOfBounds(uint8 share, uint256 given, uint256 bound);
+    /// @notice A voucher's contributions are not strictly ascending at `index` (or its arrays differ in length).
+    error InvalidVoucherContributions(uint256 index);
+    /// @notice A voucher pays its contributions more than its data share.
+    error DataShareOverspent(uint256 attributed, uint256 dataShare);
 
     /// @notice Deposits `amount` for the caller (approve first).
     function deposit(uint256 amount) external;
@@ -180,6 +195,19 @@ interface IUsageEscrow is IERC5267 {
         Attribution[] calldata attributions,
         bytes[] calldata signatures
     ) external returns (uint256 settled);
+
+    /// @notice Credits one period of a usage channel (see `IUsageChannels`): checks its shares against the
+    ///         model's split and its contributions against the model's releases, credits the owner, the base
+    ///         model's owner, the node, each contribution's contributor and the treasury, accrues the rest of
+    ///         the data share to the release pools, and pulls the period's fee from the caller. Only the
+    ///         usage-channels contract, which checked the channel, the period and the signature.
+    /// @param modelId The channel's model.
+    /// @param node The channel's node.
+    /// @param voucher The settled voucher; its period's fee is `fee − startFee`.
+    function settleChannel(uint64 modelId, address node, IUsageChannels.Voucher calldata voucher) external;
+
+    /// @notice Sets the usage-channels contract, once. Only the protocol owner.
+    function setChannels(address channels) external;
 
     /// @notice Moves the pool rewards of `contributionIds` in release `releaseId` to their contributors'
     ///         balances. Anyone may call; the contributors are credited.
@@ -218,6 +246,8 @@ interface IUsageEscrow is IERC5267 {
     function DOMAIN_SEPARATOR() external view returns (bytes32);
     /// @notice The payment token.
     function token() external view returns (address);
+    /// @notice The usage-channels contract (zero until set).
+    function channels() external view returns (address);
     /// @notice The model registry.
     function models() external view returns (address);
     /// @notice The datanet registry.
