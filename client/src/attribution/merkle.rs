@@ -3,43 +3,23 @@
 //! * leaf = `keccak256(abi.encode(uint64 contributionId, bytes32 contentHash))` (each word padded to 32
 //!   bytes, so 64 bytes hashed);
 //! * leaves in the release's order (the datanet's `acceptedSeq` order);
-//! * inner node = OpenZeppelin `MerkleProof`'s commutative hash: `keccak256(min(a, b) ‖ max(a, b))`;
-//! * levels are built left to right in pairs; an odd last node is carried up unchanged;
-//! * a single leaf is its own root. An empty release gets the zero root, which the registry refuses.
+//! * the tree of `soil_bindings::merkle` (commutative pairs, an odd last node carried up, a single leaf
+//!   its own root). An empty release gets the zero root, which the registry refuses.
 
 use alloy::{
     primitives::{B256, keccak256},
     sol_types::SolValue,
 };
+pub use soil_bindings::merkle::hash_pair;
 
 /// The leaf of one contribution: `keccak256(abi.encode(contributionId, contentHash))`.
 pub fn leaf(contribution_id: u64, content_hash: B256) -> B256 {
     keccak256((contribution_id, content_hash).abi_encode())
 }
 
-/// OpenZeppelin's commutative pair hash: the smaller word first.
-pub fn hash_pair(a: B256, b: B256) -> B256 {
-    let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    let mut bytes = [0u8; 64];
-    bytes[..32].copy_from_slice(low.as_slice());
-    bytes[32..].copy_from_slice(high.as_slice());
-    keccak256(bytes)
-}
-
 /// The Merkle root over `(contributionId, contentHash)` leaves in release order; zero when empty.
 pub fn release_root(leaves: &[(u64, B256)]) -> B256 {
-    let mut level: Vec<B256> = leaves.iter().map(|&(id, hash)| leaf(id, hash)).collect();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [a, b] => hash_pair(*a, *b),
-                [odd] => *odd,
-                _ => unreachable!("chunks(2) yields one or two nodes"),
-            })
-            .collect();
-    }
-    level.pop().unwrap_or(B256::ZERO)
+    soil_bindings::merkle::root(leaves.iter().map(|&(id, hash)| leaf(id, hash)).collect())
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum BindingsError {
     /// An attribution's arrays differ in length, or it is too long.
     #[error("attribution is malformed: {0}")]
     InvalidAttribution(String),
+    /// A published receipts log is not one, or does not match its receipts.
+    #[error("receipts log: {0}")]
+    InvalidLog(String),
     /// The local test chain could not be started or deployed to.
     #[error("local chain: {0}")]
     Testnet(String),

@@ -57,3 +57,35 @@ async fn rust_digest_equals_contract_digest() {
     assert_eq!(eip5267.chainId, U256::from(domain.chain_id));
     assert_eq!(eip5267.verifyingContract, domain.escrow);
 }
+
+#[tokio::test]
+async fn rust_voucher_digest_equals_contract_digest() {
+    use soil_bindings::channel::{self, ChannelDomain, Voucher};
+    let chain = LocalChain::start().await.expect("local chain");
+    let provider = ProviderBuilder::new().connect_http(chain.anvil.endpoint_url());
+    let channels =
+        soil_bindings::contracts::IUsageChannels::new(chain.deployment.usage_channels, provider);
+    let voucher = Voucher {
+        channelId: u64::MAX,
+        period: 3,
+        inferences: 1000,
+        startFee: U256::from(7u64),
+        fee: U256::MAX,
+        ownerShare: U256::from(1u64),
+        baseShare: U256::from(2u64),
+        nodeShare: U256::from(3u64),
+        dataShare: U256::from(4u64),
+        contributionIds: vec![1, 9, u64::MAX],
+        contributionAmounts: vec![U256::from(5u64), U256::ZERO, U256::MAX],
+        logRoot: keccak256("log"),
+    };
+    let domain = ChannelDomain {
+        chain_id: chain.anvil.chain_id(),
+        channels: chain.deployment.usage_channels,
+    };
+    let on_chain = channels.hashVoucher(voucher.clone()).call().await.unwrap();
+    assert_eq!(domain.digest(&voucher), on_chain, "EIP-712 voucher digest");
+    let eip5267 = channels.eip712Domain().call().await.unwrap();
+    assert_eq!(eip5267.name, channel::DOMAIN_NAME);
+    assert_eq!(eip5267.verifyingContract, domain.channels);
+}
