@@ -4,6 +4,7 @@
 use alloy::primitives::{Address, U256};
 
 use crate::error::{IndexerError, Result};
+use crate::projection::channel;
 use crate::projection::event::{Contract, RawEvent, SoilEvent};
 use crate::projection::split::{BPS, split_fee};
 use crate::projection::state::State;
@@ -14,7 +15,7 @@ use crate::store::entity::{
 use crate::store::value::{Column, Val, chain_string, hex0x, int};
 
 /// `a += b`, failing loudly on overflow.
-fn add(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
+pub(super) fn add(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
     *a = a
         .checked_add(b)
         .ok_or(IndexerError::AmountOutOfRange(what))?;
@@ -22,7 +23,7 @@ fn add(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
 }
 
 /// `a -= b`, failing loudly if it would go negative (the projection disagrees with the contract).
-fn sub(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
+pub(super) fn sub(a: &mut U256, b: U256, what: &'static str) -> Result<()> {
     *a = a
         .checked_sub(b)
         .ok_or(IndexerError::AmountOutOfRange(what))?;
@@ -43,7 +44,7 @@ fn with(mut head: Vec<Val>, rest: impl IntoIterator<Item = Val>) -> Vec<Val> {
     head
 }
 
-fn unknown(ev: &RawEvent, entity: &'static str, id: &dyn std::fmt::Display) -> IndexerError {
+pub(super) fn unknown(ev: &RawEvent, entity: &'static str, id: &dyn std::fmt::Display) -> IndexerError {
     IndexerError::UnknownEntity {
         event: ev.event.name(),
         block_number: ev.block_number,
@@ -52,7 +53,7 @@ fn unknown(ev: &RawEvent, entity: &'static str, id: &dyn std::fmt::Display) -> I
     }
 }
 
-async fn account<R>(
+pub(super) async fn account<R>(
     state: &mut State,
     address: Address,
     change: impl FnOnce(&mut Account) -> Result<R>,
@@ -63,7 +64,7 @@ async fn account<R>(
         .await
 }
 
-async fn totals(state: &mut State, change: impl FnOnce(&mut Totals) -> Result<()>) -> Result<()> {
+pub(super) async fn totals(state: &mut State, change: impl FnOnce(&mut Totals) -> Result<()>) -> Result<()> {
     state
         .upsert::<Totals, ()>((1,), Totals::default, change)
         .await
@@ -467,6 +468,14 @@ pub async fn apply(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Resul
             .await?;
         }
         SoilEvent::Eip712DomainChanged {} => {}
+        SoilEvent::ChannelsSet { channels } => {
+            parameter(state, ev.contract, "channels", hex0x(channels.as_slice())).await?;
+        }
+        SoilEvent::ChannelOpened { .. }
+        | SoilEvent::ChannelFunded { .. }
+        | SoilEvent::VoucherSettled { .. }
+        | SoilEvent::CloseRequested { .. }
+        | SoilEvent::ChannelClosed { .. } => channel::apply(state, batch, ev).await?,
         SoilEvent::ModelRegistered {
             model_id,
             owner,

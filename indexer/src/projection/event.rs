@@ -13,6 +13,8 @@ pub enum Contract {
     ModelRegistry,
     /// `UsageEscrow`.
     UsageEscrow,
+    /// `UsageChannels`.
+    UsageChannels,
 }
 
 impl Contract {
@@ -22,6 +24,7 @@ impl Contract {
             Self::DatanetRegistry => "DatanetRegistry",
             Self::ModelRegistry => "ModelRegistry",
             Self::UsageEscrow => "UsageEscrow",
+            Self::UsageChannels => "UsageChannels",
         }
     }
 }
@@ -246,9 +249,63 @@ pub enum SoilEvent {
     MaxReceiptValiditySet {
         validity: u64,
     },
-    /// EIP-5267: the escrow's EIP-712 domain changed.
+    /// The escrow's `UsageChannels`, whose vouchers it settles (set once).
+    ChannelsSet {
+        channels: Address,
+    },
+    /// EIP-5267: the escrow's (or the channels') EIP-712 domain changed.
     #[serde(rename = "EIP712DomainChanged")]
     Eip712DomainChanged {},
+    // UsageChannels
+    ChannelOpened {
+        channel_id: u64,
+        payer: Address,
+        node: Address,
+        model_id: u64,
+        signer: Address,
+        deposit: U256,
+    },
+    ChannelFunded {
+        channel_id: u64,
+        from: Address,
+        amount: U256,
+        deposit: U256,
+    },
+    /// A voucher settled: its digest, the voucher's fields as signed and where the node published the
+    /// period's receipts log.
+    VoucherSettled {
+        channel_id: u64,
+        digest: B256,
+        period: u64,
+        inferences: u64,
+        start_fee: U256,
+        fee: U256,
+        owner_share: U256,
+        base_share: U256,
+        node_share: U256,
+        data_share: U256,
+        contribution_ids: Vec<u64>,
+        contribution_amounts: Vec<U256>,
+        log_root: B256,
+        #[serde(rename = "logURI")]
+        log_uri: String,
+        /// The bytes of `log_uri` when they are not UTF-8 (it then holds U+FFFD in their place).
+        #[serde(
+            default,
+            rename = "logURIBytes",
+            skip_serializing_if = "Option::is_none"
+        )]
+        log_uri_bytes: Option<Bytes>,
+    },
+    CloseRequested {
+        channel_id: u64,
+        closes_at: u64,
+    },
+    ChannelClosed {
+        channel_id: u64,
+        settled_fee: U256,
+        refund: U256,
+    },
 }
 
 impl SoilEvent {
@@ -283,7 +340,13 @@ impl SoilEvent {
             Self::Swept { .. } => "Swept",
             Self::WithdrawalDelaySet { .. } => "WithdrawalDelaySet",
             Self::MaxReceiptValiditySet { .. } => "MaxReceiptValiditySet",
+            Self::ChannelsSet { .. } => "ChannelsSet",
             Self::Eip712DomainChanged {} => "EIP712DomainChanged",
+            Self::ChannelOpened { .. } => "ChannelOpened",
+            Self::ChannelFunded { .. } => "ChannelFunded",
+            Self::VoucherSettled { .. } => "VoucherSettled",
+            Self::CloseRequested { .. } => "CloseRequested",
+            Self::ChannelClosed { .. } => "ChannelClosed",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! unfinalised blocks ([`state`]).
 
 pub mod apply;
+pub mod channel;
 pub mod event;
 pub mod rebuild;
 pub mod split;

@@ -31,6 +31,7 @@ fn contract(name: &str) -> Result<Contract> {
         "DatanetRegistry" => Ok(Contract::DatanetRegistry),
         "ModelRegistry" => Ok(Contract::ModelRegistry),
         "UsageEscrow" => Ok(Contract::UsageEscrow),
+        "UsageChannels" => Ok(Contract::UsageChannels),
         other => Err(IndexerError::CorruptRow {
             table: "raw_events",
             reason: format!("unknown contract `{other}`"),

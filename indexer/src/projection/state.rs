@@ -11,7 +11,7 @@ use sqlx::AnyPool;
 use crate::error::{IndexerError, Result};
 use crate::store::batch::Batch;
 use crate::store::entity::{
-    Account, Contribution, Curator, Datanet, Entity, Model, Parameter, Release, Totals,
+    Account, Channel, Contribution, Curator, Datanet, Entity, Model, Parameter, Release, Totals,
 };
 use crate::store::rows::RowSet;
 use crate::store::value::Val;
@@ -118,6 +118,7 @@ tables! {
     accounts: Account,
     totals: Totals,
     parameters: Parameter,
+    channels: Channel,
 }
 
 /// Above this many cached rows the cache is dropped once its batches are committed (and refilled on

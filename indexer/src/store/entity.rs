@@ -411,6 +411,38 @@ entity! {
     }
 }
 
+entity! {
+    /// A usage channel (`channels`).
+    Channel in "channels", key (channel_id: i64) {
+        /// Funds it; gets the rest back when it closes.
+        payer: Address,
+        /// Runs the model and settles the vouchers.
+        node: Address,
+        /// The model it pays for.
+        model_id: i64,
+        /// Signs the vouchers.
+        signer: Address,
+        /// Tokens locked in it.
+        deposit: U256,
+        /// Σ fees settled (the cumulative fee of the last settled voucher).
+        settled_fee: U256,
+        /// The period the next settled voucher belongs to.
+        period: i64,
+        /// When the payer may close it (0: no close asked for).
+        closes_at: i64,
+        /// `open`, `closing` (a close was asked for) or `closed`.
+        state: String,
+        /// What went back to the payer when it closed.
+        refund: U256,
+        /// Vouchers settled.
+        settlement_count: i64,
+        /// Block of `ChannelOpened`.
+        opened_block: i64,
+        /// Transaction of `ChannelOpened`.
+        opened_tx: B256,
+    }
+}
+
 /// Calls `$body` with the entity type named by a table name (for replaying the undo journal).
 #[macro_export]
 #[doc(hidden)]
@@ -448,6 +480,10 @@ macro_rules! with_entity_type {
             }
             "parameters" => {
                 type $E = Parameter;
+                $body
+            }
+            "channels" => {
+                type $E = Channel;
                 $body
             }
             _ => $otherwise,

@@ -3,8 +3,12 @@
 
 use crate::store::rows::RowSet;
 
-/// The fact tables, for reverts and rebuilds.
+/// The fact tables, for reverts and rebuilds. `voucher_settlements` comes first: the log fetcher writes
+/// a settlement's receipts in a transaction that holds its row, so a revert, deleting that row first,
+/// waits for such a write and then deletes its receipts too.
 pub const FACT_TABLES: &[&str] = &[
+    "voucher_settlements",
+    "voucher_contributions",
     "model_releases",
     "model_trained_on",
     "receipts",
@@ -39,6 +43,8 @@ pub const RAW_EVENT_COLUMNS: &[&str] = &[
 #[derive(Debug, Clone)]
 #[allow(missing_docs)] // each field is the table of the same name, see SCHEMA.md
 pub struct Facts {
+    pub voucher_settlements: RowSet,
+    pub voucher_contributions: RowSet,
     pub model_releases: RowSet,
     pub model_trained_on: RowSet,
     pub receipts: RowSet,
@@ -64,6 +70,42 @@ fn event_set(table: &'static str, rest: &[&'static str]) -> RowSet {
 impl Default for Facts {
     fn default() -> Self {
         Self {
+            voucher_settlements: RowSet::insert(
+                "voucher_settlements",
+                &[
+                    "digest",
+                    "channel_id",
+                    "period",
+                    "inferences",
+                    "start_fee",
+                    "fee",
+                    "amount",
+                    "owner_share",
+                    "base_share",
+                    "node_share",
+                    "data_share",
+                    "log_root",
+                    "log_uri",
+                    "log_uri_bytes",
+                    "block_number",
+                    "block_timestamp",
+                    "tx_hash",
+                    "log_index",
+                ],
+            ),
+            voucher_contributions: RowSet::insert(
+                "voucher_contributions",
+                &[
+                    "digest",
+                    "position",
+                    "contribution_id",
+                    "contributor",
+                    "datanet_id",
+                    "model_id",
+                    "amount",
+                    "block_number",
+                ],
+            ),
             model_releases: RowSet::insert(
                 "model_releases",
                 &["model_id", "release_id", "position", "block_number"],
@@ -154,8 +196,10 @@ impl Default for Facts {
 
 impl Facts {
     /// Every set, to read.
-    pub fn sets(&self) -> [&RowSet; 13] {
+    pub fn sets(&self) -> [&RowSet; 15] {
         [
+            &self.voucher_settlements,
+            &self.voucher_contributions,
             &self.model_releases,
             &self.model_trained_on,
             &self.receipts,
@@ -173,8 +217,10 @@ impl Facts {
     }
 
     /// Every set, to write.
-    pub fn into_sets(self) -> [RowSet; 13] {
+    pub fn into_sets(self) -> [RowSet; 15] {
         [
+            self.voucher_settlements,
+            self.voucher_contributions,
             self.model_releases,
             self.model_trained_on,
             self.receipts,

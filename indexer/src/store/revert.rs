@@ -23,6 +23,7 @@ pub const ENTITY_TABLES: &[&str] = &[
     "accounts",
     "totals",
     "parameters",
+    "channels",
 ];
 
 async fn restore<E: Entity>(

@@ -1,4 +1,4 @@
-//! Logs of the three contracts decoded with the bindings into [`SoilEvent`]s.
+//! Logs of the four contracts decoded with the bindings into [`SoilEvent`]s.
 
 use alloy::primitives::{Address, Bytes, LogData, U256};
 use alloy::rpc::types::Log;
@@ -6,6 +6,7 @@ use alloy::sol_types::{SolEvent, SolEventInterface, SolValue};
 use soil_bindings::Deployment;
 use soil_bindings::contracts::IDatanetRegistry::IDatanetRegistryEvents as D;
 use soil_bindings::contracts::IModelRegistry::IModelRegistryEvents as M;
+use soil_bindings::contracts::IUsageChannels::IUsageChannelsEvents as C;
 use soil_bindings::contracts::IUsageEscrow::IUsageEscrowEvents as E;
 
 use crate::error::{IndexerError, Result};
@@ -17,6 +18,7 @@ pub struct Decoder {
     datanet_registry: Address,
     model_registry: Address,
     usage_escrow: Address,
+    usage_channels: Address,
 }
 
 impl Decoder {
@@ -26,6 +28,7 @@ impl Decoder {
             datanet_registry: deployment.datanet_registry,
             model_registry: deployment.model_registry,
             usage_escrow: deployment.usage_escrow,
+            usage_channels: deployment.usage_channels,
         }
     }
 
@@ -35,6 +38,7 @@ impl Decoder {
             self.datanet_registry,
             self.model_registry,
             self.usage_escrow,
+            self.usage_channels,
         ]
     }
 
@@ -49,6 +53,8 @@ impl Decoder {
             Contract::ModelRegistry
         } else if address == self.usage_escrow {
             Contract::UsageEscrow
+        } else if address == self.usage_channels {
+            Contract::UsageChannels
         } else {
             return Ok(None);
         };
@@ -59,6 +65,7 @@ impl Decoder {
             Contract::DatanetRegistry => D::SELECTORS.contains(&topic0.0),
             Contract::ModelRegistry => M::SELECTORS.contains(&topic0.0),
             Contract::UsageEscrow => E::SELECTORS.contains(&topic0.0),
+            Contract::UsageChannels => C::SELECTORS.contains(&topic0.0),
         };
         if !known {
             return Ok(None);
@@ -90,6 +97,12 @@ impl Decoder {
             ),
             Contract::UsageEscrow => from_usage_escrow(
                 E::decode_log(&log.inner)
+                    .map_err(|e| fail(e.to_string()))?
+                    .data,
+                &log.inner.data,
+            ),
+            Contract::UsageChannels => from_usage_channels(
+                C::decode_log(&log.inner)
                     .map_err(|e| fail(e.to_string()))?
                     .data,
                 &log.inner.data,
@@ -348,7 +361,64 @@ fn from_usage_escrow(event: E, data: &LogData) -> SoilEvent {
         E::MaxReceiptValiditySet(e) => SoilEvent::MaxReceiptValiditySet {
             validity: e.validity,
         },
+        E::ChannelsSet(e) => SoilEvent::ChannelsSet {
+            channels: e.channels,
+        },
         E::EIP712DomainChanged(_) => SoilEvent::Eip712DomainChanged {},
+    }
+}
+
+fn from_usage_channels(event: C, data: &LogData) -> SoilEvent {
+    match event {
+        C::ChannelOpened(e) => SoilEvent::ChannelOpened {
+            channel_id: e.channelId,
+            payer: e.payer,
+            node: e.node,
+            model_id: e.modelId,
+            signer: e.signer,
+            deposit: e.deposit,
+        },
+        C::ChannelFunded(e) => SoilEvent::ChannelFunded {
+            channel_id: e.channelId,
+            from: e.from,
+            amount: e.amount,
+            deposit: e.deposit,
+        },
+        C::VoucherSettled(e) => {
+            let v = e.voucher;
+            SoilEvent::VoucherSettled {
+                channel_id: e.channelId,
+                digest: e.digest,
+                period: u64::from(v.period),
+                inferences: u64::from(v.inferences),
+                start_fee: v.startFee,
+                fee: v.fee,
+                owner_share: v.ownerShare,
+                base_share: v.baseShare,
+                node_share: v.nodeShare,
+                data_share: v.dataShare,
+                contribution_ids: v.contributionIds,
+                contribution_amounts: v.contributionAmounts,
+                log_root: v.logRoot,
+                log_uri_bytes: raw_bytes(&e.logURI, || {
+                    let (_voucher, uri) =
+                        <(soil_bindings::channel::Voucher, Bytes)>::abi_decode_params(&data.data)
+                            .ok()?;
+                    Some(uri)
+                }),
+                log_uri: e.logURI,
+            }
+        }
+        C::CloseRequested(e) => SoilEvent::CloseRequested {
+            channel_id: e.channelId,
+            closes_at: e.closesAt,
+        },
+        C::ChannelClosed(e) => SoilEvent::ChannelClosed {
+            channel_id: e.channelId,
+            settled_fee: e.settledFee,
+            refund: e.refund,
+        },
+        C::EIP712DomainChanged(_) => SoilEvent::Eip712DomainChanged {},
     }
 }
 

@@ -131,6 +131,7 @@ impl Syncer {
             ("DatanetRegistry", deployment.datanet_registry),
             ("ModelRegistry", deployment.model_registry),
             ("UsageEscrow", deployment.usage_escrow),
+            ("UsageChannels", deployment.usage_channels),
         ] {
             if rpc.code(address).await?.is_empty() {
                 return Err(IndexerError::MissingContract {

@@ -1,0 +1,82 @@
+-- UsageChannels (docs/PROTOCOL.md, "UsageChannels"): channels, the vouchers settled on them with their
+-- per-contribution amounts, and the receipts of the published logs that proved them. Same number and
+-- the same tables as on SQLite; TEXT columns in byte order ("C"), as 0006 made every one.
+
+-- A channel (an entity, journaled like the others): ChannelOpened, then ChannelFunded, VoucherSettled,
+-- CloseRequested and ChannelClosed change it. state: open, closing (a close was asked for), closed.
+CREATE TABLE channels (
+    channel_id BIGINT PRIMARY KEY,
+    payer TEXT COLLATE "C" NOT NULL,
+    node TEXT COLLATE "C" NOT NULL,
+    model_id BIGINT NOT NULL,
+    signer TEXT COLLATE "C" NOT NULL,
+    deposit TEXT COLLATE "C" NOT NULL,
+    settled_fee TEXT COLLATE "C" NOT NULL,
+    period BIGINT NOT NULL,
+    closes_at BIGINT NOT NULL,
+    state TEXT COLLATE "C" NOT NULL,
+    refund TEXT COLLATE "C" NOT NULL,
+    settlement_count BIGINT NOT NULL,
+    opened_block BIGINT NOT NULL,
+    opened_tx TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX channels_by_payer ON channels (payer, channel_id);
+CREATE INDEX channels_by_node ON channels (node, channel_id);
+CREATE INDEX channels_by_model ON channels (model_id, channel_id);
+
+-- VoucherSettled (a fact): the voucher as signed and where its log was published; the log_* columns
+-- after log_uri_bytes are the log fetcher's (PENDING until it verified the log or gave up), the only
+-- columns of a fact written after its batch.
+CREATE TABLE voucher_settlements (
+    digest TEXT COLLATE "C" PRIMARY KEY,
+    channel_id BIGINT NOT NULL,
+    period BIGINT NOT NULL,
+    inferences BIGINT NOT NULL,
+    start_fee TEXT COLLATE "C" NOT NULL,
+    fee TEXT COLLATE "C" NOT NULL,
+    amount TEXT COLLATE "C" NOT NULL,
+    owner_share TEXT COLLATE "C" NOT NULL,
+    base_share TEXT COLLATE "C" NOT NULL,
+    node_share TEXT COLLATE "C" NOT NULL,
+    data_share TEXT COLLATE "C" NOT NULL,
+    log_root TEXT COLLATE "C" NOT NULL,
+    log_uri TEXT COLLATE "C" NOT NULL,
+    log_uri_bytes TEXT COLLATE "C",
+    block_number BIGINT NOT NULL,
+    block_timestamp BIGINT,
+    tx_hash TEXT COLLATE "C" NOT NULL,
+    log_index BIGINT NOT NULL,
+    log_status TEXT COLLATE "C" NOT NULL DEFAULT 'PENDING',
+    log_problem TEXT COLLATE "C",
+    log_attempts BIGINT NOT NULL DEFAULT 0,
+    log_next_attempt BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX voucher_settlements_by_channel ON voucher_settlements (channel_id, period);
+CREATE INDEX voucher_settlements_by_block ON voucher_settlements (block_number);
+CREATE INDEX voucher_settlements_by_log_status ON voucher_settlements (log_status, log_next_attempt);
+
+-- A settled voucher's amount to each contribution it names, in the voucher's (ascending) order.
+CREATE TABLE voucher_contributions (
+    digest TEXT COLLATE "C" NOT NULL,
+    position BIGINT NOT NULL,
+    contribution_id BIGINT NOT NULL,
+    contributor TEXT COLLATE "C" NOT NULL,
+    datanet_id BIGINT NOT NULL,
+    model_id BIGINT NOT NULL,
+    amount TEXT COLLATE "C" NOT NULL,
+    block_number BIGINT NOT NULL,
+    PRIMARY KEY (digest, position)
+);
+CREATE INDEX voucher_contributions_by_contribution ON voucher_contributions (contribution_id, block_number);
+CREATE INDEX voucher_contributions_by_block ON voucher_contributions (block_number);
+
+-- The receipts of a verified log are inferences like the others: a row in receipts (digest: the
+-- receipt's leaf in the log, block, transaction and log index: the VoucherSettled's) and its attribution
+-- edges. settlement is the voucher's digest, channel_position the receipt's index in the log (0 for a
+-- receipt settled alone, which has neither).
+ALTER TABLE receipts
+    ADD COLUMN settlement TEXT COLLATE "C",
+    ADD COLUMN channel_id BIGINT,
+    ADD COLUMN channel_period BIGINT,
+    ADD COLUMN channel_position BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX receipts_by_settlement ON receipts (settlement, channel_position);
