@@ -251,7 +251,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         // slither-disable-next-line uninitialized-local
         Batch memory b;
         if (n != 0) _lookUp(b, ids);
-        b.credits = AmountMap.create(n + 3);
+        // The contributors, the owner, the node, the base model's owner and the treasury.
+        b.credits = AmountMap.create(n + 4);
         b.models = _modelSlots(1);
         ModelTerms memory m = _modelTerms(b, modelId);
         uint256 fee = voucher.fee - voucher.startFee;
