@@ -12,6 +12,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod logs;
 pub mod metrics;
 pub mod projection;
 pub mod reorg;

@@ -6,12 +6,14 @@ use async_graphql::{ComplexObject, Context, SimpleObject};
 use crate::api::account::Account;
 use crate::api::amount::BigInt;
 use crate::api::attribution::AttributionEdge;
+use crate::api::channel::Channel;
 use crate::api::db::Sql;
 use crate::api::error::{ApiResult, gql};
 use crate::api::loader::{Entity, load, load_group};
 use crate::api::model::Model;
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
 use crate::api::quantity::U64;
+use crate::api::voucher::VoucherSettlement;
 use crate::api::{Args, db};
 
 /// One use of a model, paid by a signed usage receipt and settled on chain.
@@ -74,8 +76,17 @@ pub(crate) struct Inference {
     pub(crate) block_timestamp: Option<U64>,
     /// Settlement transaction.
     pub(crate) tx_hash: String,
-    /// Position of the `ReceiptSettled` log in its block.
+    /// Position of the `ReceiptSettled` log in its block (for a receipt settled in a channel's voucher,
+    /// of its `VoucherSettled`).
     pub(crate) log_index: U64,
+    #[graphql(skip)]
+    pub(crate) settlement: Option<String>,
+    #[graphql(skip)]
+    pub(crate) channel_id: Option<i64>,
+    /// For a receipt settled in a channel's voucher: the channel's period (null for one settled alone).
+    pub(crate) channel_period: Option<U64>,
+    /// For a receipt settled in a channel's voucher: its index in the period's log (0 otherwise).
+    pub(crate) channel_position: i64,
 }
 
 macro_rules! columns {
@@ -83,7 +94,7 @@ macro_rules! columns {
         "digest, payer, model_id, node, nonce, fee, input_tokens, output_tokens, prompt_hash, output_hash, \
          output_uri, output_uri_bytes, deadline, attribution_version, attribution_hash, owner_amount, \
          data_amount, node_amount, treasury_amount, attributed_amount, unattributed_amount, base_amount, base_owner, block_number, \
-         block_timestamp, tx_hash, log_index"
+         block_timestamp, tx_hash, log_index, settlement, channel_id, channel_period, channel_position"
     };
 }
 pub(crate) use columns;
@@ -166,6 +177,23 @@ impl Inference {
         }
     }
 
+    /// The channel that paid it, for a receipt settled in a voucher (its log verified); null for one
+    /// settled alone.
+    async fn channel(&self, ctx: &Context<'_>) -> ApiResult<Option<Channel>> {
+        match self.channel_id {
+            Some(id) => load::<Channel>(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The voucher settlement whose log holds it; null for a receipt settled alone.
+    async fn voucher_settlement(&self, ctx: &Context<'_>) -> ApiResult<Option<VoucherSettlement>> {
+        match &self.settlement {
+            Some(digest) => load::<VoucherSettlement>(ctx, digest.clone()).await,
+            None => Ok(None),
+        }
+    }
+
     /// The contributions its attribution named, with weights and amounts (at most 16, in receipt order).
     async fn attributions(&self, ctx: &Context<'_>) -> ApiResult<Vec<AttributionEdge>> {
         load_group::<AttributionEdge>(ctx, self.digest.clone()).await
@@ -180,7 +208,12 @@ impl Inference {
         order: Order,
         filter: InferenceFilter,
     ) -> ApiResult<Connection<Cursor, Self>> {
-        let page = page(ctx, args, order, &[KeyKind::Int, KeyKind::Int])?;
+        let page = page(
+            ctx,
+            args,
+            order,
+            &[KeyKind::Int, KeyKind::Int, KeyKind::Int],
+        )?;
         let mut sql = Sql::new(concat!("SELECT ", columns!(), " FROM receipts WHERE 1 = 1"));
         match filter {
             InferenceFilter::All => {}
@@ -194,10 +227,14 @@ impl Inference {
                 sql.push(" AND node = ").bind(address);
             }
         }
-        page.append(&mut sql, &["block_number", "log_index"]);
+        page.append(&mut sql, &["block_number", "log_index", "channel_position"]);
         let rows: Vec<Self> = db(ctx, &["receipts"]).all(&sql).await.map_err(gql)?;
         Ok(page.connection(rows, |r| {
-            Cursor::ints(&[r.block_number.stored(), r.log_index.stored()])
+            Cursor::ints(&[
+                r.block_number.stored(),
+                r.log_index.stored(),
+                r.channel_position,
+            ])
         }))
     }
 }

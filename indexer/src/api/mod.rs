@@ -16,6 +16,7 @@ mod account;
 mod amount;
 mod attribution;
 mod cache;
+mod channel;
 mod claim;
 mod contribution;
 mod datanet;
@@ -47,6 +48,7 @@ mod skipped;
 mod splice;
 mod subscription;
 mod token;
+mod voucher;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +150,9 @@ fn schema(db: Db, config: ApiConfig) -> SoilSchema {
         .data(entity_loader::<release::Release>(&db))
         .data(entity_loader::<model::Model>(&db))
         .data(entity_loader::<inference::Inference>(&db))
+        .data(entity_loader::<channel::Channel>(&db))
+        .data(entity_loader::<voucher::VoucherSettlement>(&db))
+        .data(group_loader::<voucher::VoucherContribution>(&db))
         .data(group_loader::<attribution::AttributionEdge>(&db))
         .data(group_loader::<datanet::Curator>(&db))
         .data(group_loader::<release::ReleaseOfModel>(&db))

@@ -4,6 +4,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 
 use crate::api::account::Account;
+use crate::api::channel::{Channel, ChannelFilter};
 use crate::api::claim::Claim;
 use crate::api::contribution::Contribution;
 use crate::api::datanet::Datanet;
@@ -168,7 +169,35 @@ impl QueryRoot {
         Model::list(ctx, (first, after, last, before), order, filter).await
     }
 
-    /// An inference by receipt digest.
+    /// A usage channel by id.
+    async fn channel(&self, ctx: &Context<'_>, id: U64) -> ApiResult<Option<Channel>> {
+        load::<Channel>(ctx, id.stored()).await
+    }
+
+    /// Usage channels by id, optionally only one payer's, one node's and/or one model's.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn channels(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: Order,
+        payer: Option<String>,
+        node: Option<String>,
+        model_id: Option<U64>,
+    ) -> ApiResult<Connection<Cursor, Channel>> {
+        let filter = ChannelFilter {
+            payer: address(payer)?,
+            node: address(node)?,
+            model: model_id.map(U64::stored),
+        };
+        Channel::list(ctx, (first, after, last, before), order, filter).await
+    }
+
+    /// An inference by receipt digest (for a receipt settled in a channel's voucher, its leaf in the
+    /// period's log).
     async fn inference(&self, ctx: &Context<'_>, digest: String) -> ApiResult<Option<Inference>> {
         let digest = ids::digest(&digest).map_err(gql)?;
         load::<Inference>(ctx, digest).await

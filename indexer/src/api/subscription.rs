@@ -260,7 +260,8 @@ async fn next_settlements(
             .bind(position.0)
             .push(", ")
             .bind(position.1)
-            .push(")");
+            // A voucher's receipts join once its log is verified, behind the cursor: not delivered.
+            .push(") AND settlement IS NULL");
         if let Some(model) = s.model {
             sql.push(" AND model_id = ").bind(model);
         }

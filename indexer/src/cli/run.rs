@@ -10,6 +10,7 @@ use crate::cli::http::{ops_router, serve, shutdown_signal};
 use crate::cli::{ApiArgs, DatabaseArgs};
 use crate::config::{RpcConfig, SyncConfig};
 use crate::error::Result;
+use crate::logs::{LogConfig, LogFetcher};
 use crate::store::Store;
 use crate::sync::Syncer;
 use crate::sync::rpc::Rpc;
@@ -130,6 +131,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
             ops_router(metrics, ready).merge(crate::api::router(&store, args.api.api_config()));
         Some(serve(args.api.listen, app).await?)
     };
+    // Published receipts logs are fetched beside the sync, never on its path.
+    let logs = tokio::spawn(LogFetcher::new(store.clone(), LogConfig::default()).run());
     let outcome = tokio::select! {
         outcome = sync(&args, &store, deployment, status) => outcome,
         () = shutdown_signal() => {
@@ -137,6 +140,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             Ok(())
         }
     };
+    logs.abort();
     if let Some(server) = server {
         server.abort();
     }

@@ -1,0 +1,399 @@
+//! The log fetcher's reads and writes: the settlements whose logs are due, and each outcome in one
+//! transaction that holds the settlement's row (so a revert removing it waits, then removes what was
+//! written with it) and raises the store's version like any write.
+
+use std::collections::HashMap;
+
+use alloy::primitives::{Address, B256, U256};
+use soil_bindings::channel::{ReceiptsLog, SplitTerms};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{IndexerError, Result};
+use crate::logs::verify::Settled;
+use crate::projection::split::{BPS, split_fee};
+use crate::store::changes::Changes;
+use crate::store::rows::RowSet;
+use crate::store::value::{Column, Val, chain_string, hex0x, int};
+use crate::store::{Store, version};
+
+/// A settlement whose log is due, with where it was settled.
+#[derive(Debug, Clone)]
+pub struct Due {
+    /// What the voucher says.
+    pub settled: Settled,
+    /// Where the log was published.
+    pub log_uri: String,
+    /// Tries so far.
+    pub attempts: u32,
+    /// The base model's owner, for an adapter.
+    pub base_owner: Option<Address>,
+    block_number: i64,
+    block_timestamp: Option<i64>,
+    tx_hash: String,
+    log_index: i64,
+}
+
+/// What became of one try.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The log proves the voucher: its receipts are indexed.
+    Verified(ReceiptsLog),
+    /// The log could not be fetched, for good.
+    Missing(String),
+    /// The log does not prove the voucher.
+    Mismatch(String),
+    /// Another try at `at` (unix seconds); `problem` is why this one failed.
+    Retry {
+        /// Why this try failed.
+        problem: String,
+        /// When to try again.
+        at: u64,
+    },
+}
+
+/// A log status as stored and served.
+pub const PENDING: &str = "PENDING";
+
+const TABLES: [&str; 3] = ["voucher_settlements", "receipts", "attribution_edges"];
+
+fn stored<T>(what: &'static str) -> impl FnOnce(T) -> IndexerError
+where
+    T: std::fmt::Display,
+{
+    move |e| IndexerError::CorruptRow {
+        table: "voucher_settlements",
+        reason: format!("{what}: {e}"),
+    }
+}
+
+fn text(row: &AnyRow, name: &str) -> Result<String> {
+    row.try_get::<String, _>(name)
+        .map_err(|e| stored::<sqlx::Error>("column")(e))
+}
+
+fn number(row: &AnyRow, name: &str) -> Result<i64> {
+    row.try_get::<i64, _>(name)
+        .map_err(|e| stored::<sqlx::Error>("column")(e))
+}
+
+fn parsed<T: std::str::FromStr>(row: &AnyRow, name: &'static str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text(row, name)?.parse::<T>().map_err(stored(name))
+}
+
+fn small<T: TryFrom<i64>>(row: &AnyRow, name: &'static str) -> Result<T> {
+    T::try_from(number(row, name)?).map_err(|_| IndexerError::CorruptRow {
+        table: "voucher_settlements",
+        reason: format!("{name} out of range"),
+    })
+}
+
+/// Up to `limit` settlements whose log is pending and due at `now` (unix seconds), oldest first.
+pub async fn due(store: &Store, now: u64, limit: usize) -> Result<Vec<Due>> {
+    let rows = sqlx::query(
+        "SELECT s.digest, s.channel_id, s.period, s.inferences, s.start_fee, s.fee, s.owner_share, \
+         s.base_share, s.node_share, s.data_share, s.log_root, s.log_uri, s.block_number, \
+         s.block_timestamp, s.tx_hash, s.log_index, s.log_attempts, c.payer, c.node, c.model_id, \
+         m.owner_bps, m.node_bps, m.data_bps, m.base_share_bps, b.owner AS base_owner \
+         FROM voucher_settlements s JOIN channels c ON c.channel_id = s.channel_id \
+         JOIN models m ON m.model_id = c.model_id LEFT JOIN models b ON b.model_id = m.base_model_id \
+         WHERE s.log_status = 'PENDING' AND s.log_next_attempt <= $1 \
+         ORDER BY s.log_next_attempt, s.block_number, s.log_index LIMIT $2",
+    )
+    .bind(int("time", now)?)
+    .bind(int("limit", limit as u64)?)
+    .fetch_all(store.pool())
+    .await
+    .map_err(IndexerError::db("reading the logs due"))?;
+    let mut due = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let digest: B256 = parsed(row, "digest")?;
+        let contributions = sqlx::query(
+            "SELECT contribution_id, amount FROM voucher_contributions WHERE digest = $1 \
+             ORDER BY position",
+        )
+        .bind(hex0x(digest.as_slice()))
+        .fetch_all(store.pool())
+        .await
+        .map_err(IndexerError::db("reading a voucher's contributions"))?
+        .iter()
+        .map(|r| Ok((small(r, "contribution_id")?, parsed(r, "amount")?)))
+        .collect::<Result<Vec<(u64, U256)>>>()?;
+        let base_owner = row
+            .try_get::<Option<String>, _>("base_owner")
+            .map_err(stored("base_owner"))?
+            .map(|a| a.parse::<Address>().map_err(stored("base_owner")))
+            .transpose()?;
+        due.push(Due {
+            settled: Settled {
+                digest,
+                channel_id: small(row, "channel_id")?,
+                period: small(row, "period")?,
+                inferences: small(row, "inferences")?,
+                start_fee: parsed(row, "start_fee")?,
+                fee: parsed(row, "fee")?,
+                owner_share: parsed(row, "owner_share")?,
+                base_share: parsed(row, "base_share")?,
+                node_share: parsed(row, "node_share")?,
+                data_share: parsed(row, "data_share")?,
+                contributions,
+                log_root: parsed(row, "log_root")?,
+                payer: parsed(row, "payer")?,
+                node: parsed(row, "node")?,
+                model_id: small(row, "model_id")?,
+                terms: SplitTerms {
+                    owner_bps: small(row, "owner_bps")?,
+                    base_share_bps: small(row, "base_share_bps")?,
+                    node_bps: small(row, "node_bps")?,
+                    data_bps: small(row, "data_bps")?,
+                },
+            },
+            log_uri: text(row, "log_uri")?,
+            attempts: small(row, "log_attempts")?,
+            base_owner,
+            block_number: number(row, "block_number")?,
+            block_timestamp: row
+                .try_get::<Option<i64>, _>("block_timestamp")
+                .map_err(stored("block_timestamp"))?,
+            tx_hash: text(row, "tx_hash")?,
+            log_index: number(row, "log_index")?,
+        });
+    }
+    Ok(due)
+}
+
+/// Records `outcome` for `due`. `Ok(false)` when the settlement is no longer pending (a revert removed
+/// it, or another fetcher recorded it first): nothing is written. A verified log whose receipts cannot
+/// join the graph (one names a contribution that does not exist, or was indexed already) is recorded as
+/// a mismatch.
+pub async fn record(store: &Store, due: &Due, outcome: &Outcome) -> Result<bool> {
+    match write(store, due, outcome).await? {
+        Ok(held) => Ok(held),
+        Err(why) => Ok(write(store, due, &Outcome::Mismatch(why))
+            .await?
+            .unwrap_or(false)),
+    }
+}
+
+async fn write(
+    store: &Store,
+    due: &Due,
+    outcome: &Outcome,
+) -> Result<std::result::Result<bool, String>> {
+    let (status, problem, next) = match outcome {
+        Outcome::Verified(_) => ("VERIFIED", None, 0),
+        Outcome::Missing(why) => ("MISSING", Some(why.as_str()), 0),
+        Outcome::Mismatch(why) => ("MISMATCH", Some(why.as_str()), 0),
+        Outcome::Retry { problem, at } => (PENDING, Some(problem.as_str()), int("time", *at)?),
+    };
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .map_err(IndexerError::db("starting a log's write"))?;
+    let held = sqlx::query(
+        "UPDATE voucher_settlements SET log_status = $1, log_problem = $2, \
+         log_attempts = log_attempts + 1, log_next_attempt = $3 \
+         WHERE digest = $4 AND log_status = 'PENDING'",
+    )
+    .bind(status)
+    .bind(problem.map(str::to_owned))
+    .bind(next)
+    .bind(hex0x(due.settled.digest.as_slice()))
+    .execute(&mut *tx)
+    .await
+    .map_err(IndexerError::db("recording a log's status"))?
+    .rows_affected();
+    if held != 1 {
+        return Ok(Ok(false));
+    }
+    if let Outcome::Verified(log) = outcome {
+        let (receipts, edges) = match rows(&mut tx, due, log).await? {
+            Ok(rows) => rows,
+            Err(why) => return Ok(Err(why)),
+        };
+        receipts.write(&mut tx, store.backend()).await?;
+        edges.write(&mut tx, store.backend()).await?;
+    }
+    let changes = Changes::of_tables(TABLES);
+    version::publish(&mut tx, store.backend(), &changes).await?;
+    tx.commit()
+        .await
+        .map_err(IndexerError::db("committing a log's write"))?;
+    store.changed(changes);
+    Ok(Ok(true))
+}
+
+/// The rows of a verified log: one receipt per entry (its digest the entry's leaf) with the fee's split
+/// as the escrow would have made it alone, and its attribution edges; `Err` says why they cannot be.
+async fn rows(
+    conn: &mut sqlx::AnyConnection,
+    due: &Due,
+    log: &ReceiptsLog,
+) -> Result<std::result::Result<(RowSet, RowSet), String>> {
+    let s = &due.settled;
+    let mut receipts = RowSet::insert("receipts", RECEIPT_COLUMNS);
+    let mut edges = RowSet::insert("attribution_edges", EDGE_COLUMNS);
+    let mut contributions: HashMap<u64, (String, i64)> = HashMap::new();
+    let model = int("model id", s.model_id)?;
+    for (position, entry) in log.entries.iter().enumerate() {
+        let r = &entry.receipt;
+        let leaf = entry.leaf(s.channel_id);
+        if indexed(conn, leaf).await? {
+            return Ok(Err(format!("receipt {position} ({leaf}) is indexed already")));
+        }
+        let weights: Vec<u32> = entry.attribution.entries.iter().map(|e| e.1).collect();
+        let split = split_fee(
+            r.fee,
+            u64::from(s.terms.owner_bps),
+            u64::from(s.terms.data_bps),
+            u64::from(s.terms.node_bps),
+            &weights,
+        );
+        let base = (r.fee * U256::from(s.terms.base_share_bps) / U256::from(BPS)).min(split.owner);
+        let (uri, uri_bytes) = chain_string(&r.outputURI, None);
+        let nonce = r.nonce;
+        receipts.push(vec![
+            leaf.to_val(),
+            r.payer.to_val(),
+            Val::Int(model),
+            r.node.to_val(),
+            nonce.to_val(),
+            r.fee.to_val(),
+            Val::Int(i64::from(r.inputTokens)),
+            Val::Int(i64::from(r.outputTokens)),
+            r.promptHash.to_val(),
+            r.outputHash.to_val(),
+            Val::Text(uri),
+            uri_bytes.map_or(Val::NullText, Val::Text),
+            Val::Int(int("deadline", r.deadline)?),
+            Val::Int(i64::from(r.attributionVersion)),
+            r.attributionHash.to_val(),
+            Val::Text(hex0x(&entry.attribution.to_packed())),
+            (split.owner - base).to_val(),
+            split.data.to_val(),
+            split.node.to_val(),
+            split.treasury.to_val(),
+            split.attributed.to_val(),
+            split.unattributed.to_val(),
+            base.to_val(),
+            due.base_owner.to_val(),
+            Val::Int(due.block_number),
+            due.block_timestamp.to_val(),
+            Val::Text(due.tx_hash.clone()),
+            Val::Int(due.log_index),
+            s.digest.to_val(),
+            Val::Int(int("channel id", s.channel_id)?),
+            Val::Int(i64::from(s.period)),
+            Val::Int(int("position", position as u64)?),
+        ]);
+        for (index, ((id, weight), amount)) in entry
+            .attribution
+            .entries
+            .iter()
+            .zip(&split.contributors)
+            .enumerate()
+        {
+            let (contributor, datanet) = match contributions.get(id) {
+                Some(known) => known.clone(),
+                None => {
+                    let Some(known) = contribution(conn, *id).await? else {
+                        return Ok(Err(format!(
+                            "receipt {position} names contribution {id}, which does not exist"
+                        )));
+                    };
+                    contributions.insert(*id, known.clone());
+                    known
+                }
+            };
+            edges.push(vec![
+                leaf.to_val(),
+                Val::Int(int("position", index as u64)?),
+                Val::Int(int("contribution id", *id)?),
+                Val::Text(contributor),
+                Val::Int(datanet),
+                Val::Int(model),
+                Val::Int(i64::from(*weight)),
+                amount.to_val(),
+                Val::Int(due.block_number),
+                r.fee.to_val(),
+            ]);
+        }
+    }
+    Ok(Ok((receipts, edges)))
+}
+
+/// Whether a receipt with digest `digest` is indexed.
+async fn indexed(conn: &mut sqlx::AnyConnection, digest: B256) -> Result<bool> {
+    Ok(sqlx::query("SELECT 1 FROM receipts WHERE digest = $1")
+        .bind(hex0x(digest.as_slice()))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(IndexerError::db("looking up a receipt"))?
+        .is_some())
+}
+
+/// Contribution `id`'s contributor and datanet, when it exists.
+async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<(String, i64)>> {
+    let Some(row) =
+        sqlx::query("SELECT contributor, datanet_id FROM contributions WHERE contribution_id = $1")
+            .bind(int("contribution id", id)?)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(IndexerError::db("reading a contribution"))?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((text(&row, "contributor")?, number(&row, "datanet_id")?)))
+}
+
+const RECEIPT_COLUMNS: &[&str] = &[
+    "digest",
+    "payer",
+    "model_id",
+    "node",
+    "nonce",
+    "fee",
+    "input_tokens",
+    "output_tokens",
+    "prompt_hash",
+    "output_hash",
+    "output_uri",
+    "output_uri_bytes",
+    "deadline",
+    "attribution_version",
+    "attribution_hash",
+    "attribution",
+    "owner_amount",
+    "data_amount",
+    "node_amount",
+    "treasury_amount",
+    "attributed_amount",
+    "unattributed_amount",
+    "base_amount",
+    "base_owner",
+    "block_number",
+    "block_timestamp",
+    "tx_hash",
+    "log_index",
+    "settlement",
+    "channel_id",
+    "channel_period",
+    "channel_position",
+];
+
+const EDGE_COLUMNS: &[&str] = &[
+    "digest",
+    "position",
+    "contribution_id",
+    "contributor",
+    "datanet_id",
+    "model_id",
+    "weight_ppm",
+    "amount",
+    "block_number",
+    "fee",
+];
