@@ -139,6 +139,44 @@ pub enum ClientError {
         .0.needed, .0.available(), .0
     )]
     InsufficientDeposit(Box<DepositShortfall>),
+    /// No channel has this id on chain.
+    #[error("channel {0} does not exist")]
+    UnknownChannel(u64),
+    /// A channel cannot carry this wallet's payments for what is served (another payer, signer, node or
+    /// model, or it is closed or closing).
+    #[error("channel {channel_id} cannot be used here: {reason}")]
+    UnusableChannel {
+        /// The channel.
+        channel_id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The outbox's vouchers of a channel disagree with what the channel settled on chain: the outbox is
+    /// stale (restored from a backup) or another process signs for the channel. Nothing more is signed.
+    #[error("channel {channel_id}: the outbox's vouchers disagree with the chain: {reason}")]
+    StaleChannel {
+        /// The channel.
+        channel_id: u64,
+        /// What disagrees.
+        reason: String,
+    },
+    /// The channel's deposit cannot cover the next inference's largest fee on top of what its vouchers
+    /// already promise.
+    #[error(
+        "channel {channel_id}'s deposit cannot pay for this request: it needs up to {needed} but only {} is left \
+         (deposit {deposit}, vouchers signed for {promised}); short by {}; run `soil channel fund` or open another",
+        .deposit.saturating_sub(*.promised), .needed.saturating_sub(.deposit.saturating_sub(*.promised))
+    )]
+    ChannelDepositShort {
+        /// The channel.
+        channel_id: u64,
+        /// The request's largest fee.
+        needed: U256,
+        /// The channel's deposit.
+        deposit: U256,
+        /// The cumulative fee its latest voucher promises.
+        promised: U256,
+    },
     /// A value does not fit the on-chain field it goes into.
     #[error("{what} is out of range: {value}")]
     OutOfRange {

@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod audit;
 pub mod chain;
+pub mod channel;
 pub mod error;
 pub mod finetune;
 pub mod model;

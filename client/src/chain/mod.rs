@@ -1,8 +1,9 @@
 //! Chain access: a wallet-backed provider on `--rpc-url`, the [`Deployment`] checked against the RPC's
-//! chain id, and one wrapper per role (datanets, models, the escrow, the payment token). Transactions are
-//! signed by the user's wallet and waited for; reverts come back as words through
-//! [`soil_bindings::revert::describe`].
+//! chain id, and one wrapper per role (datanets, models, the escrow, usage channels, the payment token).
+//! Transactions are signed by the user's wallet and waited for; reverts come back as words through
+//! [`soil_bindings::revert::describe`] (and `UsageChannels`' errors by name).
 
+mod channels;
 mod datanet;
 mod escrow;
 mod model;
@@ -25,6 +26,7 @@ use alloy::{
 };
 use soil_bindings::{Deployment, ReceiptDomain};
 
+pub use channels::VoucherSettlement;
 pub use datanet::{ContributionRecord, DatanetTerms, ReleaseMember};
 pub use escrow::{SettleBatch, SettlePreparation, SettledReceipt};
 pub use model::AdapterUris;

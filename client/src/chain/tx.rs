@@ -25,7 +25,7 @@ impl Revert {
     fn from_data(data: Option<Bytes>, fallback: String) -> Self {
         let reason = data
             .as_ref()
-            .and_then(soil_bindings::revert::describe)
+            .and_then(describe)
             .or_else(|| {
                 data.as_ref()
                     .filter(|d| !d.is_empty())
@@ -34,6 +34,17 @@ impl Revert {
             .unwrap_or(fallback);
         Self { data, reason }
     }
+}
+
+/// A Soil contract's custom error in words: the bindings' description, or `UsageChannels`' errors by name
+/// and arguments.
+pub(crate) fn describe(data: &Bytes) -> Option<String> {
+    use alloy::sol_types::SolInterface as _;
+    soil_bindings::revert::describe(data).or_else(|| {
+        soil_bindings::contracts::IUsageChannels::IUsageChannelsErrors::abi_decode(data)
+            .ok()
+            .map(|err| format!("UsageChannels: {err:?}"))
+    })
 }
 
 /// Where a transaction stands.

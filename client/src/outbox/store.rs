@@ -62,12 +62,12 @@ pub struct OutboxCounts {
 /// The outbox database.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     path: PathBuf,
 }
 
 /// Seconds since the Unix epoch.
-pub(crate) fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -118,7 +118,7 @@ impl Outbox {
         &self.path
     }
 
-    fn db(&self, source: sqlx::Error) -> ClientError {
+    pub(super) fn db(&self, source: sqlx::Error) -> ClientError {
         ClientError::Outbox {
             path: self.path.clone(),
             source,
@@ -300,7 +300,7 @@ impl Outbox {
     }
 }
 
-fn corrupt(id: i64, what: &str) -> ClientError {
+pub(super) fn corrupt(id: i64, what: &str) -> ClientError {
     ClientError::CorruptOutboxRow {
         id,
         reason: format!("cannot decode {what}"),

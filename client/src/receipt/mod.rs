@@ -121,8 +121,42 @@ fn tokens(what: &'static str, count: usize) -> Result<u32> {
     })
 }
 
-/// Builds the receipt for `usage` under `terms`, its attribution computed under attribution protocol
-/// `attribution_version`, and signs it with the payer's `signer`.
+/// The receipt for `usage` under `terms` (model, node, deadline), paid by `payer` at `price_per_kilo_token`
+/// with `nonce`, committing to `attribution` computed under attribution protocol `attribution_version`.
+pub fn usage_receipt(
+    payer: Address,
+    terms: &ReceiptTerms,
+    price_per_kilo_token: U256,
+    nonce: U256,
+    usage: &Usage<'_>,
+    attribution_version: u16,
+    attribution: &Attribution,
+) -> Result<UsageReceipt> {
+    let input_tokens = tokens("input token count", usage.input_tokens)?;
+    let output_tokens = tokens("output token count", usage.output_tokens)?;
+    Ok(UsageReceipt {
+        payer,
+        modelId: terms.model_id,
+        node: terms.node,
+        promptHash: keccak256(usage.prompt),
+        outputHash: keccak256(usage.output),
+        outputURI: usage.output_uri.to_owned(),
+        inputTokens: input_tokens,
+        outputTokens: output_tokens,
+        fee: quote_fee(
+            price_per_kilo_token,
+            u64::from(input_tokens) + u64::from(output_tokens),
+        ),
+        nonce,
+        deadline: terms.deadline,
+        attributionVersion: attribution_version,
+        attributionHash: attribution.hash(),
+    })
+}
+
+/// Builds the receipt for `usage` under `terms` (at the price in force for its deadline, with a random
+/// nonce), its attribution computed under attribution protocol `attribution_version`, and signs it with
+/// the payer's `signer`.
 pub async fn sign_usage<S: Signer + Sync>(
     domain: &ReceiptDomain,
     signer: &S,
@@ -131,23 +165,15 @@ pub async fn sign_usage<S: Signer + Sync>(
     attribution_version: u16,
     attribution: Attribution,
 ) -> Result<SignedReceipt> {
-    let input_tokens = tokens("input token count", usage.input_tokens)?;
-    let output_tokens = tokens("output token count", usage.output_tokens)?;
-    let receipt = UsageReceipt {
-        payer: signer.address(),
-        modelId: terms.model_id,
-        node: terms.node,
-        promptHash: keccak256(usage.prompt),
-        outputHash: keccak256(usage.output),
-        outputURI: usage.output_uri.to_owned(),
-        inputTokens: input_tokens,
-        outputTokens: output_tokens,
-        fee: terms.fee(u64::from(input_tokens) + u64::from(output_tokens)),
-        nonce: random_nonce(),
-        deadline: terms.deadline,
-        attributionVersion: attribution_version,
-        attributionHash: attribution.hash(),
-    };
+    let receipt = usage_receipt(
+        signer.address(),
+        terms,
+        terms.prices.price_at(terms.deadline),
+        random_nonce(),
+        usage,
+        attribution_version,
+        &attribution,
+    )?;
     let signature = domain.sign(&receipt, signer).await?;
     Ok(SignedReceipt {
         receipt,
