@@ -4,6 +4,7 @@ use std::{io::Write as _, path::PathBuf};
 
 use alloy::primitives::Address;
 use soil_client::{
+    channel::{SettleRound, settle_channel},
     model::{ChatMessage, GenerationRequest, Prompt, Role},
     outbox::Settler,
     outputs::OutputStore,
@@ -42,7 +43,12 @@ pub(crate) struct Infer {
     /// Publish each output to DIR/<keccak256 of the output> (written before the receipt is signed).
     #[arg(long, value_name = "DIR")]
     publish_dir: Option<PathBuf>,
-    /// Settle the outbox right after signing.
+    /// Pay through this usage channel (for the model, signed by the wallet, to --node): sign its next
+    /// voucher instead of a receipt of its own.
+    #[arg(long, value_name = "CHANNEL_ID")]
+    channel: Option<u64>,
+    /// Settle right after signing: the outbox, or with --channel the channel (the wallet must be its
+    /// node).
     #[arg(long)]
     settle: bool,
     #[command(flatten)]
@@ -78,6 +84,8 @@ impl Infer {
             receipt_validity: self.receipt_validity,
             output_base,
             outputs,
+            channels: self.channel.into_iter().collect(),
+            log_base: None,
         };
         let session = Session::open(chain, signer, outbox, config).await?;
         let prompt = if self.raw {
@@ -103,26 +111,41 @@ impl Infer {
                 }
             })
             .await?;
-        let report = if self.settle {
-            let config = self
-                .settle_options
-                .config(session.chain().deployment().chain_id);
-            Some(
+        let config = self
+            .settle_options
+            .config(session.chain().deployment().chain_id);
+        let report = match (self.settle, self.channel) {
+            (false, _) => None,
+            (true, None) => Some(serde_json::to_value(
                 Settler::new(session.chain(), session.outbox(), config)
                     .run_once()
                     .await?,
-            )
-        } else {
-            None
+            )?),
+            (true, Some(channel_id)) => {
+                let round = SettleRound {
+                    cut: true,
+                    confirmations: config.confirmations,
+                    fail_point: config.fail_point,
+                };
+                Some(serde_json::to_value(
+                    settle_channel(session.chain(), session.outbox(), channel_id, round).await?,
+                )?)
+            }
         };
-        let receipt = &completion.receipt.receipt;
+        let receipt = &completion.receipt;
+        let channel = completion.payment.channel();
         if global.json {
             return output::json(&serde_json::json!({
                 "text": completion.text,
                 "promptTokens": completion.stats.prompt_tokens,
                 "outputTokens": completion.stats.output_tokens,
                 "receipt": completion.digest,
-                "outboxId": completion.outbox_id,
+                "outboxId": completion.payment.outbox_id(),
+                "channel": channel.map(|paid| serde_json::json!({
+                    "id": paid.channel_id,
+                    "period": paid.period,
+                    "cumulativeFee": paid.cumulative_fee.to_string(),
+                })),
                 "fee": receipt.fee.to_string(),
                 "outputHash": receipt.outputHash,
                 "outputUri": receipt.outputURI,
@@ -135,24 +158,33 @@ impl Infer {
         outln!()?;
         outln!()?;
         print_attribution(&completion.attribution)?;
-        outln!(
-            "receipt {} (fee {}, {} + {} tokens) stored in the outbox as #{}",
-            completion.digest,
-            receipt.fee,
-            receipt.inputTokens,
-            receipt.outputTokens,
-            completion.outbox_id
-        )?;
+        match (completion.payment.outbox_id(), channel) {
+            (Some(outbox_id), _) => outln!(
+                "receipt {} (fee {}, {} + {} tokens) stored in the outbox as #{outbox_id}",
+                completion.digest,
+                receipt.fee,
+                receipt.inputTokens,
+                receipt.outputTokens,
+            )?,
+            (None, Some(paid)) => outln!(
+                "receipt {} (fee {}, {} + {} tokens) is inference {} of channel {}, period {}: its voucher \
+                 promises {} in total",
+                completion.digest,
+                receipt.fee,
+                receipt.inputTokens,
+                receipt.outputTokens,
+                receipt.nonce,
+                paid.channel_id,
+                paid.period,
+                paid.cumulative_fee
+            )?,
+            (None, None) => {}
+        }
         if !receipt.outputURI.is_empty() {
             outln!("output {} at {}", receipt.outputHash, receipt.outputURI)?;
         }
         if let Some(report) = report {
-            outln!(
-                "settled {} receipt(s) ({} already settled, {} failed)",
-                report.settled,
-                report.already_settled,
-                report.failed
-            )?;
+            outln!("settlement: {report}")?;
         }
         Ok(())
     }

@@ -2,23 +2,30 @@
 
 use std::{io::Write as _, path::PathBuf, sync::Arc, time::Duration};
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use soil_client::{
+    channel::{SettlePolicy, SettleRound},
     model::ModelOptions,
+    outbox::FailPoint,
     outputs::OutputStore,
-    serve::{Admission, AppState, Session, SessionConfig, bind, serve, spawn_settlement},
+    serve::{
+        Admission, AppState, Session, SessionConfig, bind, serve, spawn_channel_settlement,
+        spawn_settlement,
+    },
 };
 
 use super::{
     Global,
-    args::{ModelArgs, SamplingArgs, ServedModelArgs},
+    args::{ModelArgs, SamplingArgs, ServedModelArgs, parse_amount},
     output::outln,
     settle::SettleOptions,
 };
 
 /// Serves the registered model, and any LoRA adapters registered on it (loaded once over the base and
 /// picked per request by the OpenAI `model` field), over an OpenAI-compatible API. The server's wallet pays: every
-/// completion leaves a signed receipt in the outbox, settled in the background every --interval.
+/// completion leaves a signed receipt in the outbox, settled in the background every --interval; or, for a
+/// model with a --channel, signs the channel's next voucher, settled once --channel-settle-value or
+/// --channel-settle-after is reached.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Serve {
     #[command(flatten)]
@@ -59,6 +66,22 @@ pub(crate) struct Serve {
     /// Seconds between background settlement rounds.
     #[arg(long, default_value_t = 10)]
     interval: u64,
+    /// Pay a served model's completions through this usage channel (repeatable, one per model): the
+    /// wallet signs the channel's next voucher after each completion instead of a receipt of its own.
+    /// The channel's signer must be the wallet and its node --node.
+    #[arg(long = "channel", value_name = "CHANNEL_ID")]
+    channels: Vec<u64>,
+    /// Base URL the channels' receipts logs are published under (answered at GET /v1/logs/0x<root>):
+    /// each settlement names `<URL>/0x<logRoot>` as its logURI [default: this server's
+    /// http://<listen address>/v1/logs].
+    #[arg(long, value_name = "URL")]
+    log_base: Option<String>,
+    /// Settle a channel once the vouchers since its last settlement owe at least this much (token units).
+    #[arg(long, default_value = "1000000000000000000", value_name = "AMOUNT", value_parser = parse_amount)]
+    channel_settle_value: U256,
+    /// Settle a channel once the first inference since its last settlement is this many seconds old.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    channel_settle_after: u64,
     #[command(flatten)]
     settle_options: SettleOptions,
     #[command(flatten)]
@@ -93,6 +116,18 @@ impl Serve {
             }
             (None, None) => None,
         };
+        let log_base = match (&self.log_base, self.channels.is_empty()) {
+            (Some(base), _) => Some(base.clone()),
+            (None, true) => None,
+            (None, false) => {
+                if local.ip().is_unspecified() {
+                    anyhow::bail!(
+                        "--channel on {local} needs --log-base: the URL others reach this server's logs at"
+                    );
+                }
+                Some(format!("http://{local}/v1/logs"))
+            }
+        };
         let config = SessionConfig {
             model_id: self.served.model_id,
             model_path: self.served.model.clone(),
@@ -107,12 +142,26 @@ impl Serve {
             receipt_validity: self.receipt_validity,
             output_base,
             outputs,
+            channels: self.channels.clone(),
+            log_base,
         };
         let session = Arc::new(Session::open(chain, signer, outbox, config).await?);
         let settlement = spawn_settlement(
             Arc::clone(&session),
             self.settle_options.config(chain_id),
             Duration::from_secs(self.interval.max(1)),
+        );
+        let channel_settlement = spawn_channel_settlement(
+            Arc::clone(&session),
+            SettlePolicy {
+                value: self.channel_settle_value,
+                after: Duration::from_secs(self.channel_settle_after),
+            },
+            SettleRound {
+                cut: false,
+                confirmations: self.settle_options.config(chain_id).confirmations,
+                fail_point: FailPoint::from_env(),
+            },
         );
         let state = AppState {
             session,
@@ -124,6 +173,7 @@ impl Serve {
         std::io::stdout().flush()?;
         let result = serve(listener, state).await;
         settlement.abort();
+        channel_settlement.abort();
         Ok(result?)
     }
 }

@@ -10,11 +10,12 @@ use alloy::{
     primitives::{Address, B256, U256, keccak256},
     signers::local::PrivateKeySigner,
 };
-use soil_bindings::contracts::IModelRegistry;
+use soil_bindings::{contracts::IModelRegistry, receipt::UsageReceipt};
 
 use crate::{
     attribution::{self, DocumentFetcher, Index, IndexCache},
     chain::Chain,
+    channel::{ChannelBook, ChannelPayment, Inference},
     error::{ClientError, DepositShortfall, Result},
     model::{
         GenerationRequest, GenerationStats, ModelError, ModelFile, ModelOptions, ModelWorker,
@@ -22,7 +23,7 @@ use crate::{
     },
     outbox::Outbox,
     outputs::{self, OutputStore},
-    receipt::{PriceSchedule, ReceiptTerms, SignedReceipt, Usage, sign_usage},
+    receipt::{PriceSchedule, ReceiptTerms, Usage, quote_fee, sign_usage},
 };
 
 /// How a session is opened.
@@ -53,6 +54,12 @@ pub struct SessionConfig {
     /// Where each output is published (content-addressed) before its receipt is signed (nowhere when
     /// unset).
     pub outputs: Option<OutputStore>,
+    /// Usage channels to pay through, at most one per served model: a completion of a model with a
+    /// channel signs the channel's next voucher instead of a receipt of its own.
+    pub channels: Vec<u64>,
+    /// Base URL the channels' receipts logs are published under: a settled period's `logURI` is
+    /// `<base>/0x<logRoot>` (none when unset).
+    pub log_base: Option<String>,
 }
 
 /// A finished, paid use of the model.
@@ -64,12 +71,42 @@ pub struct Completion {
     pub stats: GenerationStats,
     /// The output's attribution.
     pub attribution: attribution::Attribution,
-    /// The signed receipt, already in the outbox.
-    pub receipt: SignedReceipt,
-    /// Its EIP-712 digest.
+    /// The receipt, already durable (in the outbox, or in its channel's log).
+    pub receipt: UsageReceipt,
+    /// Its id: the EIP-712 digest of a receipt settled on its own, the log leaf of one in a channel.
     pub digest: B256,
-    /// Its outbox row.
-    pub outbox_id: i64,
+    /// How it is paid.
+    pub payment: Payment,
+}
+
+/// How a completion is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payment {
+    /// By its own signed receipt, in the outbox at this row.
+    Receipt {
+        /// The outbox row.
+        outbox_id: i64,
+    },
+    /// Through a usage channel: a new voucher covers it.
+    Channel(ChannelPayment),
+}
+
+impl Payment {
+    /// The receipt's outbox row, when it is paid on its own.
+    pub fn outbox_id(&self) -> Option<i64> {
+        match self {
+            Self::Receipt { outbox_id } => Some(*outbox_id),
+            Self::Channel(_) => None,
+        }
+    }
+
+    /// The channel payment, when it is paid through a channel.
+    pub fn channel(&self) -> Option<&ChannelPayment> {
+        match self {
+            Self::Receipt { .. } => None,
+            Self::Channel(payment) => Some(payment),
+        }
+    }
 }
 
 /// One model a session serves: the whole model it loaded, or a LoRA adapter applied over it.
@@ -81,6 +118,7 @@ pub struct ServedModel {
     index: Index,
     release_ids: Vec<u64>,
     terms: ReceiptTerms,
+    channel: Option<ChannelBook>,
 }
 
 impl ServedModel {
@@ -107,6 +145,11 @@ impl ServedModel {
     /// The releases its outputs are attributed over.
     pub fn release_ids(&self) -> &[u64] {
         &self.release_ids
+    }
+
+    /// The channel its completions are paid through, if any.
+    pub fn channel(&self) -> Option<&ChannelBook> {
+        self.channel.as_ref()
     }
 }
 
@@ -235,6 +278,55 @@ async fn load_with_adapters(
     .map_err(ClientError::from)
 }
 
+/// Opens each of `config.channels` on the served model it pays for (the wallet signing its vouchers, the
+/// session's node running it); a channel for a model not served, or a second one for a model, is an
+/// error.
+async fn attach_channels(
+    chain: &Chain,
+    outbox: &Outbox,
+    signer: &PrivateKeySigner,
+    models: &mut [ServedModel],
+    config: &SessionConfig,
+) -> Result<()> {
+    let log_base = config.log_base.as_deref().unwrap_or_default();
+    for &channel_id in &config.channels {
+        let on_chain = chain.channel(channel_id).await?;
+        let model = models
+            .iter_mut()
+            .find(|m| m.model_id() == on_chain.modelId)
+            .ok_or_else(|| ClientError::UnusableChannel {
+                channel_id,
+                reason: format!(
+                    "it pays for model {}, which is not served here",
+                    on_chain.modelId
+                ),
+            })?;
+        if let Some(other) = &model.channel {
+            return Err(ClientError::UnusableChannel {
+                channel_id,
+                reason: format!(
+                    "model {} is already paid through channel {}",
+                    on_chain.modelId,
+                    other.channel_id()
+                ),
+            });
+        }
+        model.channel = Some(
+            ChannelBook::open(
+                chain,
+                outbox,
+                channel_id,
+                signer.address(),
+                model.terms.node,
+                Some(model.model_id()),
+                log_base,
+            )
+            .await?,
+        );
+    }
+    Ok(())
+}
+
 /// The registered models a session serves, read from the chain: the whole model first, then each adapter
 /// (which must be registered on it), with the adapter files in the same order.
 struct Lineup {
@@ -330,8 +422,10 @@ impl Session {
                     deadline: 0,
                 },
                 release_ids: model.releaseIds,
+                channel: None,
             });
         }
+        attach_channels(&chain, &outbox, &signer, &mut models, &config).await?;
         if let Some(at) = models.iter().position(|m| m.model_id() == config.model_id) {
             models.swap(0, at);
         }
@@ -417,6 +511,12 @@ impl Session {
         })
     }
 
+    /// The price per 1,000 tokens of `model` in force now (what a channel's receipt signed now charges).
+    async fn price_now(&self, model: &ServedModel) -> Result<U256> {
+        let (_, now) = self.chain.head().await?;
+        Ok(model.terms.prices.price_at(now))
+    }
+
     /// Refuses paid work the payer cannot cover: the fee of `prompt_tokens + max_output_tokens` tokens
     /// of `model` (the most the next receipt can charge) must fit in the deposit less the pending
     /// withdrawal and the receipts already waiting in the outbox, so every receipt this session signs can
@@ -427,6 +527,13 @@ impl Session {
         prompt_tokens: u64,
         max_output_tokens: u64,
     ) -> Result<()> {
+        if let Some(channel) = &model.channel {
+            let price = self.price_now(model).await?;
+            let needed = quote_fee(price, prompt_tokens.saturating_add(max_output_tokens));
+            return channel
+                .ensure_covers(&self.chain, &self.outbox, needed)
+                .await;
+        }
         let payer = self.signer.address();
         // Four independent reads (three of the chain, one of the outbox), side by side.
         let (terms, deposit, (withdrawing, _), committed) = tokio::try_join!(
@@ -462,7 +569,6 @@ impl Session {
         if let Some(store) = &self.outputs {
             store.publish(text.as_bytes()).await?;
         }
-        let terms = self.terms_now(model).await?;
         let output_uri = self.output_uri(text.as_bytes());
         let usage = Usage {
             prompt: &prompt_bytes(prompt),
@@ -471,6 +577,31 @@ impl Session {
             input_tokens: stats.prompt_tokens as usize,
             output_tokens: stats.output_tokens as usize,
         };
+        if let Some(channel) = &model.channel {
+            let price = self.price_now(model).await?;
+            let (payment, receipt) = channel
+                .record(
+                    &self.chain,
+                    &self.outbox,
+                    &self.signer,
+                    Inference {
+                        usage,
+                        price_per_kilo_token: price,
+                        attribution_version: attribution::PROTOCOL_VERSION,
+                        attribution: attribution.to_receipt(),
+                    },
+                )
+                .await?;
+            return Ok(Completion {
+                digest: payment.leaf,
+                text,
+                stats,
+                attribution,
+                receipt,
+                payment: Payment::Channel(payment),
+            });
+        }
+        let terms = self.terms_now(model).await?;
         let domain = self.chain.receipt_domain();
         let receipt = sign_usage(
             &domain,
@@ -487,8 +618,8 @@ impl Session {
             text,
             stats,
             attribution,
-            receipt,
-            outbox_id,
+            receipt: receipt.receipt,
+            payment: Payment::Receipt { outbox_id },
         })
     }
 

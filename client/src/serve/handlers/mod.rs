@@ -4,6 +4,7 @@ pub(crate) mod chat;
 pub(crate) mod completions;
 pub(crate) mod embeddings;
 pub(crate) mod health;
+pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod models;
 pub(crate) mod outputs;
@@ -35,7 +36,8 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// What Soil adds to a completion: the receipt's digest, its outbox row, the token counts and fee it signs,
+/// What Soil adds to a completion: the receipt's digest (its log leaf in a channel), its outbox row or its
+/// channel (id, period, the cumulative fee the new voucher promises), the token counts and fee it signs,
 /// the output's hash and URI, and the attribution.
 pub(crate) fn soil_extension(completion: &Completion) -> Value {
     let attribution: Vec<Value> = completion
@@ -44,14 +46,23 @@ pub(crate) fn soil_extension(completion: &Completion) -> Value {
         .iter()
         .map(|&(contribution, ppm)| json!({ "contribution_id": contribution, "weight_ppm": ppm }))
         .collect();
+    let channel = completion.payment.channel().map(|paid| {
+        json!({
+            "id": paid.channel_id,
+            "period": paid.period,
+            "nonce": completion.receipt.nonce.to_string(),
+            "cumulative_fee": paid.cumulative_fee.to_string(),
+        })
+    });
     json!({
         "receipt": completion.digest,
-        "outbox_id": completion.outbox_id,
-        "fee": completion.receipt.receipt.fee.to_string(),
-        "input_tokens": completion.receipt.receipt.inputTokens,
-        "output_tokens": completion.receipt.receipt.outputTokens,
-        "output_hash": completion.receipt.receipt.outputHash,
-        "output_uri": completion.receipt.receipt.outputURI,
+        "outbox_id": completion.payment.outbox_id(),
+        "channel": channel,
+        "fee": completion.receipt.fee.to_string(),
+        "input_tokens": completion.receipt.inputTokens,
+        "output_tokens": completion.receipt.outputTokens,
+        "output_hash": completion.receipt.outputHash,
+        "output_uri": completion.receipt.outputURI,
         "attribution": attribution,
     })
 }
