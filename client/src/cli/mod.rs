@@ -5,6 +5,7 @@ mod args;
 mod attribute;
 mod audit;
 mod balance;
+mod channel;
 mod claim;
 mod datanet;
 mod deposit;
@@ -49,6 +50,9 @@ enum Command {
     Withdraw(withdraw::Withdraw),
     /// Token balance, deposit, pending withdrawal and claimable earnings.
     Balance(balance::Balance),
+    /// Usage channels: open, fund, status, settle, close.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
     /// Claim your contributions' pool rewards, then your whole claimable balance.
     Claim(claim::Claim),
     /// Run the model on a prompt, attribute the output, sign and store the usage receipt.
@@ -85,6 +89,7 @@ impl Cli {
             Command::Deposit(cmd) => cmd.run(global).await,
             Command::Withdraw(cmd) => cmd.run(global).await,
             Command::Balance(cmd) => cmd.run(global).await,
+            Command::Channel(cmd) => cmd.run(global).await,
             Command::Claim(cmd) => cmd.run(global).await,
             Command::Infer(cmd) => cmd.run(global).await,
             Command::Serve(cmd) => cmd.run(global).await,
