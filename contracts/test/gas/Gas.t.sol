@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
 import {IUsageEscrow} from "../../src/interfaces/IUsageEscrow.sol";
-import {Base} from "../utils/Base.t.sol";
+import {ChannelBase} from "../utils/ChannelBase.t.sol";
 
 /// @notice Gas of the hot paths, written to contracts/snapshots/*.json by `make snapshot`.
 /// @dev Isolated: every external call from a test is its own transaction, so storage starts cold as on a
@@ -11,7 +11,7 @@ import {Base} from "../utils/Base.t.sol";
 ///      the ERC-20 transfer is measured the same way as the reference. Receipts carry random 256-bit nonces,
 ///      as the client signs them (each receipt's digest is its own storage slot whatever its nonce; the
 ///      nonce's bytes count only in the calldata).
-abstract contract GasFixture is Base {
+abstract contract GasFixture is ChannelBase {
     uint256 internal constant PAYERS = 10;
     uint256 internal constant RECEIPTS_PER_PAYER = 5;
     uint256 internal constant BATCH = PAYERS * RECEIPTS_PER_PAYER;
@@ -27,7 +27,7 @@ abstract contract GasFixture is Base {
     /// @dev How many distinct contributors the 100 contributions come from.
     function _authors() internal pure virtual returns (uint256);
 
-    function setUp() public override {
+    function setUp() public virtual override {
         super.setUp();
         uint64[] memory releases = new uint64[](2);
         for (uint256 d; d < 2; ++d) {
