@@ -74,7 +74,9 @@ async fn read(
     let mut response = client.get(url).send().await.map_err(transient)?;
     let status = response.status();
     if status.is_server_error() || matches!(status.as_u16(), 404 | 408 | 429) {
-        return Err(FetchError::Transient(format!("the server answered {status}")));
+        return Err(FetchError::Transient(format!(
+            "the server answered {status}"
+        )));
     }
     if !status.is_success() {
         return Err(FetchError::Refused(status.as_u16()));

@@ -123,9 +123,7 @@ impl LogFetcher {
 
     /// The wait after `attempts` failed tries and one more.
     fn backoff(&self, attempts: u32) -> Duration {
-        self.config
-            .backoff
-            .saturating_mul(1 << attempts.min(16))
+        self.config.backoff.saturating_mul(1 << attempts.min(16))
     }
 }
 

@@ -243,7 +243,9 @@ async fn rows(
         let r = &entry.receipt;
         let leaf = entry.leaf(s.channel_id);
         if indexed(conn, leaf).await? {
-            return Ok(Err(format!("receipt {position} ({leaf}) is indexed already")));
+            return Ok(Err(format!(
+                "receipt {position} ({leaf}) is indexed already"
+            )));
         }
         let weights: Vec<u32> = entry.attribution.entries.iter().map(|e| e.1).collect();
         let split = split_fee(
@@ -347,7 +349,10 @@ async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<
     else {
         return Ok(None);
     };
-    Ok(Some((text(&row, "contributor")?, number(&row, "datanet_id")?)))
+    Ok(Some((
+        text(&row, "contributor")?,
+        number(&row, "datanet_id")?,
+    )))
 }
 
 const RECEIPT_COLUMNS: &[&str] = &[

@@ -49,7 +49,9 @@ pub enum Mismatch {
     #[error("{0}")]
     Unreadable(String),
     /// The log is another channel's or period's.
-    #[error("the log is channel {channel_id}'s period {period}, the voucher channel {expected_channel}'s period {expected_period}")]
+    #[error(
+        "the log is channel {channel_id}'s period {period}, the voucher channel {expected_channel}'s period {expected_period}"
+    )]
     OtherPeriod {
         /// The log's channel.
         channel_id: u64,

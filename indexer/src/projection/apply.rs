@@ -44,7 +44,11 @@ fn with(mut head: Vec<Val>, rest: impl IntoIterator<Item = Val>) -> Vec<Val> {
     head
 }
 
-pub(super) fn unknown(ev: &RawEvent, entity: &'static str, id: &dyn std::fmt::Display) -> IndexerError {
+pub(super) fn unknown(
+    ev: &RawEvent,
+    entity: &'static str,
+    id: &dyn std::fmt::Display,
+) -> IndexerError {
     IndexerError::UnknownEntity {
         event: ev.event.name(),
         block_number: ev.block_number,
@@ -64,7 +68,10 @@ pub(super) async fn account<R>(
         .await
 }
 
-pub(super) async fn totals(state: &mut State, change: impl FnOnce(&mut Totals) -> Result<()>) -> Result<()> {
+pub(super) async fn totals(
+    state: &mut State,
+    change: impl FnOnce(&mut Totals) -> Result<()>,
+) -> Result<()> {
     state
         .upsert::<Totals, ()>((1,), Totals::default, change)
         .await

@@ -167,8 +167,10 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         });
     }
     let mut attributed = U256::ZERO;
-    for (position, (contribution_id, paid)) in
-        contribution_ids.iter().zip(contribution_amounts).enumerate()
+    for (position, (contribution_id, paid)) in contribution_ids
+        .iter()
+        .zip(contribution_amounts)
+        .enumerate()
     {
         let id = int("contribution id", *contribution_id)?;
         let (contributor, datanet) = state
@@ -256,7 +258,11 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
             .ok_or_else(|| unknown(ev, "base model", &base_id))?;
         account(state, base_owner, |a| {
             add(&mut a.owner_earnings, *base_share, "owner earnings")?;
-            add(&mut a.derivative_earnings, *base_share, "derivative earnings")
+            add(
+                &mut a.derivative_earnings,
+                *base_share,
+                "derivative earnings",
+            )
         })
         .await?;
     }
