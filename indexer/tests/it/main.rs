@@ -3,6 +3,7 @@
 
 mod adapters;
 mod api;
+mod channels;
 mod crash;
 mod explorer;
 mod graphql;
