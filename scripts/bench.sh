@@ -7,8 +7,10 @@ cd "$ROOT"
 export PATH="$ROOT/tools/foundry:$ROOT/node_modules/.bin:$PATH"  # tools/foundry: Foundry with its exit status
 export SOIL_MODEL=${SOIL_MODEL:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 
-echo "==> gas: settle batches, claim, contribute, review vs an ERC-20 transfer (contracts/snapshots)"
+echo "==> gas: settle batches and channel vouchers, claim, contribute, review vs an ERC-20 transfer (contracts/snapshots)"
 forge test --match-path 'contracts/test/gas/*' -vv
+echo "==> settlement cost per inference: channel vouchers of 1 to 10,000 inferences vs receipt batches vs an ERC-20 transfer (L2 gas, calldata, OP-stack L1 data fee)"
+cargo bench -p soil-bindings --bench settlement_cost
 echo "==> client: attribution index build vs bare libsais, attribution latency"
 cargo bench -p soil-client --bench attribution
 echo "==> client: attribution quality on planted sources (precision, recall, ppm on wrong documents, false credit)"
