@@ -189,6 +189,21 @@ async fn write(
         Outcome::Mismatch(why) => ("MISMATCH", Some(why.as_str()), 0),
         Outcome::Retry { problem, at } => (PENDING, Some(problem.as_str()), int("time", *at)?),
     };
+    // The rows are built before the write begins, so it holds the store only to write them.
+    let rows = match outcome {
+        Outcome::Verified(log) => {
+            let mut conn = store
+                .pool()
+                .acquire()
+                .await
+                .map_err(IndexerError::db("reading for a log's receipts"))?;
+            match rows(&mut conn, due, log).await? {
+                Ok(rows) => Some(rows),
+                Err(why) => return Ok(Err(why)),
+            }
+        }
+        _ => None,
+    };
     let mut tx = store
         .pool()
         .begin()
@@ -210,11 +225,7 @@ async fn write(
     if held != 1 {
         return Ok(Ok(false));
     }
-    if let Outcome::Verified(log) = outcome {
-        let (receipts, edges) = match rows(&mut tx, due, log).await? {
-            Ok(rows) => rows,
-            Err(why) => return Ok(Err(why)),
-        };
+    if let Some((receipts, edges)) = rows {
         receipts.write(&mut tx, store.backend()).await?;
         edges.write(&mut tx, store.backend()).await?;
     }

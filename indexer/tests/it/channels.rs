@@ -267,11 +267,11 @@ fn fetcher(store: &Store) -> LogFetcher {
     )
 }
 
-/// Runs the fetcher's rounds until no log is pending (within a bound).
+/// Runs the fetcher's rounds until no log is pending (within a bound), each by a new fetcher as after a
+/// restart: what is pending (and how many tries it had) is in the store.
 async fn fetch_all(store: &Store) -> TestResult {
-    let fetcher = fetcher(store);
     for _ in 0..50 {
-        fetcher.round().await?;
+        fetcher(store).round().await?;
         let pending: i64 =
             sqlx::query("SELECT COUNT(*) FROM voucher_settlements WHERE log_status = 'PENDING'")
                 .fetch_one(store.pool())
