@@ -244,8 +244,8 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         external
         nonReentrant
     {
-        address from = channels;
-        if (msg.sender != from || from == address(0)) revert NotChannels(msg.sender);
+        address expected = channels;
+        if (msg.sender != expected || expected == address(0)) revert NotChannels(msg.sender);
         uint64[] memory ids = voucher.contributionIds;
         uint256 n = ids.length;
         // slither-disable-next-line uninitialized-local
@@ -268,7 +268,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         // The shares are within their bps of `fee` and the bps sum to at most 10 000: no underflow.
         b.toTreasury = fee - voucher.ownerShare - voucher.baseShare - voucher.nodeShare - voucher.dataShare;
         _closeBatch(b, _accruePools(b));
-        _token.safeTransferFrom(from, address(this), fee);
+        _token.safeTransferFrom(msg.sender, address(this), fee);
     }
 
     /// @inheritdoc IUsageEscrow
@@ -522,7 +522,7 @@ contract UsageEscrow is IUsageEscrow, EIP712, Ownable2Step, ReentrancyGuardTrans
         uint64[] calldata ids = v.contributionIds;
         uint256[] calldata amounts = v.contributionAmounts;
         if (amounts.length != ids.length) revert InvalidVoucherContributions(amounts.length);
-        uint64 previous;
+        uint64 previous = 0;
         for (uint256 k; k < ids.length; ++k) {
             uint64 id = ids[k];
             if (id <= previous) revert InvalidVoucherContributions(k);
