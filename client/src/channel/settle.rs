@@ -161,7 +161,18 @@ pub async fn settle_channel(
         already_settled: reconcile(chain, outbox, channel_id, &channel).await?,
         ..ChannelSettleReport::default()
     };
+    let not_node = || ClientError::UnusableChannel {
+        channel_id,
+        reason: format!(
+            "only its node {} settles it, not this wallet ({})",
+            channel.node,
+            chain.account()
+        ),
+    };
     if round.cut {
+        if channel.node != chain.account() {
+            return Err(not_node());
+        }
         let open = outbox.open_period(channel_id).await?;
         if outbox.cut(channel_id, open.period).await? {
             tracing::info!(channel = channel_id, period = open.period, fee = %open.promised(), "period cut");
@@ -178,14 +189,7 @@ pub async fn settle_channel(
             continue;
         }
         if channel.node != chain.account() {
-            return Err(ClientError::UnusableChannel {
-                channel_id,
-                reason: format!(
-                    "only its node {} settles it, not this wallet ({})",
-                    channel.node,
-                    chain.account()
-                ),
-            });
+            return Err(not_node());
         }
         let Some((voucher, signature)) = &period.voucher else {
             continue;
@@ -262,5 +266,72 @@ async fn wait_final(chain: &Chain, tx: B256, confirmations: u64) -> Result<bool>
             });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, Bytes};
+    use soil_bindings::channel::Voucher;
+
+    use super::*;
+
+    fn open_period(unsettled: u64, first_at: i64) -> PeriodRecord {
+        PeriodRecord {
+            channel_id: 1,
+            period: 2,
+            start_fee: U256::from(100u64),
+            voucher: Some((
+                Voucher {
+                    channelId: 1,
+                    period: 2,
+                    inferences: 1,
+                    startFee: U256::from(100u64),
+                    fee: U256::from(100 + unsettled),
+                    ownerShare: U256::ZERO,
+                    baseShare: U256::ZERO,
+                    nodeShare: U256::ZERO,
+                    dataShare: U256::ZERO,
+                    contributionIds: Vec::new(),
+                    contributionAmounts: Vec::new(),
+                    logRoot: B256::ZERO,
+                },
+                Bytes::new(),
+            )),
+            state: PeriodState::Open,
+            tx_hash: None,
+            first_at: Some(first_at),
+        }
+    }
+
+    fn channel(closes_at: u64) -> Channel {
+        Channel {
+            payer: Address::repeat_byte(1),
+            modelId: 1,
+            period: 2,
+            node: Address::repeat_byte(2),
+            closesAt: closes_at,
+            open: true,
+            signer: Address::repeat_byte(1),
+            deposit: 1_000,
+            settledFee: 100,
+        }
+    }
+
+    #[test]
+    fn a_period_is_due_by_value_age_or_a_close_asked_for() {
+        let policy = SettlePolicy {
+            value: U256::from(50u64),
+            after: Duration::from_secs(60),
+        };
+        assert!(!policy.is_due(&open_period(49, 1_000), &channel(0), 1_059));
+        assert!(policy.is_due(&open_period(50, 1_000), &channel(0), 1_001));
+        assert!(policy.is_due(&open_period(1, 1_000), &channel(0), 1_060));
+        assert!(policy.is_due(&open_period(1, 1_000), &channel(5_000), 1_001));
+        let empty = PeriodRecord {
+            voucher: None,
+            ..open_period(0, 1_000)
+        };
+        assert!(!policy.is_due(&empty, &channel(5_000), 9_999));
     }
 }

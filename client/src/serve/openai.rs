@@ -644,11 +644,14 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
-    /// A failed completion: 402 when the payer's deposit cannot cover it (nothing was generated), else
-    /// 500.
+    /// A failed completion: 402 when the payer's deposit, or its channel, cannot cover it (nothing was
+    /// generated), else 500.
     pub(crate) fn from_client(err: &crate::error::ClientError) -> Self {
+        use crate::error::ClientError;
         match err {
-            crate::error::ClientError::InsufficientDeposit { .. } => Self::new(
+            ClientError::InsufficientDeposit { .. }
+            | ClientError::ChannelDepositShort { .. }
+            | ClientError::UnusableChannel { .. } => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_deposit",
                 err.to_string(),
