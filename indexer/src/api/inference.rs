@@ -86,7 +86,7 @@ pub(crate) struct Inference {
     /// For a receipt settled in a channel's voucher: the channel's period (null for one settled alone).
     pub(crate) channel_period: Option<U64>,
     /// For a receipt settled in a channel's voucher: its index in the period's log (0 otherwise).
-    pub(crate) channel_position: i64,
+    pub(crate) channel_position: U64,
 }
 
 macro_rules! columns {
@@ -233,7 +233,7 @@ impl Inference {
             Cursor::ints(&[
                 r.block_number.stored(),
                 r.log_index.stored(),
-                r.channel_position,
+                r.channel_position.stored(),
             ])
         }))
     }

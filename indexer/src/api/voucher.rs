@@ -176,7 +176,7 @@ impl VoucherSettlement {
         sql.bind(self.digest.clone());
         page.append(&mut sql, &["channel_position"]);
         let rows: Vec<Inference> = db(ctx, &["receipts"]).all(&sql).await.map_err(gql)?;
-        Ok(page.connection(rows, |r| Cursor::ints(&[r.channel_position])))
+        Ok(page.connection(rows, |r| Cursor::ints(&[r.channel_position.stored()])))
     }
 }
 

@@ -241,6 +241,8 @@ pub(crate) async fn check_against_chain(
         "Swept",
         "WithdrawalDelaySet",
         "MaxReceiptValiditySet",
+        // The deployment's: the escrow learns its UsageChannels.
+        "ChannelsSet",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -351,7 +353,15 @@ pub(crate) async fn check_against_chain(
     );
     assert_eq!(text(store, "SELECT value FROM parameters WHERE contract = 'DatanetRegistry' AND name = 'stakeLockPeriod'").await?, "86400");
     assert_eq!(text(store, "SELECT value FROM parameters WHERE contract = 'UsageEscrow' AND name = 'withdrawalDelay'").await?, "172800");
-    assert_eq!(int(store, "SELECT COUNT(*) FROM parameters").await?, 5);
+    assert_eq!(
+        text(
+            store,
+            "SELECT value FROM parameters WHERE contract = 'UsageEscrow' AND name = 'channels'"
+        )
+        .await?,
+        format!("{:#x}", chain.deployment.usage_channels)
+    );
+    assert_eq!(int(store, "SELECT COUNT(*) FROM parameters").await?, 6);
 
     // Hand-computed splits. r1: fee 377 000 (377 tokens at 1e6/1000): owner 20 %, data 60 %, node 15 %.
     let r1 = "(SELECT digest FROM receipts WHERE fee = '377000')";
