@@ -115,11 +115,13 @@ pub enum ClientError {
     MissingContributionEvent(u64),
     /// An audit was asked for something that is neither a settled receipt's digest nor a transaction.
     #[error(
-        "{0} is neither the digest of a settled receipt nor the hash of a transaction on this chain"
+        "{0} is neither the digest of a settled receipt or channel voucher nor the hash of a transaction on this chain"
     )]
     NotSettled(B256),
-    /// An audit was given a transaction that settled no receipt.
-    #[error("transaction {0} settled no receipt (it has no ReceiptSettled log of the escrow)")]
+    /// An audit was given a transaction that settled no receipt and no voucher.
+    #[error(
+        "transaction {0} settled no receipt and no voucher (it has no ReceiptSettled log of the escrow and no VoucherSettled log of the channels)"
+    )]
     NoReceiptsSettled(B256),
     /// The release's recomputed Merkle root differs from the one published on chain.
     #[error(

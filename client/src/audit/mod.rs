@@ -6,7 +6,10 @@
 //! as a session merges them) under the receipt's `attributionVersion`, and compared with the signed
 //! `attributionHash` and with the attribution the log carries. Every difference is a [`Finding`]; a
 //! receipt with none passes. What stops the audit itself (the chain unreachable, a release's documents
-//! gone) is an error, not a finding.
+//! gone) is an error, not a finding. A settled channel period is audited through its receipts log
+//! ([`channel`]).
+
+pub mod channel;
 
 use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
@@ -15,7 +18,7 @@ use serde::Serialize;
 
 use crate::{
     attribution::{self, DocumentFetcher, Index, IndexCache},
-    chain::{Chain, SettledReceipt},
+    chain::{Chain, SettledReceipt, SettledVoucher},
     error::{ClientError, Result},
     serve::session::sync_releases,
 };
@@ -29,17 +32,38 @@ pub struct AuditConfig {
     pub fetch_timeout: Duration,
 }
 
-/// The receipts `id` names: the settled receipt whose digest it is, else every receipt settled by the
+/// What `id` names: a settled receipt, a settled channel voucher, or a transaction settling either.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Receipts settled one by one.
+    pub receipts: Vec<SettledReceipt>,
+    /// Channel vouchers, each paying a period of receipts.
+    pub vouchers: Vec<SettledVoucher>,
+}
+
+/// What `id` names: the settled receipt or voucher whose digest it is, else everything settled by the
 /// transaction with that hash.
-pub async fn find_settled(chain: &Chain, id: B256) -> Result<Vec<SettledReceipt>> {
+pub async fn find_settled(chain: &Chain, id: B256) -> Result<Settled> {
     if let Some(settled) = chain.settled_receipt(id).await? {
-        return Ok(vec![settled]);
+        return Ok(Settled {
+            receipts: vec![settled],
+            vouchers: Vec::new(),
+        });
     }
-    match chain.settled_in_tx(id).await? {
-        None => Err(ClientError::NotSettled(id)),
-        Some(receipts) if receipts.is_empty() => Err(ClientError::NoReceiptsSettled(id)),
-        Some(receipts) => Ok(receipts),
+    if let Some(voucher) = chain.settled_voucher(id).await? {
+        return Ok(Settled {
+            receipts: Vec::new(),
+            vouchers: vec![voucher],
+        });
     }
+    let Some(receipts) = chain.settled_in_tx(id).await? else {
+        return Err(ClientError::NotSettled(id));
+    };
+    let vouchers = chain.vouchers_settled_in_tx(id).await?;
+    if receipts.is_empty() && vouchers.is_empty() {
+        return Err(ClientError::NoReceiptsSettled(id));
+    }
+    Ok(Settled { receipts, vouchers })
 }
 
 /// One contribution's weight.

@@ -10,6 +10,7 @@ mod model;
 mod release;
 mod token;
 mod tx;
+mod vouchers;
 
 use std::{
     path::{Path, PathBuf},
@@ -32,6 +33,7 @@ pub use escrow::{SettleBatch, SettlePreparation, SettledReceipt};
 pub use model::AdapterUris;
 pub use release::VerifiedRelease;
 pub use tx::{Revert, TxStatus};
+pub use vouchers::SettledVoucher;
 
 use crate::error::{ClientError, Result};
 

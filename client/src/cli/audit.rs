@@ -3,7 +3,11 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use alloy::primitives::B256;
-use soil_client::audit::{AuditConfig, Auditor, ReceiptAudit, find_settled};
+use soil_client::audit::{
+    AuditConfig, Auditor, ReceiptAudit,
+    channel::{PeriodAudit, Selection},
+    find_settled,
+};
 
 use super::{
     Global,
@@ -12,16 +16,27 @@ use super::{
 
 /// Audits settled receipts: fetches each output from the URI its receipt signs, checks it against the
 /// signed output hash, recomputes its attribution over the model's releases and compares it with the
-/// signed attribution hash and the settled attribution. Prints a verdict per receipt naming what differs;
-/// exits non-zero when any receipt fails.
+/// signed attribution hash and the settled attribution. A settled channel voucher is audited through its
+/// period's receipts log: fetched from the URI the node named, checked against the voucher (channel,
+/// period, root, every receipt the channel's, the totals paid), then each chosen receipt is proved into
+/// the root and audited as above. Prints a verdict per receipt and period naming what differs; exits
+/// non-zero when any fails.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Audit {
-    /// A settled receipt's digest, or a settlement transaction's hash (every receipt it settled).
+    /// A settled receipt's or channel voucher's digest, or a settlement transaction's hash (everything it
+    /// settled).
     #[arg(value_name = "DIGEST|TX")]
     id: B256,
-    /// Seconds one fetch (the output, a release document) may take.
+    /// Seconds one fetch (the output, a receipts log, a release document) may take.
     #[arg(long, default_value_t = 60)]
     fetch_timeout: u64,
+    /// Of a channel period's log, audit only this many receipts, spread evenly over it (the log itself is
+    /// always checked whole).
+    #[arg(long, value_name = "N", conflicts_with = "receipt")]
+    sample: Option<usize>,
+    /// Of a channel period's log, audit the receipt with this number in the channel (repeatable).
+    #[arg(long, value_name = "NUMBER")]
+    receipt: Vec<u64>,
 }
 
 impl Audit {
@@ -36,16 +51,33 @@ impl Audit {
                 fetch_timeout: Duration::from_secs(self.fetch_timeout.max(1)),
             },
         )?;
-        let mut audits = Vec::with_capacity(settled.len());
-        for receipt in &settled {
+        let selection = match (self.sample, self.receipt.is_empty()) {
+            (Some(n), _) => Selection::Sample(n),
+            (None, false) => Selection::Numbers(self.receipt),
+            (None, true) => Selection::All,
+        };
+        let mut audits = Vec::with_capacity(settled.receipts.len());
+        for receipt in &settled.receipts {
             audits.push(auditor.audit(receipt).await?);
         }
+        let mut periods = Vec::with_capacity(settled.vouchers.len());
+        for voucher in &settled.vouchers {
+            periods.push(auditor.audit_period(voucher, &selection).await?);
+        }
         let failed = audits.iter().filter(|a| !a.passed).count();
+        let failed_periods = periods.iter().filter(|p| !p.passed).count();
         if global.json {
-            output::json(&serde_json::json!({ "passed": failed == 0, "receipts": audits }))?;
+            output::json(&serde_json::json!({
+                "passed": failed == 0 && failed_periods == 0,
+                "receipts": audits,
+                "periods": periods,
+            }))?;
         } else {
             for audit in &audits {
                 print_audit(audit)?;
+            }
+            for period in &periods {
+                print_period(period)?;
             }
         }
         if failed > 0 {
@@ -54,8 +86,67 @@ impl Audit {
                 audits.len()
             );
         }
+        if failed_periods > 0 {
+            anyhow::bail!(
+                "{failed_periods} of {} settled channel period(s) failed the audit",
+                periods.len()
+            );
+        }
         Ok(())
     }
+}
+
+fn print_period(period: &PeriodAudit) -> std::io::Result<()> {
+    outln!(
+        "channel {} period {} (voucher {})",
+        period.channel_id,
+        period.period,
+        period.digest
+    )?;
+    outln!(
+        "  {:<12} block {}, tx {}",
+        "settled",
+        period.block,
+        period.tx
+    )?;
+    outln!(
+        "  {:<12} {} inferences, fee {}",
+        "paid",
+        period.inferences,
+        period.fee
+    )?;
+    outln!(
+        "  {:<12} {} (root {})",
+        "log",
+        printable(&period.log_uri),
+        period.log_root
+    )?;
+    for finding in &period.findings {
+        outln!("    - {}", printable(&finding.to_string()))?;
+    }
+    outln!()?;
+    for receipt in &period.receipts {
+        outln!(
+            "receipt number {} of channel {} (leaf {}, {} proof step(s)): {}",
+            receipt.number,
+            period.channel_id,
+            receipt.leaf,
+            receipt.proof.len(),
+            if receipt.proved {
+                "in the settled log"
+            } else {
+                "NOT in the settled log"
+            }
+        )?;
+        print_audit(&receipt.audit)?;
+    }
+    let verdict = if period.passed {
+        "PASS: the log is the settled voucher's, adds up to what it paid, and every receipt audited passed"
+    } else {
+        "FAIL"
+    };
+    outln!("  period verdict {verdict}")?;
+    outln!()
 }
 
 /// `text` with control characters escaped: what the chain says is printed, never interpreted.
