@@ -96,3 +96,31 @@ async fn read(
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_http_and_https_are_fetched() {
+        let limits = FetchLimits {
+            timeout: Duration::from_secs(1),
+            max_bytes: 1,
+        };
+        for uri in [
+            "ipfs://bafy",
+            "file:///etc/passwd",
+            "ftp://host/log",
+            "http://",
+            "not a uri",
+            "",
+        ] {
+            let refused = fetch(&client(), uri, limits).await;
+            assert!(
+                matches!(refused, Err(FetchError::Scheme(_))),
+                "{uri}: {refused:?}"
+            );
+            assert!(!refused.unwrap_err().is_transient());
+        }
+    }
+}

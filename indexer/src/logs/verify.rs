@@ -195,3 +195,163 @@ impl std::fmt::Display for Pairs<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::keccak256;
+    use soil_bindings::Attribution;
+    use soil_bindings::channel::LogEntry;
+    use soil_bindings::contracts::IUsageEscrow::UsageReceipt;
+
+    use super::*;
+
+    const TERMS: SplitTerms = SplitTerms {
+        owner_bps: 2_000,
+        base_share_bps: 0,
+        node_bps: 1_500,
+        data_bps: 6_000,
+    };
+
+    fn entry(nonce: u64, fee: u64, attribution: Vec<(u64, u32)>) -> LogEntry {
+        let attribution = Attribution::new(attribution).expect("attribution");
+        LogEntry {
+            receipt: UsageReceipt {
+                payer: Address::repeat_byte(1),
+                modelId: 3,
+                node: Address::repeat_byte(2),
+                promptHash: keccak256(format!("prompt {nonce}")),
+                outputHash: keccak256(format!("output {nonce}")),
+                outputURI: String::new(),
+                inputTokens: 1,
+                outputTokens: 2,
+                fee: U256::from(fee),
+                nonce: U256::from(nonce),
+                deadline: 0,
+                attributionVersion: 1,
+                attributionHash: attribution.hash(),
+            },
+            attribution,
+        }
+    }
+
+    /// A log of two receipts and the settlement of its voucher, as the chain has it.
+    fn settled() -> (ReceiptsLog, Settled) {
+        let log = ReceiptsLog {
+            channel_id: 7,
+            period: 2,
+            entries: vec![
+                entry(1, 999_999, vec![(4, 500_000), (9, 3)]),
+                entry(2, 12_345, vec![(4, 1_000_000)]),
+            ],
+        };
+        let mut totals = PeriodTotals::default();
+        for e in &log.entries {
+            totals.add(&TERMS, e.receipt.fee, &e.attribution);
+        }
+        let v = totals.voucher(7, 2, U256::from(100u64), log.root());
+        let settled = Settled {
+            digest: B256::repeat_byte(9),
+            channel_id: 7,
+            period: 2,
+            inferences: v.inferences,
+            start_fee: v.startFee,
+            fee: v.fee,
+            owner_share: v.ownerShare,
+            base_share: v.baseShare,
+            node_share: v.nodeShare,
+            data_share: v.dataShare,
+            contributions: v
+                .contributionIds
+                .into_iter()
+                .zip(v.contributionAmounts)
+                .collect(),
+            log_root: v.logRoot,
+            payer: Address::repeat_byte(1),
+            node: Address::repeat_byte(2),
+            model_id: 3,
+            terms: TERMS,
+        };
+        (log, settled)
+    }
+
+    #[test]
+    fn a_log_that_reproduces_its_voucher_verifies() {
+        let (log, settled) = settled();
+        assert_eq!(verify(&settled, &log.to_json()), Ok(log));
+    }
+
+    #[test]
+    fn a_voucher_listing_a_contribution_at_zero_still_verifies() {
+        let (log, mut settled) = settled();
+        settled.contributions.push((11, U256::ZERO));
+        assert!(verify(&settled, &log.to_json()).is_ok());
+    }
+
+    #[test]
+    fn each_way_a_log_fails_is_named() {
+        let (log, settled) = settled();
+        assert!(matches!(
+            verify(&settled, b"{\"not\": \"a log\"}"),
+            Err(Mismatch::Unreadable(_))
+        ));
+        let mut other = settled.clone();
+        other.period = 3;
+        assert!(matches!(
+            verify(&other, &log.to_json()),
+            Err(Mismatch::OtherPeriod { period: 2, .. })
+        ));
+        let mut rooted = settled.clone();
+        rooted.log_root = B256::repeat_byte(5);
+        assert!(matches!(
+            verify(&rooted, &log.to_json()),
+            Err(Mismatch::Root { .. })
+        ));
+        let mut foreign = settled.clone();
+        foreign.node = Address::repeat_byte(3);
+        assert_eq!(
+            verify(&foreign, &log.to_json()),
+            Err(Mismatch::Foreign {
+                index: 0,
+                what: "node"
+            })
+        );
+        // A voucher whose owner share is a wei off what its receipts sum to (within the escrow's bounds).
+        let mut off = settled.clone();
+        off.owner_share -= U256::from(1u64);
+        assert!(matches!(
+            verify(&off, &log.to_json()),
+            Err(Mismatch::Totals {
+                what: "owner share",
+                ..
+            })
+        ));
+        let mut moved = settled.clone();
+        moved.contributions[0].1 -= U256::from(1u64);
+        assert!(matches!(
+            verify(&moved, &log.to_json()),
+            Err(Mismatch::Totals {
+                what: "contributions",
+                ..
+            })
+        ));
+        let mut counted = settled;
+        counted.inferences = 3;
+        assert!(matches!(
+            verify(&counted, &log.to_json()),
+            Err(Mismatch::Totals {
+                what: "inference count",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_receipt_twice_is_a_mismatch() {
+        let (mut log, settled) = settled();
+        log.entries.push(log.entries[1].clone());
+        assert_eq!(
+            verify(&settled, &log.to_json()),
+            Err(Mismatch::Repeated { index: 2 })
+        );
+    }
+}
