@@ -10,6 +10,7 @@ use crate::cli::http::{ops_router, serve, shutdown_signal};
 use crate::cli::{ApiArgs, DatabaseArgs};
 use crate::config::{RpcConfig, SyncConfig};
 use crate::error::Result;
+use crate::logs::fetch::FetchLimits;
 use crate::logs::{LogConfig, LogFetcher};
 use crate::store::Store;
 use crate::sync::Syncer;
@@ -56,6 +57,16 @@ pub struct RunArgs {
     /// How often to poll for new blocks, in milliseconds.
     #[arg(long, default_value_t = 1_000)]
     pub poll_interval_ms: u64,
+    /// Timeout of one fetch of a settled voucher's published receipts log, in milliseconds.
+    #[arg(long, default_value_t = 20_000)]
+    pub log_timeout_ms: u64,
+    /// Largest receipts log fetched, in bytes (a larger one is MISSING).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub log_max_bytes: usize,
+    /// Tries to fetch a log (unreachable, 5xx, 404: tried again, waiting 30 s, then twice as long
+    /// each time) before it is MISSING.
+    #[arg(long, default_value_t = 8)]
+    pub log_attempts: u32,
     /// Exit once caught up with the chain head instead of following it.
     #[arg(long)]
     pub exit_when_caught_up: bool,
@@ -90,6 +101,18 @@ impl RunArgs {
             timeout: Duration::from_millis(self.rpc_timeout_ms),
             concurrency: self.concurrency,
             ..RpcConfig::default()
+        }
+    }
+
+    /// The log fetcher's settings.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            limits: FetchLimits {
+                timeout: Duration::from_millis(self.log_timeout_ms),
+                max_bytes: self.log_max_bytes,
+            },
+            max_attempts: self.log_attempts,
+            ..LogConfig::default()
         }
     }
 
@@ -132,7 +155,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Some(serve(args.api.listen, app).await?)
     };
     // Published receipts logs are fetched beside the sync, never on its path.
-    let logs = tokio::spawn(LogFetcher::new(store.clone(), LogConfig::default()).run());
+    let logs = tokio::spawn(LogFetcher::new(store.clone(), args.log_config()).run());
     let outcome = tokio::select! {
         outcome = sync(&args, &store, deployment, status) => outcome,
         () = shutdown_signal() => {

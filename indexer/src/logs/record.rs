@@ -235,6 +235,7 @@ async fn write(
         .await
         .map_err(IndexerError::db("committing a log's write"))?;
     store.changed(changes);
+    metrics::counter!("soil_indexer_logs_total", "status" => status).increment(1);
     Ok(Ok(true))
 }
 
