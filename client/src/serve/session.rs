@@ -2,7 +2,8 @@
 //! against its registered weights hash, the base loaded once with every adapter over it, every release of
 //! each served model synced and indexed (cached by root), and each finished generation attributed over
 //! the releases of the model that produced it, turned into a signed usage receipt naming that model and
-//! written to the outbox before anything else happens with it.
+//! written to the outbox before anything else happens with it (for a model paid through a usage channel:
+//! a log entry and the channel's next signed voucher, written together).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -555,7 +556,8 @@ impl Session {
     }
 
     /// Attributes a finished generation of `model` over its releases, publishes it (when the session
-    /// publishes outputs), signs its receipt and writes it to the outbox. The output is published before
+    /// publishes outputs), signs its receipt and writes it to the outbox — or, for a model paid through a
+    /// channel, adds the receipt to the channel's log and signs the channel's next voucher. The output is published before
     /// the receipt exists, so a receipt never names an output URI with nothing behind it.
     pub async fn record(
         &self,
