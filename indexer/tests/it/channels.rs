@@ -477,8 +477,60 @@ async fn earnings_agree_with_the_escrow(
         .getChannel(1)
         .call()
         .await?;
-    let totals = api.data("{ totals { fees } }", json!({})).await?;
+    let totals = api
+        .data("{ totals { fees poolAccrued credited } }", json!({}))
+        .await?;
     assert_eq!(totals["totals"]["fees"], on_chain.settledFee.to_string());
+    assert_eq!(
+        totals["totals"]["poolAccrued"],
+        escrow.unclaimedPoolRewards().call().await?.to_string()
+    );
+    assert_eq!(
+        totals["totals"]["credited"],
+        escrow.totalCredited().call().await?.to_string()
+    );
+    // Each contributor's contributions earned its balance; the top contributors' earnings are theirs;
+    // the model's revenue is the settled fee and its owner and node parts the balances.
+    let q = "{ c1: contribution(id: 1) { earnings { total } } c2: contribution(id: 2) { earnings { total } }
+        c3: contribution(id: 3) { earnings { total } }
+        topContributors(first: 5) { address earnings { total } }
+        model(id: 1) { revenue { total owner node } } }";
+    let data = api.data(q, json!({})).await?;
+    let earned = |c: &str| -> U256 {
+        data[c]["earnings"]["total"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_default()
+    };
+    let escrow = &escrow;
+    let balance = |who: Address| async move { escrow.balanceOf(who).call().await };
+    assert_eq!(
+        earned("c1") + earned("c2"),
+        balance(actors.alice.address()).await?
+    );
+    assert_eq!(earned("c3"), balance(actors.bob.address()).await?);
+    let top = data["topContributors"]
+        .as_array()
+        .ok_or("topContributors")?;
+    assert!(!top.is_empty());
+    for account in top {
+        let address: Address = account["address"].as_str().ok_or("address")?.parse()?;
+        assert_eq!(
+            account["earnings"]["total"],
+            balance(address).await?.to_string(),
+            "top contributor {address}"
+        );
+    }
+    let revenue = &data["model"]["revenue"];
+    assert_eq!(revenue["total"], on_chain.settledFee.to_string());
+    assert_eq!(
+        revenue["owner"],
+        balance(actors.model_owner.address()).await?.to_string()
+    );
+    assert_eq!(
+        revenue["node"],
+        balance(actors.node.address()).await?.to_string()
+    );
     Ok(())
 }
 
