@@ -421,6 +421,36 @@ async fn check(chain: &LocalChain, actors: &Actors, store: &Store, s: &Scenario)
         )
         .await?;
     assert_eq!(found["inference"]["channelPeriod"], "6");
+    // In the attribution graph like any inference: the first `good` receipt, sized by its fee, to its
+    // model, payer, node and the two contributions it names.
+    let (_, good, _) = &s.periods[0];
+    let receipt = &good.log.entries[0];
+    let q = "query($root: ID!) { attributionGraph(root: $root, depth: 1) {
+        nodes { id value } edges { target kind weight } } }";
+    let g = &api
+        .data(q, json!({ "root": addr_hash(receipt.leaf(1)) }))
+        .await?["attributionGraph"];
+    let root = format!("inference:{}", addr_hash(receipt.leaf(1)));
+    let root_node = g["nodes"]
+        .as_array()
+        .ok_or("nodes")?
+        .iter()
+        .find(|n| n["id"] == root.as_str())
+        .ok_or("the receipt's node")?;
+    assert_eq!(root_node["value"], receipt.receipt.fee.to_string(), "{g}");
+    assert_eq!(g["nodes"].as_array().map(Vec::len), Some(6), "{g}");
+    let attributed: Vec<(&str, f64)> = g["edges"]
+        .as_array()
+        .ok_or("edges")?
+        .iter()
+        .filter(|e| e["kind"] == "ATTRIBUTED")
+        .filter_map(|e| Some((e["target"].as_str()?, e["weight"].as_f64()?)))
+        .collect();
+    assert_eq!(
+        attributed,
+        [("contribution:1", 0.5), ("contribution:2", 0.333333)],
+        "{g}"
+    );
     let listed = api
         .data(
             "{ channels(first: 5, payer: \"PAYER\") { nodes { id } } }"
