@@ -564,12 +564,14 @@ contract EscrowHandler is Test {
         currentTime = target;
     }
 
-    function _available(uint256 p) internal view returns (uint256) {
+    /// @dev How much the payer's deposit falls short of covering `fee` on top of its pending withdrawal and
+    ///      the receipts it signed that are still outstanding (0 when it covers it).
+    function _shortfall(uint256 p, uint256 fee) internal view returns (uint256) {
         address payer = payers[p];
         (uint256 pending,) = escrow.pendingWithdrawal(payer);
-        uint256 committed = pending + outstanding(payer);
+        uint256 needed = pending + outstanding(payer) + fee;
         uint256 held = escrow.depositOf(payer);
-        return held > committed ? held - committed : 0;
+        return needed > held ? needed - held : 0;
     }
 
     function _signOne(uint256 seed) internal {
@@ -593,12 +595,13 @@ contract EscrowHandler is Test {
             }
         }
         r.fee = models.quoteFee(t.id, uint256(r.inputTokens) + r.outputTokens, r.deadline);
-        uint256 available = _available(p);
-        if (r.fee > available) {
+        uint256 shortfall = _shortfall(p, r.fee);
+        if (shortfall != 0) {
             ++ghostSignRefused;
             if ((seed >> 144) % 2 == 0) return;
-            // The payer tops up first (through a third party half the time).
-            _deposit(r.payer, (seed >> 145) % 2 == 0 ? stranger : r.payer, r.fee - available);
+            // The payer tops up first (through a third party half the time): by the whole shortfall, which
+            // exceeds the fee when a pending withdrawal asks for more than the deposit holds.
+            _deposit(r.payer, (seed >> 145) % 2 == 0 ? stranger : r.payer, shortfall);
         }
         IUsageEscrow.Attribution memory a = _randomAttribution(t, seed >> 80);
         r.attributionHash = keccak256(abi.encode(a.contributionIds, a.weightsPpm));
