@@ -56,13 +56,8 @@ pub struct ChannelBook {
     writing: tokio::sync::Mutex<()>,
 }
 
-/// Why `channel` cannot carry `signer`'s vouchers to `node` for `model_id` (`None` for any model).
-fn unusable(
-    channel: &Channel,
-    signer: Address,
-    node: Address,
-    model_id: Option<u64>,
-) -> Option<String> {
+/// Why `channel` takes no new inferences: it is closed, or its payer asked to close it.
+fn not_taking_inferences(channel: &Channel) -> Option<String> {
     if !channel.open {
         return Some("it is closed".to_owned());
     }
@@ -71,6 +66,19 @@ fn unusable(
             "its payer asked to close it (it closes at {}); it takes no new inferences",
             channel.closesAt
         ));
+    }
+    None
+}
+
+/// Why `channel` cannot carry `signer`'s vouchers to `node` for `model_id` (`None` for any model).
+fn unusable(
+    channel: &Channel,
+    signer: Address,
+    node: Address,
+    model_id: Option<u64>,
+) -> Option<String> {
+    if let Some(reason) = not_taking_inferences(channel) {
+        return Some(reason);
     }
     if channel.signer != signer {
         return Some(format!(
@@ -182,7 +190,7 @@ impl ChannelBook {
     }
 
     fn ensure_fits(&self, channel: &Channel, promised: U256, needed: U256) -> Result<()> {
-        if let Some(reason) = unusable(channel, channel.signer, self.node, None) {
+        if let Some(reason) = not_taking_inferences(channel) {
             return Err(ClientError::UnusableChannel {
                 channel_id: self.channel_id,
                 reason,

@@ -26,7 +26,11 @@ pub(crate) async fn get(
         .await
         .map_err(|err| {
             tracing::error!(error = %err, "reading a receipts log failed");
-            ApiError::internal(&err)
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                err.to_string(),
+            )
         })?
         .filter(|log| log.root() == root)
         .ok_or_else(|| {
