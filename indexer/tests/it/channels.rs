@@ -702,3 +702,60 @@ async fn channels_sync_is_not_held_up_by_a_hanging_log() -> TestResult {
     background.abort();
     Ok(())
 }
+
+/// The payer asks to close, waits the close window and closes: the channel is `CLOSING` with the chain's
+/// `closesAt`, then `CLOSED` with what went back to the payer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_close_with_their_refund() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    let _s = scenario(&chain, &actors).await?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = sqlite(dir.path(), "close.db").await?;
+    let as_payer = IUsageChannels::new(
+        chain.deployment.usage_channels,
+        wallet(&chain, &actors.payer),
+    );
+    send!(as_payer.requestClose(1));
+    index(&chain, &store, sync_config(64)).await?;
+    let config = || ApiConfig {
+        response_cache_bytes: 0,
+        ..ApiConfig::default()
+    };
+    let q = "{ channel(id: 1) { state closesAt refund settledFee deposit } }";
+    let on_chain = IUsageChannels::new(chain.deployment.usage_channels, reader(&chain))
+        .getChannel(1)
+        .call()
+        .await?;
+    let api = Served::start(&store, config()).await?;
+    let closing = api.data(q, json!({})).await?;
+    assert_eq!(closing["channel"]["state"], "CLOSING");
+    assert_eq!(
+        closing["channel"]["closesAt"],
+        on_chain.closesAt.to_string()
+    );
+    assert_eq!(closing["channel"]["refund"], "0");
+
+    let window = IUsageChannels::new(chain.deployment.usage_channels, reader(&chain))
+        .CLOSE_WINDOW()
+        .call()
+        .await?;
+    crate::support::advance_time(&chain, window).await?;
+    let as_payer = IUsageChannels::new(
+        chain.deployment.usage_channels,
+        wallet(&chain, &actors.payer),
+    );
+    send!(as_payer.close(1));
+    index(&chain, &store, sync_config(64)).await?;
+    let closed = api.data(q, json!({})).await?;
+    assert_eq!(closed["channel"]["state"], "CLOSED");
+    assert_eq!(
+        closed["channel"]["refund"],
+        (on_chain.deposit - on_chain.settledFee).to_string()
+    );
+    assert_eq!(
+        closed["channel"]["settledFee"],
+        on_chain.settledFee.to_string()
+    );
+    Ok(())
+}
