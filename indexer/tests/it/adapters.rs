@@ -22,7 +22,7 @@ use crate::support::{
 use crate::sync::{amount, lower};
 
 /// The derivative share model 1's owner declares, and the manifest URI of the adapter.
-const SHARE_BPS: u16 = 750;
+pub(crate) const SHARE_BPS: u16 = 750;
 const MANIFEST_URI: &str = "https://manifests.example/adapter-2.json";
 
 /// An adapter registration on model 1 by bob, trained on release 1, at the scenario's price and split.
@@ -47,7 +47,7 @@ fn registration(manifest: &str, manifest_uri: &str) -> AdapterRegistration {
     }
 }
 
-async fn set_share(chain: &LocalChain, actors: &Actors) -> TestResult {
+pub(crate) async fn set_share(chain: &LocalChain, actors: &Actors) -> TestResult {
     let models = IModelRegistry::new(
         chain.deployment.model_registry,
         wallet(chain, &actors.model_owner),
@@ -56,7 +56,11 @@ async fn set_share(chain: &LocalChain, actors: &Actors) -> TestResult {
     Ok(())
 }
 
-async fn register_adapter(chain: &LocalChain, actors: &Actors, manifest: &str) -> TestResult {
+pub(crate) async fn register_adapter(
+    chain: &LocalChain,
+    actors: &Actors,
+    manifest: &str,
+) -> TestResult {
     let models = IModelRegistry::new(chain.deployment.model_registry, wallet(chain, &actors.bob));
     send!(models.registerAdapter(registration(manifest, MANIFEST_URI)));
     Ok(())

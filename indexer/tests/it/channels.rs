@@ -29,16 +29,25 @@ use crate::support::{
     wallet,
 };
 
-/// The model's split as a voucher's totals use it (model 1 is a whole model: no base share).
-fn terms() -> SplitTerms {
-    let (owner_bps, data_bps, node_bps, _) = SPLIT;
-    SplitTerms {
-        owner_bps,
-        base_share_bps: 0,
-        node_bps,
-        data_bps,
-    }
+/// A channel: its id, its model, and the model's split as a voucher's totals use it.
+#[derive(Debug, Clone, Copy)]
+struct Paying {
+    channel_id: u64,
+    model_id: u64,
+    terms: SplitTerms,
 }
+
+/// Channel 1, for model 1 (a whole model: no base share).
+const MODEL_1: Paying = Paying {
+    channel_id: 1,
+    model_id: 1,
+    terms: SplitTerms {
+        owner_bps: SPLIT.0,
+        base_share_bps: 0,
+        node_bps: SPLIT.2,
+        data_bps: SPLIT.1,
+    },
+};
 
 /// What the test's log server answers, by name.
 #[derive(Clone, Default)]
@@ -90,10 +99,11 @@ struct Period {
     voucher: IUsageChannels::Voucher,
 }
 
-/// Period `period` of channel 1, starting at cumulative fee `start_fee`, with `uses` inferences
+/// Period `period` of `paying`'s channel, starting at cumulative fee `start_fee`, with `uses` inferences
 /// (`(fee, attribution)`), numbered from `first_nonce`.
 fn period(
     actors: &Actors,
+    paying: Paying,
     period: u32,
     start_fee: U256,
     first_nonce: u64,
@@ -104,11 +114,11 @@ fn period(
     for (k, (fee, attribution)) in uses.iter().enumerate() {
         let nonce = first_nonce + k as u64;
         let attribution = Attribution::new(attribution.clone())?;
-        totals.add(&terms(), U256::from(*fee), &attribution);
+        totals.add(&paying.terms, U256::from(*fee), &attribution);
         entries.push(LogEntry {
             receipt: UsageReceipt {
                 payer: actors.payer.address(),
-                modelId: 1,
+                modelId: paying.model_id,
                 node: actors.node.address(),
                 promptHash: keccak256(format!("channel prompt {nonce}")),
                 outputHash: keccak256(format!("channel output {nonce}")),
@@ -125,11 +135,11 @@ fn period(
         });
     }
     let log = ReceiptsLog {
-        channel_id: 1,
+        channel_id: paying.channel_id,
         period,
         entries,
     };
-    let voucher = totals.voucher(1, period, start_fee, log.root());
+    let voucher = totals.voucher(paying.channel_id, period, start_fee, log.root());
     Ok(Period { log, voucher })
 }
 
@@ -210,7 +220,7 @@ async fn scenario(chain: &LocalChain, actors: &Actors) -> TestResult<Scenario> {
     let mut built = Vec::new();
     let (mut start_fee, mut nonce) = (U256::ZERO, 1u64);
     for (p, (name, uses)) in names.iter().zip(uses).enumerate() {
-        let period = period(actors, p as u32, start_fee, nonce, uses)?;
+        let period = period(actors, MODEL_1, p as u32, start_fee, nonce, uses)?;
         start_fee = period.voucher.fee;
         nonce += uses.len() as u64;
         built.push((*name, period));
@@ -757,5 +767,120 @@ async fn channels_close_with_their_refund() -> TestResult {
         closed["channel"]["settledFee"],
         on_chain.settledFee.to_string()
     );
+    Ok(())
+}
+
+/// A channel for an adapter (model 2 on model 1, whose owner takes a derivative share): the voucher's
+/// base share reaches the base model's owner, its log verifies with the adapter's terms, and every
+/// balance agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_for_an_adapter_pays_the_base_share() -> TestResult {
+    let chain = LocalChain::start().await?;
+    let actors = Actors::of(&chain);
+    setup_graph(&chain, &actors).await?;
+    crate::adapters::set_share(&chain, &actors).await?;
+    crate::adapters::register_adapter(&chain, &actors, "adapter for a channel").await?;
+    let d = &chain.deployment;
+    let token = IPaymentToken::new(d.token, wallet(&chain, &actors.payer));
+    send!(token.approve(d.usage_channels, U256::MAX));
+    let channels = IUsageChannels::new(d.usage_channels, wallet(&chain, &actors.payer));
+    send!(channels.open(
+        actors.node.address(),
+        2,
+        actors.payer.address(),
+        U256::from(10_000_000u64)
+    ));
+    let adapter = Paying {
+        channel_id: 1,
+        model_id: 2,
+        terms: SplitTerms {
+            base_share_bps: crate::adapters::SHARE_BPS,
+            ..MODEL_1.terms
+        },
+    };
+    let uses: &[Inference] = &[
+        (999_999, vec![(1, 500_000)]),
+        (333_337, vec![(1, 250_000), (3, 1)]),
+    ];
+    let p = period(&actors, adapter, 0, U256::ZERO, 1, uses)?;
+    assert!(!p.voucher.baseShare.is_zero());
+    let (base, _server) =
+        log_server(HashMap::from([("adapter".to_owned(), p.log.to_json())])).await?;
+    settle(&chain, &actors, &p.voucher, &format!("{base}/logs/adapter")).await?;
+
+    let dir = tempfile::tempdir()?;
+    let (store, _) = sqlite(dir.path(), "adapter.db").await?;
+    index(&chain, &store, sync_config(64)).await?;
+    fetch_all(&store).await?;
+    let api = Served::start(
+        &store,
+        ApiConfig {
+            response_cache_bytes: 0,
+            ..ApiConfig::default()
+        },
+    )
+    .await?;
+    let q = "{ channel(id: 1) { settlements { nodes { baseShare logStatus logProblem
+            receipts { nodes { model { id } } } } } }
+        adapter: model(id: 2) { revenue { total owner base } }
+        base: model(id: 1) { revenue { derivative } } }";
+    let data = api.data(q, json!({})).await?;
+    let settlement = &data["channel"]["settlements"]["nodes"][0];
+    assert_eq!(settlement["logStatus"], "VERIFIED", "{settlement}");
+    assert_eq!(settlement["baseShare"], p.voucher.baseShare.to_string());
+    assert_eq!(
+        settlement["receipts"]["nodes"],
+        json!([{ "model": { "id": "2" } }, { "model": { "id": "2" } }])
+    );
+    assert_eq!(
+        data["adapter"]["revenue"]["base"],
+        p.voucher.baseShare.to_string()
+    );
+    assert_eq!(
+        data["base"]["revenue"]["derivative"],
+        p.voucher.baseShare.to_string()
+    );
+    assert_eq!(
+        data["adapter"]["revenue"]["total"],
+        p.voucher.fee.to_string()
+    );
+    let escrow = IUsageEscrow::new(d.usage_escrow, reader(&chain));
+    let q = "query($a: String!) { account(address: $a) { earnings { total asModelOwner asBaseModelOwner asNode } } }";
+    let earnings = |who: &PrivateKeySigner| {
+        let address = addr(who.address());
+        let api = &api;
+        async move {
+            let data = api.data(q, json!({ "a": address })).await?;
+            TestResult::Ok(data["account"]["earnings"].clone())
+        }
+    };
+    // The base's owner: its owner earnings are the derivative share (model 1 earned nothing itself).
+    let base_owner = earnings(&actors.model_owner).await?;
+    assert_eq!(
+        base_owner["asBaseModelOwner"],
+        p.voucher.baseShare.to_string()
+    );
+    for (who, earned) in [
+        (&actors.model_owner, base_owner["asModelOwner"].clone()),
+        (
+            &actors.bob,
+            earnings(&actors.bob).await?["asModelOwner"].clone(),
+        ),
+        (
+            &actors.node,
+            earnings(&actors.node).await?["asNode"].clone(),
+        ),
+        (
+            &actors.alice,
+            earnings(&actors.alice).await?["total"].clone(),
+        ),
+    ] {
+        assert_eq!(
+            earned,
+            escrow.balanceOf(who.address()).call().await?.to_string(),
+            "{}",
+            who.address()
+        );
+    }
     Ok(())
 }
