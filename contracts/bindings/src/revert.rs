@@ -9,7 +9,7 @@ use alloy::{
 };
 use serde::Deserialize;
 
-use crate::contracts::{IDatanetRegistry, IModelRegistry, IUsageEscrow};
+use crate::contracts::{IDatanetRegistry, IModelRegistry, IUsageChannels, IUsageEscrow};
 
 /// A contract's user documentation (`forge inspect <contract> userdoc`), the part read here.
 #[derive(Deserialize)]
@@ -29,6 +29,7 @@ static NOTICES: LazyLock<HashMap<[u8; 4], String>> = LazyLock::new(|| {
         include_str!("../abi/IDatanetRegistry.userdoc.json"),
         include_str!("../abi/IModelRegistry.userdoc.json"),
         include_str!("../abi/IUsageEscrow.userdoc.json"),
+        include_str!("../abi/IUsageChannels.userdoc.json"),
     ]
     .into_iter()
     .filter_map(|json| serde_json::from_str::<UserDoc>(json).ok())
@@ -54,6 +55,8 @@ pub fn describe(data: &Bytes) -> Option<String> {
         ("DatanetRegistry", format!("{err:?}"))
     } else if let Ok(err) = IModelRegistry::IModelRegistryErrors::abi_decode(data) {
         ("ModelRegistry", format!("{err:?}"))
+    } else if let Ok(err) = IUsageChannels::IUsageChannelsErrors::abi_decode(data) {
+        ("UsageChannels", format!("{err:?}"))
     } else {
         return None;
     };
@@ -96,13 +99,29 @@ mod tests {
     fn every_custom_error_has_a_notice() {
         let selectors = IUsageEscrow::IUsageEscrowErrors::selectors()
             .chain(IDatanetRegistry::IDatanetRegistryErrors::selectors())
-            .chain(IModelRegistry::IModelRegistryErrors::selectors());
+            .chain(IModelRegistry::IModelRegistryErrors::selectors())
+            .chain(IUsageChannels::IUsageChannelsErrors::selectors());
         for selector in selectors {
             assert!(
                 NOTICES.contains_key(&selector),
                 "no @notice for error {selector:?}"
             );
         }
+    }
+
+    #[test]
+    fn decodes_a_channels_error() {
+        let data = IUsageChannels::WrongPeriod {
+            channelId: 3,
+            expected: 2,
+            given: 1,
+        }
+        .abi_encode();
+        assert_eq!(
+            describe(&data.into()).unwrap(),
+            "UsageChannels: The voucher belongs to another period than the channel's current one (a stale \
+             voucher). (WrongPeriod { channelId: 3, expected: 2, given: 1 })"
+        );
     }
 
     #[test]
