@@ -130,7 +130,8 @@ impl fmt::Display for LogFinding {
 pub struct ChannelReceiptAudit {
     /// Its position in the log.
     pub index: usize,
-    /// Its number in the channel (the receipt's `nonce`).
+    /// Its number in the channel (the receipt's `nonce`), a decimal string in JSON.
+    #[serde(serialize_with = "decimal")]
     pub number: U256,
     /// Its leaf: keccak256(abi.encode(channelId, hashStruct(receipt))).
     pub leaf: B256,
@@ -158,7 +159,8 @@ pub struct PeriodAudit {
     pub period: u32,
     /// Its inferences, as the voucher counts them.
     pub inferences: u32,
-    /// The period's fee.
+    /// The period's fee, a decimal string in JSON.
+    #[serde(serialize_with = "decimal")]
     pub fee: U256,
     /// Where the node published the log.
     pub log_uri: String,
@@ -329,6 +331,14 @@ impl Auditor<'_> {
         }
         Ok(())
     }
+}
+
+/// A 256-bit value as a decimal string, as the CLI's JSON writes amounts.
+fn decimal<S: serde::Serializer>(
+    value: &U256,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 /// The names of the voucher fields in which `a` and `b` differ.

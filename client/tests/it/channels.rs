@@ -55,7 +55,7 @@ const PROMPTS: [&str; 4] = [
 
 /// Sentences of Alice's documents. The end-to-end stream asks the model to quote one through a JSON
 /// schema whose only value is that sentence, so every answer is attributed to her contributions.
-const QUOTES: [&str; 4] = [
+pub(crate) const QUOTES: [&str; 4] = [
     "Honey bees are known for their construction of perennial colonial nests from wax",
     "It is commonly prepared by decomposing plant and food waste, recycling organic materials, and manure",
     "The honey bee is a eusocial flying insect within the genus Apis of the bee clade",
@@ -63,7 +63,7 @@ const QUOTES: [&str; 4] = [
 ];
 
 /// A chat completion constrained to `{"quote": QUOTE}`; returns its status and body.
-async fn quote(base: &str, model: u64, quote: &str) -> (u16, Value) {
+pub(crate) async fn quote(base: &str, model: u64, quote: &str) -> (u16, Value) {
     let schema = json!({ "type": "object", "properties": { "quote": { "const": quote } },
                          "required": ["quote"], "additionalProperties": false });
     let response = http()
@@ -89,7 +89,7 @@ async fn channel(env: &Env, id: u64) -> Channel {
 }
 
 /// Every settled voucher of channel `id`, in order, with the logURI it named.
-async fn settled_vouchers(env: &Env, id: u64) -> Vec<(Voucher, String)> {
+pub(crate) async fn settled_vouchers(env: &Env, id: u64) -> Vec<(Voucher, String)> {
     let filter = Filter::new()
         .address(env.chain.deployment.usage_channels)
         .event_signature(IUsageChannels::VoucherSettled::SIGNATURE_HASH)
@@ -111,7 +111,13 @@ async fn settled_vouchers(env: &Env, id: u64) -> Vec<(Voucher, String)> {
 }
 
 /// Opens a channel from `payer` to `node` for the market's model; returns its id.
-fn open_channel(env: &Env, market: &Market, payer: usize, node: Address, deposit: &str) -> u64 {
+pub(crate) fn open_channel(
+    env: &Env,
+    market: &Market,
+    payer: usize,
+    node: Address,
+    deposit: &str,
+) -> u64 {
     let opened = env.json(
         payer,
         &[

@@ -7,6 +7,7 @@ mod adapters;
 mod attribution;
 mod audit;
 mod batching;
+mod channel_audit;
 mod channels;
 mod common;
 mod errors;
