@@ -166,8 +166,10 @@ pub enum ClientError {
     /// already promise.
     #[error(
         "channel {channel_id}'s deposit cannot pay for this request: it needs up to {needed} but only {} is left \
-         (deposit {deposit}, vouchers signed for {promised}); short by {}; run `soil channel fund` or open another",
-        .deposit.saturating_sub(*.promised), .needed.saturating_sub(.deposit.saturating_sub(*.promised))
+         (deposit {deposit}, vouchers signed for {promised}, {held} held for requests under way); short by {}; \
+         run `soil channel fund` or open another",
+        .deposit.saturating_sub(.promised.saturating_add(*.held)),
+        .needed.saturating_sub(.deposit.saturating_sub(.promised.saturating_add(*.held)))
     )]
     ChannelDepositShort {
         /// The channel.
@@ -178,6 +180,8 @@ pub enum ClientError {
         deposit: U256,
         /// The cumulative fee its latest voucher promises.
         promised: U256,
+        /// The largest fees of the requests admitted and not yet recorded.
+        held: U256,
     },
     /// A value does not fit the on-chain field it goes into.
     #[error("{what} is out of range: {value}")]

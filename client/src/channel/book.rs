@@ -1,5 +1,7 @@
 //! One channel a session pays through.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use alloy::{
     primitives::{Address, B256, U256},
     signers::local::PrivateKeySigner,
@@ -52,8 +54,26 @@ pub struct ChannelBook {
     node: Address,
     terms: SplitTerms,
     domain: ChannelDomain,
-    /// One inference written at a time by this process (others are caught by the outbox's check).
+    /// One admission or inference written at a time by this process (other processes are caught by the
+    /// outbox's check).
     writing: tokio::sync::Mutex<()>,
+    /// The largest fees of the requests admitted and not yet recorded.
+    held: Arc<Mutex<U256>>,
+}
+
+/// A request's largest fee, held against its channel's deposit from its admission until its inference is
+/// recorded (the voucher then promises its actual fee) or it ends without one (dropped).
+#[derive(Debug)]
+pub struct Reservation {
+    held: Arc<Mutex<U256>>,
+    amount: U256,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        *held = held.saturating_sub(self.amount);
+    }
 }
 
 /// Why `channel` takes no new inferences: it is closed, or its payer asked to close it.
@@ -166,6 +186,7 @@ impl ChannelBook {
             terms: chain.split_terms(channel.modelId).await?,
             domain: chain.channel_domain(),
             writing: tokio::sync::Mutex::new(()),
+            held: Arc::default(),
         })
     }
 
@@ -179,17 +200,38 @@ impl ChannelBook {
         self.model_id
     }
 
-    /// Refuses work the channel cannot pay for: its deposit less what its vouchers already promise must
-    /// cover `needed`, the request's largest fee; and a closing channel takes no new inferences.
-    pub async fn ensure_covers(&self, chain: &Chain, outbox: &Outbox, needed: U256) -> Result<()> {
+    /// Admits a request whose largest fee is `needed`, holding that fee against the channel until the
+    /// returned reservation is recorded or dropped. Refuses work the channel cannot pay for: its deposit,
+    /// less what its vouchers already promise and what the requests under way hold, must cover `needed`;
+    /// and a closing channel takes no new inferences. Concurrent requests therefore never overrun the
+    /// deposit after their work is done.
+    pub async fn reserve(
+        &self,
+        chain: &Chain,
+        outbox: &Outbox,
+        needed: U256,
+    ) -> Result<Reservation> {
+        let _writing = self.writing.lock().await;
         let (channel, open) = tokio::try_join!(
             chain.channel(self.channel_id),
             outbox.open_period(self.channel_id)
         )?;
-        self.ensure_fits(&channel, open.promised(), needed)
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        self.ensure_fits(&channel, open.promised(), *held, needed)?;
+        *held += needed;
+        Ok(Reservation {
+            held: Arc::clone(&self.held),
+            amount: needed,
+        })
     }
 
-    fn ensure_fits(&self, channel: &Channel, promised: U256, needed: U256) -> Result<()> {
+    fn ensure_fits(
+        &self,
+        channel: &Channel,
+        promised: U256,
+        held: U256,
+        needed: U256,
+    ) -> Result<()> {
         if let Some(reason) = not_taking_inferences(channel) {
             return Err(ClientError::UnusableChannel {
                 channel_id: self.channel_id,
@@ -197,12 +239,13 @@ impl ChannelBook {
             });
         }
         let deposit = U256::from(channel.deposit);
-        if promised.saturating_add(needed) > deposit {
+        if promised.saturating_add(held).saturating_add(needed) > deposit {
             return Err(ClientError::ChannelDepositShort {
                 channel_id: self.channel_id,
                 needed,
                 deposit,
                 promised,
+                held,
             });
         }
         Ok(())
@@ -210,12 +253,15 @@ impl ChannelBook {
 
     /// Records one inference: its receipt (the channel's payer, model and node, the next nonce, deadline 0,
     /// the fee of its tokens at the price in force) joins the open period's log and the period's next
-    /// voucher is signed, both written in one outbox transaction. Returns the payment and the receipt.
+    /// voucher is signed, both written in one outbox transaction; the request's `reservation` is given
+    /// back in the same step, its place taken by the fee the voucher now promises. Returns the payment and
+    /// the receipt.
     pub async fn record(
         &self,
         chain: &Chain,
         outbox: &Outbox,
         signer: &PrivateKeySigner,
+        reservation: Option<Reservation>,
         inference: Inference<'_>,
     ) -> Result<(ChannelPayment, UsageReceipt)> {
         let Inference {
@@ -248,7 +294,8 @@ impl ChannelBook {
                 &attribution,
             )?;
             let fee = receipt.fee;
-            self.ensure_fits(&channel, open.promised(), fee)?;
+            // Within the deposit with the other requests' holds: this request's own hold covered it.
+            self.ensure_fits(&channel, open.promised(), U256::ZERO, fee)?;
             let entry = LogEntry {
                 receipt,
                 attribution: attribution.clone(),
@@ -289,6 +336,8 @@ impl ChannelBook {
                     cumulative_fee,
                     leaf,
                 };
+                // Given back while no admission can read the channel: the fee is promised now.
+                drop(reservation);
                 return Ok((payment, receipt));
             }
             tracing::debug!(

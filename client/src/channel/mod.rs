@@ -2,13 +2,14 @@
 //! wallet signs the channel's next cumulative voucher, and the node settles one voucher per period.
 //!
 //! - [`ChannelBook`]: one channel a session pays through — checked against the chain when opened, it
-//!   refuses work its deposit cannot cover and records each inference (log entry and new voucher, in one
-//!   outbox transaction);
+//!   refuses work its deposit cannot cover, holds each admitted request's largest fee until the request
+//!   is recorded ([`Reservation`]) and records each inference (log entry and new voucher, in one outbox
+//!   transaction);
 //! - [`settle`]: choosing the voucher to settle (the cut), sending it, and reconciling the outbox with the
 //!   chain after a crash, so nothing is lost and nothing is settled twice.
 
 mod book;
 pub mod settle;
 
-pub use book::{ChannelBook, ChannelPayment, Inference};
+pub use book::{ChannelBook, ChannelPayment, Inference, Reservation};
 pub use settle::{ChannelSettleReport, SettlePolicy, SettleRound, reconcile, settle_channel};

@@ -20,7 +20,7 @@ use std::{sync::Arc, time::Duration};
 
 pub use admission::Admission;
 pub use routes::{AppState, router};
-pub use session::{Completion, Payment, Session, SessionConfig};
+pub use session::{Completion, Generation, Payment, Session, SessionConfig};
 
 use crate::{
     channel::{SettlePolicy, SettleRound, settle_channel},

@@ -16,7 +16,7 @@ use soil_bindings::{contracts::IModelRegistry, receipt::UsageReceipt};
 use crate::{
     attribution::{self, DocumentFetcher, Index, IndexCache},
     chain::Chain,
-    channel::{ChannelBook, ChannelPayment, Inference},
+    channel::{ChannelBook, ChannelPayment, Inference, Reservation},
     error::{ClientError, DepositShortfall, Result},
     model::{
         GenerationRequest, GenerationStats, ModelError, ModelFile, ModelOptions, ModelWorker,
@@ -61,6 +61,16 @@ pub struct SessionConfig {
     /// Base URL the channels' receipts logs are published under: a settled period's `logURI` is
     /// `<base>/0x<logRoot>` (none when unset).
     pub log_base: Option<String>,
+}
+
+/// A paid generation under way: its tokens, and for a model paid through a channel the request's largest
+/// fee held against the channel until [`Session::record`] takes it.
+#[derive(Debug)]
+pub struct Generation {
+    /// The generation's events.
+    pub events: TokenStream,
+    /// The request's hold on its channel (`None` for a model paid per receipt).
+    pub reservation: Option<Reservation>,
 }
 
 /// A finished, paid use of the model.
@@ -482,25 +492,29 @@ impl Session {
 
     /// Starts a paid generation of `model` (see [`ModelWorker::generate`]; the request's adapter is the
     /// model's) and hands over its stream once the payer is known to cover it
-    /// ([`Session::ensure_funded`]); pass its end to [`Session::record`].
+    /// ([`Session::ensure_funded`]); pass its end and its reservation to [`Session::record`].
     pub async fn generate(
         &self,
         model: &ServedModel,
         mut request: GenerationRequest,
-    ) -> Result<TokenStream> {
+    ) -> Result<Generation> {
         request.adapter = model.adapter;
         let prompt_tokens = self.worker.prompt_tokens(request.prompt.clone()).await?;
         let max_tokens = u64::from(request.sampling.max_tokens);
         // The model reads the prompt while the deposit is checked; nothing reaches the caller before the
         // check passes, and a refused request's stream is dropped, which ends its generation.
         let events = self.worker.generate(request)?;
-        self.ensure_funded(
-            model,
-            u64::try_from(prompt_tokens).unwrap_or(u64::MAX),
-            max_tokens,
-        )
-        .await?;
-        Ok(events)
+        let reservation = self
+            .ensure_funded(
+                model,
+                u64::try_from(prompt_tokens).unwrap_or(u64::MAX),
+                max_tokens,
+            )
+            .await?;
+        Ok(Generation {
+            events,
+            reservation,
+        })
     }
 
     /// `model`'s terms for a receipt signed now: its deadline `validity` seconds past the chain's head.
@@ -521,19 +535,22 @@ impl Session {
     /// Refuses paid work the payer cannot cover: the fee of `prompt_tokens + max_output_tokens` tokens
     /// of `model` (the most the next receipt can charge) must fit in the deposit less the pending
     /// withdrawal and the receipts already waiting in the outbox, so every receipt this session signs can
-    /// settle.
+    /// settle. For a model paid through a channel it must fit in the channel's deposit less what its
+    /// vouchers promise and what the requests under way hold, and is held until the request is recorded
+    /// (the returned reservation).
     pub async fn ensure_funded(
         &self,
         model: &ServedModel,
         prompt_tokens: u64,
         max_output_tokens: u64,
-    ) -> Result<()> {
+    ) -> Result<Option<Reservation>> {
         if let Some(channel) = &model.channel {
             let price = self.price_now(model).await?;
             let needed = quote_fee(price, prompt_tokens.saturating_add(max_output_tokens));
             return channel
-                .ensure_covers(&self.chain, &self.outbox, needed)
-                .await;
+                .reserve(&self.chain, &self.outbox, needed)
+                .await
+                .map(Some);
         }
         let payer = self.signer.address();
         // Four independent reads (three of the chain, one of the outbox), side by side.
@@ -552,19 +569,21 @@ impl Session {
         if shortfall.missing() > U256::ZERO {
             return Err(ClientError::InsufficientDeposit(Box::new(shortfall)));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Attributes a finished generation of `model` over its releases, publishes it (when the session
     /// publishes outputs), signs its receipt and writes it to the outbox — or, for a model paid through a
-    /// channel, adds the receipt to the channel's log and signs the channel's next voucher. The output is published before
-    /// the receipt exists, so a receipt never names an output URI with nothing behind it.
+    /// channel, adds the receipt to the channel's log and signs the channel's next voucher, giving back the
+    /// request's `reservation`. The output is published before the receipt exists, so a receipt never
+    /// names an output URI with nothing behind it.
     pub async fn record(
         &self,
         model: &ServedModel,
         prompt: &Prompt,
         text: String,
         stats: GenerationStats,
+        reservation: Option<Reservation>,
     ) -> Result<Completion> {
         // The published bytes, not the sampled ids: an auditor holding only the text gets the same words.
         let attribution = model.index.attribute(text.as_bytes());
@@ -586,6 +605,7 @@ impl Session {
                     &self.chain,
                     &self.outbox,
                     &self.signer,
+                    reservation,
                     Inference {
                         usage,
                         price_per_kilo_token: price,
@@ -641,7 +661,10 @@ impl Session {
         mut on_piece: impl FnMut(&str),
     ) -> Result<Completion> {
         let prompt = request.prompt.clone();
-        let mut events = self.generate(model, request).await?;
+        let Generation {
+            mut events,
+            reservation,
+        } = self.generate(model, request).await?;
         let mut text = String::new();
         while let Some(event) = events.recv().await {
             match event? {
@@ -649,7 +672,9 @@ impl Session {
                     on_piece(&piece);
                     text.push_str(&piece);
                 }
-                TokenEvent::Done(stats) => return self.record(model, &prompt, text, stats).await,
+                TokenEvent::Done(stats) => {
+                    return self.record(model, &prompt, text, stats, reservation).await;
+                }
             }
         }
         Err(ModelError::WorkerGone.into())

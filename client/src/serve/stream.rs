@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
-    AppState, Completion,
+    AppState, Completion, Generation,
     admission::Admitted,
     error::RequestError,
     openai::{ApiError, Plan},
@@ -106,14 +106,17 @@ pub(crate) async fn sse(
 ) -> Result<Sse<EventStream>, ApiError> {
     let (model, request) = (plan.model, plan.request);
     let prompt = request.prompt.clone();
-    let mut events = state
+    let Generation {
+        mut events,
+        reservation,
+    } = state
         .session
         .generate(&state.session.models()[model], request)
         .await
         .map_err(|err| ApiError::from_client(&err))?;
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     tokio::spawn(async move {
-        // The completion keeps its place until its stream ends or is abandoned.
+        // The completion keeps its place (and its channel hold) until its stream ends or is abandoned.
         let _admitted = admitted;
         let send = |value: serde_json::Value| {
             let tx = tx.clone();
@@ -146,7 +149,13 @@ pub(crate) async fn sse(
                     let served = &state.session.models()[model];
                     match state
                         .session
-                        .record(served, &prompt, std::mem::take(&mut text), stats)
+                        .record(
+                            served,
+                            &prompt,
+                            std::mem::take(&mut text),
+                            stats,
+                            reservation,
+                        )
                         .await
                     {
                         Ok(completion) => {
