@@ -7,6 +7,7 @@ import {UsageChannels} from "../../src/UsageChannels.sol";
 import {UsageEscrow} from "../../src/UsageEscrow.sol";
 import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
 import {IUsageChannels} from "../../src/interfaces/IUsageChannels.sol";
+import {ReceiptSplit} from "../utils/ReceiptSplit.sol";
 import {Test} from "forge-std/Test.sol";
 
 /// @notice Drives usage channels with an honest node and hostile everyone else: payers open, fund, ask to
@@ -125,23 +126,21 @@ contract ChannelHandler is Test {
         (uint64 id, IUsageChannels.Channel memory c) = _pick(channelSeed);
         // forge-lint: disable-next-line(block-timestamp)
         if (!c.open || (c.closesAt != 0 && block.timestamp >= c.closesAt)) return;
-        IModelRegistry.Model memory m = models.getModel(c.modelId);
         uint256 fee = models.quoteFee(c.modelId, uint32(bound(tokens, 1, 4000)), uint64(block.timestamp));
         Period storage p = periods[id];
         if (c.settledFee + p.fee + fee > c.deposit || p.inferences == type(uint32).max) return;
-        uint256 base = fee * m.baseShareBps / 10_000;
-        uint256 data = fee * m.split.dataBps / 10_000;
+        ReceiptSplit.Parts memory parts = ReceiptSplit.parts(models.getModel(c.modelId), fee);
         p.inferences += 1;
         p.fee += fee;
-        p.owner += fee * m.split.ownerBps / 10_000 - base;
-        p.base += base;
-        p.node += fee * m.split.nodeBps / 10_000;
-        p.data += data;
+        p.owner += parts.owner;
+        p.base += parts.base;
+        p.node += parts.node;
+        p.data += parts.data;
         uint256 left = 1_000_000;
         for (uint256 k; k < contributionIds.length; ++k) {
             uint256 weight = uint256(keccak256(abi.encode(attributionSeed, k))) % (left + 1);
             left -= weight;
-            periodContributions[id][contributionIds[k]] += data * weight / 1_000_000;
+            periodContributions[id][contributionIds[k]] += parts.data * weight / 1_000_000;
         }
     }
 

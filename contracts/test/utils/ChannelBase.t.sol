@@ -2,10 +2,10 @@
 pragma solidity 0.8.30;
 
 import {UsageChannels} from "../../src/UsageChannels.sol";
-import {IModelRegistry} from "../../src/interfaces/IModelRegistry.sol";
 import {IUsageChannels} from "../../src/interfaces/IUsageChannels.sol";
 import {IUsageEscrow} from "../../src/interfaces/IUsageEscrow.sol";
 import {Base} from "./Base.t.sol";
+import {ReceiptSplit} from "./ReceiptSplit.sol";
 
 /// @notice Base plus the channels contract wired to the escrow, and the client's side of a channel: period
 ///         totals summed receipt by receipt with the escrow's rounding, vouchers built from them and signed
@@ -63,17 +63,15 @@ abstract contract ChannelBase is Base {
         internal
         view
     {
-        IModelRegistry.Model memory m = models.getModel(model);
-        uint256 base = fee * m.baseShareBps / 10_000;
-        uint256 data = fee * m.split.dataBps / 10_000;
+        ReceiptSplit.Parts memory parts = ReceiptSplit.parts(models.getModel(model), fee);
         t.inferences += 1;
         t.fee += fee;
-        t.owner += fee * m.split.ownerBps / 10_000 - base;
-        t.base += base;
-        t.node += fee * m.split.nodeBps / 10_000;
-        t.data += data;
+        t.owner += parts.owner;
+        t.base += parts.base;
+        t.node += parts.node;
+        t.data += parts.data;
         for (uint256 k; k < a.contributionIds.length; ++k) {
-            t.byId[a.contributionIds[k]] += data * a.weightsPpm[k] / 1_000_000;
+            t.byId[a.contributionIds[k]] += parts.data * a.weightsPpm[k] / 1_000_000;
         }
     }
 
