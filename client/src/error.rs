@@ -162,27 +162,23 @@ pub enum ClientError {
         /// What disagrees.
         reason: String,
     },
-    /// The channel's deposit cannot cover the next inference's largest fee on top of what its vouchers
-    /// already promise.
-    #[error(
-        "channel {channel_id}'s deposit cannot pay for this request: it needs up to {needed} but only {} is left \
-         (deposit {deposit}, vouchers signed for {promised}, {held} held for requests under way); short by {}; \
-         run `soil channel fund` or open another",
-        .deposit.saturating_sub(.promised.saturating_add(*.held)),
-        .needed.saturating_sub(.deposit.saturating_sub(.promised.saturating_add(*.held)))
-    )]
-    ChannelDepositShort {
-        /// The channel.
-        channel_id: u64,
-        /// The request's largest fee.
-        needed: U256,
-        /// The channel's deposit.
-        deposit: U256,
-        /// The cumulative fee its latest voucher promises.
-        promised: U256,
-        /// The largest fees of the requests admitted and not yet recorded.
-        held: U256,
+    /// Asking a payer's server for a channel's cut periods failed, or its answer is not a hand-over.
+    #[error("asking {url} for the channel's periods failed: {reason}")]
+    Handover {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        reason: String,
     },
+    /// The channel's deposit cannot cover the next inference's largest fee on top of what its vouchers
+    /// already promise and what the requests under way hold.
+    #[error(
+        "channel {}'s deposit cannot pay for this request: it needs up to {} but only {} is left \
+         (deposit {}, vouchers signed for {}, {} held for requests under way); short by {}; \
+         run `soil channel fund` or open another",
+        .0.channel_id, .0.needed, .0.available(), .0.deposit, .0.promised, .0.held, .0.missing()
+    )]
+    ChannelDepositShort(Box<ChannelShortfall>),
     /// A value does not fit the on-chain field it goes into.
     #[error("{what} is out of range: {value}")]
     OutOfRange {
@@ -244,6 +240,36 @@ pub enum ClientError {
 
 /// The client library's result type.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What a channel's deposit must cover and what it has: the deposit, less what its vouchers promise and
+/// what the requests under way hold, against what the next request `needed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelShortfall {
+    /// The channel.
+    pub channel_id: u64,
+    /// The request's largest fee.
+    pub needed: U256,
+    /// The channel's deposit.
+    pub deposit: U256,
+    /// The cumulative fee its latest voucher promises.
+    pub promised: U256,
+    /// The largest fees of the requests admitted and not yet recorded.
+    pub held: U256,
+}
+
+impl ChannelShortfall {
+    /// What the channel can still pay: deposit − promised − held.
+    pub fn available(&self) -> U256 {
+        self.deposit
+            .saturating_sub(self.promised)
+            .saturating_sub(self.held)
+    }
+
+    /// How much is missing to cover `needed` (0 when covered).
+    pub fn missing(&self) -> U256 {
+        self.needed.saturating_sub(self.available())
+    }
+}
 
 /// What a payer's deposit must cover and what it has: the deposit, less its pending withdrawal, less the
 /// fees of receipts signed and not yet settled, against what is `needed`.

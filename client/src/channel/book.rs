@@ -15,7 +15,7 @@ use soil_bindings::{
 
 use crate::{
     chain::Chain,
-    error::{ClientError, Result},
+    error::{ChannelShortfall, ClientError, Result},
     outbox::{Outbox, PeriodRecord, SignedInference},
     receipt::{ReceiptTerms, Usage, usage_receipt},
 };
@@ -238,15 +238,15 @@ impl ChannelBook {
                 reason,
             });
         }
-        let deposit = U256::from(channel.deposit);
-        if promised.saturating_add(held).saturating_add(needed) > deposit {
-            return Err(ClientError::ChannelDepositShort {
-                channel_id: self.channel_id,
-                needed,
-                deposit,
-                promised,
-                held,
-            });
+        let shortfall = ChannelShortfall {
+            channel_id: self.channel_id,
+            needed,
+            deposit: U256::from(channel.deposit),
+            promised,
+            held,
+        };
+        if shortfall.missing() > U256::ZERO {
+            return Err(ClientError::ChannelDepositShort(Box::new(shortfall)));
         }
         Ok(())
     }

@@ -650,7 +650,7 @@ impl ApiError {
         use crate::error::ClientError;
         match err {
             ClientError::InsufficientDeposit { .. }
-            | ClientError::ChannelDepositShort { .. }
+            | ClientError::ChannelDepositShort(_)
             | ClientError::UnusableChannel { .. } => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_deposit",
