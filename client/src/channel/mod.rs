@@ -6,10 +6,18 @@
 //!   is recorded ([`Reservation`]) and records each inference (log entry and new voucher, in one outbox
 //!   transaction);
 //! - [`settle`]: choosing the voucher to settle (the cut), sending it, and reconciling the outbox with the
-//!   chain after a crash, so nothing is lost and nothing is settled twice.
+//!   chain after a crash, so nothing is lost and nothing is settled twice;
+//! - [`handover`]: when the payer's wallet is not the node, the payer's server cuts on the node's request
+//!   and hands over its cut periods ([`hand_over`]); [`collect`] is the node's side: it asks, checks each
+//!   voucher and its published log ([`check`]) and settles them with its own wallet.
 
 mod book;
+pub mod check;
+pub mod collect;
+pub mod handover;
 pub mod settle;
 
 pub use book::{ChannelBook, ChannelPayment, Inference, Reservation};
+pub use collect::{CollectReport, RefusedPeriod, SettledPeriod, collect};
+pub use handover::{HandedPeriod, Handover, hand_over};
 pub use settle::{ChannelSettleReport, SettlePolicy, SettleRound, reconcile, settle_channel};

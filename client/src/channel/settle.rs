@@ -173,11 +173,7 @@ pub async fn settle_channel(
         if channel.node != chain.account() {
             return Err(not_node());
         }
-        let open = outbox.open_period(channel_id).await?;
-        if outbox.cut(channel_id, open.period).await? {
-            tracing::info!(channel = channel_id, period = open.period, fee = %open.promised(), "period cut");
-            report.cut = Some(open.period);
-        }
+        report.cut = cut_open_period(outbox, channel_id).await?;
     }
     let record = outbox
         .channel(channel_id)
@@ -194,22 +190,28 @@ pub async fn settle_channel(
         let Some((voucher, signature)) = &period.voucher else {
             continue;
         };
-        let log_uri = if record.log_base.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "{}/{}",
-                record.log_base.trim_end_matches('/'),
-                voucher.logRoot
-            )
-        };
-        let envelope = chain
+        let log_uri = log_uri(&record.log_base, voucher.logRoot);
+        let envelope = match chain
             .prepare_voucher_settlement(voucher, signature, &log_uri)
             .await?
-            .map_err(|revert| ClientError::Reverted {
-                action: format!("settling period {} of channel {channel_id}", period.period),
-                reason: revert.reason,
-            })?;
+        {
+            Ok(envelope) => envelope,
+            Err(revert) => {
+                // Settled meanwhile by another sender (the node holding a handed-over voucher): the chain
+                // moved past the period, which is then settled here too and not sent again.
+                if chain.channel(channel_id).await?.period > period.period {
+                    outbox
+                        .mark_period_settled(channel_id, period.period, None)
+                        .await?;
+                    report.already_settled.push(period.period);
+                    continue;
+                }
+                return Err(ClientError::Reverted {
+                    action: format!("settling period {} of channel {channel_id}", period.period),
+                    reason: revert.reason,
+                });
+            }
+        };
         let hash = *envelope.tx_hash();
         outbox
             .mark_period_in_flight(channel_id, period.period, hash)
@@ -243,10 +245,31 @@ pub async fn settle_channel(
     Ok(report)
 }
 
+/// Cuts the channel's open period when it has an inference: its latest voucher is chosen to settle and
+/// the next period opened at its fee, in one outbox transaction. Returns the period cut.
+pub(crate) async fn cut_open_period(outbox: &Outbox, channel_id: u64) -> Result<Option<u32>> {
+    let open = outbox.open_period(channel_id).await?;
+    if !outbox.cut(channel_id, open.period).await? {
+        return Ok(None);
+    }
+    tracing::info!(channel = channel_id, period = open.period, fee = %open.promised(), "period cut");
+    Ok(Some(open.period))
+}
+
+/// Where a period's receipts log is published: `<log base>/0x<logRoot>` ("" when the channel's logs are
+/// published nowhere).
+pub(crate) fn log_uri(log_base: &str, root: B256) -> String {
+    if log_base.is_empty() {
+        String::new()
+    } else {
+        format!("{}/{root}", log_base.trim_end_matches('/'))
+    }
+}
+
 /// Waits until `tx` is mined with `confirmations` blocks on top: true when it succeeded, false when it
 /// reverted. A transaction still pending after two minutes is left in flight (an error; the next round
 /// reconciles it).
-async fn wait_final(chain: &Chain, tx: B256, confirmations: u64) -> Result<bool> {
+pub(crate) async fn wait_final(chain: &Chain, tx: B256, confirmations: u64) -> Result<bool> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         match chain.tx_status(tx).await? {

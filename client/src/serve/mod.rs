@@ -1,8 +1,8 @@
 //! Serving a registered model: the paid [`Session`] (model, releases, receipts) that `soil infer` and
 //! `soil serve` share, and an OpenAI-compatible HTTP API over it (`GET /v1/models` and
 //! `/v1/models/{model}`, `POST /v1/chat/completions`, `POST /v1/completions`, each plain JSON or SSE with
-//! `stream: true`; `GET /v1/outputs/{hash}`, the outputs it published; and `GET /v1/logs/{root}`, its
-//! channels' receipts logs). Every completion leaves a signed receipt in the outbox, or for a model paid
+//! `stream: true`; `GET /v1/outputs/{hash}`, the outputs it published; `GET /v1/logs/{root}`, its
+//! channels' receipts logs; and `POST /v1/channels/{id}/cut`, a channel's cut periods handed to its node). Every completion leaves a signed receipt in the outbox, or for a model paid
 //! through a usage channel a log entry and the channel's next voucher; background tasks settle both.
 
 mod admission;
@@ -23,7 +23,7 @@ pub use routes::{AppState, router};
 pub use session::{Completion, Generation, Payment, Session, SessionConfig};
 
 use crate::{
-    channel::{SettlePolicy, SettleRound, settle_channel},
+    channel::{SettlePolicy, SettleRound, reconcile, settle_channel},
     error::{ClientError, Result},
     outbox::{SettleConfig, Settler, store_now},
 };
@@ -62,7 +62,10 @@ pub fn spawn_settlement(
 
 /// Settles the session's channels until the process ends: every few seconds each channel is reconciled
 /// with the chain, its open period cut and settled once `policy` says it is due (value, age, or a close
-/// asked for), and any cut period left by a crash sent. Errors are logged and retried on the next check.
+/// asked for), and any cut period left by a crash sent. Only the node settles: a channel whose node is
+/// not the serving wallet is only reconciled (the periods its node settled from a hand-over become
+/// settled here); its node decides where its periods end (`POST /v1/channels/{id}/cut`). Errors are
+/// logged and retried on the next check.
 pub fn spawn_channel_settlement(
     session: Arc<Session>,
     policy: SettlePolicy,
@@ -96,6 +99,17 @@ async fn settle_if_due(
     )?;
     ::metrics::gauge!("soil_serve_channel_unsettled_fee", "channel" => channel_id.to_string())
         .set(f64::from(open.unsettled()));
+    if channel.node != session.chain().account() {
+        let settled = reconcile(session.chain(), session.outbox(), channel_id, &channel).await?;
+        if !settled.is_empty() {
+            tracing::info!(
+                channel = channel_id,
+                ?settled,
+                "periods settled by the channel's node"
+            );
+        }
+        return Ok(());
+    }
     let round = SettleRound {
         cut: policy.is_due(&open, &channel, store_now()),
         ..round

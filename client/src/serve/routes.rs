@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/responses", post(handlers::responses::respond))
         .route("/v1/outputs/{hash}", get(handlers::outputs::get))
         .route("/v1/logs/{root}", get(handlers::logs::get))
+        .route("/v1/channels/{id}/cut", post(handlers::channels::cut))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn(handlers::metrics::track))

@@ -1,5 +1,6 @@
 //! One handler per endpoint.
 
+pub(crate) mod channels;
 pub(crate) mod chat;
 pub(crate) mod completions;
 pub(crate) mod embeddings;
