@@ -17,7 +17,8 @@ pub(crate) enum ChannelCommand {
     Fund(fund::Fund),
     /// A channel's state on chain and what the outbox holds unsettled.
     Status(status::Status),
-    /// Settle the channel's latest voucher now (its node).
+    /// Settle the channel's vouchers now (its node): from this wallet's outbox, or with --from from the
+    /// payer's server, each voucher and its log checked first.
     Settle(settle::Settle),
     /// Close a channel: its payer asks, then closes once the window passed; its node settles what it
     /// holds and closes at once.
