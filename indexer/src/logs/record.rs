@@ -13,6 +13,7 @@ use crate::error::{IndexerError, Result};
 use crate::logs::verify::Settled;
 use crate::projection::split::{BPS, split_fee};
 use crate::store::changes::Changes;
+use crate::store::fact::{ATTRIBUTION_EDGE_COLUMNS, CHANNEL_RECEIPT_COLUMNS, RECEIPT_COLUMNS};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, chain_string, hex0x, int};
 use crate::store::{Store, version};
@@ -247,8 +248,11 @@ async fn rows(
     log: &ReceiptsLog,
 ) -> Result<std::result::Result<(RowSet, RowSet), String>> {
     let s = &due.settled;
-    let mut receipts = RowSet::insert("receipts", RECEIPT_COLUMNS);
-    let mut edges = RowSet::insert("attribution_edges", EDGE_COLUMNS);
+    let mut receipts = RowSet::insert(
+        "receipts",
+        &[RECEIPT_COLUMNS, CHANNEL_RECEIPT_COLUMNS].concat(),
+    );
+    let mut edges = RowSet::insert("attribution_edges", ATTRIBUTION_EDGE_COLUMNS);
     let mut contributions: HashMap<u64, (String, i64)> = HashMap::new();
     let model = int("model id", s.model_id)?;
     for (position, entry) in log.entries.iter().enumerate() {
@@ -366,51 +370,3 @@ async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<
         number(&row, "datanet_id")?,
     )))
 }
-
-const RECEIPT_COLUMNS: &[&str] = &[
-    "digest",
-    "payer",
-    "model_id",
-    "node",
-    "nonce",
-    "fee",
-    "input_tokens",
-    "output_tokens",
-    "prompt_hash",
-    "output_hash",
-    "output_uri",
-    "output_uri_bytes",
-    "deadline",
-    "attribution_version",
-    "attribution_hash",
-    "attribution",
-    "owner_amount",
-    "data_amount",
-    "node_amount",
-    "treasury_amount",
-    "attributed_amount",
-    "unattributed_amount",
-    "base_amount",
-    "base_owner",
-    "block_number",
-    "block_timestamp",
-    "tx_hash",
-    "log_index",
-    "settlement",
-    "channel_id",
-    "channel_period",
-    "channel_position",
-];
-
-const EDGE_COLUMNS: &[&str] = &[
-    "digest",
-    "position",
-    "contribution_id",
-    "contributor",
-    "datanet_id",
-    "model_id",
-    "weight_ppm",
-    "amount",
-    "block_number",
-    "fee",
-];

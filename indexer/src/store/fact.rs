@@ -39,6 +39,61 @@ pub const RAW_EVENT_COLUMNS: &[&str] = &[
     "data",
 ];
 
+/// Columns of `receipts` that every receipt fills, settled alone or in a channel's voucher.
+pub const RECEIPT_COLUMNS: &[&str] = &[
+    "digest",
+    "payer",
+    "model_id",
+    "node",
+    "nonce",
+    "fee",
+    "input_tokens",
+    "output_tokens",
+    "prompt_hash",
+    "output_hash",
+    "output_uri",
+    "output_uri_bytes",
+    "deadline",
+    "attribution_version",
+    "attribution_hash",
+    "attribution",
+    "owner_amount",
+    "data_amount",
+    "node_amount",
+    "treasury_amount",
+    "attributed_amount",
+    "unattributed_amount",
+    "base_amount",
+    "base_owner",
+    "block_number",
+    "block_timestamp",
+    "tx_hash",
+    "log_index",
+];
+
+/// Columns of `receipts` that only a receipt settled in a channel's voucher fills, after
+/// [`RECEIPT_COLUMNS`].
+pub const CHANNEL_RECEIPT_COLUMNS: &[&str] = &[
+    "settlement",
+    "channel_id",
+    "channel_period",
+    "channel_position",
+];
+
+/// Columns of `attribution_edges`.
+pub const ATTRIBUTION_EDGE_COLUMNS: &[&str] = &[
+    "digest",
+    "position",
+    "contribution_id",
+    "contributor",
+    "datanet_id",
+    "model_id",
+    "weight_ppm",
+    "amount",
+    "block_number",
+    "fee",
+];
+
 /// The fact rows of one batch, one set per table.
 #[derive(Debug, Clone)]
 #[allow(missing_docs)] // each field is the table of the same name, see SCHEMA.md
@@ -114,54 +169,8 @@ impl Default for Facts {
                 "model_trained_on",
                 &["model_id", "release_id", "position", "block_number"],
             ),
-            receipts: RowSet::insert(
-                "receipts",
-                &[
-                    "digest",
-                    "payer",
-                    "model_id",
-                    "node",
-                    "nonce",
-                    "fee",
-                    "input_tokens",
-                    "output_tokens",
-                    "prompt_hash",
-                    "output_hash",
-                    "output_uri",
-                    "output_uri_bytes",
-                    "deadline",
-                    "attribution_version",
-                    "attribution_hash",
-                    "attribution",
-                    "owner_amount",
-                    "data_amount",
-                    "node_amount",
-                    "treasury_amount",
-                    "attributed_amount",
-                    "unattributed_amount",
-                    "base_amount",
-                    "base_owner",
-                    "block_number",
-                    "block_timestamp",
-                    "tx_hash",
-                    "log_index",
-                ],
-            ),
-            attribution_edges: RowSet::insert(
-                "attribution_edges",
-                &[
-                    "digest",
-                    "position",
-                    "contribution_id",
-                    "contributor",
-                    "datanet_id",
-                    "model_id",
-                    "weight_ppm",
-                    "amount",
-                    "block_number",
-                    "fee",
-                ],
-            ),
+            receipts: RowSet::insert("receipts", RECEIPT_COLUMNS),
+            attribution_edges: RowSet::insert("attribution_edges", ATTRIBUTION_EDGE_COLUMNS),
             pool_accruals: event_set(
                 "pool_accruals",
                 &["release_id", "model_id", "amount", "reward_per_token"],
