@@ -5,6 +5,7 @@ use alloy::primitives::{Address, U256};
 
 use crate::error::{IndexerError, Result};
 use crate::projection::channel;
+use crate::projection::credit::{self, Revenue};
 use crate::projection::event::{Contract, RawEvent, SoilEvent};
 use crate::projection::split::{BPS, split_fee};
 use crate::projection::state::State;
@@ -882,11 +883,11 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
                 .ok_or_else(|| unknown(ev, "base model", &base_id))?
                 .owner;
             let share = *fee * U256::from(bps(model.base_share_bps)) / U256::from(BPS);
-            Some((base_id, base_owner, share.min(split.owner)))
+            Some((base_owner, share.min(split.owner)))
         }
         None => None,
     };
-    let base_amount = base.map_or(U256::ZERO, |(_, _, share)| share);
+    let base_amount = base.map_or(U256::ZERO, |(_, share)| share);
     let owner_amount = split.owner - base_amount;
     let (input, output) = (
         int("input tokens", *input_tokens)?,
@@ -904,35 +905,8 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         let first_naming = entries[..position]
             .iter()
             .all(|(earlier, _)| earlier != contribution_id);
-        let (contributor, datanet) = state
-            .modify::<Contribution, _>(&(id,), |c| {
-                c.attribution_count += i64::from(first_naming);
-                add(
-                    &mut c.attributed_earnings,
-                    *amount,
-                    "contribution attributed earnings",
-                )?;
-                add(&mut c.earnings, *amount, "contribution earnings")?;
-                Ok((c.contributor, c.datanet_id))
-            })
-            .await?
-            .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
-        account(state, contributor, |a| {
-            add(&mut a.attributed_earnings, *amount, "attributed earnings")?;
-            add(&mut a.earnings, *amount, "earnings")
-        })
-        .await?;
-        state
-            .modify::<Datanet, ()>(&(datanet,), |d| {
-                add(
-                    &mut d.attributed_revenue,
-                    *amount,
-                    "datanet attributed revenue",
-                )?;
-                add(&mut d.revenue, *amount, "datanet revenue")
-            })
-            .await?
-            .ok_or_else(|| unknown(ev, "datanet", &datanet))?;
+        let (contributor, datanet) =
+            credit::attributed(state, ev, id, *amount, i64::from(first_naming)).await?;
         batch.facts.attribution_edges.push(vec![
             digest.to_val(),
             Val::Int(int("position", position as u64)?),
@@ -947,77 +921,27 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         ]);
     }
 
-    state
-        .modify::<Model, ()>(&(model_key,), |m| {
-            m.receipt_count += 1;
-            m.input_tokens += input;
-            m.output_tokens += output;
-            add(&mut m.revenue, *fee, "model revenue")?;
-            add(&mut m.owner_revenue, owner_amount, "model owner revenue")?;
-            add(&mut m.base_revenue, base_amount, "model base revenue")?;
-            add(&mut m.data_revenue, split.data, "model data revenue")?;
-            add(&mut m.node_revenue, split.node, "model node revenue")?;
-            add(
-                &mut m.treasury_revenue,
-                split.treasury,
-                "model treasury revenue",
-            )?;
-            add(
-                &mut m.attributed_revenue,
-                split.attributed,
-                "model attributed revenue",
-            )
-        })
-        .await?;
-    account(state, *payer, |a| {
+    let revenue = Revenue {
+        model_id: model_key,
+        payer: *payer,
+        node: *node,
+        inferences: 1,
+        input_tokens: input,
+        output_tokens: output,
+        fee: *fee,
+        owner_amount,
+        base_amount,
+        data_amount: split.data,
+        node_amount: split.node,
+        treasury_amount: split.treasury,
+        attributed_amount: split.attributed,
+    };
+    // Paid out of the payer's escrow deposit.
+    credit::revenue(state, ev, &model, &revenue, |a| {
         a.is_payer = true;
         a.receipts_paid += 1;
         add(&mut a.spent, *fee, "spent")?;
         sub(&mut a.deposit_balance, *fee, "deposit balance")
-    })
-    .await?;
-    account(state, *node, |a| {
-        a.is_node = true;
-        a.receipts_served += 1;
-        add(&mut a.node_earnings, split.node, "node earnings")
-    })
-    .await?;
-    account(state, model.owner, |a| {
-        add(&mut a.owner_earnings, owner_amount, "owner earnings")
-    })
-    .await?;
-    if let Some((base_id, base_owner, share)) = base {
-        state
-            .modify::<Model, ()>(&(base_id,), |m| {
-                add(&mut m.derivative_revenue, share, "model derivative revenue")
-            })
-            .await?
-            .ok_or_else(|| unknown(ev, "base model", &base_id))?;
-        account(state, base_owner, |a| {
-            add(&mut a.owner_earnings, share, "owner earnings")?;
-            add(&mut a.derivative_earnings, share, "derivative earnings")
-        })
-        .await?;
-    }
-    totals(state, |t| {
-        t.receipt_count += 1;
-        t.input_tokens += input;
-        t.output_tokens += output;
-        add(&mut t.fees, *fee, "total fees")?;
-        add(&mut t.owner_revenue, owner_amount, "total owner revenue")?;
-        add(&mut t.base_revenue, base_amount, "total base revenue")?;
-        add(&mut t.data_revenue, split.data, "total data revenue")?;
-        add(&mut t.node_revenue, split.node, "total node revenue")?;
-        add(
-            &mut t.treasury_revenue,
-            split.treasury,
-            "total treasury revenue",
-        )?;
-        add(
-            &mut t.attributed_revenue,
-            split.attributed,
-            "total attributed revenue",
-        )
     })
     .await?;
     batch.facts.receipts.push(vec![
@@ -1044,7 +968,7 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         split.attributed.to_val(),
         split.unattributed.to_val(),
         base_amount.to_val(),
-        base.map(|(_, owner, _)| owner).to_val(),
+        base.map(|(owner, _)| owner).to_val(),
         Val::Int(block),
         ev.block_timestamp
             .map(|t| int("timestamp", t))

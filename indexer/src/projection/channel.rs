@@ -5,11 +5,12 @@
 use alloy::primitives::U256;
 
 use crate::error::{IndexerError, Result};
-use crate::projection::apply::{account, add, sub, totals, unknown};
+use crate::projection::apply::{account, add, sub, unknown};
+use crate::projection::credit::{self, Revenue};
 use crate::projection::event::{RawEvent, SoilEvent};
 use crate::projection::state::State;
 use crate::store::batch::Batch;
-use crate::store::entity::{Channel, Contribution, Datanet, Model};
+use crate::store::entity::{Channel, Model};
 use crate::store::value::{Column, Val, chain_string, int};
 
 /// A channel's `state`.
@@ -173,34 +174,9 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         .enumerate()
     {
         let id = int("contribution id", *contribution_id)?;
-        let (contributor, datanet) = state
-            .modify::<Contribution, _>(&(id,), |c| {
-                add(
-                    &mut c.attributed_earnings,
-                    *paid,
-                    "contribution attributed earnings",
-                )?;
-                add(&mut c.earnings, *paid, "contribution earnings")?;
-                Ok((c.contributor, c.datanet_id))
-            })
-            .await?
-            .ok_or_else(|| unknown(ev, "contribution", contribution_id))?;
-        account(state, contributor, |a| {
-            add(&mut a.attributed_earnings, *paid, "attributed earnings")?;
-            add(&mut a.earnings, *paid, "earnings")
-        })
-        .await?;
-        state
-            .modify::<Datanet, ()>(&(datanet,), |d| {
-                add(
-                    &mut d.attributed_revenue,
-                    *paid,
-                    "datanet attributed revenue",
-                )?;
-                add(&mut d.revenue, *paid, "datanet revenue")
-            })
-            .await?
-            .ok_or_else(|| unknown(ev, "datanet", &datanet))?;
+        // A voucher does not say how many of its inferences named the contribution: it counts none
+        // (nor do its log's receipts when they join).
+        let (contributor, datanet) = credit::attributed(state, ev, id, *paid, 0).await?;
         add(&mut attributed, *paid, "voucher attributed")?;
         batch.facts.voucher_contributions.push(vec![
             digest.to_val(),
@@ -213,72 +189,25 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
             Val::Int(block),
         ]);
     }
-    state
-        .modify::<Model, ()>(&(channel.model_id,), |m| {
-            m.receipt_count += count;
-            add(&mut m.revenue, amount, "model revenue")?;
-            add(&mut m.owner_revenue, *owner_share, "model owner revenue")?;
-            add(&mut m.base_revenue, *base_share, "model base revenue")?;
-            add(&mut m.data_revenue, *data_share, "model data revenue")?;
-            add(&mut m.node_revenue, *node_share, "model node revenue")?;
-            add(&mut m.treasury_revenue, treasury, "model treasury revenue")?;
-            add(
-                &mut m.attributed_revenue,
-                attributed,
-                "model attributed revenue",
-            )
-        })
-        .await?;
-    account(state, channel.payer, |a| {
+    let revenue = Revenue {
+        model_id: channel.model_id,
+        payer: channel.payer,
+        node: channel.node,
+        inferences: count,
+        input_tokens: 0,
+        output_tokens: 0,
+        fee: amount,
+        owner_amount: *owner_share,
+        base_amount: *base_share,
+        data_amount: *data_share,
+        node_amount: *node_share,
+        treasury_amount: treasury,
+        attributed_amount: attributed,
+    };
+    // Paid out of the channel's deposit, not the payer's escrow deposit.
+    credit::revenue(state, ev, &model, &revenue, |a| {
         a.receipts_paid += count;
         add(&mut a.spent, amount, "spent")
-    })
-    .await?;
-    account(state, channel.node, |a| {
-        a.is_node = true;
-        a.receipts_served += count;
-        add(&mut a.node_earnings, *node_share, "node earnings")
-    })
-    .await?;
-    account(state, model.owner, |a| {
-        add(&mut a.owner_earnings, *owner_share, "owner earnings")
-    })
-    .await?;
-    if let Some(base_id) = model.base_model_id {
-        let base_owner = state
-            .modify::<Model, _>(&(base_id,), |m| {
-                add(
-                    &mut m.derivative_revenue,
-                    *base_share,
-                    "model derivative revenue",
-                )?;
-                Ok(m.owner)
-            })
-            .await?
-            .ok_or_else(|| unknown(ev, "base model", &base_id))?;
-        account(state, base_owner, |a| {
-            add(&mut a.owner_earnings, *base_share, "owner earnings")?;
-            add(
-                &mut a.derivative_earnings,
-                *base_share,
-                "derivative earnings",
-            )
-        })
-        .await?;
-    }
-    totals(state, |t| {
-        t.receipt_count += count;
-        add(&mut t.fees, amount, "total fees")?;
-        add(&mut t.owner_revenue, *owner_share, "total owner revenue")?;
-        add(&mut t.base_revenue, *base_share, "total base revenue")?;
-        add(&mut t.data_revenue, *data_share, "total data revenue")?;
-        add(&mut t.node_revenue, *node_share, "total node revenue")?;
-        add(&mut t.treasury_revenue, treasury, "total treasury revenue")?;
-        add(
-            &mut t.attributed_revenue,
-            attributed,
-            "total attributed revenue",
-        )
     })
     .await?;
     let (uri_text, uri_bytes) = chain_string(log_uri, log_uri_bytes.as_ref());

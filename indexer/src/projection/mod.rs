@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod channel;
+mod credit;
 pub mod event;
 pub mod rebuild;
 pub mod split;
