@@ -1,7 +1,8 @@
 //! Auditing a settled channel period. The period's receipts log is fetched from the URI the node named
-//! when it settled (`VoucherSettled.logURI`) and checked against the settled voucher: the same channel and
-//! period, the voucher's `logRoot`, every receipt the channel's own (payer, model, node), and the totals
-//! the escrow paid recomputed receipt by receipt with the model's split. Then each chosen receipt is proved
+//! when it settled (`VoucherSettled.logURI`) and checked against the settled voucher with
+//! `soil_bindings::channel::verify_log`: the same channel and period, the voucher's `logRoot`, every
+//! receipt the channel's own (payer, model, node), and the totals the escrow paid recomputed receipt by
+//! receipt with the model's split. Then each chosen receipt is proved
 //! into the root (a Merkle inclusion proof) and audited as a settled receipt: its output fetched and its
 //! attribution recomputed.
 
@@ -10,7 +11,7 @@ use std::fmt;
 use alloy::primitives::{B256, U256};
 use serde::Serialize;
 use soil_bindings::{
-    channel::{PeriodTotals, ReceiptsLog, Voucher},
+    channel::{Parties, ReceiptsLog, Voucher, verify_log},
     merkle,
 };
 
@@ -74,23 +75,15 @@ pub enum LogFinding {
         /// Why.
         reason: String,
     },
-    /// The bytes are not the log of the settled voucher (not a log, another channel or period, another
-    /// root).
-    NotTheSettledLog {
-        /// What differs.
+    /// The bytes are not a receipts log.
+    NotALog {
+        /// Why.
         reason: String,
     },
-    /// A receipt of the log is not the channel's own.
-    ForeignReceipt {
-        /// Its position in the log.
-        index: usize,
-        /// What differs.
+    /// The log does not prove the settled voucher (`soil_bindings::channel::verify_log`).
+    LogMismatch {
+        /// The first difference.
         reason: String,
-    },
-    /// The log's receipts do not add up to what the voucher paid.
-    TotalsMismatch {
-        /// The voucher's fields that differ from the log's sums.
-        fields: Vec<String>,
     },
     /// A receipt asked for by number is not in the log.
     ReceiptNotInLog {
@@ -105,20 +98,10 @@ impl fmt::Display for LogFinding {
             Self::LogUnavailable { uri, reason } => {
                 write!(f, "receipts log unavailable at {uri}: {reason}")
             }
-            Self::NotTheSettledLog { reason } => {
-                write!(f, "not the settled voucher's log: {reason}")
+            Self::NotALog { reason } => write!(f, "not a receipts log: {reason}"),
+            Self::LogMismatch { reason } => {
+                write!(f, "the log does not prove the settled voucher: {reason}")
             }
-            Self::ForeignReceipt { index, reason } => {
-                write!(
-                    f,
-                    "receipt {index} of the log is not the channel's: {reason}"
-                )
-            }
-            Self::TotalsMismatch { fields } => write!(
-                f,
-                "the log's receipts do not add up to the settled voucher: {} differ",
-                fields.join(", ")
-            ),
             Self::ReceiptNotInLog { number } => write!(f, "no receipt number {number} in the log"),
         }
     }
@@ -256,7 +239,7 @@ impl Auditor<'_> {
         match ReceiptsLog::from_json(&bytes) {
             Ok(log) => Some(log),
             Err(err) => {
-                findings.push(LogFinding::NotTheSettledLog {
+                findings.push(LogFinding::NotALog {
                     reason: err.to_string(),
                 });
                 None
@@ -264,70 +247,24 @@ impl Auditor<'_> {
         }
     }
 
-    /// The whole log against the voucher: channel, period, root, each receipt the channel's, the totals.
+    /// The whole log against the voucher, with the channel's parties and the model's split.
     async fn check_log(
         &self,
         voucher: &Voucher,
         log: &ReceiptsLog,
         findings: &mut Vec<LogFinding>,
     ) -> Result<()> {
-        if (log.channel_id, log.period) != (voucher.channelId, voucher.period) {
-            findings.push(LogFinding::NotTheSettledLog {
-                reason: format!(
-                    "the log is channel {} period {}, the voucher channel {} period {}",
-                    log.channel_id, log.period, voucher.channelId, voucher.period
-                ),
-            });
-            return Ok(());
-        }
-        let root = log.root();
-        if root != voucher.logRoot {
-            findings.push(LogFinding::NotTheSettledLog {
-                reason: format!(
-                    "the log's root is {root}, the voucher commits to {}",
-                    voucher.logRoot
-                ),
-            });
-            return Ok(());
-        }
         let channel = self.chain.channel(voucher.channelId).await?;
-        for (index, entry) in log.entries.iter().enumerate() {
-            let r = &entry.receipt;
-            let mut differ = Vec::new();
-            if r.payer != channel.payer {
-                differ.push(format!(
-                    "payer {} (the channel's is {})",
-                    r.payer, channel.payer
-                ));
-            }
-            if r.modelId != channel.modelId {
-                differ.push(format!(
-                    "model {} (the channel's is {})",
-                    r.modelId, channel.modelId
-                ));
-            }
-            if r.node != channel.node {
-                differ.push(format!(
-                    "node {} (the channel's is {})",
-                    r.node, channel.node
-                ));
-            }
-            if !differ.is_empty() {
-                findings.push(LogFinding::ForeignReceipt {
-                    index,
-                    reason: differ.join(", "),
-                });
-            }
-        }
+        let parties = Parties {
+            payer: channel.payer,
+            model_id: channel.modelId,
+            node: channel.node,
+        };
         let terms = self.chain.split_terms(channel.modelId).await?;
-        let mut totals = PeriodTotals::default();
-        for entry in &log.entries {
-            totals.add(&terms, entry.receipt.fee, &entry.attribution);
-        }
-        let summed = totals.voucher(voucher.channelId, voucher.period, voucher.startFee, root);
-        let fields = differing_fields(&summed, voucher);
-        if !fields.is_empty() {
-            findings.push(LogFinding::TotalsMismatch { fields });
+        if let Err(mismatch) = verify_log(log, voucher, &parties, &terms) {
+            findings.push(LogFinding::LogMismatch {
+                reason: mismatch.to_string(),
+            });
         }
         Ok(())
     }
@@ -339,28 +276,6 @@ fn decimal<S: serde::Serializer>(
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     serializer.collect_str(value)
-}
-
-/// The names of the voucher fields in which `a` and `b` differ.
-fn differing_fields(a: &Voucher, b: &Voucher) -> Vec<String> {
-    let pairs = [
-        ("inferences", a.inferences != b.inferences),
-        ("fee", a.fee != b.fee),
-        ("ownerShare", a.ownerShare != b.ownerShare),
-        ("baseShare", a.baseShare != b.baseShare),
-        ("nodeShare", a.nodeShare != b.nodeShare),
-        ("dataShare", a.dataShare != b.dataShare),
-        ("contributionIds", a.contributionIds != b.contributionIds),
-        (
-            "contributionAmounts",
-            a.contributionAmounts != b.contributionAmounts,
-        ),
-    ];
-    pairs
-        .into_iter()
-        .filter(|(_, differ)| *differ)
-        .map(|(name, _)| name.to_owned())
-        .collect()
 }
 
 #[cfg(test)]
@@ -407,18 +322,5 @@ mod tests {
         assert_eq!(Selection::Sample(50).indexes(&ten).len(), 10);
         assert_eq!(Selection::All.indexes(&log(2)), vec![0, 1]);
         assert_eq!(Selection::Numbers(vec![7, 2, 99]).indexes(&ten), vec![1, 6]);
-    }
-
-    #[test]
-    fn differing_fields_name_what_the_log_does_not_sum_to() {
-        let voucher = PeriodTotals::default().voucher(1, 0, U256::ZERO, B256::ZERO);
-        let mut other = voucher.clone();
-        other.nodeShare = U256::from(1u64);
-        other.contributionIds = vec![3];
-        assert_eq!(
-            differing_fields(&voucher, &other),
-            vec!["nodeShare".to_owned(), "contributionIds".to_owned()]
-        );
-        assert!(differing_fields(&voucher, &voucher).is_empty());
     }
 }

@@ -4,10 +4,12 @@
 //! - [`ChannelDomain`]: the voucher's domain `("Soil UsageChannels", "1", chainId, channels)`, digest and
 //!   signature;
 //! - [`log`]: the receipts log — leaves, root, inclusion proofs and the published JSON file;
-//! - [`totals`]: a period's totals, summed receipt by receipt with the escrow's rounding.
+//! - [`totals`]: a period's totals, summed receipt by receipt with the escrow's rounding;
+//! - [`verify`]: whether a published log proves the voucher that settled its period.
 
 pub mod log;
 pub mod totals;
+pub mod verify;
 
 use alloy::{
     primitives::{Address, B256, Bytes},
@@ -20,6 +22,7 @@ use crate::BindingsError;
 pub use crate::contracts::IUsageChannels::{Channel, Voucher};
 pub use log::{LogEntry, ReceiptsLog};
 pub use totals::{PeriodTotals, SplitTerms};
+pub use verify::{LogMismatch, Parties, verify_log};
 
 /// The EIP-712 domain name of `UsageChannels`.
 pub const DOMAIN_NAME: &str = "Soil UsageChannels";
