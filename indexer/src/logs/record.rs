@@ -13,7 +13,9 @@ use crate::error::{IndexerError, Result};
 use crate::logs::verify::Settled;
 use crate::projection::split::{BPS, split_fee};
 use crate::store::changes::Changes;
-use crate::store::fact::{ATTRIBUTION_EDGE_COLUMNS, CHANNEL_RECEIPT_COLUMNS, RECEIPT_COLUMNS};
+use crate::store::fact::{
+    ATTRIBUTION_EDGE_COLUMNS, AttributionEdge, CHANNEL_RECEIPT_COLUMNS, RECEIPT_COLUMNS, Receipt,
+};
 use crate::store::rows::RowSet;
 use crate::store::value::{Column, Val, chain_string, hex0x, int};
 use crate::store::{Store, version};
@@ -31,7 +33,7 @@ pub struct Due {
     pub base_owner: Option<Address>,
     block_number: i64,
     block_timestamp: Option<i64>,
-    tx_hash: String,
+    tx_hash: B256,
     log_index: i64,
 }
 
@@ -159,7 +161,7 @@ pub async fn due(store: &Store, now: u64, limit: usize) -> Result<Vec<Due>> {
             block_timestamp: row
                 .try_get::<Option<i64>, _>("block_timestamp")
                 .map_err(stored("block_timestamp"))?,
-            tx_hash: text(row, "tx_hash")?,
+            tx_hash: parsed(row, "tx_hash")?,
             log_index: number(row, "log_index")?,
         });
     }
@@ -253,7 +255,7 @@ async fn rows(
         &[RECEIPT_COLUMNS, CHANNEL_RECEIPT_COLUMNS].concat(),
     );
     let mut edges = RowSet::insert("attribution_edges", ATTRIBUTION_EDGE_COLUMNS);
-    let mut contributions: HashMap<u64, (String, i64)> = HashMap::new();
+    let mut contributions: HashMap<u64, (Address, i64)> = HashMap::new();
     let model = int("model id", s.model_id)?;
     for (position, entry) in log.entries.iter().enumerate() {
         let r = &entry.receipt;
@@ -273,41 +275,44 @@ async fn rows(
         );
         let base = (r.fee * U256::from(s.terms.base_share_bps) / U256::from(BPS)).min(split.owner);
         let (uri, uri_bytes) = chain_string(&r.outputURI, None);
-        let nonce = r.nonce;
-        receipts.push(vec![
-            leaf.to_val(),
-            r.payer.to_val(),
-            Val::Int(model),
-            r.node.to_val(),
-            nonce.to_val(),
-            r.fee.to_val(),
-            Val::Int(i64::from(r.inputTokens)),
-            Val::Int(i64::from(r.outputTokens)),
-            r.promptHash.to_val(),
-            r.outputHash.to_val(),
-            Val::Text(uri),
-            uri_bytes.map_or(Val::NullText, Val::Text),
-            Val::Int(int("deadline", r.deadline)?),
-            Val::Int(i64::from(r.attributionVersion)),
-            r.attributionHash.to_val(),
-            Val::Text(hex0x(&entry.attribution.to_packed())),
-            (split.owner - base).to_val(),
-            split.data.to_val(),
-            split.node.to_val(),
-            split.treasury.to_val(),
-            split.attributed.to_val(),
-            split.unattributed.to_val(),
-            base.to_val(),
-            due.base_owner.to_val(),
-            Val::Int(due.block_number),
-            due.block_timestamp.to_val(),
-            Val::Text(due.tx_hash.clone()),
-            Val::Int(due.log_index),
+        let receipt = Receipt {
+            digest: leaf,
+            payer: r.payer,
+            model_id: model,
+            node: r.node,
+            nonce: r.nonce,
+            fee: r.fee,
+            input_tokens: i64::from(r.inputTokens),
+            output_tokens: i64::from(r.outputTokens),
+            prompt_hash: r.promptHash,
+            output_hash: r.outputHash,
+            output_uri: uri,
+            output_uri_bytes: uri_bytes,
+            deadline: int("deadline", r.deadline)?,
+            attribution_version: i64::from(r.attributionVersion),
+            attribution_hash: r.attributionHash,
+            attribution: hex0x(&entry.attribution.to_packed()),
+            owner_amount: split.owner - base,
+            data_amount: split.data,
+            node_amount: split.node,
+            treasury_amount: split.treasury,
+            attributed_amount: split.attributed,
+            unattributed_amount: split.unattributed,
+            base_amount: base,
+            base_owner: due.base_owner,
+            block_number: due.block_number,
+            block_timestamp: due.block_timestamp,
+            tx_hash: due.tx_hash,
+            log_index: due.log_index,
+        };
+        let mut values = receipt.values();
+        values.extend([
             s.digest.to_val(),
             Val::Int(int("channel id", s.channel_id)?),
             Val::Int(i64::from(s.period)),
             Val::Int(int("position", position as u64)?),
         ]);
+        receipts.push(values);
         for (index, ((id, weight), amount)) in entry
             .attribution
             .entries
@@ -316,29 +321,30 @@ async fn rows(
             .enumerate()
         {
             let (contributor, datanet) = match contributions.get(id) {
-                Some(known) => known.clone(),
+                Some(known) => *known,
                 None => {
                     let Some(known) = contribution(conn, *id).await? else {
                         return Ok(Err(format!(
                             "receipt {position} names contribution {id}, which does not exist"
                         )));
                     };
-                    contributions.insert(*id, known.clone());
+                    contributions.insert(*id, known);
                     known
                 }
             };
-            edges.push(vec![
-                leaf.to_val(),
-                Val::Int(int("position", index as u64)?),
-                Val::Int(int("contribution id", *id)?),
-                Val::Text(contributor),
-                Val::Int(datanet),
-                Val::Int(model),
-                Val::Int(i64::from(*weight)),
-                amount.to_val(),
-                Val::Int(due.block_number),
-                r.fee.to_val(),
-            ]);
+            let edge = AttributionEdge {
+                digest: leaf,
+                position: int("position", index as u64)?,
+                contribution_id: int("contribution id", *id)?,
+                contributor,
+                datanet_id: datanet,
+                model_id: model,
+                weight_ppm: i64::from(*weight),
+                amount: *amount,
+                block_number: due.block_number,
+                fee: r.fee,
+            };
+            edges.push(edge.values());
         }
     }
     Ok(Ok((receipts, edges)))
@@ -355,7 +361,7 @@ async fn indexed(conn: &mut sqlx::AnyConnection, digest: B256) -> Result<bool> {
 }
 
 /// Contribution `id`'s contributor and datanet, when it exists.
-async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<(String, i64)>> {
+async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<(Address, i64)>> {
     let Some(row) =
         sqlx::query("SELECT contributor, datanet_id FROM contributions WHERE contribution_id = $1")
             .bind(int("contribution id", id)?)
@@ -366,7 +372,7 @@ async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<
         return Ok(None);
     };
     Ok(Some((
-        text(&row, "contributor")?,
+        Address::decode(&row, "contributor", "contributions")?,
         number(&row, "datanet_id")?,
     )))
 }

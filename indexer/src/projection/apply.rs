@@ -13,6 +13,7 @@ use crate::store::batch::Batch;
 use crate::store::entity::{
     Account, Contribution, Curator, Datanet, Model, Parameter, Release, Totals,
 };
+use crate::store::fact::{AttributionEdge, Receipt};
 use crate::store::value::{Column, Val, chain_string, hex0x, int};
 
 /// `a += b`, failing loudly on overflow.
@@ -907,18 +908,19 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
             .all(|(earlier, _)| earlier != contribution_id);
         let (contributor, datanet) =
             credit::attributed(state, ev, id, *amount, i64::from(first_naming)).await?;
-        batch.facts.attribution_edges.push(vec![
-            digest.to_val(),
-            Val::Int(int("position", position as u64)?),
-            Val::Int(id),
-            contributor.to_val(),
-            Val::Int(datanet),
-            Val::Int(model_key),
-            Val::Int(i64::from(*weight)),
-            amount.to_val(),
-            Val::Int(block),
-            fee.to_val(),
-        ]);
+        let edge = AttributionEdge {
+            digest: *digest,
+            position: int("position", position as u64)?,
+            contribution_id: id,
+            contributor,
+            datanet_id: datanet,
+            model_id: model_key,
+            weight_ppm: i64::from(*weight),
+            amount: *amount,
+            block_number: block,
+            fee: *fee,
+        };
+        batch.facts.attribution_edges.push(edge.values());
     }
 
     let revenue = Revenue {
@@ -944,38 +946,39 @@ async fn settle(state: &mut State, batch: &mut Batch, ev: &RawEvent) -> Result<(
         sub(&mut a.deposit_balance, *fee, "deposit balance")
     })
     .await?;
-    batch.facts.receipts.push(vec![
-        digest.to_val(),
-        payer.to_val(),
-        Val::Int(model_key),
-        node.to_val(),
-        nonce.to_val(),
-        fee.to_val(),
-        Val::Int(input),
-        Val::Int(output),
-        prompt_hash.to_val(),
-        output_hash.to_val(),
-        Val::Text(uri_text),
-        uri_bytes.map_or(Val::NullText, Val::Text),
-        Val::Int(int("deadline", *deadline)?),
-        Val::Int(int("attribution version", *attribution_version)?),
-        attribution_hash.to_val(),
-        Val::Text(hex0x(attribution)),
-        owner_amount.to_val(),
-        split.data.to_val(),
-        split.node.to_val(),
-        split.treasury.to_val(),
-        split.attributed.to_val(),
-        split.unattributed.to_val(),
-        base_amount.to_val(),
-        base.map(|(owner, _)| owner).to_val(),
-        Val::Int(block),
-        ev.block_timestamp
+    let receipt = Receipt {
+        digest: *digest,
+        payer: *payer,
+        model_id: model_key,
+        node: *node,
+        nonce: *nonce,
+        fee: *fee,
+        input_tokens: input,
+        output_tokens: output,
+        prompt_hash: *prompt_hash,
+        output_hash: *output_hash,
+        output_uri: uri_text,
+        output_uri_bytes: uri_bytes,
+        deadline: int("deadline", *deadline)?,
+        attribution_version: int("attribution version", *attribution_version)?,
+        attribution_hash: *attribution_hash,
+        attribution: hex0x(attribution),
+        owner_amount,
+        data_amount: split.data,
+        node_amount: split.node,
+        treasury_amount: split.treasury,
+        attributed_amount: split.attributed,
+        unattributed_amount: split.unattributed,
+        base_amount,
+        base_owner: base.map(|(owner, _)| owner),
+        block_number: block,
+        block_timestamp: ev
+            .block_timestamp
             .map(|t| int("timestamp", t))
-            .transpose()?
-            .to_val(),
-        ev.tx_hash.to_val(),
-        Val::Int(int("log index", ev.log_index)?),
-    ]);
+            .transpose()?,
+        tx_hash: ev.tx_hash,
+        log_index: int("log index", ev.log_index)?,
+    };
+    batch.facts.receipts.push(receipt.values());
     Ok(())
 }

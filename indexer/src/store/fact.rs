@@ -1,7 +1,10 @@
 //! The insert-only tables: one row per event (or per part of one), each with its `block_number`, so a
 //! revert deletes the rows above the common ancestor.
 
+use alloy::primitives::{Address, B256, U256};
+
 use crate::store::rows::RowSet;
+use crate::store::value::{Column, Val};
 
 /// The fact tables, for reverts and rebuilds. `voucher_settlements` comes first: the log fetcher writes
 /// a settlement's receipts in a transaction that holds its row, so a revert, deleting that row first,
@@ -71,6 +74,76 @@ pub const RECEIPT_COLUMNS: &[&str] = &[
     "log_index",
 ];
 
+/// A row of `receipts` in [`RECEIPT_COLUMNS`].
+#[derive(Debug, Clone)]
+#[allow(missing_docs)] // each field is the column of the same name, see SCHEMA.md
+pub struct Receipt {
+    pub digest: B256,
+    pub payer: Address,
+    pub model_id: i64,
+    pub node: Address,
+    pub nonce: U256,
+    pub fee: U256,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub prompt_hash: B256,
+    pub output_hash: B256,
+    pub output_uri: String,
+    pub output_uri_bytes: Option<String>,
+    pub deadline: i64,
+    pub attribution_version: i64,
+    pub attribution_hash: B256,
+    pub attribution: String,
+    pub owner_amount: U256,
+    pub data_amount: U256,
+    pub node_amount: U256,
+    pub treasury_amount: U256,
+    pub attributed_amount: U256,
+    pub unattributed_amount: U256,
+    pub base_amount: U256,
+    pub base_owner: Option<Address>,
+    pub block_number: i64,
+    pub block_timestamp: Option<i64>,
+    pub tx_hash: B256,
+    pub log_index: i64,
+}
+
+impl Receipt {
+    /// Its values, in [`RECEIPT_COLUMNS`] order.
+    pub fn values(self) -> Vec<Val> {
+        vec![
+            self.digest.to_val(),
+            self.payer.to_val(),
+            Val::Int(self.model_id),
+            self.node.to_val(),
+            self.nonce.to_val(),
+            self.fee.to_val(),
+            Val::Int(self.input_tokens),
+            Val::Int(self.output_tokens),
+            self.prompt_hash.to_val(),
+            self.output_hash.to_val(),
+            Val::Text(self.output_uri),
+            self.output_uri_bytes.map_or(Val::NullText, Val::Text),
+            Val::Int(self.deadline),
+            Val::Int(self.attribution_version),
+            self.attribution_hash.to_val(),
+            Val::Text(self.attribution),
+            self.owner_amount.to_val(),
+            self.data_amount.to_val(),
+            self.node_amount.to_val(),
+            self.treasury_amount.to_val(),
+            self.attributed_amount.to_val(),
+            self.unattributed_amount.to_val(),
+            self.base_amount.to_val(),
+            self.base_owner.to_val(),
+            Val::Int(self.block_number),
+            self.block_timestamp.to_val(),
+            self.tx_hash.to_val(),
+            Val::Int(self.log_index),
+        ]
+    }
+}
+
 /// Columns of `receipts` that only a receipt settled in a channel's voucher fills, after
 /// [`RECEIPT_COLUMNS`].
 pub const CHANNEL_RECEIPT_COLUMNS: &[&str] = &[
@@ -93,6 +166,40 @@ pub const ATTRIBUTION_EDGE_COLUMNS: &[&str] = &[
     "block_number",
     "fee",
 ];
+
+/// A row of `attribution_edges` in [`ATTRIBUTION_EDGE_COLUMNS`].
+#[derive(Debug, Clone)]
+#[allow(missing_docs)] // each field is the column of the same name, see SCHEMA.md
+pub struct AttributionEdge {
+    pub digest: B256,
+    pub position: i64,
+    pub contribution_id: i64,
+    pub contributor: Address,
+    pub datanet_id: i64,
+    pub model_id: i64,
+    pub weight_ppm: i64,
+    pub amount: U256,
+    pub block_number: i64,
+    pub fee: U256,
+}
+
+impl AttributionEdge {
+    /// Its values, in [`ATTRIBUTION_EDGE_COLUMNS`] order.
+    pub fn values(self) -> Vec<Val> {
+        vec![
+            self.digest.to_val(),
+            Val::Int(self.position),
+            Val::Int(self.contribution_id),
+            self.contributor.to_val(),
+            Val::Int(self.datanet_id),
+            Val::Int(self.model_id),
+            Val::Int(self.weight_ppm),
+            self.amount.to_val(),
+            Val::Int(self.block_number),
+            self.fee.to_val(),
+        ]
+    }
+}
 
 /// The fact rows of one batch, one set per table.
 #[derive(Debug, Clone)]
