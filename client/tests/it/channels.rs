@@ -22,7 +22,7 @@ use soil_bindings::{
 use crate::common::*;
 
 /// A bounded HTTP client: a server that stops answering fails the test.
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
@@ -30,7 +30,7 @@ fn http() -> reqwest::Client {
 }
 
 /// One text completion of up to 16 tokens, greedy; returns its status and body.
-async fn complete(base: &str, model: u64, prompt: &str) -> (u16, Value) {
+pub(crate) async fn complete(base: &str, model: u64, prompt: &str) -> (u16, Value) {
     let response = http()
         .post(format!("{base}/v1/completions"))
         .json(
@@ -46,7 +46,7 @@ async fn complete(base: &str, model: u64, prompt: &str) -> (u16, Value) {
 
 /// Openings of the market's documents: the model carries on with their words, so the answers are
 /// attributed to Alice's contributions.
-const PROMPTS: [&str; 4] = [
+pub(crate) const PROMPTS: [&str; 4] = [
     "The honey bee is a eusocial flying insect within the genus",
     "Compost is a mixture of ingredients used as plant fertilizer and to improve",
     "Honey bees are known for their construction of perennial colonial nests from",
@@ -80,7 +80,7 @@ pub(crate) async fn quote(base: &str, model: u64, quote: &str) -> (u16, Value) {
 }
 
 /// The channel's state on chain.
-async fn channel(env: &Env, id: u64) -> Channel {
+pub(crate) async fn channel(env: &Env, id: u64) -> Channel {
     IUsageChannels::new(env.chain.deployment.usage_channels, env.provider())
         .getChannel(id)
         .call()
@@ -178,7 +178,7 @@ impl Credits {
     }
 }
 
-const TERMS: SplitTerms = SplitTerms {
+pub(crate) const TERMS: SplitTerms = SplitTerms {
     owner_bps: SPLIT[0] as u16,
     base_share_bps: 0,
     node_bps: SPLIT[2] as u16,

@@ -8,6 +8,7 @@ mod attribution;
 mod audit;
 mod batching;
 mod channel_audit;
+mod channel_handover;
 mod channels;
 mod common;
 mod errors;
