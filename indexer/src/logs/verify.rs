@@ -1,9 +1,9 @@
-//! Checking a fetched receipts log against the voucher settled on chain: the same channel and period,
-//! the root the voucher committed to, every receipt the channel's (payer, model, node), and totals that
-//! the log's receipts, split by the model's terms with the escrow's rounding, reproduce to the wei.
+//! Checking a fetched receipts log against the voucher settled on chain, with the bindings' `verify_log`
+//! (the same channel and period, no receipt twice, the root the voucher committed to, every receipt the
+//! channel's, totals reproduced to the wei), from what the store keeps of the settlement.
 
 use alloy::primitives::{Address, B256, U256};
-use soil_bindings::channel::{PeriodTotals, ReceiptsLog, SplitTerms};
+use soil_bindings::channel::{LogMismatch, Parties, ReceiptsLog, SplitTerms, Voucher, verify_log};
 
 /// What a settled voucher says, and the channel and model it was settled on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,165 +42,61 @@ pub struct Settled {
     pub terms: SplitTerms,
 }
 
+impl Settled {
+    /// The voucher as it was signed and settled.
+    pub fn voucher(&self) -> Voucher {
+        Voucher {
+            channelId: self.channel_id,
+            period: self.period,
+            inferences: self.inferences,
+            startFee: self.start_fee,
+            fee: self.fee,
+            ownerShare: self.owner_share,
+            baseShare: self.base_share,
+            nodeShare: self.node_share,
+            dataShare: self.data_share,
+            contributionIds: self.contributions.iter().map(|&(id, _)| id).collect(),
+            contributionAmounts: self
+                .contributions
+                .iter()
+                .map(|&(_, amount)| amount)
+                .collect(),
+            logRoot: self.log_root,
+        }
+    }
+
+    fn parties(&self) -> Parties {
+        Parties {
+            payer: self.payer,
+            model_id: self.model_id,
+            node: self.node,
+        }
+    }
+}
+
 /// Why a log does not prove its voucher.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Mismatch {
     /// Not a receipts log, or a receipt's attribution does not match its hash.
     #[error("{0}")]
     Unreadable(String),
-    /// The log is another channel's or period's.
-    #[error(
-        "the log is channel {channel_id}'s period {period}, the voucher channel {expected_channel}'s period {expected_period}"
-    )]
-    OtherPeriod {
-        /// The log's channel.
-        channel_id: u64,
-        /// The log's period.
-        period: u32,
-        /// The voucher's channel.
-        expected_channel: u64,
-        /// The voucher's period.
-        expected_period: u32,
-    },
-    /// Its root is not the voucher's.
-    #[error("the log's root {found} is not the settled logRoot {expected}")]
-    Root {
-        /// The settled root.
-        expected: B256,
-        /// The log's.
-        found: B256,
-    },
-    /// A receipt is not the channel's.
-    #[error("receipt {index} is not the channel's: {what}")]
-    Foreign {
-        /// Its index in the log.
-        index: usize,
-        /// Which field differs.
-        what: &'static str,
-    },
-    /// A receipt occurs twice.
-    #[error("receipt {index} repeats an earlier one")]
-    Repeated {
-        /// Its index in the log.
-        index: usize,
-    },
-    /// The receipts' totals are not the voucher's.
-    #[error("the receipts' {what} is {found}, the voucher's {expected}")]
-    Totals {
-        /// Which total.
-        what: &'static str,
-        /// The voucher's.
-        expected: String,
-        /// The log's.
-        found: String,
-    },
+    /// A log that is not the voucher's (`soil_bindings::channel::verify_log`).
+    #[error(transparent)]
+    Log(#[from] LogMismatch),
 }
 
 /// Parses `body` and checks it proves `settled`; the log when it does.
 pub fn verify(settled: &Settled, body: &[u8]) -> Result<ReceiptsLog, Mismatch> {
     let log = ReceiptsLog::from_json(body).map_err(|e| Mismatch::Unreadable(e.to_string()))?;
-    if log.channel_id != settled.channel_id || log.period != settled.period {
-        return Err(Mismatch::OtherPeriod {
-            channel_id: log.channel_id,
-            period: log.period,
-            expected_channel: settled.channel_id,
-            expected_period: settled.period,
-        });
-    }
-    let leaves = log.leaves();
-    for (index, leaf) in leaves.iter().enumerate() {
-        if leaves[..index].contains(leaf) {
-            return Err(Mismatch::Repeated { index });
-        }
-    }
-    let root = log.root();
-    if root != settled.log_root {
-        return Err(Mismatch::Root {
-            expected: settled.log_root,
-            found: root,
-        });
-    }
-    let mut totals = PeriodTotals::default();
-    for (index, entry) in log.entries.iter().enumerate() {
-        let r = &entry.receipt;
-        let foreign = |what| Err(Mismatch::Foreign { index, what });
-        if r.payer != settled.payer {
-            return foreign("payer");
-        }
-        if r.modelId != settled.model_id {
-            return foreign("model");
-        }
-        if r.node != settled.node {
-            return foreign("node");
-        }
-        totals.add(&settled.terms, r.fee, &entry.attribution);
-    }
-    compare(settled, &totals)?;
+    verify_log(&log, &settled.voucher(), &settled.parties(), &settled.terms)?;
     Ok(log)
-}
-
-fn compare(settled: &Settled, totals: &PeriodTotals) -> Result<(), Mismatch> {
-    let differ = |what, expected: &dyn ToString, found: &dyn ToString| {
-        Err(Mismatch::Totals {
-            what,
-            expected: expected.to_string(),
-            found: found.to_string(),
-        })
-    };
-    let fee = settled.fee.saturating_sub(settled.start_fee);
-    let pairs: [(&str, U256, U256); 5] = [
-        ("fee", fee, totals.fee),
-        ("owner share", settled.owner_share, totals.owner),
-        ("base share", settled.base_share, totals.base),
-        ("node share", settled.node_share, totals.node),
-        ("data share", settled.data_share, totals.data),
-    ];
-    if settled.inferences != totals.inferences {
-        return differ("inference count", &settled.inferences, &totals.inferences);
-    }
-    for (what, expected, found) in pairs {
-        if expected != found {
-            return differ(what, &expected, &found);
-        }
-    }
-    // A voucher may list a contribution whose sum is 0; the totals leave those out.
-    let listed: Vec<(u64, U256)> = settled
-        .contributions
-        .iter()
-        .copied()
-        .filter(|(_, amount)| !amount.is_zero())
-        .collect();
-    let summed: Vec<(u64, U256)> = totals.contributions.iter().map(|(k, v)| (*k, *v)).collect();
-    if listed != summed {
-        return differ(
-            "contributions",
-            &Pairs(&listed).to_string(),
-            &Pairs(&summed).to_string(),
-        );
-    }
-    Ok(())
-}
-
-/// `id: amount` pairs, comma separated.
-struct Pairs<'a>(&'a [(u64, U256)]);
-
-impl std::fmt::Display for Pairs<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (id, amount)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{id}: {amount}")?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use alloy::primitives::keccak256;
     use soil_bindings::Attribution;
-    use soil_bindings::channel::LogEntry;
+    use soil_bindings::channel::{LogEntry, PeriodTotals};
     use soil_bindings::contracts::IUsageEscrow::UsageReceipt;
 
     use super::*;
@@ -288,70 +184,24 @@ mod tests {
     }
 
     #[test]
-    fn each_way_a_log_fails_is_named() {
+    fn what_the_store_keeps_is_checked_as_the_settled_voucher() {
         let (log, settled) = settled();
         assert!(matches!(
             verify(&settled, b"{\"not\": \"a log\"}"),
             Err(Mismatch::Unreadable(_))
         ));
-        let mut other = settled.clone();
-        other.period = 3;
-        assert!(matches!(
-            verify(&other, &log.to_json()),
-            Err(Mismatch::OtherPeriod { period: 2, .. })
-        ));
-        let mut rooted = settled.clone();
-        rooted.log_root = B256::repeat_byte(5);
-        assert!(matches!(
-            verify(&rooted, &log.to_json()),
-            Err(Mismatch::Root { .. })
-        ));
         let mut foreign = settled.clone();
         foreign.node = Address::repeat_byte(3);
         assert_eq!(
             verify(&foreign, &log.to_json()),
-            Err(Mismatch::Foreign {
+            Err(Mismatch::Log(LogMismatch::Foreign {
                 index: 0,
                 what: "node"
-            })
+            }))
         );
-        // A voucher whose owner share is a wei off what its receipts sum to (within the escrow's bounds).
-        let mut off = settled.clone();
-        off.owner_share -= U256::from(1u64);
-        assert!(matches!(
-            verify(&off, &log.to_json()),
-            Err(Mismatch::Totals {
-                what: "owner share",
-                ..
-            })
-        ));
-        let mut moved = settled.clone();
-        moved.contributions[0].1 -= U256::from(1u64);
-        assert!(matches!(
-            verify(&moved, &log.to_json()),
-            Err(Mismatch::Totals {
-                what: "contributions",
-                ..
-            })
-        ));
-        let mut counted = settled;
-        counted.inferences = 3;
-        assert!(matches!(
-            verify(&counted, &log.to_json()),
-            Err(Mismatch::Totals {
-                what: "inference count",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn a_receipt_twice_is_a_mismatch() {
-        let (mut log, settled) = settled();
-        log.entries.push(log.entries[1].clone());
-        assert_eq!(
-            verify(&settled, &log.to_json()),
-            Err(Mismatch::Repeated { index: 2 })
-        );
+        let mut off = settled;
+        off.contributions[0].1 -= U256::from(1u64);
+        let err = verify(&off, &log.to_json()).unwrap_err();
+        assert!(err.to_string().contains("contributions"), "{err}");
     }
 }

@@ -374,7 +374,7 @@ async fn check(chain: &LocalChain, actors: &Actors, store: &Store, s: &Scenario)
         let (status, problem) = match *name {
             "good" | "last" => ("VERIFIED", None),
             "missing" => ("MISSING", Some("after 2 tries")),
-            "tampered" => ("MISMATCH", Some("is not the settled logRoot")),
+            "tampered" => ("MISMATCH", Some("is not the voucher's logRoot")),
             "not-http" => ("MISSING", Some("not an http(s) URI")),
             "huge" => ("MISSING", Some("larger than 65536 bytes")),
             "slow" => ("MISSING", Some("no whole answer within 500 ms")),
