@@ -25,7 +25,8 @@ use super::{
 /// picked per request by the OpenAI `model` field), over an OpenAI-compatible API. The server's wallet pays: every
 /// completion leaves a signed receipt in the outbox, settled in the background every --interval; or, for a
 /// model with a --channel, signs the channel's next voucher, settled once --channel-settle-value or
-/// --channel-settle-after is reached.
+/// --channel-settle-after is reached when the wallet is the channel's node, else handed to the node when
+/// it asks (`POST /v1/channels/<id>/cut`, used by `soil channel settle <id> --from <this server>`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Serve {
     #[command(flatten)]
@@ -68,7 +69,8 @@ pub(crate) struct Serve {
     interval: u64,
     /// Pay a served model's completions through this usage channel (repeatable, one per model): the
     /// wallet signs the channel's next voucher after each completion instead of a receipt of its own.
-    /// The channel's signer must be the wallet and its node --node.
+    /// The channel's signer must be the wallet and its node --node; when --node is another wallet, that
+    /// node settles with `soil channel settle <id> --from <this server's URL>`.
     #[arg(long = "channel", value_name = "CHANNEL_ID")]
     channels: Vec<u64>,
     /// Base URL the channels' receipts logs are published under (answered at GET /v1/logs/0x<root>):
@@ -76,10 +78,12 @@ pub(crate) struct Serve {
     /// http://<listen address>/v1/logs].
     #[arg(long, value_name = "URL")]
     log_base: Option<String>,
-    /// Settle a channel once the vouchers since its last settlement owe at least this much (token units).
+    /// Settle a channel once the vouchers since its last settlement owe at least this much (token units);
+    /// only when the wallet is the channel's node (another node decides itself when to settle).
     #[arg(long, default_value = "1000000000000000000", value_name = "AMOUNT", value_parser = parse_amount)]
     channel_settle_value: U256,
-    /// Settle a channel once the first inference since its last settlement is this many seconds old.
+    /// Settle a channel once the first inference since its last settlement is this many seconds old (when
+    /// the wallet is its node).
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     channel_settle_after: u64,
     #[command(flatten)]
