@@ -13,6 +13,7 @@ use crate::api::pagination::{Cursor, KeyKind, Order, page};
 use crate::api::quantity::U64;
 use crate::api::voucher::VoucherSettlement;
 use crate::api::{Args, db};
+use crate::projection::channel::{CLOSED, CLOSING, OPEN};
 
 /// Where a channel stands.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +95,9 @@ impl Channel {
     /// Where it stands.
     async fn state(&self) -> ApiResult<ChannelState> {
         match self.state.as_str() {
-            "open" => Ok(ChannelState::Open),
-            "closing" => Ok(ChannelState::Closing),
-            "closed" => Ok(ChannelState::Closed),
+            OPEN => Ok(ChannelState::Open),
+            CLOSING => Ok(ChannelState::Closing),
+            CLOSED => Ok(ChannelState::Closed),
             other => Err(gql(ApiError::Stored {
                 column: "channels.state",
                 value: other.to_owned(),

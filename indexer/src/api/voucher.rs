@@ -14,6 +14,7 @@ use crate::api::loader::{Entity, Group, load, load_group};
 use crate::api::pagination::{Cursor, KeyKind, Order, page};
 use crate::api::quantity::U64;
 use crate::api::{Args, db};
+use crate::logs::record::{MISMATCH, MISSING, PENDING, VERIFIED};
 
 /// What the indexer learned of a settlement's receipts log.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +140,10 @@ impl VoucherSettlement {
     /// What the log showed.
     async fn log_status(&self) -> ApiResult<LogStatus> {
         match self.log_status.as_str() {
-            "PENDING" => Ok(LogStatus::Pending),
-            "VERIFIED" => Ok(LogStatus::Verified),
-            "MISSING" => Ok(LogStatus::Missing),
-            "MISMATCH" => Ok(LogStatus::Mismatch),
+            PENDING => Ok(LogStatus::Pending),
+            VERIFIED => Ok(LogStatus::Verified),
+            MISSING => Ok(LogStatus::Missing),
+            MISMATCH => Ok(LogStatus::Mismatch),
             other => Err(gql(ApiError::Stored {
                 column: "voucher_settlements.log_status",
                 value: other.to_owned(),

@@ -55,8 +55,14 @@ pub enum Outcome {
     },
 }
 
-/// A log status as stored and served.
+/// A log status as stored: not fetched yet, or to be tried again.
 pub const PENDING: &str = "PENDING";
+/// A log status as stored: the log proves the voucher.
+pub const VERIFIED: &str = "VERIFIED";
+/// A log status as stored: the log could not be fetched.
+pub const MISSING: &str = "MISSING";
+/// A log status as stored: the log does not prove the voucher.
+pub const MISMATCH: &str = "MISMATCH";
 
 const TABLES: [&str; 3] = ["voucher_settlements", "receipts", "attribution_edges"];
 
@@ -187,9 +193,9 @@ async fn write(
     outcome: &Outcome,
 ) -> Result<std::result::Result<bool, String>> {
     let (status, problem, next) = match outcome {
-        Outcome::Verified(_) => ("VERIFIED", None, 0),
-        Outcome::Missing(why) => ("MISSING", Some(why.as_str()), 0),
-        Outcome::Mismatch(why) => ("MISMATCH", Some(why.as_str()), 0),
+        Outcome::Verified(_) => (VERIFIED, None, 0),
+        Outcome::Missing(why) => (MISSING, Some(why.as_str()), 0),
+        Outcome::Mismatch(why) => (MISMATCH, Some(why.as_str()), 0),
         Outcome::Retry { problem, at } => (PENDING, Some(problem.as_str()), int("time", *at)?),
     };
     // The rows are built before the write begins, so it holds the store only to write them.
