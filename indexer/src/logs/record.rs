@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256, U256};
 use soil_bindings::channel::{ReceiptsLog, SplitTerms};
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{IndexerError, Result};
@@ -66,35 +65,14 @@ pub const MISMATCH: &str = "MISMATCH";
 
 const TABLES: [&str; 3] = ["voucher_settlements", "receipts", "attribution_edges"];
 
-fn stored<T>(what: &'static str) -> impl FnOnce(T) -> IndexerError
-where
-    T: std::fmt::Display,
-{
-    move |e| IndexerError::CorruptRow {
-        table: "voucher_settlements",
-        reason: format!("{what}: {e}"),
-    }
+/// Column `name` of a settlement's row as read here (joined with its channel and model).
+fn column<T: Column>(row: &AnyRow, name: &str) -> Result<T> {
+    T::decode(row, name, "voucher_settlements")
 }
 
-fn text(row: &AnyRow, name: &str) -> Result<String> {
-    row.try_get::<String, _>(name)
-        .map_err(|e| stored::<sqlx::Error>("column")(e))
-}
-
-fn number(row: &AnyRow, name: &str) -> Result<i64> {
-    row.try_get::<i64, _>(name)
-        .map_err(|e| stored::<sqlx::Error>("column")(e))
-}
-
-fn parsed<T: std::str::FromStr>(row: &AnyRow, name: &'static str) -> Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text(row, name)?.parse::<T>().map_err(stored(name))
-}
-
+/// Integer column `name`, which must fit a `T`.
 fn small<T: TryFrom<i64>>(row: &AnyRow, name: &'static str) -> Result<T> {
-    T::try_from(number(row, name)?).map_err(|_| IndexerError::CorruptRow {
+    T::try_from(column::<i64>(row, name)?).map_err(|_| IndexerError::CorruptRow {
         table: "voucher_settlements",
         reason: format!("{name} out of range"),
     })
@@ -119,7 +97,7 @@ pub async fn due(store: &Store, now: u64, limit: usize) -> Result<Vec<Due>> {
     .map_err(IndexerError::db("reading the logs due"))?;
     let mut due = Vec::with_capacity(rows.len());
     for row in &rows {
-        let digest: B256 = parsed(row, "digest")?;
+        let digest: B256 = column(row, "digest")?;
         let contributions = sqlx::query(
             "SELECT contribution_id, amount FROM voucher_contributions WHERE digest = $1 \
              ORDER BY position",
@@ -129,29 +107,24 @@ pub async fn due(store: &Store, now: u64, limit: usize) -> Result<Vec<Due>> {
         .await
         .map_err(IndexerError::db("reading a voucher's contributions"))?
         .iter()
-        .map(|r| Ok((small(r, "contribution_id")?, parsed(r, "amount")?)))
+        .map(|r| Ok((small(r, "contribution_id")?, column(r, "amount")?)))
         .collect::<Result<Vec<(u64, U256)>>>()?;
-        let base_owner = row
-            .try_get::<Option<String>, _>("base_owner")
-            .map_err(stored("base_owner"))?
-            .map(|a| a.parse::<Address>().map_err(stored("base_owner")))
-            .transpose()?;
         due.push(Due {
             settled: Settled {
                 digest,
                 channel_id: small(row, "channel_id")?,
                 period: small(row, "period")?,
                 inferences: small(row, "inferences")?,
-                start_fee: parsed(row, "start_fee")?,
-                fee: parsed(row, "fee")?,
-                owner_share: parsed(row, "owner_share")?,
-                base_share: parsed(row, "base_share")?,
-                node_share: parsed(row, "node_share")?,
-                data_share: parsed(row, "data_share")?,
+                start_fee: column(row, "start_fee")?,
+                fee: column(row, "fee")?,
+                owner_share: column(row, "owner_share")?,
+                base_share: column(row, "base_share")?,
+                node_share: column(row, "node_share")?,
+                data_share: column(row, "data_share")?,
                 contributions,
-                log_root: parsed(row, "log_root")?,
-                payer: parsed(row, "payer")?,
-                node: parsed(row, "node")?,
+                log_root: column(row, "log_root")?,
+                payer: column(row, "payer")?,
+                node: column(row, "node")?,
                 model_id: small(row, "model_id")?,
                 terms: SplitTerms {
                     owner_bps: small(row, "owner_bps")?,
@@ -160,15 +133,13 @@ pub async fn due(store: &Store, now: u64, limit: usize) -> Result<Vec<Due>> {
                     data_bps: small(row, "data_bps")?,
                 },
             },
-            log_uri: text(row, "log_uri")?,
+            log_uri: column(row, "log_uri")?,
             attempts: small(row, "log_attempts")?,
-            base_owner,
-            block_number: number(row, "block_number")?,
-            block_timestamp: row
-                .try_get::<Option<i64>, _>("block_timestamp")
-                .map_err(stored("block_timestamp"))?,
-            tx_hash: parsed(row, "tx_hash")?,
-            log_index: number(row, "log_index")?,
+            base_owner: column(row, "base_owner")?,
+            block_number: column(row, "block_number")?,
+            block_timestamp: column(row, "block_timestamp")?,
+            tx_hash: column(row, "tx_hash")?,
+            log_index: column(row, "log_index")?,
         });
     }
     Ok(due)
@@ -379,6 +350,6 @@ async fn contribution(conn: &mut sqlx::AnyConnection, id: u64) -> Result<Option<
     };
     Ok(Some((
         Address::decode(&row, "contributor", "contributions")?,
-        number(&row, "datanet_id")?,
+        i64::decode(&row, "datanet_id", "contributions")?,
     )))
 }
