@@ -1,6 +1,7 @@
 //! From decoded events to the attribution graph: what each event means for the tables
-//! ([`apply`]), how a fee splits ([`split`]), and the cached working set that journals changes to
-//! unfinalised blocks ([`state`]).
+//! ([`apply`], [`channel`] for `UsageChannels`'), where settled money goes in the aggregates
+//! (`credit`, shared by both), how a fee splits ([`split`]), and the cached working set that journals
+//! changes to unfinalised blocks ([`state`]).
 
 pub mod apply;
 pub mod channel;
