@@ -136,22 +136,42 @@ as $TUNER model register-adapter --base 1 --file "$STATE/www/adapters/literature
   --manifest-uri "$WWW/adapters/literature/manifest.json" --price "1000000000000000" --split 4000,4000,1500,500
 as $OWNER model list
 
+say "the payer opens a usage channel to the node for model 1: each answer signs a cumulative voucher instead of a receipt"
+CHANNEL=$(as $PAYER --json channel open --node "$(addr $NODE)" --model-id 1 --deposit "5$ETHER" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["channelId"])')
+echo "channel $CHANNEL: 5 SOIL locked for node $(addr $NODE), model 1"
+
 say "'soil serve' loads the model once with the adapter over it; the payer asks both the same question over HTTP"
 SERVE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SERVE=http://127.0.0.1:$SERVE_PORT
 as $PAYER serve --model-id 1 --model "$MODEL" --adapter "2=$STATE/www/adapters/literature/adapter.gguf" \
-  --node "$(addr $NODE)" --port "$SERVE_PORT" --interval 3600 --publish-dir "$STATE/www/outputs" \
+  --node "$(addr $NODE)" --channel "$CHANNEL" --port "$SERVE_PORT" --interval 3600 --publish-dir "$STATE/www/outputs" \
   --output-base "$WWW/outputs" >"$STATE/serve.log" 2>&1 & pids+=($!)
 wait_for "soil serve" curl -sf "http://127.0.0.1:$SERVE_PORT/health"
 curl -s "http://127.0.0.1:$SERVE_PORT/v1/models" | python3 -c 'import json,sys; [print("serving", m["id"], "(adapter on model %s)" % m["soil_base_model_id"] if m["soil_base_model_id"] else "(base)") for m in json.load(sys.stdin)["data"]]'
-for name in soil-1 soil-2; do
-  curl -sf "http://127.0.0.1:$SERVE_PORT/v1/chat/completions" -H 'content-type: application/json' -d "$(python3 -c '
+chat() { # chat <model> <prompt>: one answer, with what paid for it (a channel's voucher, or a receipt)
+  curl -sf "$SERVE/v1/chat/completions" -H 'content-type: application/json' -d "$(python3 -c '
 import json, sys
 print(json.dumps({"model": sys.argv[1], "temperature": 0, "max_tokens": 48, "seed": 7,
-                  "messages": [{"role": "user", "content": sys.argv[2]}]}))' "$name" "${PROMPTS[0]}")" \
-  | python3 -c 'import json,sys; a=json.load(sys.stdin); s=a["soil"]; print("%s: %s\n  receipt %s, fee %s, %d attributed contribution(s)" % (a["model"], a["choices"][0]["message"]["content"].strip(), s["receipt"], s["fee"], len(s["attribution"])))'
+                  "messages": [{"role": "user", "content": sys.argv[2]}]}))' "$1" "$2")" \
+  | python3 -c 'import json,sys
+a=json.load(sys.stdin); s=a["soil"]; c=s.get("channel")
+paid = ("channel %s voucher %s (%s in total)" % (c["id"], c["nonce"], c["cumulative_fee"])) if c else "receipt %s" % s["receipt"]
+print("%s: %s\n  %s, fee %s, %d attributed contribution(s)" % (a["model"], a["choices"][0]["message"]["content"].strip(), paid, s["fee"], len(s["attribution"])))'
+}
+for name in soil-1 soil-2; do chat "$name" "${PROMPTS[0]}"; done
+
+say "the node asks the payer's server to end the channel's period, checks the voucher and its published log, and settles it; twice"
+for round in 1 2; do
+  for prompt in "${PROMPTS[@]:1}"; do chat soil-1 "$prompt"; done
+  as $NODE --json channel settle "$CHANNEL" --from "$SERVE" | tee "$STATE/channel-settle-$round.json"
 done
+as $PAYER channel status "$CHANNEL"
 as $PAYER status
 as $PAYER settle | tee "$STATE/settle.txt"
+
+echo "the node closes the channel: the payer gets back what it did not spend"
+as $NODE channel close "$CHANNEL"
 
 say "contributors, the model owner (with its derivative share), the fine-tuner and the node claim what they earned"
 for who in "${CONTRIBUTORS[@]}" $OWNER $TUNER $NODE; do as "$who" claim; done
@@ -166,6 +186,11 @@ txs=$(awk '$1 == "transactions" { for (i = 2; i <= NF; i++) print $i }' "$STATE/
 [ -n "$txs" ] || die "the settlement sent no transaction to audit"
 for tx in $txs; do
   "$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" audit "$tx"
+done
+echo "and the channel's periods: each log checked against its voucher, two receipts of each proved into it and recomputed"
+for tx in $(python3 -c 'import json,sys
+for f in sys.argv[1:]: print(*[p["tx"] for p in json.load(open(f))["settled"]])' "$STATE"/channel-settle-*.json); do
+  "$SOIL" --rpc-url "$RPC" --cache-dir "$STATE/auditor-index" audit "$tx" --sample 2
 done
 
 say "anyone re-runs the adapter's training from its registered manifest and the release, and compares hashes"

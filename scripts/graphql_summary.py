@@ -5,12 +5,16 @@ Prints the top contributors by earnings, every inference with its attributed con
 model's revenue; then checks, to the wei, that every settled fee is accounted for:
   per inference   fee == owner + base owner + node + treasury + attributed + pool, attributed == Σ its edges
   in total        the sums equal the indexer's running totals
-  against chain   the payer's on-chain deposit == deposited − Σ fees; the escrow's outstanding credits
-                  and pool rewards equal what GraphQL says was credited/accrued minus what was claimed;
-                  token.balanceOf(escrow) == deposits + credits + pool rewards.
+  channels        every settled voucher's log verified, and its receipts' fees sum to what it paid;
+                  token.balanceOf(channels) == Σ open channels' deposit − settled fee
+  against chain   the payer's on-chain deposit == deposited − Σ fees of receipts settled alone; the
+                  escrow's outstanding credits and pool rewards equal what GraphQL says was
+                  credited/accrued minus what was claimed; token.balanceOf(escrow) == deposits + credits
+                  + pool rewards.
 With --no-file-uris, also fails when a URI in the chain data (a datanet's metadata, a contribution's
 document, a model's weights, an inference's output) is a file:// URI that only its author can read.
-Exits non-zero on any mismatch. `--wait-synced` only checks that the indexer has reached the chain head.
+Exits non-zero on any mismatch. `--wait-synced` only checks that the indexer has reached the chain head
+and fetched every settled voucher's log.
 Standard library only; chain reads go through `cast` (tools/foundry, on the PATH make and demo.sh set).
 """
 import argparse
@@ -74,18 +78,31 @@ def main():
     head = int(cast("block-number", "--rpc-url", opts.rpc_url))
     meta = graphql(opts.url, "{ _meta { blockNumber blockHash synced } }")["_meta"]
     if opts.wait_synced:
-        sys.exit(0 if meta and int(meta["blockNumber"]) >= head else 1)  # a U64: a decimal string
+        if not meta or int(meta["blockNumber"]) < head:  # a U64: a decimal string
+            sys.exit(1)
+        # Caught up, and every settled voucher's log fetched (verified, or found missing or not matching).
+        for ch in pages(opts.url, "channels", "id"):
+            query = "query($id: U64!) { channel(id: $id) { settlements(first: 100) { nodes { logStatus } } } }"
+            settled = graphql(opts.url, query, {"id": ch["id"]})["channel"]["settlements"]["nodes"]
+            if any(v["logStatus"] == "PENDING" for v in settled):
+                sys.exit(1)
+        sys.exit(0)
 
     inferences = pages(
         opts.url,
         "inferences",
-        "digest fee inputTokens outputTokens outputUri payer { address } split { owner base data node treasury attributed unattributed } "
+        "digest fee inputTokens outputTokens outputUri payer { address } channel { id } split { owner base data node treasury attributed unattributed } "
         "attributions { weightPpm amount contribution { id } contributor { address } }",
     )
     contributions = pages(opts.url, "contributions", "id uri contributor { address }")
     datanets = pages(opts.url, "datanets", "id metadataUri")
     models = pages(opts.url, "models", "id uri manifestUri baseModel { id } usage { inferences inputTokens outputTokens } "
                    "revenue { total owner base derivative data node treasury attributed pool }")
+    channels = pages(opts.url, "channels", "id state deposit settledFee refund")
+    for ch in channels:
+        query = ("query($id: U64!) { channel(id: $id) { settlements(first: 100) "
+                 "{ nodes { digest period inferences amount logStatus logProblem } } } }")
+        ch["settlements"] = graphql(opts.url, query, {"id": ch["id"]})["channel"]["settlements"]
     totals = graphql(opts.url, "{ totals { fees ownerRevenue baseRevenue nodeRevenue treasuryRevenue attributedRevenue poolAccrued poolClaimed credited claimed deposited withdrawn swept } }")["totals"]
 
     contributors = sorted({c["contributor"]["address"] for c in contributions})
@@ -115,6 +132,16 @@ def main():
         print(f"  model {m['id']} ({kind}): {m['usage']['inferences']} inferences, revenue {eth(rev['total'])} "
               f"(owner {eth(rev['owner'])}, base owner {eth(rev['base'])}, data {eth(rev['data'])} of which pool {eth(rev['pool'])}, "
               f"node {eth(rev['node'])}, treasury {eth(rev['treasury'])}); derivative share from its adapters {eth(rev['derivative'])}")
+
+    if channels:
+        print("\nusage channels")
+    for ch in channels:
+        periods = ch["settlements"]["nodes"]
+        print(f"  channel {ch['id']} ({ch['state'].lower()}): deposit {eth(ch['deposit'])}, settled {eth(ch['settledFee'])} "
+              f"in {len(periods)} voucher(s), refunded {eth(ch['refund'])}")
+        for v in periods:
+            print(f"      period {v['period']}: {v['inferences']} inferences, {eth(v['amount'])}, log {v['logStatus'].lower()}"
+                  + (f" ({v['logProblem']})" if v["logProblem"] else ""))
 
     # ---- the money check, to the wei ----
     failures = []
@@ -152,6 +179,20 @@ def main():
     expect("credits from settlement vs owners + node + treasury + attributed + pool rounding dust",
            settlement_credits, sums["owner"] + sums["base"] + sums["node"] + sums["treasury"] + sums["attributed"] + pool_dust)
 
+    by_channel = {}
+    for inf in inferences:
+        if inf["channel"]:
+            by_channel[inf["channel"]["id"]] = by_channel.get(inf["channel"]["id"], 0) + int(inf["fee"])
+    for ch in channels:
+        periods = ch["settlements"]["nodes"]
+        for v in periods:
+            if v["logStatus"] != "VERIFIED":
+                failures.append(f"channel {ch['id']} period {v['period']}: log {v['logStatus']} ({v['logProblem']})")
+        expect(f"channel {ch['id']}: Σ vouchers paid vs Σ its receipts' fees",
+               sum(int(v["amount"]) for v in periods), by_channel.get(ch["id"], 0))
+        expect(f"channel {ch['id']}: settled fee vs Σ vouchers paid", ch["settledFee"], sum(int(v["amount"]) for v in periods))
+    alone = sum(int(i["fee"]) for i in inferences if not i["channel"])
+
     if opts.deployment:
         deployment = json.load(open(opts.deployment))
         escrow, token = deployment["usageEscrow"], deployment["token"]
@@ -160,7 +201,11 @@ def main():
         on_chain_deposits = chain_uint(opts.rpc_url, escrow, "totalDeposits()(uint256)")
         expect("escrow.totalCredited vs credited − claimed", on_chain_credit, int(totals["credited"]) - int(totals["claimed"]))
         expect("escrow.unclaimedPoolRewards vs pool accrued − claimed", on_chain_pool, int(totals["poolAccrued"]) - int(totals["poolClaimed"]))
-        expect("escrow.totalDeposits vs deposited − withdrawn − fees", on_chain_deposits, int(totals["deposited"]) - int(totals["withdrawn"]) - sums["fee"])
+        expect("escrow.totalDeposits vs deposited − withdrawn − fees of receipts settled alone", on_chain_deposits,
+               int(totals["deposited"]) - int(totals["withdrawn"]) - alone)
+        open_channels = sum(int(c["deposit"]) - int(c["settledFee"]) for c in channels if c["state"] != "CLOSED")
+        expect("token.balanceOf(channels) vs Σ open channels' deposit − settled fee",
+               chain_uint(opts.rpc_url, token, "balanceOf(address)(uint256)", deployment["usageChannels"]), open_channels)
         expect("token.balanceOf(escrow) vs deposits + credits + pool", chain_uint(opts.rpc_url, token, "balanceOf(address)(uint256)", escrow),
                on_chain_deposits + on_chain_credit + on_chain_pool)
         treasury = cast("call", escrow, "treasury()(address)", "--rpc-url", opts.rpc_url)
@@ -168,7 +213,8 @@ def main():
         expect("treasury's credits vs Σ treasury share + pool rounding dust + swept",
                int(treasury_account["balances"]["credited"]) if treasury_account else 0, sums["treasury"] + pool_dust + swept)
         if opts.payer:
-            paid = sum(int(i["fee"]) for i in inferences if i["payer"]["address"].lower() == opts.payer.lower())
+            paid = sum(int(i["fee"]) for i in inferences
+                       if i["payer"]["address"].lower() == opts.payer.lower() and not i["channel"])
             payer = account(opts.url, opts.payer, "balances { deposited withdrawn }")
             expect("payer's on-chain deposit vs deposited − withdrawn − Σ its fees",
                    chain_uint(opts.rpc_url, escrow, "depositOf(address)(uint256)", opts.payer),
@@ -187,7 +233,8 @@ def main():
     if failures:
         print("\nMONEY CHECK FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"\nmoney check: {len(inferences)} settled fees ({sums['fee']} wei) accounted for to the wei: payer debits = "
+    print(f"\nmoney check: {len(inferences)} settled fees ({len(inferences) - sum(1 for i in inferences if i['channel'])} alone, "
+          f"{sum(1 for i in inferences if i['channel'])} through {len(channels)} channel(s)); all ({sums['fee']} wei) accounted for to the wei: payer debits = "
           f"owner {sums['owner']} + base owner {sums['base']} + node {sums['node']} + treasury {sums['treasury']} (+ {pool_dust} pool rounding dust) "
           f"+ contributors {sums['attributed']} + pool {totals['poolAccrued']}; the escrow's books on chain agree")
 
