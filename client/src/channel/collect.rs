@@ -1,6 +1,7 @@
 //! The node's side of the hand-over: it asks the payer's server to cut the channel
-//! (`POST <server>/v1/channels/{id}/cut`), checks every period it gets ([`super::check`]; each log fetched
-//! from the URI the server names), and settles them in period order with its own wallet. A period the
+//! (`POST <server>/v1/channels/{id}/cut`), checks every period it gets (the voucher with [`super::check`],
+//! its log, fetched from the URI the server names, with `verify_log`), and settles them in period order
+//! with its own wallet. A period the
 //! chain already moved past is skipped; a period that fails a check is refused, named with what is wrong,
 //! and never sent (nor anything after it, which could not settle before it). Without an outbox of its own
 //! the round is safe to repeat: the server reconciles with the chain before it answers, and the chain's
@@ -10,11 +11,11 @@ use std::time::Duration;
 
 use alloy::primitives::{B256, U256};
 use serde::Serialize;
-use soil_bindings::channel::ReceiptsLog;
+use soil_bindings::channel::{Parties, ReceiptsLog, verify_log};
 
 use super::{
     HandedPeriod, Handover,
-    check::{NextPeriod, check_log, check_voucher},
+    check::{NextPeriod, check_voucher},
     settle::wait_final,
 };
 use crate::{
@@ -94,6 +95,11 @@ pub async fn collect(
     handed.sort_by_key(|p| p.period);
     let terms = chain.split_terms(channel.modelId).await?;
     let domain = chain.channel_domain();
+    let parties = Parties {
+        payer: channel.payer,
+        model_id: channel.modelId,
+        node: channel.node,
+    };
     let mut next = NextPeriod {
         period: channel.period,
         start_fee: U256::from(channel.settledFee),
@@ -113,9 +119,10 @@ pub async fn collect(
             continue;
         }
         let checked = match check_voucher(&domain, channel_id, &channel, next, &period) {
-            Ok(()) => fetch_log(&fetcher, &period.log_uri)
-                .await
-                .and_then(|log| check_log(&terms, &channel, &period.voucher, &log)),
+            Ok(()) => fetch_log(&fetcher, &period.log_uri).await.and_then(|log| {
+                verify_log(&log, &period.voucher, &parties, &terms)
+                    .map_err(|mismatch| format!("its log does not prove its voucher: {mismatch}"))
+            }),
             Err(reason) => Err(reason),
         };
         if let Err(reason) = checked {

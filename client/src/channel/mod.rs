@@ -9,7 +9,7 @@
 //!   chain after a crash, so nothing is lost and nothing is settled twice;
 //! - [`handover`]: when the payer's wallet is not the node, the payer's server cuts on the node's request
 //!   and hands over its cut periods ([`hand_over`]); [`collect`] is the node's side: it asks, checks each
-//!   voucher and its published log ([`check`]) and settles them with its own wallet.
+//!   voucher ([`check`]) and its published log and settles them with its own wallet.
 
 mod book;
 pub mod check;

@@ -2,8 +2,9 @@
 //! `soil serve` share, and an OpenAI-compatible HTTP API over it (`GET /v1/models` and
 //! `/v1/models/{model}`, `POST /v1/chat/completions`, `POST /v1/completions`, each plain JSON or SSE with
 //! `stream: true`; `GET /v1/outputs/{hash}`, the outputs it published; `GET /v1/logs/{root}`, its
-//! channels' receipts logs; and `POST /v1/channels/{id}/cut`, a channel's cut periods handed to its node). Every completion leaves a signed receipt in the outbox, or for a model paid
-//! through a usage channel a log entry and the channel's next voucher; background tasks settle both.
+//! channels' receipts logs; and `POST /v1/channels/{id}/cut`, a channel's cut periods handed to its
+//! node). Every completion leaves a signed receipt in the outbox, or for a model paid through a usage
+//! channel a log entry and the channel's next voucher; background tasks settle both.
 
 mod admission;
 mod error;

@@ -268,13 +268,13 @@ async fn channel_handover_refuses_a_tampered_voucher_or_log_and_sends_nothing() 
             "a log whose root is not the voucher's",
             (period.voucher.clone(), period.signature.clone()),
             short_log.to_json(),
-            "its log's root is",
+            "is not the voucher's logRoot",
         ),
         (
             "a voucher the payer signed that its log does not add up to",
             (greedy, greedy_signature),
             log.to_json(),
-            "its log's receipts do not add up to its voucher: nodeShare differ",
+            "its log does not prove its voucher: the receipts' node share is",
         ),
     ];
     for (case, (voucher, signature), log_bytes, expected) in cases {
