@@ -133,13 +133,25 @@ pub async fn collect(
             });
             break;
         }
-        let settled = settle_period(chain, channel_id, &period, confirmations).await?;
-        settled_fee += period.voucher.fee - period.voucher.startFee;
-        next = NextPeriod {
-            period: period.period + 1,
-            start_fee: period.voucher.fee,
-        };
-        report.settled.push(settled);
+        match settle_period(chain, channel_id, &period, confirmations).await? {
+            Some(settled) => {
+                settled_fee += period.voucher.fee - period.voucher.startFee;
+                next = NextPeriod {
+                    period: period.period + 1,
+                    start_fee: period.voucher.fee,
+                };
+                report.settled.push(settled);
+            }
+            None => {
+                // Settled meanwhile by another sender: go on from where the chain now stands.
+                let moved = chain.channel(channel_id).await?;
+                next = NextPeriod {
+                    period: moved.period,
+                    start_fee: U256::from(moved.settledFee),
+                };
+                report.already_settled.push(period.period);
+            }
+        }
     }
     report.settled_fee = settled_fee.to_string();
     Ok(report)
@@ -201,21 +213,28 @@ async fn fetch_log(
     ReceiptsLog::from_json(&bytes).map_err(|err| format!("its log at {uri} cannot be read: {err}"))
 }
 
-/// Sends the settlement of a checked period and waits until it is final.
+/// Sends the settlement of a checked period and waits until it is final; `None` when it would revert
+/// because the chain already moved past the period (another sender settled it meanwhile).
 async fn settle_period(
     chain: &Chain,
     channel_id: u64,
     period: &HandedPeriod,
     confirmations: u64,
-) -> Result<SettledPeriod> {
+) -> Result<Option<SettledPeriod>> {
     let action = || format!("settling period {} of channel {channel_id}", period.period);
-    let envelope = chain
+    let envelope = match chain
         .prepare_voucher_settlement(&period.voucher, &period.signature, &period.log_uri)
         .await?
-        .map_err(|revert| ClientError::Reverted {
-            action: action(),
-            reason: revert.reason,
-        })?;
+    {
+        Ok(envelope) => envelope,
+        Err(_) if chain.channel(channel_id).await?.period > period.period => return Ok(None),
+        Err(revert) => {
+            return Err(ClientError::Reverted {
+                action: action(),
+                reason: revert.reason,
+            });
+        }
+    };
     let tx = chain.broadcast_voucher_settlement(envelope).await?;
     if !wait_final(chain, tx, confirmations).await? {
         return Err(ClientError::TransactionFailed {
@@ -226,11 +245,11 @@ async fn settle_period(
     ::metrics::counter!("soil_channel_vouchers_settled_total").increment(1);
     let v = &period.voucher;
     tracing::info!(channel = channel_id, period = period.period, fee = %(v.fee - v.startFee), %tx, "handed period settled");
-    Ok(SettledPeriod {
+    Ok(Some(SettledPeriod {
         period: period.period,
         fee: (v.fee - v.startFee).to_string(),
         cumulative_fee: v.fee.to_string(),
         inferences: v.inferences,
         tx,
-    })
+    }))
 }
