@@ -1,7 +1,7 @@
 //! Chain access: a wallet-backed provider on `--rpc-url`, the [`Deployment`] checked against the RPC's
 //! chain id, and one wrapper per role (datanets, models, the escrow, usage channels, the payment token).
 //! Transactions are signed by the user's wallet and waited for; reverts come back as words through
-//! [`soil_bindings::revert::describe`] (and `UsageChannels`' errors by name).
+//! [`soil_bindings::revert::describe`].
 
 mod channels;
 mod datanet;

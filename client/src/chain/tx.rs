@@ -9,6 +9,8 @@ use alloy::{
     transports::{RpcError, TransportErrorKind},
 };
 
+use soil_bindings::revert::describe;
+
 use super::Chain;
 use crate::error::{ClientError, Result};
 
@@ -34,17 +36,6 @@ impl Revert {
             .unwrap_or(fallback);
         Self { data, reason }
     }
-}
-
-/// A Soil contract's custom error in words: the bindings' description, or `UsageChannels`' errors by name
-/// and arguments.
-pub(crate) fn describe(data: &Bytes) -> Option<String> {
-    use alloy::sol_types::SolInterface as _;
-    soil_bindings::revert::describe(data).or_else(|| {
-        soil_bindings::contracts::IUsageChannels::IUsageChannelsErrors::abi_decode(data)
-            .ok()
-            .map(|err| format!("UsageChannels: {err:?}"))
-    })
 }
 
 /// Where a transaction stands.

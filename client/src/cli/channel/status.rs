@@ -24,9 +24,13 @@ impl Status {
         } else {
             Vec::new()
         };
+        // A period the chain moved past is settled, whether or not this outbox has learnt it yet (a node
+        // settling from the payer's server is seen at the server's next reconciliation).
         let unsettled: Vec<_> = periods
             .iter()
-            .filter(|p| p.state != PeriodState::Settled && p.voucher.is_some())
+            .filter(|p| {
+                p.state != PeriodState::Settled && p.period >= channel.period && p.voucher.is_some()
+            })
             .collect();
         let unsettled_fee = unsettled
             .iter()
