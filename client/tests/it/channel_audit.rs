@@ -3,10 +3,7 @@
 //! audited like a settled receipt (output fetched, attribution recomputed). A log that is gone, another
 //! log, and a voucher whose totals its log does not add up to all fail, naming why.
 
-use alloy::{
-    primitives::{Address, B256, Bytes, U256, keccak256},
-    providers::ProviderBuilder,
-};
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use serde_json::{Value, json};
 use soil_bindings::{
     Attribution,
@@ -212,9 +209,7 @@ async fn audit_fails_another_log_and_totals_the_log_does_not_add_up_to() {
     ]);
 
     let signer = env.signer(PAYER).clone();
-    let provider = ProviderBuilder::new()
-        .wallet(alloy::network::EthereumWallet::from(signer.clone()))
-        .connect_http(env.chain.rpc_url().parse().unwrap());
+    let provider = env.wallet_provider(PAYER);
     let channels = IUsageChannels::new(env.chain.deployment.usage_channels, &provider);
     let mut digests = Vec::new();
     for (voucher, file) in [(short, "period-0.json"), (second, "period-1.json")] {

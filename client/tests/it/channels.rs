@@ -8,7 +8,7 @@ use std::{path::Path, time::Duration};
 
 use alloy::{
     primitives::{Address, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     rpc::types::Filter,
     sol_types::SolEvent,
 };
@@ -189,9 +189,7 @@ pub(crate) const TERMS: SplitTerms = SplitTerms {
 /// payer with a deadline and a fresh nonce (the channel's receipts carry neither), all else unchanged.
 async fn settle_per_receipt(env: &Env, logs: &[ReceiptsLog]) {
     let payer = env.signer(PAYER).clone();
-    let provider = ProviderBuilder::new()
-        .wallet(alloy::network::EthereumWallet::from(payer.clone()))
-        .connect_http(env.chain.rpc_url().parse().unwrap());
+    let provider = env.wallet_provider(PAYER);
     let escrow = IUsageEscrow::new(env.chain.deployment.usage_escrow, &provider);
     let domain = ReceiptDomain {
         chain_id: env.chain.deployment.chain_id,

@@ -125,6 +125,15 @@ impl Env {
         ProviderBuilder::new().connect_http(self.chain.rpc_url().parse().unwrap())
     }
 
+    /// A provider that sends transactions signed by `account`'s wallet.
+    pub(crate) fn wallet_provider(&self, account: usize) -> impl Provider {
+        ProviderBuilder::new()
+            .wallet(alloy::network::EthereumWallet::from(
+                self.signer(account).clone(),
+            ))
+            .connect_http(self.chain.rpc_url().parse().unwrap())
+    }
+
     /// Moves the chain's clock forward and mines a block.
     pub(crate) async fn advance_time(&self, seconds: u64) {
         let provider = self.provider();

@@ -202,7 +202,7 @@ async fn register_adapter(
     manifest: &Manifest,
     manifest_hash: B256,
 ) -> u64 {
-    use alloy::{network::EthereumWallet, primitives::aliases::U96, providers::ProviderBuilder};
+    use alloy::primitives::aliases::U96;
     use soil_bindings::contracts::IModelRegistry::{self, AdapterRegistration, Split};
 
     let split = SPLIT.map(|p| p.to_string()).join(",");
@@ -221,9 +221,7 @@ async fn register_adapter(
             &split,
         ],
     );
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(env.signer(ALICE).clone()))
-        .connect_http(env.chain.rpc_url().parse().unwrap());
+    let provider = env.wallet_provider(ALICE);
     let registry = IModelRegistry::new(env.chain.deployment.model_registry, &provider);
     registry
         .registerAdapter(AdapterRegistration {
