@@ -94,12 +94,9 @@ impl Env {
 
     /// Runs `soil --json ARGS` as `account`, asserts success, returns the JSON it printed.
     pub(crate) fn json(&self, account: usize, args: &[&str]) -> Value {
-        let output = self
-            .soil(account)
-            .arg("--json")
-            .args(args)
-            .output()
-            .unwrap();
+        let mut command = self.soil(account);
+        command.arg("--json").args(args);
+        let output = run_bounded(command, args);
         assert_success(&output, args);
         serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
             panic!(
@@ -111,7 +108,9 @@ impl Env {
 
     /// Runs `soil ARGS` as `account`, asserts it fails, returns its stderr.
     pub(crate) fn fails(&self, account: usize, args: &[&str]) -> String {
-        let output = self.soil(account).args(args).output().unwrap();
+        let mut command = self.soil(account);
+        command.args(args);
+        let output = run_bounded(command, args);
         assert!(
             !output.status.success(),
             "soil {args:?} should fail; stdout: {}",
@@ -272,6 +271,54 @@ pub(crate) fn serve(env: &Env, account: usize, args: &[&str]) -> (Running, Strin
         .unwrap_or_else(|| panic!("soil serve printed {line:?} instead of where it listens"))
         .to_owned();
     (server, base)
+}
+
+/// How long one `soil` command of a test may run: under the test runner's own limit, so that a command
+/// that hangs fails its test naming the command and what it printed, instead of the whole test timing out
+/// silently.
+const COMMAND_LIMIT: Duration = Duration::from_secs(240);
+
+/// Runs `command` (`soil ARGS`) to completion and returns its output; kills it and panics, with what it
+/// printed so far, once it has run for [`COMMAND_LIMIT`].
+pub(crate) fn run_bounded(mut command: Command, args: &[&str]) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drained on threads of their own, so a command printing more than a pipe holds never blocks.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                std::io::Read::read_to_end(&mut pipe, &mut bytes).unwrap();
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > COMMAND_LIMIT {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "soil {args:?} still ran after {COMMAND_LIMIT:?} and was killed:\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&stdout.join().unwrap()),
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 pub(crate) fn assert_success(output: &Output, args: &[&str]) {
