@@ -661,7 +661,17 @@ impl ApiError {
     }
 
     pub(crate) fn internal(err: &crate::error::ClientError) -> Self {
-        tracing::error!(error = %err, "completion failed");
+        Self::server_failure("completion", err)
+    }
+
+    /// A 404 for something this server does not hold.
+    pub(crate) fn not_found(message: String) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found_error", message)
+    }
+
+    /// A 500 for this server's own failure at `what`, logged.
+    pub(crate) fn server_failure(what: &str, err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "{what} failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

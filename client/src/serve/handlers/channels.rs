@@ -4,7 +4,6 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
 };
 
 use crate::{
@@ -24,13 +23,8 @@ pub(crate) async fn cut(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Handover>, ApiError> {
-    let not_served = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found_error",
-            format!("channel {id} is not paid through by this server"),
-        )
-    };
+    let not_served =
+        || ApiError::not_found(format!("channel {id} is not paid through by this server"));
     let channel_id: u64 = id.parse().map_err(|_| not_served())?;
     if !state
         .session
@@ -44,12 +38,5 @@ pub(crate) async fn cut(
     hand_over(session.chain(), session.outbox(), channel_id)
         .await
         .map(Json)
-        .map_err(|err| {
-            tracing::error!(channel = channel_id, error = %err, "cutting a channel failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                err.to_string(),
-            )
-        })
+        .map_err(|err| ApiError::server_failure(&format!("cutting channel {channel_id}"), &err))
 }

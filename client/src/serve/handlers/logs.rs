@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::header,
     response::{IntoResponse, Response},
 };
 
@@ -24,21 +24,12 @@ pub(crate) async fn get(
         .outbox()
         .log_by_root(root)
         .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "reading a receipts log failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                err.to_string(),
-            )
-        })?
+        .map_err(|err| ApiError::server_failure("reading a receipts log", &err))?
         .filter(|log| log.root() == root)
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found_error",
-                format!("no receipts log with root {root} is published here"),
-            )
+            ApiError::not_found(format!(
+                "no receipts log with root {root} is published here"
+            ))
         })?;
     Ok((
         [

@@ -2,7 +2,7 @@
 
 use axum::{
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::header,
     response::{IntoResponse, Response},
 };
 
@@ -18,25 +18,12 @@ pub(crate) async fn get(
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
     let hash = parse_hash(&hash).map_err(|err| ApiError::bad_request(err.to_string()))?;
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found_error",
-            format!("no output {hash} is published here"),
-        )
-    };
+    let not_found = || ApiError::not_found(format!("no output {hash} is published here"));
     let store = state.session.outputs().ok_or_else(not_found)?;
     let bytes = store
         .read(hash)
         .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "reading a published output failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                err.to_string(),
-            )
-        })?
+        .map_err(|err| ApiError::server_failure("reading a published output", &err))?
         .ok_or_else(not_found)?;
     let content_type = if std::str::from_utf8(&bytes).is_ok() {
         "text/plain; charset=utf-8"
